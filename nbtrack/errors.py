@@ -1,0 +1,86 @@
+"""Every exception nbtrack raises.
+
+    NbtrackError
+    ├── InvalidKeyError          a param/metric/tag/artifact key breaks the key rule
+    ├── InvalidValueError        a value of the wrong type or size
+    ├── ParamConflictError       a param logged twice with different values
+    ├── RunNotFoundError         an unknown run id
+    ├── RunFinishedError         logging to a run that has ended
+    ├── NoActiveRunError         a fluent call with no active run
+    ├── ActiveRunError           a second run started in a thread without nested=True
+    ├── FilterError              a malformed filter (carries .position)
+    ├── QueryError               nt.sql refused or failed
+    ├── StoreError               the store cannot be opened, read or written
+    └── ArtifactError            an artifact path that is absolute, climbs out, or is missing
+
+``NbtrackWarning`` is the category of every warning nbtrack emits.
+"""
+
+from __future__ import annotations
+
+
+class NbtrackError(Exception):
+    """Base class of every nbtrack error."""
+
+
+class InvalidKeyError(NbtrackError, ValueError):
+    """A key breaks the key rule of nbtrack (see ``nbtrack.tracking.validation``)."""
+
+
+class InvalidValueError(NbtrackError, ValueError):
+    """A metric, param or tag value of the wrong type or size."""
+
+
+class ParamConflictError(NbtrackError, ValueError):
+    """A param was logged twice in one run with different values."""
+
+
+class RunNotFoundError(NbtrackError, LookupError):
+    """No run with this id exists in the store (or it is deleted)."""
+
+
+class RunFinishedError(NbtrackError):
+    """The run has ended; it no longer accepts params, metrics, tags or artifacts."""
+
+
+class NoActiveRunError(NbtrackError):
+    """A fluent call (``nt.log_metric`` ...) was made with no active run."""
+
+    def __init__(self, what: str = "this call") -> None:
+        super().__init__(
+            f"{what} needs an active run: wrap the code in `with nbtrack.start_run():` "
+            "or mark the cell with %%track."
+        )
+
+
+class ActiveRunError(NbtrackError):
+    """A run is already active in this thread and ``nested=True`` was not given."""
+
+
+class FilterError(NbtrackError, ValueError):
+    """A filter string could not be parsed; ``position`` is the 0-based offset."""
+
+    def __init__(self, message: str, text: str = "", position: int = 0) -> None:
+        self.text = text
+        self.position = position
+        self.reason = message
+        pointer = ""
+        if text:
+            pointer = f"\n  {text}\n  {' ' * position}^"
+        super().__init__(f"{message} at position {position}{pointer}")
+
+
+class QueryError(NbtrackError):
+    """``nt.sql`` refused a statement or DuckDB failed to run it."""
+
+
+class StoreError(NbtrackError, OSError):
+    """The store cannot be opened, read or written."""
+
+
+class ArtifactError(NbtrackError, ValueError):
+    """An artifact path is absolute, climbs out of its folder, or the source is missing."""
+
+
+class NbtrackWarning(UserWarning):
+    """Category of every warning nbtrack emits (skipped files, dropped symlinks ...)."""
