@@ -1,0 +1,469 @@
+"""The ``nbtrack`` command, run for real in a subprocess against a store filled by the API."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Filled in a separate process through the public API only, so the CLI reads exactly what a
+# user's script would leave behind (and no store state leaks into this test process).
+POPULATE = textwrap.dedent(
+    """
+    import json, sys
+    import nbtrack as nt
+
+    nt.set_store(sys.argv[1])
+    ids = {}
+    runs = [
+        ("alpha", "a-fast", "0.1", "vision", [0.9, 0.5, 0.3]),
+        ("alpha", "a-slow", "0.01", "vision", [0.9, 0.8, 0.7]),
+        ("alpha", "a-nlp", "0.001", "nlp", [0.6, 0.4, 0.2]),
+        ("beta", "b-one", "0.1", "nlp", [1.5, 1.2, 1.1]),
+    ]
+    for experiment, name, lr, team, losses in runs:
+        with nt.start_run(name=name, experiment=experiment, params={"lr": lr},
+                          tags={"team": team}) as run:
+            for value in losses:
+                nt.log_metric("loss", value)
+            if name == "a-fast":
+                nt.log_metric("odd", float("nan"))
+                nt.log_text("hello", "notes.txt")
+            ids[name] = run.id
+    print(json.dumps(ids))
+    """
+)
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NBTRACK_")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    env["COLUMNS"] = "200"
+    env.update(extra)
+    return env
+
+
+def populate(store: Path) -> dict[str, str]:
+    """Fill ``store`` with four runs in two experiments; return run ids by run name."""
+    done = subprocess.run(
+        [sys.executable, "-c", POPULATE, str(store)],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def nbtrack(
+    *args: str,
+    store: Path | None = None,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m nbtrack [--store STORE] ARGS`` and capture its output."""
+    command = [sys.executable, "-m", "nbtrack"]
+    if store is not None:
+        command += ["--store", str(store)]
+    return subprocess.run(
+        [*command, *args],
+        capture_output=True,
+        text=True,
+        env=env or _env(),
+        cwd=cwd or ROOT,
+        timeout=120,
+        check=False,
+    )
+
+
+def strict_json(text: str) -> Any:
+    """Parse JSON, refusing the non-standard NaN/Infinity spellings."""
+
+    def refuse(name: str) -> Any:
+        raise AssertionError(f"non-standard JSON constant {name}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def assert_one_line_error(done: subprocess.CompletedProcess[str], *needles: str) -> None:
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("nbtrack: error: "), lines[0]
+    assert "Traceback" not in done.stderr
+    for needle in needles:
+        assert needle.lower() in lines[0].lower(), lines[0]
+
+
+@pytest.fixture(scope="module")
+def filled(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    store = tmp_path_factory.mktemp("cli") / "store"
+    return store, populate(store)
+
+
+@pytest.fixture
+def store(filled: tuple[Path, dict[str, str]]) -> Path:
+    return filled[0]
+
+
+@pytest.fixture
+def ids(filled: tuple[Path, dict[str, str]]) -> dict[str, str]:
+    return filled[1]
+
+
+# --------------------------------------------------------------------------- experiments
+
+
+def test_experiments_table_lists_each_experiment_with_its_run_count(store: Path) -> None:
+    done = nbtrack("experiments", store=store)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].split() == ["experiment", "runs", "last_start"]
+    rows = {line.split()[0]: line.split()[1] for line in lines[2:]}
+    assert rows == {"alpha": "3", "beta": "1"}
+
+
+def test_experiments_json(store: Path) -> None:
+    done = nbtrack("experiments", "--json", store=store)
+    assert done.returncode == 0, done.stderr
+    data = strict_json(done.stdout)
+    assert {(e["experiment"], e["runs"]) for e in data} == {("alpha", 3), ("beta", 1)}
+
+
+def test_json_flag_also_works_before_the_command(store: Path) -> None:
+    done = nbtrack("--json", "experiments", store=store)
+    assert done.returncode == 0, done.stderr
+    assert len(strict_json(done.stdout)) == 2
+
+
+# --------------------------------------------------------------------------- runs list
+
+
+def test_runs_list_searches_every_experiment_by_default(store: Path, ids: dict[str, str]) -> None:
+    done = nbtrack("runs", "list", "--json", store=store)
+    assert done.returncode == 0, done.stderr
+    rows = strict_json(done.stdout)
+    assert {r["run_id"] for r in rows} == set(ids.values())
+    assert {r["experiment"] for r in rows} == {"alpha", "beta"}
+
+
+def test_runs_list_experiment_option_narrows_the_search(store: Path, ids: dict[str, str]) -> None:
+    done = nbtrack("runs", "list", "--experiment", "beta", "--json", store=store)
+    assert done.returncode == 0, done.stderr
+    assert [r["run_id"] for r in strict_json(done.stdout)] == [ids["b-one"]]
+
+
+@pytest.mark.parametrize(
+    ("filter_text", "names"),
+    [
+        pytest.param("metrics.loss < 0.5", {"a-fast", "a-nlp"}, id="metric-lt"),
+        pytest.param("params.lr = '0.1'", {"a-fast", "b-one"}, id="param-eq"),
+        pytest.param(
+            "tags.team = 'nlp' AND (metrics.loss < 0.5 OR params.lr = '0.1')",
+            {"a-nlp", "b-one"},
+            id="and-or-parens",
+        ),
+        pytest.param("attributes.name LIKE 'a-%'", {"a-fast", "a-slow", "a-nlp"}, id="like"),
+    ],
+)
+def test_runs_list_filter(
+    store: Path, ids: dict[str, str], filter_text: str, names: set[str]
+) -> None:
+    done = nbtrack("runs", "list", "--filter", filter_text, "--json", store=store)
+    assert done.returncode == 0, done.stderr
+    assert {r["run_id"] for r in strict_json(done.stdout)} == {ids[n] for n in names}
+
+
+def test_runs_list_order_by_and_limit(store: Path, ids: dict[str, str]) -> None:
+    done = nbtrack(
+        "runs", "list", "--order-by", "metrics.loss ASC", "--limit", "2", "--json", store=store
+    )
+    assert done.returncode == 0, done.stderr
+    assert [r["run_id"] for r in strict_json(done.stdout)] == [ids["a-nlp"], ids["a-fast"]]
+
+
+def test_runs_list_says_when_the_limit_cut_the_list(store: Path) -> None:
+    done = nbtrack("runs", "list", "--limit", "1", store=store)
+    assert done.returncode == 0, done.stderr
+    assert len(done.stdout.splitlines()) == 3  # header, rule, one run
+    assert "--limit" in done.stderr
+
+
+def test_runs_list_table_is_aligned_and_shows_params_metrics_tags(
+    store: Path, ids: dict[str, str]
+) -> None:
+    done = nbtrack("runs", "list", store=store)
+    assert done.returncode == 0, done.stderr
+    header, rule, *rows = done.stdout.splitlines()
+    for column in ("run_id", "experiment", "status", "metrics.loss", "params.lr", "tags.team"):
+        assert column in header
+    assert len(rows) == len(ids)
+    # every column starts at the same offset on each line
+    starts = [i for i, ch in enumerate(rule) if ch == "-" and (i == 0 or rule[i - 1] == " ")]
+    for line in [header, *rows]:
+        for start in starts[1:]:
+            assert line[start - 2 : start] == "  ", line
+    assert all(run_id in done.stdout for run_id in ids.values())
+    assert "FINISHED" in done.stdout
+
+
+def test_runs_list_with_no_match_prints_a_note(store: Path) -> None:
+    done = nbtrack("runs", "list", "--filter", "metrics.loss > 100", store=store)
+    assert done.returncode == 0, done.stderr
+    assert "no runs" in done.stdout
+
+
+# --------------------------------------------------------------------------- runs show
+
+
+def test_runs_show_table(store: Path, ids: dict[str, str]) -> None:
+    done = nbtrack("runs", "show", ids["a-fast"], store=store)
+    assert done.returncode == 0, done.stderr
+    assert ids["a-fast"] in done.stdout
+    assert "a-fast" in done.stdout
+    assert "FINISHED" in done.stdout
+    assert "lr" in done.stdout
+    assert "0.1" in done.stdout
+    assert "notes.txt" in done.stdout
+
+
+def test_runs_show_json_has_everything_and_is_strict(store: Path, ids: dict[str, str]) -> None:
+    done = nbtrack("runs", "show", ids["a-fast"], "--json", store=store)
+    assert done.returncode == 0, done.stderr
+    run = strict_json(done.stdout)
+    assert run["run_id"] == ids["a-fast"]
+    assert run["experiment"] == "alpha"
+    assert run["name"] == "a-fast"
+    assert run["status"] == "FINISHED"
+    assert run["params"]["lr"] == "0.1"
+    assert run["metrics"]["loss"] == pytest.approx(0.3)
+    assert run["metrics"]["odd"] is None  # NaN has no JSON spelling
+    assert run["tags"]["team"] == "vision"
+    assert "notes.txt" in json.dumps(run["artifacts"])
+    assert run["start_time"]
+    assert run["end_time"]
+
+
+# --------------------------------------------------------------------------- metrics, sql
+
+
+def test_metrics_history_json(store: Path, ids: dict[str, str]) -> None:
+    done = nbtrack("metrics", ids["a-slow"], "loss", "--json", store=store)
+    assert done.returncode == 0, done.stderr
+    points = strict_json(done.stdout)
+    assert [p["step"] for p in points] == [0, 1, 2]
+    assert [p["value"] for p in points] == pytest.approx([0.9, 0.8, 0.7])
+    assert all(p["timestamp"] for p in points)
+
+
+def test_metrics_history_table(store: Path, ids: dict[str, str]) -> None:
+    done = nbtrack("metrics", ids["a-slow"], "loss", store=store)
+    assert done.returncode == 0, done.stderr
+    header, _rule, *rows = done.stdout.splitlines()
+    assert header.split() == ["step", "value", "timestamp"]
+    assert len(rows) == 3
+
+
+def test_sql_json(store: Path) -> None:
+    done = nbtrack(
+        "sql",
+        "SELECT experiment, count(*) AS n FROM runs GROUP BY experiment ORDER BY experiment",
+        "--json",
+        store=store,
+    )
+    assert done.returncode == 0, done.stderr
+    assert strict_json(done.stdout) == [
+        {"experiment": "alpha", "n": 3},
+        {"experiment": "beta", "n": 1},
+    ]
+
+
+def test_sql_table(store: Path) -> None:
+    done = nbtrack("sql", "SELECT count(*) AS points FROM metrics WHERE key = 'loss'", store=store)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["points", "------", "12"]
+
+
+def test_store_comes_from_the_environment(store: Path) -> None:
+    done = nbtrack("experiments", "--json", env=_env(NBTRACK_STORE=str(store)))
+    assert done.returncode == 0, done.stderr
+    assert len(strict_json(done.stdout)) == 2
+
+
+# --------------------------------------------------------------------------- delete / restore
+
+
+def test_delete_hides_a_run_and_restore_brings_it_back(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    ids = populate(store)
+    victim = ids["a-slow"]
+
+    done = nbtrack("runs", "delete", victim, store=store)
+    assert done.returncode == 0, done.stderr
+    assert victim in done.stdout
+    listed = strict_json(nbtrack("runs", "list", "--json", store=store).stdout)
+    assert victim not in {r["run_id"] for r in listed}
+    assert_one_line_error(nbtrack("runs", "show", victim, store=store), victim)
+
+    done = nbtrack("runs", "restore", victim, "--json", store=store)
+    assert done.returncode == 0, done.stderr
+    assert strict_json(done.stdout)["run_id"] == victim
+    listed = strict_json(nbtrack("runs", "list", "--json", store=store).stdout)
+    assert victim in {r["run_id"] for r in listed}
+
+
+# --------------------------------------------------------------------------- maintenance
+
+
+def test_compact_gc_doctor_change_no_query_result(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    populate(store)
+    before = nbtrack("runs", "list", "--json", "--order-by", "attributes.name", store=store)
+    points_before = nbtrack("sql", "SELECT count(*) AS n FROM metrics", "--json", store=store)
+
+    for command in ("compact", "gc"):
+        done = nbtrack(command, "--json", store=store)
+        assert done.returncode == 0, done.stderr
+        assert isinstance(strict_json(done.stdout), dict)
+        done = nbtrack(command, store=store)
+        assert done.returncode == 0, done.stderr
+
+    done = nbtrack("doctor", "--json", store=store)
+    assert done.returncode == 0, done.stderr
+    assert strict_json(done.stdout) == []
+    done = nbtrack("doctor", store=store)
+    assert done.returncode == 0, done.stderr
+    assert "no problems" in done.stdout
+
+    after = nbtrack("runs", "list", "--json", "--order-by", "attributes.name", store=store)
+    points_after = nbtrack("sql", "SELECT count(*) AS n FROM metrics", "--json", store=store)
+    assert strict_json(after.stdout) == strict_json(before.stdout)
+    assert strict_json(points_after.stdout) == strict_json(points_before.stdout)
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def test_bad_filter_exits_1_with_one_line_naming_the_position(store: Path) -> None:
+    done = nbtrack("runs", "list", "--filter", "metrics.loss <<< 1", store=store)
+    assert_one_line_error(done, "position")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        pytest.param(["runs", "show", "no-such-run"], id="show"),
+        pytest.param(["runs", "delete", "no-such-run"], id="delete"),
+        pytest.param(["runs", "restore", "no-such-run"], id="restore"),
+        pytest.param(["metrics", "no-such-run", "loss"], id="metrics"),
+    ],
+)
+def test_unknown_run_exits_1(store: Path, args: list[str]) -> None:
+    assert_one_line_error(nbtrack(*args, store=store), "no-such-run")
+
+
+def test_unknown_metric_key_exits_1_and_lists_the_known_ones(
+    store: Path, ids: dict[str, str]
+) -> None:
+    done = nbtrack("metrics", ids["a-fast"], "accuracy", store=store)
+    assert_one_line_error(done, "accuracy", "loss")
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        pytest.param("SELEC * FROM runs", id="syntax"),
+        pytest.param("SELECT * FROM no_such_view", id="unknown-table"),
+        pytest.param("DROP VIEW runs", id="write"),
+        pytest.param("COPY runs TO '/tmp/nbtrack-cli-out.csv'", id="copy-out"),
+    ],
+)
+def test_bad_sql_exits_1(store: Path, query: str) -> None:
+    assert_one_line_error(nbtrack("sql", query, store=store))
+
+
+def test_missing_store_exits_1(tmp_path: Path) -> None:
+    done = nbtrack("runs", "list", store=tmp_path / "nowhere")
+    assert_one_line_error(done, "nowhere")
+    assert not (tmp_path / "nowhere").exists()  # a read never creates a store
+
+
+def test_default_store_missing_exits_1(tmp_path: Path) -> None:
+    assert_one_line_error(nbtrack("experiments", cwd=tmp_path), "NBTRACK_STORE")
+
+
+def test_store_that_is_a_file_exits_1(tmp_path: Path) -> None:
+    path = tmp_path / "file"
+    path.write_text("not a store")
+    assert_one_line_error(nbtrack("experiments", store=path), "not a directory")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        pytest.param([], id="no-command"),
+        pytest.param(["bogus"], id="unknown-command"),
+        pytest.param(["runs"], id="runs-without-action"),
+        pytest.param(["runs", "frobnicate"], id="unknown-runs-action"),
+        pytest.param(["runs", "show"], id="missing-run-id"),
+        pytest.param(["runs", "list", "--limit", "-1"], id="negative-limit"),
+        pytest.param(["runs", "list", "--limit", "many"], id="non-numeric-limit"),
+        pytest.param(["metrics", "only-one-arg"], id="metrics-missing-key"),
+    ],
+)
+def test_usage_errors_exit_2(tmp_path: Path, args: list[str]) -> None:
+    done = nbtrack(*args, store=tmp_path)
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert "usage: nbtrack" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_help_exits_0() -> None:
+    done = nbtrack("--help")
+    assert done.returncode == 0
+    for command in ("experiments", "runs", "metrics", "sql", "compact", "gc", "doctor"):
+        assert command in done.stdout
+
+
+# --------------------------------------------------------------------------- formatting (in process)
+
+
+def test_render_table_truncates_wide_cells_but_never_run_ids() -> None:
+    from nbtrack.cli import render_table
+
+    long_id = "r" * 50
+    text, hidden = render_table(["run_id", "note"], [[long_id, "x" * 80]], max_cell=10)
+    assert hidden == 0
+    assert long_id in text
+    assert "x" * 9 + "…" in text
+    assert "x" * 10 not in text
+
+
+def test_render_table_drops_columns_that_do_not_fit_the_terminal() -> None:
+    from nbtrack.cli import render_table
+
+    text, hidden = render_table(["a", "b", "c"], [["1" * 10, "2" * 10, "3" * 10]], width=25)
+    assert hidden == 1
+    assert "3" not in text
+    assert all(len(line) <= 25 for line in text.splitlines())
+
+
+def test_to_jsonable_makes_strict_json() -> None:
+    import datetime as dt
+
+    from nbtrack.cli import to_jsonable
+
+    stamp = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)
+    data = to_jsonable({"t": stamp, "nan": float("nan"), "inf": float("inf"), "n": [1, 2.5]})
+    assert data == {"t": "2026-01-02T03:04:05+00:00", "nan": None, "inf": None, "n": [1, 2.5]}
+    strict_json(json.dumps(data))
