@@ -1,0 +1,110 @@
+# nbtrack developer commands. The two a newcomer needs:
+#   make demo   # virtualenv + nbtrack + demo extras, then the demo
+#   make test   # virtualenv + dev extras, then lint, import contracts, tests, notebooks
+# Everything lives in .venv/; a stamp file per extra skips reinstalling until
+# pyproject.toml changes, so a second `make test` starts testing at once.
+
+PYTHON  ?= python3
+VENV    ?= .venv
+BIN     := $(VENV)/bin
+PIP     := $(BIN)/pip --disable-pip-version-check
+# Runs logged by the demos go here (gitignored); `nbtrack --store .nbtrack runs list` reads them.
+DEMO_STORE ?= $(CURDIR)/.nbtrack
+# Extra pytest arguments, e.g. `make test PYTEST_ARGS="-x -k cli"`.
+PYTEST_ARGS ?=
+# When set (as .ci/run does), each pytest session writes a JUnit report there.
+JUNIT_DIR ?=
+BINDER_VENV ?= build/binder-venv
+
+# Prefer the kernelspec installed in .venv over any user-wide `python3` kernel, so
+# notebooks always run against the nbtrack under test.
+export JUPYTER_PREFER_ENV_PATH := 1
+export PIP_PROGRESS_BAR := off
+
+.DEFAULT_GOAL := help
+.PHONY: help demo demo-headless lab test test-unit test-notebooks lint format bench \
+	binder-check clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(PIP) install --quiet -e '.[dev]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (nbtrack)" >/dev/null
+	touch $@
+
+$(VENV)/.installed-demo: pyproject.toml | $(BIN)/python
+	$(PIP) install --quiet -e '.[demo]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (nbtrack)" >/dev/null
+	touch $@
+
+# ---------------------------------------------------------------------------- demo
+
+demo: $(VENV)/.installed-demo  ## the demo: JupyterLab on notebooks/ (headless run until the demo notebooks exist)
+	@if [ -f notebooks/01-quickstart.ipynb ]; then \
+		echo "Starting JupyterLab on notebooks/ (runs go to $(DEMO_STORE)); Ctrl-C to stop."; \
+		NBTRACK_STORE=$(DEMO_STORE) $(BIN)/jupyter lab --notebook-dir=notebooks \
+			--ServerApp.open_browser=True notebooks/01-quickstart.ipynb; \
+	else \
+		$(MAKE) --no-print-directory demo-headless; \
+	fi
+
+lab: $(VENV)/.installed-demo  ## start JupyterLab on notebooks/
+	NBTRACK_STORE=$(DEMO_STORE) $(BIN)/jupyter lab --notebook-dir=notebooks
+
+demo-headless: $(VENV)/.installed-demo  ## execute every notebook with nbclient, HTML copies in build/
+	@mkdir -p build
+	NBTRACK_STORE=$(DEMO_STORE) $(BIN)/jupyter nbconvert --to html --execute \
+		--ExecutePreprocessor.timeout=300 --output-dir build notebooks/*.ipynb
+	@echo
+	@echo "Runs were logged to $(DEMO_STORE); HTML copies of the notebooks are in build/."
+	@echo "Look at them with:"
+	@echo "  $(BIN)/nbtrack --store $(DEMO_STORE) experiments"
+	@echo "  $(BIN)/nbtrack --store $(DEMO_STORE) runs list"
+	@$(BIN)/nbtrack --store $(DEMO_STORE) runs list --limit 10
+
+# ---------------------------------------------------------------------------- checks
+
+test: lint test-unit test-notebooks  ## ruff, import contracts, pytest tests/, nbval notebooks/
+
+test-unit: $(VENV)/.installed-dev
+	$(BIN)/pytest tests $(if $(JUNIT_DIR),--junitxml=$(JUNIT_DIR)/tests.xml) $(PYTEST_ARGS)
+
+# Each notebook kernel gets a throw-away store, so runs from earlier sessions never
+# change a checked output.
+test-notebooks: $(VENV)/.installed-dev
+	@store=$$(mktemp -d) && trap 'rm -rf "$$store"' EXIT && \
+	NBTRACK_STORE=$$store/store $(BIN)/pytest --nbval-lax --nbval-kernel-name python3 \
+		notebooks/ $(if $(JUNIT_DIR),--junitxml=$(JUNIT_DIR)/notebooks.xml) $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-dev  ## ruff and import-linter (layer contracts)
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+
+format: $(VENV)/.installed-dev  ## apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: $(VENV)/.installed-dev  ## the benchmark against MLflow and trackio (benchmarks/run.py)
+	$(BIN)/python benchmarks/run.py
+
+# Rebuild what Binder (repo2docker) builds, from binder/ only, in a fresh virtualenv:
+# requirements.txt, then postBuild run from the repository root, then execute the notebooks.
+binder-check:  ## build the Binder environment in a fresh venv and run the notebooks in it
+	rm -rf $(BINDER_VENV) build/binder-home
+	$(PYTHON) -m venv $(BINDER_VENV)
+	$(BINDER_VENV)/bin/pip --disable-pip-version-check install --quiet -r binder/requirements.txt
+	mkdir -p build/binder-home
+	PATH=$(CURDIR)/$(BINDER_VENV)/bin:$$PATH HOME=$(CURDIR)/build/binder-home \
+		PIP_CACHE_DIR=$(HOME)/.cache/pip bash binder/postBuild
+	@mkdir -p build/binder
+	PATH=$(CURDIR)/$(BINDER_VENV)/bin:$$PATH HOME=$(CURDIR)/build/binder-home \
+		$(CURDIR)/binder/start jupyter nbconvert --to html --execute \
+		--ExecutePreprocessor.timeout=300 --output-dir build/binder notebooks/*.ipynb
+	@echo "binder-check: the Binder environment built and every notebook ran (HTML in build/binder/)."
+
+clean:  ## remove build outputs (keeps .venv and the demo store)
+	rm -rf build dist test-artifacts
