@@ -1,0 +1,874 @@
+"""The filter grammar of ``search_runs(filter=...)``, the run widgets and the REST API.
+
+A filter is a small boolean expression over a run's metrics, params, tags and attributes.
+It is parsed into a tree (:func:`parse_filter`) and the tree is compiled into a
+parameterized SQL expression (:func:`compile_filter`). Text the user typed is never pasted
+into SQL: every key and every literal travels as a ``?`` parameter.
+
+Examples::
+
+    metrics.accuracy > 0.9 AND params.optimizer = 'adam'
+    metrics.`val loss` < 0.2 OR tags.team IN ('vision', 'nlp')
+    NOT tags.reviewed = 'yes' AND attributes.status != 'FAILED'
+    params.lr = 0.01                      -- also matches a param stored as '0.010'
+    tags.note LIKE '%baseline%' AND attributes.start_time >= '2024-05-01'
+    metrics.f1 IS NULL                    -- runs that never logged f1
+
+Identifiers
+    ``metrics.<key>``, ``params.<key>``, ``tags.<key>`` and ``attributes.<name>``. The
+    singular prefixes ``metric.``, ``param.``, ``tag.``, ``attribute.`` and MLflow's
+    ``parameter(s).``, ``attr.`` and ``run.`` are accepted too; prefixes and attribute names
+    are case-insensitive, keys are not. A key is made of letters, digits and ``_ . - / :``;
+    a key with any other character (a space, say) is quoted with backticks or double
+    quotes after the dot: ``metrics.`val loss` `` or ``metrics."val loss"`` (double the
+    quote character to put it inside the key). The attributes are ``status``, ``name``
+    (alias ``run_name``), ``run_id``, ``start_time``, ``end_time`` and ``experiment``.
+
+Literals
+    Numbers: ``3``, ``-2``, ``0.5``, ``.5``, ``1.``, ``1e-3``, ``2.5E+4``. Strings in single
+    or double quotes; a quote is escaped by doubling it: ``'it''s'``. ``true`` and
+    ``false`` (any case) compare with params and tags through ``=`` and ``!=`` and match
+    the stored text case-insensitively (a tag set to ``True`` matches ``tags.done = true``).
+
+Operators
+    ``=`` (also ``==``), ``!=`` (also ``<>``), ``<``, ``<=``, ``>``, ``>=``, ``LIKE``,
+    ``ILIKE``, ``NOT LIKE``, ``NOT ILIKE``, ``IN (v, ...)``, ``NOT IN (v, ...)``,
+    ``IS NULL`` and ``IS NOT NULL``; clauses combine with ``AND``, ``OR``, ``NOT`` and
+    parentheses. ``NOT`` binds tighter than ``AND``, which binds tighter than ``OR``:
+    ``a OR b AND NOT c`` means ``a OR (b AND (NOT c))``. Keywords are case-insensitive.
+    In ``LIKE`` patterns ``%`` matches any run of characters and ``_`` one character; there
+    is no escape character. ``ILIKE`` ignores case.
+
+Semantics
+    * A comparison on a key the run does not have is false, also for ``!=``, ``NOT IN``
+      and ``NOT LIKE`` (as in MLflow). Logic is two-valued, so ``NOT`` inverts exactly:
+      ``NOT tags.team = 'a'`` matches runs whose team is not ``a`` *and* runs with no
+      ``team`` tag, while ``tags.team != 'a'`` matches only runs that have a team tag.
+      ``IS NULL`` matches runs without the key, ``IS NOT NULL`` runs with it.
+    * Metrics compare numerically with the latest value of the key (the value at the highest
+      step). A quoted number works too (``metrics.loss < '0.5'``, or ``'nan'``/``'inf'``);
+      any other string is an error. NaN follows DuckDB, not IEEE: NaN equals NaN and is
+      greater than every other number, so ``metrics.loss > 1e308`` matches a run whose loss
+      is NaN and ``metrics.loss = 'nan'`` finds diverged runs.
+    * Params are stored as text. When the literal is a number (or a string that reads as
+      one), a stored value that reads as a number is compared numerically
+      (``params.lr = 0.01`` matches ``0.010`` and ``1e-2``; ``params.layers > 3`` works) and
+      any other stored value is compared as text with the literal as written. A literal
+      that is not a number compares as text.
+    * Tags compare as text; a number literal is compared as it is written (``tags.v = 2``
+      matches the tag ``2``, not ``2.0``). Text comparisons are by code point
+      (case-sensitive), as DuckDB orders ``VARCHAR``.
+    * ``status``, ``name``, ``run_id`` and ``experiment`` compare as text; a run without a
+      name has a NULL name, which only ``IS NULL`` matches. ``start_time`` and ``end_time``
+      compare with milliseconds since the epoch (``attributes.start_time > 1714560000000``)
+      or an ISO-8601 string (``'2024-05-01'``, ``'2024-05-01T12:00:00+02:00'``); a time
+      without a zone is UTC. ``end_time`` is NULL while a run is still running, so
+      ``attributes.end_time IS NULL`` finds running runs.
+
+Errors
+    A malformed filter raises :class:`nbtrack.errors.FilterError`; its ``position`` is the
+    0-based offset of the offending token and the message says what was expected there.
+    Nesting (parentheses and ``NOT``) deeper than :data:`MAX_DEPTH` levels is refused.
+
+SQL contract (for the read path)
+    The SQL that :func:`compile_filter` returns is a boolean expression meant to run as
+    ``SELECT ... FROM runs AS r WHERE <sql>`` on DuckDB, with these relations in scope:
+    ``runs`` (aliased, columns ``run_id``, ``experiment``, ``name``, ``status``,
+    ``start_time``/``end_time`` as ``TIMESTAMPTZ``), ``latest_metrics(run_id, key, value
+    DOUBLE)`` with one row per run and key, ``params(run_id, key, value VARCHAR)`` and
+    ``tags(run_id, key, value VARCHAR)``, one row per run and key. ``run_id`` is never
+    NULL in these relations; under that invariant every clause is TRUE or FALSE, never
+    NULL.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from nbtrack.errors import FilterError
+
+__all__ = [
+    "ATTRIBUTES",
+    "KINDS",
+    "MAX_DEPTH",
+    "And",
+    "Comparison",
+    "Literal",
+    "Node",
+    "Not",
+    "Number",
+    "Or",
+    "build_filter_sql",
+    "compile_filter",
+    "format_filter",
+    "parse_filter",
+    "referenced_keys",
+]
+
+MAX_DEPTH = 200
+"""Deepest nesting of parentheses and ``NOT`` a filter may use."""
+
+KINDS = ("metrics", "params", "tags", "attributes")
+"""Canonical kinds of :class:`Comparison`, in the order they are documented."""
+
+ATTRIBUTES = ("status", "name", "run_id", "start_time", "end_time", "experiment")
+"""Canonical attribute names (``run_name`` is parsed as ``name``)."""
+
+_PREFIXES = {
+    "metrics": "metrics",
+    "metric": "metrics",
+    "params": "params",
+    "param": "params",
+    "parameters": "params",
+    "parameter": "params",
+    "tags": "tags",
+    "tag": "tags",
+    "attributes": "attributes",
+    "attribute": "attributes",
+    "attr": "attributes",
+    "run": "attributes",
+}
+_ATTRIBUTE_ALIASES = {"run_name": "name"}
+_TIME_ATTRIBUTES = frozenset({"start_time", "end_time"})
+
+COMPARISON_OPS = ("=", "!=", "<", "<=", ">", ">=")
+LIKE_OPS = ("LIKE", "ILIKE", "NOT LIKE", "NOT ILIKE")
+LIST_OPS = ("IN", "NOT IN")
+NULL_OPS = ("IS NULL", "IS NOT NULL")
+OPS = COMPARISON_OPS + LIKE_OPS + LIST_OPS + NULL_OPS
+"""Every value of :attr:`Comparison.op`."""
+
+_SQL_OPS = {"=": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+_KEYWORDS = frozenset({"AND", "OR", "NOT", "IN", "IS", "NULL", "LIKE", "ILIKE", "TRUE", "FALSE"})
+_RELATIONS = {"metrics": "latest_metrics", "params": "params", "tags": "tags"}
+_MAX_MICROS = 2**63 - 2  # DuckDB keeps the two extreme int64 values for +-infinity
+
+# Lexer patterns. Each one is matched at a position with `.match(text, pos)`; none of them
+# can backtrack catastrophically, so lexing is linear in the length of the filter.
+_SPACE = re.compile(r"\s+")
+_WORD = re.compile(r"[^\W\d]\w*")
+_KEY = re.compile(r"[\w.\-/:]+")
+_NUMBER = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?")
+_NUMBER_TAIL = re.compile(r"[\w.]")
+_NUMERIC_TEXT = re.compile(
+    r"[-+]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|inf|infinity|nan)", re.IGNORECASE
+)
+_ALIAS = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_OPERATOR_CHARS = ("<=", ">=", "<>", "!=", "==", "<", ">", "=")
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+# --------------------------------------------------------------------------- tree
+
+
+@dataclass(frozen=True)
+class Number:
+    """A number literal, kept as written so that params and tags can compare its text.
+
+    Attributes:
+        text: The literal as it appears in the filter, e.g. ``"1e-3"`` or ``"-2"``.
+    """
+
+    text: str
+
+    def __post_init__(self) -> None:
+        if not _NUMBER.fullmatch(self.text):
+            raise ValueError(f"not a number literal: {self.text!r}")
+
+    @property
+    def value(self) -> float:
+        """The literal as a float."""
+        return float(self.text)
+
+
+Literal = str | Number | bool
+"""A value in a filter: a string, a :class:`Number` or ``True``/``False``."""
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One clause, such as ``metrics.loss < 0.5``.
+
+    Attributes:
+        kind: ``"metrics"``, ``"params"``, ``"tags"`` or ``"attributes"``.
+        key: The metric, param or tag key, or the canonical attribute name.
+        op: One of :data:`OPS`: ``=``, ``!=``, ``<``, ``<=``, ``>``, ``>=``, ``LIKE``,
+            ``ILIKE``, ``NOT LIKE``, ``NOT ILIKE``, ``IN``, ``NOT IN``, ``IS NULL``,
+            ``IS NOT NULL``.
+        value: A :data:`Literal`; a tuple of them for ``IN``/``NOT IN``; ``None`` for
+            ``IS NULL``/``IS NOT NULL``.
+        position: Offset of the clause in the filter text (not part of equality).
+    """
+
+    kind: str
+    key: str
+    op: str
+    value: Literal | tuple[Literal, ...] | None = None
+    position: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class And:
+    """All children hold."""
+
+    children: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Or:
+    """At least one child holds."""
+
+    children: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Not:
+    """The child does not hold."""
+
+    child: Node
+
+
+Node = Comparison | And | Or | Not
+"""A filter tree."""
+
+
+# --------------------------------------------------------------------------- lexer
+
+
+class _Token:
+    __slots__ = ("end", "kind", "pos", "value")
+
+    # kind: "ident" (value (kind, key)), "keyword" (value upper-cased), "word" (a bare word),
+    # "op", "string", "number", "(", ")", ",", "eof"
+    def __init__(self, kind: str, value: Any, pos: int, end: int) -> None:
+        self.kind = kind
+        self.value = value
+        self.pos = pos
+        self.end = end
+
+
+def _tokens(text: str) -> Iterator[_Token]:
+    """Yield the tokens of ``text`` lazily, so the earliest error is the one reported."""
+    n = len(text)
+    i = 0
+    while True:
+        m = _SPACE.match(text, i)
+        if m:
+            i = m.end()
+        if i >= n:
+            yield _Token("eof", None, n, n)
+            return
+        c = text[i]
+        if c in "(),":
+            yield _Token(c, c, i, i + 1)
+            i += 1
+            continue
+        op = next((o for o in _OPERATOR_CHARS if text.startswith(o, i)), None)
+        if op is not None:
+            canonical = {"==": "=", "<>": "!="}.get(op, op)
+            yield _Token("op", canonical, i, i + len(op))
+            i += len(op)
+            continue
+        if c in "'\"":
+            value, end = _read_quoted(text, i, "unterminated string: add the closing " + c)
+            yield _Token("string", value, i, end)
+            i = end
+            continue
+        m = _NUMBER.match(text, i)
+        if m:
+            end = m.end()
+            if end < n and _NUMBER_TAIL.match(text, end):
+                raise FilterError(
+                    f"invalid number {text[i : end + 1]!r}: expected digits, '.' or an exponent",
+                    text,
+                    i,
+                )
+            yield _Token("number", Number(m.group()), i, end)
+            i = end
+            continue
+        m = _WORD.match(text, i)
+        if m:
+            token = _read_word(text, m)
+            yield token
+            i = token.end
+            continue
+        if c == "`":
+            raise FilterError(
+                "backticks quote a key after a prefix, as in metrics.`val loss`", text, i
+            )
+        raise FilterError(f"unexpected character {c!r}", text, i)
+
+
+def _read_quoted(text: str, start: int, unterminated: str) -> tuple[str, int]:
+    """Read a quoted string or key starting at ``start``; a doubled quote escapes it."""
+    quote = text[start]
+    parts = []
+    k = start + 1
+    while True:
+        j = text.find(quote, k)
+        if j < 0:
+            raise FilterError(unterminated, text, start)
+        parts.append(text[k:j])
+        if text.startswith(quote, j + 1):
+            parts.append(quote)
+            k = j + 2
+        else:
+            return "".join(parts), j + 1
+
+
+def _read_word(text: str, m: re.Match[str]) -> _Token:
+    """Turn a word into a keyword, a bare word or (``prefix.key``) an identifier."""
+    word, start, end = m.group(), m.start(), m.end()
+    if not text.startswith(".", end):
+        upper = word.upper()
+        if upper in _KEYWORDS:
+            return _Token("keyword", upper, start, end)
+        return _Token("word", word, start, end)
+    kind = _PREFIXES.get(word.lower())
+    if kind is None:
+        raise FilterError(
+            f"unknown identifier {word + '.'!r}: identifiers are metrics.<key>, "
+            "params.<key>, tags.<key> or attributes.<name>",
+            text,
+            start,
+        )
+    k = end + 1
+    if k < len(text) and text[k] in '`"':
+        key, key_end = _read_quoted(
+            text, k, f"unterminated key: add the closing {text[k]} after the key"
+        )
+        if not key:
+            raise FilterError(f"expected a key between the quotes after '{word}.'", text, k)
+    else:
+        km = _KEY.match(text, k)
+        if km is None:
+            raise FilterError(
+                f"expected a key after '{word}.' (quote keys with spaces in backticks: "
+                f"{word}.`my key`)",
+                text,
+                k,
+            )
+        key, key_end = km.group(), km.end()
+    if kind == "attributes":
+        name = key.lower()
+        name = _ATTRIBUTE_ALIASES.get(name, name)
+        if name not in ATTRIBUTES:
+            raise FilterError(
+                f"unknown attribute {key!r}; use one of {', '.join(ATTRIBUTES)} (or run_name)",
+                text,
+                k,
+            )
+        key = name
+    return _Token("ident", (kind, key), start, key_end)
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def _parse_number_text(text: str) -> float | None:
+    """The float a string literal stands for, or None when it is not a number."""
+    if _NUMERIC_TEXT.fullmatch(text):
+        return float(text)
+    return None
+
+
+def _op_problem(kind: str, key: str, op: str) -> str | None:
+    if op in LIKE_OPS:
+        if kind == "metrics":
+            return f"{op} applies to params, tags and text attributes; metrics are numbers"
+        if kind == "attributes" and key in _TIME_ATTRIBUTES:
+            return f"{op} applies to text; attributes.{key} is a time"
+    return None
+
+
+def _literal_problem(kind: str, key: str, op: str, literal: Literal) -> str | None:
+    """Why ``literal`` cannot be compared with ``kind.key`` through ``op`` (None if it can)."""
+    if isinstance(literal, bool):
+        if kind in ("params", "tags") and op in ("=", "!="):
+            return None
+        return "true/false compare only with params and tags, through = or !="
+    if op in LIKE_OPS:
+        if not isinstance(literal, str):
+            return f"expected a quoted pattern after {op}"
+        return None
+    if kind == "metrics" and isinstance(literal, str) and _parse_number_text(literal) is None:
+        return f"metrics are numbers: expected a number, got {literal!r}"
+    if kind == "attributes" and key in _TIME_ATTRIBUTES:
+        micros = _time_micros(literal)
+        if isinstance(micros, str):
+            return micros
+    return None
+
+
+def _time_micros(literal: str | Number) -> int | str:
+    """Microseconds since the epoch for a time literal, or a message saying what is wrong."""
+    if isinstance(literal, Number):
+        try:
+            micros = int(Decimal(literal.text) * 1000)
+        except (InvalidOperation, OverflowError):  # pragma: no cover - _NUMBER guards this
+            micros = _MAX_MICROS + 1
+    else:
+        iso = literal.strip()
+        if iso[-1:] in ("Z", "z"):  # fromisoformat takes "Z" only from Python 3.11 on
+            iso = iso[:-1] + "+00:00"
+        try:
+            moment = datetime.fromisoformat(iso)
+        except ValueError:
+            return (
+                "expected an ISO-8601 time such as '2024-05-01T12:00:00Z' or "
+                f"milliseconds since the epoch, got {literal!r}"
+            )
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+        micros = (moment - _EPOCH) // timedelta(microseconds=1)
+    if abs(micros) > _MAX_MICROS:
+        return f"time {_literal_text(literal)!r} is out of range"
+    return micros
+
+
+def _literal_text(literal: Literal) -> str:
+    if isinstance(literal, bool):
+        return "true" if literal else "false"
+    if isinstance(literal, Number):
+        return literal.text
+    return literal
+
+
+# --------------------------------------------------------------------------- parser
+
+
+class _Parser:
+    """Recursive descent over ``or := and (OR and)*``, ``and := unary (AND unary)*``,
+    ``unary := NOT* (comparison | '(' or ')')``; depth-limited by :data:`MAX_DEPTH`."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.tokens = _tokens(text)
+        self.tok = next(self.tokens)
+
+    def fail(self, message: str, position: int | None = None) -> FilterError:
+        return FilterError(message, self.text, self.tok.pos if position is None else position)
+
+    def advance(self) -> _Token:
+        tok = self.tok
+        self.tok = next(self.tokens)
+        return tok
+
+    def is_keyword(self, *words: str) -> bool:
+        return self.tok.kind == "keyword" and self.tok.value in words
+
+    def describe(self, tok: _Token | None = None) -> str:
+        tok = tok or self.tok
+        if tok.kind == "eof":
+            return "the end of the filter"
+        return repr(self.text[tok.pos : tok.end])
+
+    def parse(self) -> Node:
+        node = self.parse_or(0)
+        if self.tok.kind == ")":
+            raise self.fail("unbalanced parenthesis: ')' has no matching '('")
+        if self.tok.kind != "eof":
+            raise self.fail(f"expected AND, OR or the end of the filter, got {self.describe()}")
+        return node
+
+    def parse_or(self, depth: int) -> Node:
+        children = [self.parse_and(depth)]
+        while self.is_keyword("OR"):
+            self.advance()
+            children.append(self.parse_and(depth))
+        return children[0] if len(children) == 1 else Or(tuple(children))
+
+    def parse_and(self, depth: int) -> Node:
+        children = [self.parse_unary(depth)]
+        while self.is_keyword("AND"):
+            self.advance()
+            children.append(self.parse_unary(depth))
+        return children[0] if len(children) == 1 else And(tuple(children))
+
+    def enter(self, depth: int) -> int:
+        depth += 1
+        if depth > MAX_DEPTH:
+            raise self.fail(
+                f"filter nested too deeply: at most {MAX_DEPTH} levels of parentheses and NOT"
+            )
+        return depth
+
+    def parse_unary(self, depth: int) -> Node:
+        negations = 0
+        while self.is_keyword("NOT"):
+            depth = self.enter(depth)
+            negations += 1
+            self.advance()
+        node: Node
+        if self.tok.kind == "(":
+            depth = self.enter(depth)
+            opening = self.advance()
+            node = self.parse_or(depth)
+            if self.tok.kind == "eof":
+                raise self.fail(
+                    f"unbalanced parenthesis: the '(' at position {opening.pos} is never closed"
+                )
+            if self.tok.kind != ")":
+                raise self.fail(f"expected AND, OR or ')', got {self.describe()}")
+            self.advance()
+        elif self.tok.kind == "ident":
+            node = self.parse_comparison()
+        else:
+            raise self.fail(self.expected_identifier())
+        for _ in range(negations):
+            node = Not(node)
+        return node
+
+    def expected_identifier(self) -> str:
+        tok = self.tok
+        if tok.kind == "word" and str(tok.value).lower() in _PREFIXES:
+            return f"expected '.<key>' after {tok.value!r}, as in {tok.value}.loss"
+        example = "metrics.loss < 0.5, params.lr = 0.01 or tags.team = 'vision'"
+        if tok.kind == "eof":
+            return f"expected a comparison such as {example}"
+        return f"expected a comparison such as {example}, got {self.describe()}"
+
+    def parse_comparison(self) -> Comparison:
+        ident = self.advance()
+        kind, key = ident.value
+        name = self.text[ident.pos : ident.end]
+        tok = self.tok
+        op: str
+        if tok.kind == "op" or self.is_keyword("LIKE", "ILIKE", "IN"):
+            op = str(self.advance().value)
+        elif self.is_keyword("NOT"):
+            self.advance()
+            if not self.is_keyword("LIKE", "ILIKE", "IN"):
+                raise self.fail(f"expected IN, LIKE or ILIKE after NOT, got {self.describe()}")
+            op = "NOT " + str(self.advance().value)
+        elif self.is_keyword("IS"):
+            self.advance()
+            negated = self.is_keyword("NOT")
+            if negated:
+                self.advance()
+            if not self.is_keyword("NULL"):
+                raise self.fail(f"expected NULL or NOT NULL after IS, got {self.describe()}")
+            self.advance()
+            op = "IS NOT NULL" if negated else "IS NULL"
+        else:
+            raise self.fail(
+                "expected an operator (=, !=, <, <=, >, >=, LIKE, ILIKE, IN, NOT IN, IS NULL) "
+                f"after {name!r}, got {self.describe()}"
+            )
+        problem = _op_problem(kind, key, op)
+        if problem:
+            raise self.fail(problem, tok.pos)
+        value: Literal | tuple[Literal, ...] | None = None
+        if op in LIST_OPS:
+            value = self.parse_list(kind, key, op)
+        elif op not in NULL_OPS:
+            value = self.parse_literal(kind, key, op)
+        return Comparison(kind, key, op, value, ident.pos)
+
+    def parse_literal(self, kind: str, key: str, op: str) -> Literal:
+        tok = self.tok
+        literal: Literal
+        if tok.kind in ("string", "number"):
+            literal = tok.value
+        elif self.is_keyword("TRUE", "FALSE"):
+            literal = tok.value == "TRUE"
+        elif self.is_keyword("NULL"):
+            raise self.fail("NULL is not a value: use IS NULL or IS NOT NULL")
+        elif tok.kind == "eof":
+            raise self.fail(f"expected a value after '{op}'")
+        else:
+            raise self.fail(f"expected a value after '{op}', got {self.describe()}")
+        problem = _literal_problem(kind, key, "=" if op in LIST_OPS else op, literal)
+        if problem is None and op in LIST_OPS and isinstance(literal, bool):
+            problem = "true/false compare only through = or !=, not in an IN list"
+        if problem:
+            raise self.fail(problem)
+        self.advance()
+        return literal
+
+    def parse_list(self, kind: str, key: str, op: str) -> tuple[Literal, ...]:
+        if self.tok.kind != "(":
+            raise self.fail(f"expected '(' after {op}, as in {op} ('a', 'b')")
+        opening = self.advance()
+        items = [self.parse_literal(kind, key, op)]
+        while self.tok.kind == ",":
+            self.advance()
+            items.append(self.parse_literal(kind, key, op))
+        if self.tok.kind == "eof":
+            raise self.fail(
+                f"unbalanced parenthesis: the '(' at position {opening.pos} is never closed"
+            )
+        if self.tok.kind != ")":
+            raise self.fail(f"expected ',' or ')' in the {op} list, got {self.describe()}")
+        self.advance()
+        return tuple(items)
+
+
+def parse_filter(text: str) -> Node | None:
+    """Parse a filter into a tree.
+
+    Args:
+        text: The filter, e.g. ``"metrics.loss < 0.5 AND tags.team = 'vision'"``.
+
+    Returns:
+        The tree, or ``None`` when ``text`` is empty or only whitespace (no filter).
+
+    Raises:
+        FilterError: The filter is malformed; ``position`` points at the offending token.
+    """
+    if not text or text.isspace():
+        return None
+    return _Parser(text).parse()
+
+
+# --------------------------------------------------------------------------- compiler
+
+
+def compile_filter(node: Node, alias: str = "r") -> tuple[str, list[object]]:
+    """Compile a tree into a DuckDB boolean expression and its parameters.
+
+    Args:
+        node: A tree from :func:`parse_filter` (or built by hand).
+        alias: The alias of the ``runs`` relation in the enclosing query.
+
+    Returns:
+        ``(sql, params)``: run it as ``SELECT ... FROM runs AS {alias} WHERE {sql}`` with
+        ``params``. See the module docstring for the relations it refers to.
+
+    Raises:
+        FilterError: A hand-built tree holds an invalid comparison.
+        ValueError: ``alias`` is not a plain SQL identifier.
+    """
+    if not _ALIAS.fullmatch(alias):
+        raise ValueError(f"alias must be a plain SQL identifier, got {alias!r}")
+    params: list[object] = []
+    sql = _compile(node, alias, params, 0)
+    return sql, params
+
+
+def build_filter_sql(text: str, *, alias: str = "r") -> tuple[str, list[object]]:
+    """Parse and compile ``text`` in one go; an empty filter gives ``("TRUE", [])``.
+
+    Raises:
+        FilterError: The filter is malformed.
+    """
+    node = parse_filter(text)
+    if node is None:
+        return "TRUE", []
+    return compile_filter(node, alias)
+
+
+def _compile(node: Node, alias: str, params: list[object], depth: int) -> str:
+    if depth > 2 * MAX_DEPTH + 1:
+        raise FilterError(f"filter nested too deeply: more than {2 * MAX_DEPTH} levels")
+    if isinstance(node, Comparison):
+        return _compile_comparison(node, alias, params)
+    if isinstance(node, Not):
+        # The extra parentheses keep NOT off a bare `x IN (...)`, whatever its precedence.
+        return f"(NOT ({_compile(node.child, alias, params, depth + 1)}))"
+    if isinstance(node, (And, Or)):
+        if not node.children:
+            raise FilterError(f"{type(node).__name__} needs at least one child")
+        joiner = " AND " if isinstance(node, And) else " OR "
+        parts = [_compile(child, alias, params, depth + 1) for child in node.children]
+        return "(" + joiner.join(parts) + ")"
+    raise TypeError(f"not a filter node: {node!r}")
+
+
+def _check_comparison(node: Comparison) -> tuple[Literal, ...]:
+    """Validate a (possibly hand-built) comparison; return its literals."""
+    if node.kind not in KINDS:
+        raise FilterError(f"unknown kind {node.kind!r}; use one of {', '.join(KINDS)}")
+    if node.kind == "attributes" and node.key not in ATTRIBUTES:
+        raise FilterError(f"unknown attribute {node.key!r}; use one of {', '.join(ATTRIBUTES)}")
+    if node.op not in OPS:
+        raise FilterError(f"unknown operator {node.op!r}; use one of {', '.join(OPS)}")
+    problem = _op_problem(node.kind, node.key, node.op)
+    if problem:
+        raise FilterError(problem, "", node.position)
+    literals: tuple[Literal, ...]
+    if node.op in NULL_OPS:
+        return ()
+    if node.op in LIST_OPS:
+        if not isinstance(node.value, tuple) or not node.value:
+            raise FilterError(f"{node.op} needs a non-empty tuple of values", "", node.position)
+        literals = node.value
+    else:
+        if node.value is None or isinstance(node.value, tuple):
+            raise FilterError(f"{node.op} needs one value", "", node.position)
+        literals = (node.value,)
+    for literal in literals:
+        if not isinstance(literal, (str, Number, bool)):
+            raise FilterError(f"not a filter value: {literal!r}", "", node.position)
+        problem = _literal_problem(
+            node.kind, node.key, "=" if node.op in LIST_OPS else node.op, literal
+        )
+        if problem is None and node.op in LIST_OPS and isinstance(literal, bool):
+            problem = "true/false compare only through = or !=, not in an IN list"
+        if problem:
+            raise FilterError(problem, "", node.position)
+    return literals
+
+
+def _compile_comparison(node: Comparison, alias: str, params: list[object]) -> str:
+    literals = _check_comparison(node)
+    if node.kind == "attributes":
+        return _compile_attribute(node, literals, alias, params)
+    relation = _RELATIONS[node.kind]
+    params.append(node.key)
+    if node.op in NULL_OPS:
+        negation = "NOT " if node.op == "IS NULL" else ""
+        return f"{alias}.run_id {negation}IN (SELECT run_id FROM {relation} WHERE key = ?)"
+    if node.kind == "metrics":
+        predicate = _metric_predicate(node.op, literals, params)
+    else:
+        predicate = _text_predicate(node.kind, node.op, literals, params)
+    return f"{alias}.run_id IN (SELECT run_id FROM {relation} WHERE key = ? AND {predicate})"
+
+
+def _number(literal: Literal) -> float:
+    assert not isinstance(literal, bool)  # ruled out by _check_comparison
+    if isinstance(literal, Number):
+        return literal.value
+    return float(literal)
+
+
+def _metric_predicate(op: str, literals: tuple[Literal, ...], params: list[object]) -> str:
+    params.extend(_number(literal) for literal in literals)
+    if op in LIST_OPS:
+        return f"value {op} ({', '.join('?' * len(literals))})"
+    return f"value {_SQL_OPS[op]} ?"
+
+
+def _text_predicate(kind: str, op: str, literals: tuple[Literal, ...], params: list[object]) -> str:
+    if op in LIKE_OPS:
+        params.append(literals[0])
+        return f"value {op} ?"
+    if op in LIST_OPS:
+        parts = [_text_compare(kind, "=", literal, params) for literal in literals]
+        any_equal = "(" + " OR ".join(parts) + ")"
+        return f"NOT {any_equal}" if op == "NOT IN" else any_equal
+    return _text_compare(kind, op, literals[0], params)
+
+
+def _text_compare(kind: str, op: str, literal: Literal, params: list[object]) -> str:
+    """Compare a param's or tag's ``value`` with one literal."""
+    sql_op = _SQL_OPS[op]
+    if isinstance(literal, bool):
+        params.append(_literal_text(literal))
+        return f"lower(value) {sql_op} ?"
+    text = _literal_text(literal)
+    number = _parse_number_text(text) if kind == "params" else None
+    if number is None:
+        params.append(text)
+        return f"value {sql_op} ?"
+    params.extend((number, text))
+    return (
+        "CASE WHEN TRY_CAST(value AS DOUBLE) IS NOT NULL "
+        f"THEN TRY_CAST(value AS DOUBLE) {sql_op} ? ELSE value {sql_op} ? END"
+    )
+
+
+def _compile_attribute(
+    node: Comparison, literals: tuple[Literal, ...], alias: str, params: list[object]
+) -> str:
+    column = f"{alias}.{node.key}"  # node.key is one of ATTRIBUTES: safe to inline
+    if node.op in NULL_OPS:
+        return f"{column} {node.op}"
+    if node.key in _TIME_ATTRIBUTES:
+        # make_timestamptz(micros) is a TIMESTAMPTZ; epoch_ms() would give a naive
+        # TIMESTAMP that DuckDB casts through the session time zone.
+        for literal in literals:
+            assert not isinstance(literal, bool)
+            params.append(_time_micros(literal))
+        placeholder = "make_timestamptz(?::BIGINT)"
+    else:
+        params.extend(_literal_text(literal) for literal in literals)
+        placeholder = "?"
+    if node.op in LIST_OPS:
+        predicate = f"{column} {node.op} ({', '.join([placeholder] * len(literals))})"
+    elif node.op in LIKE_OPS:
+        predicate = f"{column} {node.op} {placeholder}"
+    else:
+        predicate = f"{column} {_SQL_OPS[node.op]} {placeholder}"
+    # A NULL name or end_time must make the clause FALSE, not NULL, or NOT would not invert.
+    return f"COALESCE({predicate}, FALSE)"
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def referenced_keys(node: Node | None) -> set[tuple[str, str]]:
+    """The ``(kind, key)`` pairs a tree refers to, e.g. ``{("metrics", "loss")}``.
+
+    Kinds are the canonical plural ones, so ``f"{kind}.{key}"`` is the matching
+    ``search_runs`` column for metrics, params and tags.
+    """
+    found: set[tuple[str, str]] = set()
+    stack: list[Node] = [] if node is None else [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, Comparison):
+            found.add((current.kind, current.key))
+        elif isinstance(current, Not):
+            stack.append(current.child)
+        else:
+            stack.extend(current.children)
+    return found
+
+
+def format_filter(node: Node | None) -> str:
+    """Render a tree as filter text that :func:`parse_filter` reads back to the same tree.
+
+    Widgets use it to build filters from selections without quoting by hand.
+    """
+    if node is None:
+        return ""
+    return _format(node, 0)
+
+
+def _format(node: Node, depth: int) -> str:
+    if depth > 2 * MAX_DEPTH + 1:
+        raise FilterError(f"filter nested too deeply: more than {2 * MAX_DEPTH} levels")
+    if isinstance(node, Comparison):
+        return _format_comparison(node)
+    if isinstance(node, Not):
+        inner = _format(node.child, depth + 1)
+        if isinstance(node.child, (And, Or)) and len(node.child.children) > 1:
+            inner = f"({inner})"
+        return f"NOT {inner}"
+    joiner = " AND " if isinstance(node, And) else " OR "
+    parts = []
+    for child in node.children:
+        part = _format(child, depth + 1)
+        # Parenthesize nested And/Or so the text keeps the tree's shape exactly.
+        if isinstance(child, (And, Or)) and len(child.children) > 1:
+            part = f"({part})"
+        parts.append(part)
+    return joiner.join(parts)
+
+
+def _format_comparison(node: Comparison) -> str:
+    key = node.key if _KEY.fullmatch(node.key) else "`" + node.key.replace("`", "``") + "`"
+    text = f"{node.kind}.{key} {node.op}"
+    if node.op in LIST_OPS:
+        assert isinstance(node.value, tuple)
+        return text + " (" + ", ".join(_format_literal(v) for v in node.value) + ")"
+    if node.op in NULL_OPS:
+        return text
+    assert node.value is not None
+    assert not isinstance(node.value, tuple)
+    return f"{text} {_format_literal(node.value)}"
+
+
+def _format_literal(literal: Literal) -> str:
+    if isinstance(literal, bool):
+        return "true" if literal else "false"
+    if isinstance(literal, Number):
+        return literal.text
+    return "'" + literal.replace("'", "''") + "'"
