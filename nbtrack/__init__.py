@@ -1,0 +1,138 @@
+"""nbtrack: experiment tracking that lives in Jupyter.
+
+``import nbtrack as nt`` is cheap: the tracking layer (pyarrow, duckdb) loads on the first
+call, and the views (ipywidgets, plotly) on the first view.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from nbtrack.errors import (
+    ActiveRunError,
+    ArtifactError,
+    FilterError,
+    InvalidKeyError,
+    InvalidValueError,
+    NbtrackError,
+    NbtrackWarning,
+    NoActiveRunError,
+    ParamConflictError,
+    QueryError,
+    RunFinishedError,
+    RunNotFoundError,
+    StoreError,
+)
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "set_store": "nbtrack.tracking.settings",
+    "set_experiment": "nbtrack.tracking.settings",
+    "start_run": "nbtrack.tracking.fluent",
+    "end_run": "nbtrack.tracking.fluent",
+    "active_run": "nbtrack.tracking.fluent",
+    "log_param": "nbtrack.tracking.fluent",
+    "log_params": "nbtrack.tracking.fluent",
+    "log_metric": "nbtrack.tracking.fluent",
+    "log_metrics": "nbtrack.tracking.fluent",
+    "set_tag": "nbtrack.tracking.fluent",
+    "set_tags": "nbtrack.tracking.fluent",
+    "delete_tag": "nbtrack.tracking.fluent",
+    "log_artifact": "nbtrack.tracking.fluent",
+    "log_artifacts": "nbtrack.tracking.fluent",
+    "log_text": "nbtrack.tracking.fluent",
+    "log_dict": "nbtrack.tracking.fluent",
+    "log_figure": "nbtrack.tracking.fluent",
+    "get_run": "nbtrack.tracking.query",
+    "search_runs": "nbtrack.tracking.query",
+    "get_metric_history": "nbtrack.tracking.query",
+    "list_experiments": "nbtrack.tracking.query",
+    "sql": "nbtrack.tracking.query",
+    "delete_run": "nbtrack.tracking.query",
+    "restore_run": "nbtrack.tracking.query",
+    "list_artifacts": "nbtrack.tracking.query",
+    "read_artifact": "nbtrack.tracking.query",
+    "Run": "nbtrack.tracking.run",
+    "show_runs": "nbtrack.views",
+    "plot_metrics": "nbtrack.views",
+    "compare": "nbtrack.views",
+    "dashboard": "nbtrack.views",
+}
+
+__all__ = [
+    "ActiveRunError",
+    "ArtifactError",
+    "FilterError",
+    "InvalidKeyError",
+    "InvalidValueError",
+    "NbtrackError",
+    "NbtrackWarning",
+    "NoActiveRunError",
+    "ParamConflictError",
+    "QueryError",
+    "Run",
+    "RunFinishedError",
+    "RunNotFoundError",
+    "StoreError",
+    "__version__",
+    "active_run",
+    "compare",
+    "dashboard",
+    "delete_run",
+    "delete_tag",
+    "end_run",
+    "get_metric_history",
+    "get_run",
+    "list_artifacts",
+    "list_experiments",
+    "load_ipython_extension",
+    "log_artifact",
+    "log_artifacts",
+    "log_dict",
+    "log_figure",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
+    "log_text",
+    "plot_metrics",
+    "read_artifact",
+    "restore_run",
+    "search_runs",
+    "set_experiment",
+    "set_store",
+    "set_tag",
+    "set_tags",
+    "show_runs",
+    "sql",
+    "start_run",
+    "unload_ipython_extension",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'nbtrack' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext nbtrack``: register %%track and the line magics."""
+    from nbtrack.ipython import load_ipython_extension as load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    from nbtrack.ipython import unload_ipython_extension as unload
+
+    unload(ipython)

@@ -1,0 +1,369 @@
+"""ParquetStore: one store URI, this process's writer into it, and the read path over it.
+
+Writer identity: every process gets a ``writer_id`` (regenerated after ``fork``). All its
+files carry that id, so writers never touch each other's files and need no lock. While a
+writer has open runs it keeps a lease file ``_writers/<writer_id>.json`` (host, pid, the
+pid's start time) whose mtime a background thread refreshes every ``NBTRACK_HEARTBEAT``
+seconds. A reader decides that a ``RUNNING`` run's writer is dead when, on the same host,
+the pid is gone (or was reused), or, from another host, the lease is older than
+``NBTRACK_DEAD_AFTER`` seconds; such runs read ``KILLED``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import json
+import os
+import secrets
+import socket
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+import pyarrow as pa
+
+from nbtrack import config
+from nbtrack.errors import StoreError
+from nbtrack.storage import schema, segments
+from nbtrack.storage._fs import FileSystem, open_fs
+from nbtrack.storage.buffer import Buffer, MetricBuffer
+from nbtrack.storage.views import DuckViews, FileCatalog, Snapshot
+
+HOST = socket.gethostname()
+
+
+def _pid_start(pid: int) -> str | None:
+    """Start time of a process in clock ticks since boot (Linux), to detect pid reuse."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return None
+    # The command name may hold spaces and parentheses: split after the last ')'.
+    fields = data[data.rfind(b")") + 2 :].split()
+    return fields[19].decode() if len(fields) > 19 else None
+
+
+def _pid_alive(pid: int, start: str | None) -> bool:
+    if os.path.isdir("/proc"):
+        now = _pid_start(pid)
+        if now is None:
+            return False
+        return start is None or now == start
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class ParquetStore:
+    """A store of Parquet segments at ``uri`` (a local path or an fsspec URL)."""
+
+    def __init__(self, uri: str, fs: Any = None) -> None:
+        self.uri = uri
+        self.fs: FileSystem = open_fs(uri, fs)
+        self.fs.ensure_root()
+        self._check_format()
+        self.buffer = Buffer()
+        self.catalog = FileCatalog(self.fs)
+        self._views: DuckViews | None = None
+        self._flush_lock = threading.Lock()
+        self._seq = 0
+        self._seq_lock = threading.Lock()
+        self._new_writer()
+        self._open_runs: set[str] = set()
+        self._thread: threading.Thread | None = None
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._lease_written = False
+        self._last_heartbeat = 0.0
+        self._flush_error: BaseException | None = None
+        self._compact_hook: Callable[[ParquetStore], None] | None = None
+        self._lease_cache: dict[str, dict[str, Any] | None] = {}
+
+    # ---- format -----------------------------------------------------------------------
+    def _check_format(self) -> None:
+        path = self.fs.join("format.json")
+        try:
+            if not self.fs.exists(path):
+                body = json.dumps({"format_version": schema.FORMAT_VERSION, "layout": "nbtrack"})
+                self.fs.write_atomic(path, body.encode(), exclusive=True)
+                return
+            info = json.loads(self.fs.read_bytes(path))
+        except (OSError, ValueError) as exc:
+            raise StoreError(
+                f"cannot open the store at {self.uri!r}: {exc}; check the path and its "
+                "permissions, or point nbtrack.set_store() elsewhere"
+            ) from exc
+        version = info.get("format_version")
+        if version != schema.FORMAT_VERSION:
+            raise StoreError(
+                f"the store at {self.uri!r} has format version {version}; this nbtrack "
+                f"reads version {schema.FORMAT_VERSION}: upgrade nbtrack"
+            )
+
+    # ---- writer identity ----------------------------------------------------------------
+    def _new_writer(self) -> None:
+        self.pid = os.getpid()
+        self.writer_id = f"w{secrets.token_hex(6)}"
+
+    def after_fork(self) -> None:
+        """In a forked child: new identity, no inherited records, no inherited thread."""
+        self._new_writer()
+        self.buffer.clear()
+        self._flush_lock = threading.Lock()
+        self._seq_lock = threading.Lock()
+        self._open_runs = set()
+        self._thread = None
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._lease_written = False
+        self._views = None
+        self.catalog = FileCatalog(self.fs)
+
+    def next_seq(self) -> int:
+        with self._seq_lock:
+            self._seq += 1
+            return self._seq
+
+    @property
+    def lease_path(self) -> str:
+        return self.fs.join("_writers", f"{self.writer_id}.json")
+
+    def _lease_body(self) -> bytes:
+        return json.dumps(
+            {
+                "writer_id": self.writer_id,
+                "host": HOST,
+                "pid": self.pid,
+                "pid_start": _pid_start(self.pid),
+                "started": time.time(),
+            }
+        ).encode()
+
+    def heartbeat(self) -> None:
+        """Write or refresh this writer's lease (called while runs are open)."""
+        self.fs.touch(self.lease_path, self._lease_body())
+        self._lease_written = True
+        self._last_heartbeat = time.monotonic()
+
+    # ---- write side ---------------------------------------------------------------------
+    def run_opened(self, run_id: str) -> None:
+        """Note an open run: ensures the lease and the background flusher exist."""
+        if not self._lease_written:
+            self.heartbeat()
+        self._open_runs.add(run_id)
+        self._ensure_thread()
+
+    def run_closed(self, run_id: str) -> None:
+        self._open_runs.discard(run_id)
+
+    def metric_buffer(self, run_id: str, experiment_id: str) -> MetricBuffer:
+        return self.buffer.metric_buffer(run_id, experiment_id)
+
+    def add_record(self, table: str, experiment_id: str, row: tuple[Any, ...]) -> None:
+        self.buffer.add(table, experiment_id, row)
+
+    def wake_flusher(self) -> None:
+        self._wake.set()
+
+    def flush(self) -> list[tuple[str, str]]:
+        """Write every pending record now. Returns the (table, partition) pairs written.
+
+        Raises:
+            StoreError: a write failed; the records stay buffered for the next flush.
+        """
+        with self._flush_lock:
+            batch = self.buffer.take()
+            written: list[tuple[str, str]] = []
+            for i, (table, eid, rows) in enumerate(batch):
+                folder = segments.partition_dir(self.fs, table, eid)
+                name = segments.segment_name(segments.SEGMENT_PREFIX, self.writer_id, self.next_seq())
+                try:
+                    segments.write_segment(
+                        self.fs, f"{folder}/{name}", segments.encode(table, rows)
+                    )
+                except OSError as exc:
+                    self.buffer.give_back(batch[i:])
+                    raise StoreError(
+                        f"could not write to the store at {self.uri!r}: "
+                        f"{exc.strerror or exc}; the records are kept in memory and "
+                        "written at the next flush (free space or fix permissions)"
+                    ) from exc
+                written.append((table, eid))
+            return written
+
+    def _ensure_thread(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stop.clear()
+        t = threading.Thread(target=self._loop, name="nbtrack-flusher", daemon=True)
+        self._thread = t
+        t.start()
+
+    def _loop(self) -> None:
+        import logging
+
+        log = logging.getLogger("nbtrack")
+        warned = False
+        while not self._stop.is_set():
+            self._wake.wait(config.flush_interval())
+            self._wake.clear()
+            if self._stop.is_set():
+                break
+            try:
+                written = self.flush()
+                if self._open_runs and (
+                    time.monotonic() - self._last_heartbeat >= config.heartbeat_interval()
+                ):
+                    self.heartbeat()
+                if written and self._compact_hook is not None and config.auto_compact():
+                    self._compact_hook(self)
+                self._flush_error = None
+                warned = False
+            # The background flush must never kill the user's process: the error is kept,
+            # logged and warned once, and the records stay buffered for the next try.
+            except Exception as exc:  # noqa: BLE001
+                self._flush_error = exc
+                if not warned:
+                    log.warning("nbtrack: background flush failed: %s", exc)
+                    warned = True
+
+    def close(self) -> None:
+        """Flush, stop the background thread, and drop the lease."""
+        self._stop.set()
+        self._wake.set()
+        self.flush()
+        if self._lease_written and not self._open_runs:
+            self.fs.delete(self.lease_path)
+            self._lease_written = False
+
+    # ---- blobs (artifacts) --------------------------------------------------------------
+    def blob_path(self, sha: str) -> str:
+        return self.fs.join("artifacts", "blobs", sha[:2], sha)
+
+    def put_blob(self, data: bytes) -> str:
+        """Store bytes content-addressed; identical content is stored once."""
+        sha = hashlib.sha256(data).hexdigest()
+        path = self.blob_path(sha)
+        try:
+            self.fs.write_atomic(path, data, exclusive=True)
+        except OSError as exc:
+            raise StoreError(f"could not write an artifact to the store: {exc}") from exc
+        return sha
+
+    def read_blob(self, sha: str) -> bytes:
+        try:
+            return self.fs.read_bytes(self.blob_path(sha))
+        except OSError as exc:
+            raise StoreError(f"artifact content {sha} is missing from the store: {exc}") from exc
+
+    # ---- read side ----------------------------------------------------------------------
+    def views(self) -> DuckViews:
+        if self._views is None:
+            self._views = DuckViews(self.fs)
+        return self._views
+
+    def snapshot(self) -> Snapshot:
+        return self.catalog.snapshot()
+
+    def refresh(self) -> DuckViews:
+        """Flush this process's records, then point the views at the current files."""
+        if not self.buffer.is_empty():
+            self.flush()
+        snap = self.catalog.snapshot()
+        self.catalog.warn_problems(snap)
+        v = self.views()
+        v.install(snap)
+        v.set_dead_writers(self._dead_writers(v.running_owners()))
+        return v
+
+    def _read_lease(self, owner: str) -> dict[str, Any] | None:
+        if owner not in self._lease_cache:
+            try:
+                self._lease_cache[owner] = json.loads(
+                    self.fs.read_bytes(self.fs.join("_writers", f"{owner}.json"))
+                )
+            except (OSError, ValueError):
+                return None
+        return self._lease_cache[owner]
+
+    def _dead_writers(self, owners: list[str]) -> dict[str, float]:
+        dead: dict[str, float] = {}
+        now = time.time()
+        for owner in owners:
+            if owner == self.writer_id and os.getpid() == self.pid:
+                continue
+            path = self.fs.join("_writers", f"{owner}.json")
+            mtime = self.fs.mtime(path)
+            lease = self._read_lease(owner) if mtime is not None else None
+            if lease is None:
+                dead[owner] = mtime or now
+                continue
+            if lease.get("host") == HOST:
+                if not _pid_alive(int(lease["pid"]), lease.get("pid_start")):
+                    dead[owner] = mtime or now
+            elif mtime is None or now - mtime > config.dead_after():
+                dead[owner] = mtime or now
+        return dead
+
+    def query(self, sql: str, params: list[Any] | None = None) -> pa.Table:
+        """Run ``sql`` over fresh views and return an Arrow table."""
+        v = self.refresh()
+        return v.execute(sql, params)
+
+
+_stores: dict[str, ParquetStore] = {}
+_stores_lock = threading.Lock()
+_all: weakref.WeakSet[ParquetStore] = weakref.WeakSet()
+
+
+def _normalize(uri: str) -> str:
+    if "://" not in uri:
+        return os.path.abspath(os.path.expanduser(uri))
+    return uri.rstrip("/")
+
+
+def open_store(uri: str, fs: Any = None) -> ParquetStore:
+    """The process-wide ParquetStore for ``uri`` (one writer per process and store)."""
+    key = _normalize(uri)
+    with _stores_lock:
+        store = _stores.get(key)
+        if store is None:
+            store = _stores[key] = ParquetStore(key, fs)
+            _all.add(store)
+        return store
+
+
+def all_stores() -> list[ParquetStore]:
+    return list(_stores.values())
+
+
+def _after_fork_in_child() -> None:
+    global _stores_lock
+    _stores_lock = threading.Lock()
+    for store in list(_stores.values()):
+        store.after_fork()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _close_all() -> None:
+    for store in list(_stores.values()):
+        try:
+            store.close()
+        # At interpreter exit there is nobody left to raise to: report and go on.
+        except Exception as exc:  # noqa: BLE001
+            import sys
+
+            print(f"nbtrack: final flush failed for {store.uri}: {exc}", file=sys.stderr)
+
+
+atexit.register(_close_all)

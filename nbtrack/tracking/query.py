@@ -1,0 +1,471 @@
+"""The read side: runs, metrics and SQL as pandas DataFrames, through the DuckDB views.
+
+Every read first flushes what this process has buffered (so a process always reads its own
+writes), then takes a fresh snapshot of the store's files.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+import pyarrow as pa
+
+from nbtrack.errors import (
+    ArtifactError,
+    FilterError,
+    NbtrackError,
+    QueryError,
+    RunNotFoundError,
+    StoreError,
+)
+from nbtrack.tracking import settings
+from nbtrack.tracking.filter import build_filter_sql
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from nbtrack.storage import ParquetStore
+    from nbtrack.tracking.run import Run
+
+RUN_COLUMNS = (
+    "run_id",
+    "experiment",
+    "name",
+    "status",
+    "start_time",
+    "end_time",
+    "duration_s",
+    "parent_run_id",
+    "description",
+)
+_ATTRIBUTES = {
+    "run_id": "run_id",
+    "experiment": "experiment",
+    "name": "name",
+    "run_name": "name",
+    "status": "status",
+    "start_time": "start_time",
+    "end_time": "end_time",
+    "duration_s": "duration_s",
+    "duration": "duration_s",
+    "parent_run_id": "parent_run_id",
+}
+_ORDER_RE = re.compile(
+    r"""^\s*(?:(?P<kind>metrics?|params?|tags?|attributes?|attr|run)\.)?
+        (?P<key>`(?:[^`]|``)+`|"(?:[^"]|"")+"|[\w.\-/:]+)
+        (?:\s+(?P<dir>ASC|DESC))?\s*$""",
+    re.IGNORECASE | re.VERBOSE,
+)
+
+
+def _store(store: ParquetStore | None) -> ParquetStore:
+    return store if store is not None else settings.get_store()
+
+
+def _run(sql: str, params: list[Any] | None = None, store: ParquetStore | None = None) -> pa.Table:
+    st = _store(store)
+    try:
+        return st.query(sql, params)
+    except duckdb.Error as exc:
+        raise StoreError(f"reading the store failed: {exc}") from exc
+
+
+def _to_pandas(table: pa.Table) -> pd.DataFrame:
+    return table.to_pandas()
+
+
+def _experiments(experiment: str | Sequence[str] | None) -> list[str] | None:
+    """None means every experiment."""
+    if experiment is None:
+        return [settings.current_experiment()]
+    if isinstance(experiment, str):
+        return None if experiment == "*" else [experiment]
+    names = list(experiment)
+    if "*" in names:
+        return None
+    return names
+
+
+def _order_clause(order_by: Sequence[str] | str | None, params: list[Any]) -> str:
+    if order_by is None:
+        return "r.start_time DESC, r.run_id DESC"
+    if isinstance(order_by, str):
+        order_by = [order_by]
+    parts = []
+    for item in order_by:
+        m = _ORDER_RE.match(item or "")
+        if not m:
+            raise FilterError(
+                f"cannot read order_by {item!r}; write e.g. 'metrics.loss ASC' or "
+                "'attributes.start_time DESC'",
+                item or "",
+                0,
+            )
+        kind = (m.group("kind") or "attributes").lower()
+        key = m.group("key")
+        if key[0] in "`\"":
+            key = key[1:-1].replace(key[0] * 2, key[0])
+        direction = (m.group("dir") or "ASC").upper()
+        if kind.startswith("metric"):
+            params.append(key)
+            expr = "(SELECT lm.value FROM latest_metrics lm WHERE lm.run_id = r.run_id AND lm.key = ?)"
+        elif kind.startswith("param"):
+            params.extend([key, key])
+            expr = (
+                "(SELECT TRY_CAST(p.value AS DOUBLE) FROM params p WHERE p.run_id = r.run_id AND p.key = ?), "
+                "(SELECT p.value FROM params p WHERE p.run_id = r.run_id AND p.key = ?)"
+            )
+            expr = ", ".join(f"{e.strip()} {direction} NULLS LAST" for e in _split_top(expr))
+            parts.append(expr)
+            continue
+        elif kind.startswith("tag"):
+            params.append(key)
+            expr = "(SELECT t.value FROM tags t WHERE t.run_id = r.run_id AND t.key = ?)"
+        else:
+            col = _ATTRIBUTES.get(key.lower())
+            if col is None:
+                raise FilterError(
+                    f"unknown attribute {key!r} in order_by; use one of "
+                    + ", ".join(sorted(set(_ATTRIBUTES))),
+                    item,
+                    m.start("key"),
+                )
+            expr = f"r.{col}"
+        parts.append(f"{expr} {direction} NULLS LAST")
+    parts.append("r.run_id DESC")
+    return ", ".join(parts)
+
+
+def _split_top(expr: str) -> list[str]:
+    out, depth, cur = [], 0, ""
+    for ch in expr:
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        if ch == "," and depth == 0:
+            out.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    out.append(cur)
+    return out
+
+
+def _where(
+    experiment: str | Sequence[str] | None, filter: str, params: list[Any]
+) -> str:
+    clauses = []
+    exps = _experiments(experiment)
+    if exps is not None:
+        clauses.append("r.experiment IN (SELECT unnest(?::VARCHAR[]))")
+        params.append(exps)
+    if not isinstance(filter, str):
+        raise FilterError(f"filter must be a string, got {type(filter).__name__}", "", 0)
+    if filter.strip():
+        sql, fparams = build_filter_sql(filter, alias="r")
+        clauses.append(f"({sql})")
+        params.extend(fparams)
+    return " AND ".join(clauses) if clauses else "TRUE"
+
+
+def _select_runs(
+    experiment: str | Sequence[str] | None,
+    filter: str,
+    order_by: Sequence[str] | str | None,
+    max_results: int | None,
+) -> tuple[str, list[Any]]:
+    params: list[Any] = []
+    where = _where(experiment, filter, params)
+    order = _order_clause(order_by, params)
+    sql = f"SELECT {', '.join('r.' + c for c in RUN_COLUMNS)} FROM runs r WHERE {where} ORDER BY {order}"
+    if max_results is not None:
+        if isinstance(max_results, bool) or not isinstance(max_results, int) or max_results < 0:
+            raise QueryError(f"max_results must be a non-negative integer, got {max_results!r}")
+        sql += " LIMIT ?"
+        params.append(max_results)
+    return sql, params
+
+
+def search_runs(
+    experiment: str | Sequence[str] | None = None,
+    filter: str = "",
+    order_by: Sequence[str] | str | None = None,
+    max_results: int | None = None,
+    *,
+    store: ParquetStore | None = None,
+) -> pd.DataFrame:
+    """Runs matching ``filter`` as a wide DataFrame, newest first by default.
+
+    Columns: run_id, experiment, name, status, start_time, end_time, duration_s,
+    parent_run_id, description, then ``params.<k>``, ``metrics.<k>`` (latest value) and
+    ``tags.<k>``.
+    """
+    import pandas as pd
+
+    st = _store(store)
+    sql, params = _select_runs(experiment, filter, order_by, max_results)
+    v = st.refresh()
+    try:
+        with v.lock:
+            v.con.execute(f"CREATE OR REPLACE TEMP TABLE _sel AS {sql}", params)
+            runs = v.con.sql("SELECT * FROM _sel").to_arrow_table()
+            long = {
+                kind: v.con.sql(
+                    f"SELECT s.run_id, x.key, x.value FROM {rel} x "
+                    "JOIN _sel s ON x.run_id = s.run_id"
+                ).to_arrow_table()
+                for kind, rel in (("params", "params"), ("metrics", "latest_metrics"), ("tags", "tags"))
+            }
+    except duckdb.Error as exc:
+        raise StoreError(f"searching the store failed: {exc}") from exc
+    df = runs.to_pandas()
+    frames = [df]
+    for kind, table in long.items():
+        if table.num_rows == 0:
+            continue
+        ldf = table.to_pandas()
+        wide = ldf.pivot(index="run_id", columns="key", values="value")
+        wide = wide.reindex(sorted(wide.columns), axis=1)
+        wide.columns = [f"{kind}.{c}" for c in wide.columns]
+        frames.append(wide)
+    if len(frames) > 1:
+        df = df.set_index("run_id", drop=False)
+        df = pd.concat([df, *frames[1:]], axis=1, join="outer").loc[df.index]
+        df = df.reset_index(drop=True)
+    return df
+
+
+def count_runs(
+    experiment: str | Sequence[str] | None = None,
+    filter: str = "",
+    *,
+    store: ParquetStore | None = None,
+) -> int:
+    params: list[Any] = []
+    where = _where(experiment, filter, params)
+    t = _run(f"SELECT count(*) AS n FROM runs r WHERE {where}", params, store)
+    return int(t.column(0)[0].as_py())
+
+
+def list_experiments(*, store: ParquetStore | None = None) -> list[str]:
+    """Names of the experiments that hold at least one (not deleted) run."""
+    t = _run("SELECT DISTINCT experiment FROM runs ORDER BY experiment", None, store)
+    return [x for x in t.column(0).to_pylist() if x is not None]
+
+
+def _fetch_run_row(run_id: str, store: ParquetStore) -> dict[str, Any]:
+    if not isinstance(run_id, str) or not run_id:
+        raise RunNotFoundError(f"run id must be a non-empty string, got {run_id!r}")
+    t = _run(
+        f"SELECT {', '.join(RUN_COLUMNS)}, epoch_ms(start_time) AS s_ms, "
+        "epoch_ms(end_time) AS e_ms FROM runs WHERE run_id = ?",
+        [run_id],
+        store,
+    )
+    if t.num_rows == 0:
+        raise RunNotFoundError(
+            f"no run with id {run_id!r} in the store at {store.uri}; list runs with "
+            "`nbtrack runs list` or nbtrack.search_runs(experiment='*')"
+        )
+    return t.to_pylist()[0]
+
+
+def get_run(run_id: str, *, store: ParquetStore | None = None) -> Run:
+    """The run with this id (``.params``, ``.metrics``, ``.tags``, ``.status`` ...)."""
+    from nbtrack.tracking.run import Run, owned_run
+
+    st = _store(store)
+    live = owned_run(run_id) if isinstance(run_id, str) else None
+    row = _fetch_run_row(run_id, st)
+    if live is not None and live._store is st:
+        return live
+    return Run(
+        st,
+        run_id=row["run_id"],
+        name=row["name"],
+        experiment=row["experiment"],
+        status=row["status"],
+        start_ms=row["s_ms"],
+        end_ms=row["e_ms"],
+        parent_run_id=row["parent_run_id"],
+        description=row["description"],
+    )
+
+
+def _kv(sql: str, run_id: str, store: ParquetStore | None) -> dict[str, Any]:
+    t = _run(sql, [run_id], store)
+    return dict(zip(t.column(0).to_pylist(), t.column(1).to_pylist(), strict=True))
+
+
+def run_params(run_id: str, store: ParquetStore | None = None) -> dict[str, str]:
+    return _kv("SELECT key, value FROM params WHERE run_id = ? ORDER BY key", run_id, store)
+
+
+def run_metrics(run_id: str, store: ParquetStore | None = None) -> dict[str, float]:
+    return _kv("SELECT key, value FROM latest_metrics WHERE run_id = ? ORDER BY key", run_id, store)
+
+
+def run_tags(run_id: str, store: ParquetStore | None = None) -> dict[str, str]:
+    return _kv("SELECT key, value FROM tags WHERE run_id = ? ORDER BY key", run_id, store)
+
+
+def get_metric_history(run_id: str, key: str, *, store: ParquetStore | None = None) -> pd.DataFrame:
+    """Every point of one metric: columns step, value, timestamp (sorted by step, time)."""
+    st = _store(store)
+    _fetch_run_row(run_id, st)
+    t = _run(
+        "SELECT step, value, timestamp FROM metrics WHERE run_id = ? AND key = ? "
+        "ORDER BY step, timestamp",
+        [run_id, key],
+        st,
+    )
+    return _to_pandas(t)
+
+
+def get_metric_histories(
+    run_ids: Sequence[str], keys: Sequence[str] | None = None, *, store: ParquetStore | None = None
+) -> pd.DataFrame:
+    """Points of many runs and keys: columns run_id, key, step, timestamp, value."""
+    params: list[Any] = [list(run_ids)]
+    sql = "SELECT run_id, key, step, timestamp, value FROM metrics WHERE run_id IN (SELECT unnest(?::VARCHAR[]))"
+    if keys is not None:
+        sql += " AND key IN (SELECT unnest(?::VARCHAR[]))"
+        params.append(list(keys))
+    sql += " ORDER BY run_id, key, step, timestamp"
+    return _to_pandas(_run(sql, params, store))
+
+
+def metric_keys(run_ids: Sequence[str], *, store: ParquetStore | None = None) -> list[str]:
+    t = _run(
+        "SELECT DISTINCT key FROM latest_metrics WHERE run_id IN (SELECT unnest(?::VARCHAR[])) ORDER BY key",
+        [list(run_ids)],
+        store,
+    )
+    return t.column(0).to_pylist()
+
+
+def tag_values(
+    experiment: str | Sequence[str] | None = None, *, store: ParquetStore | None = None
+) -> dict[str, list[str]]:
+    """Every tag key in the experiment(s) with its distinct values (sorted)."""
+    params: list[Any] = []
+    where = _where(experiment, "", params)
+    t = _run(
+        "SELECT t.key, list(DISTINCT t.value ORDER BY t.value) AS vals FROM tags t "
+        f"JOIN runs r ON r.run_id = t.run_id WHERE {where} GROUP BY t.key ORDER BY t.key",
+        params,
+        store,
+    )
+    return dict(zip(t.column(0).to_pylist(), t.column(1).to_pylist(), strict=True))
+
+
+def resolve_run_ids(runs: Any, *, store: ParquetStore | None = None) -> list[str]:
+    """Run ids from a list of ids, a list of Run objects, a search_runs DataFrame or a filter."""
+    from nbtrack.tracking.run import Run
+
+    if runs is None:
+        return []
+    if isinstance(runs, str):
+        df = search_runs(experiment="*", filter=runs, store=store)
+        return list(df["run_id"])
+    if isinstance(runs, Run):
+        return [runs.run_id]
+    if hasattr(runs, "columns") and "run_id" in getattr(runs, "columns", ()):
+        return [str(x) for x in runs["run_id"]]
+    if isinstance(runs, Iterable):
+        out = []
+        for item in runs:
+            if isinstance(item, Run):
+                out.append(item.run_id)
+            elif isinstance(item, str):
+                out.append(item)
+            else:
+                raise NbtrackError(
+                    f"runs must be run ids, Run objects, a search_runs DataFrame or a filter; "
+                    f"got an item of type {type(item).__name__}"
+                )
+        return out
+    raise NbtrackError(
+        "runs must be run ids, Run objects, a search_runs DataFrame or a filter string; "
+        f"got {type(runs).__name__}"
+    )
+
+
+def list_artifacts(run_id: str, *, store: ParquetStore | None = None) -> list[str]:
+    st = _store(store)
+    _fetch_run_row(run_id, st)
+    t = _run("SELECT path FROM artifacts WHERE run_id = ? ORDER BY path", [run_id], st)
+    return t.column(0).to_pylist()
+
+
+def read_artifact(run_id: str, path: str, *, store: ParquetStore | None = None) -> bytes:
+    st = _store(store)
+    _fetch_run_row(run_id, st)
+    t = _run("SELECT sha256 FROM artifacts WHERE run_id = ? AND path = ?", [run_id, path], st)
+    if t.num_rows == 0:
+        raise ArtifactError(
+            f"run {run_id} has no artifact {path!r}; see nbtrack.list_artifacts({run_id!r})"
+        )
+    return st.read_blob(t.column(0)[0].as_py())
+
+
+_ALLOWED_STATEMENTS = {"StatementType.SELECT"}
+
+
+def sql(query: str, *, store: ParquetStore | None = None) -> pd.DataFrame:
+    """Run one read-only SELECT over the views runs, params, metrics, tags, artifacts.
+
+    Raises:
+        QueryError: the text is not a single SELECT, or DuckDB refused or failed it.
+    """
+    if not isinstance(query, str) or not query.strip():
+        raise QueryError("nt.sql takes one SELECT statement as a string")
+    try:
+        statements = duckdb.extract_statements(query)
+    except duckdb.Error as exc:
+        raise QueryError(f"cannot parse the SQL: {str(exc).splitlines()[0]}") from exc
+    if len(statements) != 1:
+        raise QueryError(f"nt.sql runs exactly one statement; got {len(statements)}")
+    kind = str(statements[0].type)
+    if kind not in _ALLOWED_STATEMENTS:
+        raise QueryError(
+            f"nt.sql is read-only: {kind.split('.')[-1]} statements are refused; "
+            "write a SELECT over runs, params, metrics, tags or artifacts"
+        )
+    st = _store(store)
+    try:
+        v = st.refresh()
+        with v.lock:
+            table = v.con.sql(query).to_arrow_table()
+    except duckdb.Error as exc:
+        first = str(exc).splitlines()[0]
+        raise QueryError(f"the query failed: {first}") from exc
+    return _to_pandas(table)
+
+
+def delete_run(run_id: str, *, store: ParquetStore | None = None) -> None:
+    """Soft-delete a run: hidden from every read path until ``restore_run``."""
+    _set_deleted(run_id, True, store)
+
+
+def restore_run(run_id: str, *, store: ParquetStore | None = None) -> None:
+    _set_deleted(run_id, False, store)
+
+
+def _set_deleted(run_id: str, deleted: bool, store: ParquetStore | None) -> None:
+    import time
+
+    from nbtrack.storage.schema import experiment_id
+
+    st = _store(store)
+    t = _run("SELECT experiment FROM _runs_latest WHERE run_id = ?", [run_id], st)
+    if t.num_rows == 0:
+        raise RunNotFoundError(f"no run with id {run_id!r} in the store at {st.uri}")
+    st.add_record(
+        "deletions", experiment_id(t.column(0)[0].as_py()), (run_id, deleted, time.time_ns())
+    )
+    st.flush()

@@ -1,0 +1,554 @@
+"""Run: one tracked execution — its lifecycle, and every way to log to it.
+
+A Run started in this process owns its records: params, metrics and tags are buffered in
+memory and flushed by the store (on size, on a timer, at ``end``, at exit). A Run object
+is safe to use from any thread.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import threading
+import time
+import warnings
+import weakref
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nbtrack import config
+from nbtrack.errors import (
+    ArtifactError,
+    InvalidValueError,
+    NbtrackWarning,
+    ParamConflictError,
+    RunFinishedError,
+)
+from nbtrack.storage.schema import experiment_id as _experiment_id
+from nbtrack.tracking import validation
+from nbtrack.tracking.validation import _valid_keys, check_key, metric_value
+
+if TYPE_CHECKING:
+    from nbtrack.storage import ParquetStore
+
+MetricListener = Callable[[str, float, int, int], None]
+
+# Runs started in this process and not yet ended, by id (for get_run and exit handling).
+_owned: weakref.WeakValueDictionary[str, Run] = weakref.WeakValueDictionary()
+_owned_strong: dict[str, Run] = {}
+_owned_lock = threading.Lock()
+
+
+def _utc(ms: int | None) -> _dt.datetime | None:
+    if ms is None:
+        return None
+    return _dt.datetime.fromtimestamp(ms / 1000, tz=_dt.timezone.utc)
+
+
+def _now_ns() -> int:
+    return time.time_ns()
+
+
+class Run:
+    """A run: use it as a context manager, or call ``end()``."""
+
+    def __init__(
+        self,
+        store: ParquetStore,
+        *,
+        run_id: str,
+        name: str,
+        experiment: str,
+        status: str,
+        start_ms: int,
+        end_ms: int | None = None,
+        parent_run_id: str | None = None,
+        description: str | None = None,
+        owned: bool = False,
+    ) -> None:
+        self._store = store
+        self.run_id = run_id
+        self.name = name
+        self.experiment = experiment
+        self._experiment_id = _experiment_id(experiment)
+        self._status = status
+        self._start_ms = start_ms
+        self._end_ms = end_ms
+        self.parent_run_id = parent_run_id
+        self.description = description
+        self._owned = owned
+        self._lock = threading.Lock()
+        self._params: dict[str, str] = {}
+        self._next_step: dict[str, int] = {}
+        self._listeners: list[MetricListener] = []
+        self._listener_warned = False
+        self._mb = store.metric_buffer(run_id, self._experiment_id)
+        self._flush_at = config.flush_points()
+        self._finished = status != "RUNNING"
+        self._on_end: list[Callable[[Run], None]] = []
+
+    # ---- identity and state ------------------------------------------------------------
+    @property
+    def id(self) -> str:
+        return self.run_id
+
+    @property
+    def status(self) -> str:
+        return self._status
+
+    @property
+    def is_finished(self) -> bool:
+        return self._finished
+
+    @property
+    def start_time(self) -> _dt.datetime:
+        t = _utc(self._start_ms)
+        assert t is not None
+        return t
+
+    @property
+    def end_time(self) -> _dt.datetime | None:
+        return _utc(self._end_ms)
+
+    @property
+    def duration_s(self) -> float:
+        end = self._end_ms if self._end_ms is not None else time.time_ns() // 1_000_000
+        return (end - self._start_ms) / 1000.0
+
+    @property
+    def params(self) -> dict[str, str]:
+        from nbtrack.tracking import query
+
+        return query.run_params(self.run_id, self._store)
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        """Latest value of each metric (highest step; newest among equal steps)."""
+        from nbtrack.tracking import query
+
+        return query.run_metrics(self.run_id, self._store)
+
+    @property
+    def tags(self) -> dict[str, str]:
+        from nbtrack.tracking import query
+
+        return query.run_tags(self.run_id, self._store)
+
+    def __repr__(self) -> str:
+        return (
+            f"<Run {self.name!r} id={self.run_id} experiment={self.experiment!r} "
+            f"status={self._status}>"
+        )
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        colour = {"RUNNING": "#1f77b4", "FINISHED": "#2ca02c", "FAILED": "#d62728"}.get(
+            self._status, "#ff7f0e"
+        )
+        return (
+            f"<div><b>{escape(self.name)}</b> <code>{self.run_id}</code> "
+            f"<span style='color:{colour};font-weight:bold'>{self._status}</span> "
+            f"· experiment <i>{escape(self.experiment)}</i> · {self.duration_s:.2f} s</div>"
+        )
+
+    # ---- lifecycle ---------------------------------------------------------------------
+    def _write_state(self) -> None:
+        self._store.add_record(
+            "runs",
+            self._experiment_id,
+            (
+                self.run_id,
+                self.experiment,
+                self.name,
+                self._status,
+                self._start_ms,
+                self._end_ms,
+                self.parent_run_id,
+                self.description,
+                self._store.writer_id,
+                _now_ns(),
+            ),
+        )
+
+    def _check_open(self) -> None:
+        if self._finished:
+            raise RunFinishedError(
+                f"run {self.name!r} ({self.run_id}) has ended ({self._status}); "
+                "start a new run to log more"
+            )
+
+    def end(self, status: str = "FINISHED") -> None:
+        """End the run with ``status`` (FINISHED, FAILED or KILLED) and flush it.
+
+        Ending a run that has already ended is a no-op.
+        """
+        status = validation.status_value(status)
+        with self._lock:
+            if self._finished:
+                return
+            self._finished = True
+            self._status = status
+            self._end_ms = time.time_ns() // 1_000_000
+            self._write_state()
+        for cb in self._on_end:
+            cb(self)
+        try:
+            self._store.flush()
+        finally:
+            self._store.buffer.release_metric_buffer(self.run_id)
+            self._store.run_closed(self.run_id)
+            with _owned_lock:
+                _owned_strong.pop(self.run_id, None)
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is None:
+            status = "FINISHED"
+        elif issubclass(exc_type, KeyboardInterrupt):
+            status = "KILLED"
+        else:
+            status = "FAILED"
+        from nbtrack.tracking import fluent
+
+        try:
+            self.end(status)
+        finally:
+            fluent._forget(self)
+
+    # ---- metrics -----------------------------------------------------------------------
+    def add_metric_listener(self, fn: MetricListener) -> Callable[[], None]:
+        """Call ``fn(key, value, step, timestamp_ms)`` for every point logged to this run."""
+        with self._lock:
+            self._listeners = [*self._listeners, fn]
+
+        def remove() -> None:
+            with self._lock:
+                self._listeners = [f for f in self._listeners if f is not fn]
+
+        return remove
+
+    def _notify(self, key: str, value: float, step: int, ts: int) -> None:
+        for fn in self._listeners:
+            try:
+                fn(key, value, step, ts)
+            # A broken listener (a live plot) must never stop the training loop.
+            except Exception as exc:  # noqa: BLE001
+                if not self._listener_warned:
+                    self._listener_warned = True
+                    warnings.warn(
+                        f"nbtrack: a metric listener failed and is ignored: {exc}",
+                        NbtrackWarning,
+                        stacklevel=3,
+                    )
+
+    def log_metric(
+        self, key: str, value: Any, step: int | None = None, timestamp: Any = None
+    ) -> None:
+        """Log one point. ``step=None`` is one past the highest step logged for ``key``."""
+        if self._finished:
+            self._check_open()
+        if key.__class__ is not str or key not in _valid_keys:
+            check_key(key, "metric key")
+        v = value if value.__class__ is float else metric_value(value)
+        ts = time.time_ns() // 1_000_000 if timestamp is None else validation.timestamp_ms(timestamp)
+        if step is not None and step.__class__ is not int:
+            step = validation.step_value(step)
+        mb = self._mb
+        with mb.lock:
+            ns = self._next_step
+            if step is None:
+                step = ns.get(key, 0)
+                ns[key] = step + 1
+            elif step >= ns.get(key, 0):
+                ns[key] = step + 1
+            mb.keys.append(key)
+            mb.steps.append(step)
+            mb.timestamps.append(ts)
+            mb.values.append(v)
+            n = len(mb.keys)
+        if n >= self._flush_at:
+            self._store.wake_flusher()
+        if self._listeners:
+            self._notify(key, v, step, ts)
+
+    def log_metrics(
+        self, metrics: Mapping[str, Any], step: int | None = None, timestamp: Any = None
+    ) -> None:
+        """Log several metrics at one step (each key's own next step when ``step`` is None)."""
+        self._check_open()
+        if not isinstance(metrics, Mapping):
+            raise InvalidValueError(
+                f"log_metrics takes a dict of key -> number, got {type(metrics).__name__}"
+            )
+        keys = list(metrics)
+        for k in keys:
+            if k.__class__ is not str or k not in _valid_keys:
+                check_key(k, "metric key")
+        vals = [v if v.__class__ is float else metric_value(v) for v in metrics.values()]
+        ts = time.time_ns() // 1_000_000 if timestamp is None else validation.timestamp_ms(timestamp)
+        if step is not None and step.__class__ is not int:
+            step = validation.step_value(step)
+        n_keys = len(keys)
+        mb = self._mb
+        with mb.lock:
+            ns = self._next_step
+            if step is None:
+                steps = [ns.get(k, 0) for k in keys]
+                for k, s in zip(keys, steps, strict=True):
+                    ns[k] = s + 1
+                mb.steps.extend(steps)
+            else:
+                for k in keys:
+                    if step >= ns.get(k, 0):
+                        ns[k] = step + 1
+                mb.steps.extend([step] * n_keys)
+            mb.keys.extend(keys)
+            mb.timestamps.extend([ts] * n_keys)
+            mb.values.extend(vals)
+            n = len(mb.keys)
+        if n >= self._flush_at:
+            self._store.wake_flusher()
+        if self._listeners:
+            for i, k in enumerate(keys):
+                s = step if step is not None else steps[i]
+                self._notify(k, vals[i], s, ts)
+
+    # ---- params and tags ---------------------------------------------------------------
+    def log_param(self, key: str, value: Any) -> None:
+        """Log a param; logging the same key again with a different value is an error."""
+        self.log_params({key: value})
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        self._check_open()
+        if not isinstance(params, Mapping):
+            raise InvalidValueError(f"log_params takes a dict, got {type(params).__name__}")
+        checked = {}
+        for k, v in params.items():
+            check_key(k, "param key")
+            checked[k] = validation.param_value(k, v)
+        now = _now_ns()
+        with self._lock:
+            for k, text in checked.items():
+                old = self._params.get(k)
+                if old is not None and old != text:
+                    raise ParamConflictError(
+                        f"param {k!r} of run {self.run_id} is already {old!r}; a param "
+                        f"cannot change (tried {text[:60]!r}); use a metric or a tag for "
+                        "values that change"
+                    )
+            for k, text in checked.items():
+                if k in self._params:
+                    continue
+                self._params[k] = text
+                self._store.add_record("params", self._experiment_id, (self.run_id, k, text, now))
+
+    def set_tag(self, key: str, value: Any) -> None:
+        self.set_tags({key: value})
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        self._check_open()
+        if not isinstance(tags, Mapping):
+            raise InvalidValueError(f"set_tags takes a dict, got {type(tags).__name__}")
+        checked = {}
+        for k, v in tags.items():
+            check_key(k, "tag key")
+            checked[k] = validation.tag_value(k, v)
+        now = _now_ns()
+        for k, text in checked.items():
+            self._store.add_record("tags", self._experiment_id, (self.run_id, k, text, now))
+
+    def delete_tag(self, key: str) -> None:
+        self._check_open()
+        check_key(key, "tag key")
+        self._store.add_record("tags", self._experiment_id, (self.run_id, key, None, _now_ns()))
+
+    # ---- artifacts ---------------------------------------------------------------------
+    def _add_artifact(self, path: str, data: bytes) -> str:
+        if not path:
+            raise ArtifactError("artifact name is empty; give a file name such as 'model.pkl'")
+        sha = self._store.put_blob(data)
+        self._store.add_record(
+            "artifacts", self._experiment_id, (self.run_id, path, len(data), sha, _now_ns())
+        )
+        return path
+
+    def log_artifact(self, local_path: str | os.PathLike[str], artifact_path: str | None = None) -> str:
+        """Copy a file into the run; returns its path inside the run."""
+        self._check_open()
+        folder = validation.artifact_path(artifact_path)
+        src = Path(local_path)
+        if not src.is_file():
+            raise ArtifactError(f"cannot log {str(src)!r}: no such file")
+        name = validation.artifact_path(src.name, "artifact name")
+        path = f"{folder}/{name}" if folder else name
+        return self._add_artifact(path, src.read_bytes())
+
+    def log_artifacts(self, local_dir: str | os.PathLike[str], artifact_path: str | None = None) -> list[str]:
+        """Copy a folder's files into the run; symlinks that point outside it are skipped."""
+        self._check_open()
+        folder = validation.artifact_path(artifact_path)
+        root = Path(local_dir)
+        if not root.is_dir():
+            raise ArtifactError(f"cannot log {str(root)!r}: no such folder")
+        real_root = root.resolve()
+        items: list[tuple[str, bytes]] = []
+        for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+            for d in list(dirnames):
+                full = Path(dirpath) / d
+                if full.is_symlink():
+                    target = full.resolve()
+                    if not target.is_relative_to(real_root):
+                        warnings.warn(
+                            f"nbtrack: skipped {full}: a symlink pointing outside {root}",
+                            NbtrackWarning,
+                            stacklevel=2,
+                        )
+                        dirnames.remove(d)
+            for fname in sorted(filenames):
+                full = Path(dirpath) / fname
+                target = full.resolve()
+                if not target.is_relative_to(real_root):
+                    warnings.warn(
+                        f"nbtrack: skipped {full}: a symlink pointing outside {root}",
+                        NbtrackWarning,
+                        stacklevel=2,
+                    )
+                    continue
+                if not target.is_file():
+                    continue
+                rel = full.relative_to(root).as_posix()
+                rel = validation.artifact_path(rel, "artifact name")
+                items.append((f"{folder}/{rel}" if folder else rel, target.read_bytes()))
+        return [self._add_artifact(p, data) for p, data in items]
+
+    def log_text(self, text: str, name: str) -> str:
+        self._check_open()
+        if not isinstance(text, str):
+            raise InvalidValueError(f"log_text takes a str, got {type(text).__name__}")
+        return self._add_artifact(validation.artifact_path(name, "artifact name"), text.encode())
+
+    def log_dict(self, obj: Any, name: str) -> str:
+        self._check_open()
+        path = validation.artifact_path(name, "artifact name")
+        try:
+            body = json.dumps(obj, indent=2, default=str, allow_nan=True)
+        except (TypeError, ValueError) as exc:
+            raise InvalidValueError(f"log_dict could not serialise the object: {exc}") from exc
+        return self._add_artifact(path, body.encode())
+
+    def log_figure(self, fig: Any, name: str) -> str:
+        """Store a plotly figure (.html or .json) or a matplotlib figure (.png, .svg, .pdf)."""
+        self._check_open()
+        path = validation.artifact_path(name, "artifact name")
+        if hasattr(fig, "savefig"):
+            import io
+
+            buf = io.BytesIO()
+            fmt = path.rsplit(".", 1)[-1] if "." in path else "png"
+            fig.savefig(buf, format=fmt)
+            return self._add_artifact(path, buf.getvalue())
+        if hasattr(fig, "to_plotly_json"):
+            if path.endswith(".json"):
+                return self._add_artifact(path, fig.to_json().encode())
+            html = fig.to_html(include_plotlyjs="cdn", full_html=True)
+            return self._add_artifact(path, html.encode())
+        raise InvalidValueError(
+            f"log_figure takes a plotly or matplotlib figure, got {type(fig).__name__}"
+        )
+
+
+def start_owned_run(
+    store: ParquetStore,
+    *,
+    experiment: str,
+    name: str | None,
+    parent_run_id: str | None,
+    description: str | None,
+    params: Mapping[str, Any] | None,
+    tags: Mapping[str, Any] | None,
+) -> Run:
+    """Create a RUNNING run owned by this process (inputs validated before any record)."""
+    from nbtrack.tracking._names import new_run_id, new_run_name
+
+    experiment = validation.experiment_name(experiment)
+    if name is not None and (not isinstance(name, str) or len(name) > 250):
+        raise InvalidValueError(f"run name must be a string of at most 250 characters: {name!r:.80}")
+    if description is not None and not isinstance(description, str):
+        raise InvalidValueError("run description must be a string")
+    checked_params = {}
+    for k, v in (params or {}).items():
+        check_key(k, "param key")
+        checked_params[k] = validation.param_value(k, v)
+    checked_tags = {}
+    for k, v in (tags or {}).items():
+        check_key(k, "tag key")
+        checked_tags[k] = validation.tag_value(k, v)
+    run = Run(
+        store,
+        run_id=new_run_id(),
+        name=name or new_run_name(),
+        experiment=experiment,
+        status="RUNNING",
+        start_ms=time.time_ns() // 1_000_000,
+        parent_run_id=parent_run_id,
+        description=description,
+        owned=True,
+    )
+    store.run_opened(run.run_id)
+    run._write_state()
+    if checked_params:
+        run.log_params(checked_params)
+    if checked_tags:
+        run.set_tags(checked_tags)
+    with _owned_lock:
+        _owned[run.run_id] = run
+        _owned_strong[run.run_id] = run
+    _install_exit_handlers()
+    return run
+
+
+def owned_run(run_id: str) -> Run | None:
+    return _owned.get(run_id)
+
+
+_exit_installed = False
+_uncaught = False
+
+
+def _install_exit_handlers() -> None:
+    """End open runs at exit: FINISHED on a clean exit, FAILED on an uncaught exception."""
+    global _exit_installed
+    if _exit_installed:
+        return
+    _exit_installed = True
+    import atexit
+    import sys
+
+    previous = sys.excepthook
+
+    def hook(tp: Any, value: Any, tb: Any) -> None:
+        global _uncaught
+        _uncaught = True
+        previous(tp, value, tb)
+
+    sys.excepthook = hook
+    atexit.register(_end_open_runs)
+
+
+def _end_open_runs() -> None:
+    status = "FAILED" if _uncaught else "FINISHED"
+    with _owned_lock:
+        runs = list(_owned_strong.values())
+    for run in runs:
+        try:
+            run.end(status)
+        # At exit nobody can handle the error; report it and end the other runs.
+        except Exception as exc:  # noqa: BLE001
+            import sys
+
+            print(f"nbtrack: could not end run {run.run_id}: {exc}", file=sys.stderr)

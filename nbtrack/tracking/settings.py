@@ -1,0 +1,61 @@
+"""Which store and experiment the fluent API uses (process-wide, set by the user)."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from nbtrack import config
+from nbtrack.storage import ParquetStore, open_store
+from nbtrack.tracking import validation
+
+DEFAULT_EXPERIMENT = "Default"
+
+
+@dataclass
+class Settings:
+    """The user's choices; one instance per process (``SETTINGS``)."""
+
+    store_uri: str | None = None
+    experiment: str = DEFAULT_EXPERIMENT
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+SETTINGS = Settings()
+
+
+def _with_hooks(store: ParquetStore) -> ParquetStore:
+    if store._compact_hook is None:
+        from nbtrack.storage.compaction import auto_compact
+
+        store._compact_hook = auto_compact
+    return store
+
+
+def get_store(uri: str | None = None) -> ParquetStore:
+    """The store for ``uri``, else the one chosen with ``set_store``, else the default."""
+    return _with_hooks(open_store(uri or SETTINGS.store_uri or config.default_store_uri()))
+
+
+def set_store(uri: str) -> ParquetStore:
+    """Use the store at ``uri`` (a local path or fsspec URL) from now on; opens it now."""
+    if not isinstance(uri, str) or not uri:
+        from nbtrack.errors import StoreError
+
+        raise StoreError(f"store URI must be a non-empty string, got {uri!r}")
+    store = get_store(uri)
+    with SETTINGS.lock:
+        SETTINGS.store_uri = store.uri
+    return store
+
+
+def set_experiment(name: str) -> str:
+    """Make ``name`` the current experiment of the fluent API and of searches."""
+    name = validation.experiment_name(name)
+    with SETTINGS.lock:
+        SETTINGS.experiment = name
+    return name
+
+
+def current_experiment() -> str:
+    return SETTINGS.experiment
