@@ -1,0 +1,428 @@
+"""Running one ``%%track`` cell as one run.
+
+The sequence, each step before the next:
+
+1. ``prepare_cell``: IPython-transform the body, parse it (a syntax error raises
+   ``UsageError`` and nothing is written), find the literal params.
+2. ``TrackedCell.run``: start the run with the context tags and the literal params
+   (``ActiveRunError`` becomes a ``UsageError`` naming ``--nested``); log ``cell.py`` and
+   ``git.diff``; bind the Run to ``run`` (or ``--as``) in the user namespace; tee
+   stdout/stderr; execute the body in the user namespace like IPython does (the last
+   expression's value is returned, so it shows as ``Out[n]``).
+3. In a ``finally`` with SIGINT deferred (an interrupt during bookkeeping must not leave
+   the run RUNNING): log ``-p`` params, ``stdout.txt``, ``stderr.txt``, ``traceback.txt``,
+   ``environment.json``; end runs the cell left open; end the run FINISHED, FAILED or
+   KILLED; show the summary in place of the live view. The cell's exception is then
+   re-raised unchanged, so IPython shows its normal traceback and the cell fails.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import dataclasses
+import hashlib
+import os
+import re
+import signal
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from IPython.core.error import UsageError
+
+import nbtrack
+from nbtrack.errors import ActiveRunError, NbtrackError, ParamConflictError
+from nbtrack.ipython._live import LiveMetricsView, LiveRenderer
+from nbtrack.ipython._output import CappedText, tee_output
+from nbtrack.ipython._series import MetricSeriesSet
+from nbtrack.ipython._summary import RunSummary
+from nbtrack.tracking import capture
+from nbtrack.tracking.validation import MAX_PARAM
+
+_KERNEL_FILE_RE = re.compile(r"kernel-(?P<id>.+)\.json$")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrackOptions:
+    """The parsed and validated ``%%track`` options."""
+
+    experiment: str | None = None
+    name: str | None = None
+    tags: dict[str, str] = dataclasses.field(default_factory=dict)
+    param_vars: tuple[str, ...] = ()
+    live_keys: tuple[str, ...] | None = None
+    live: bool = True
+    nested: bool = False
+    run_var: str = "run"
+    magic_line: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class PreparedCell:
+    """A cell body ready to execute."""
+
+    raw: str
+    filename: str
+    tree: ast.Module
+    literal_params: dict[str, Any]
+    assigned_names: frozenset[str]
+    is_silenced: bool
+
+
+def prepare_cell(shell: Any, body: str) -> PreparedCell:
+    """Transform and parse a cell body; raise ``UsageError`` on a syntax error.
+
+    The compiled source gets one leading blank line so that traceback line numbers match
+    the lines the user sees (line 1 is the ``%%track`` line).
+    """
+    try:
+        transformed = shell.transform_cell(body)
+    except SyntaxError as exc:
+        raise UsageError(_syntax_message(exc, body)) from None
+    source = "\n" + transformed
+    filename = shell.compile.cache(source, shell.execution_count, raw_code="%%track\n" + body)
+    try:
+        tree = shell.compile.ast_parse(source, filename=filename)
+    except (SyntaxError, ValueError) as exc:
+        raise UsageError(_syntax_message(exc, "\n" + body)) from None
+    tree = shell.transform_ast(tree)
+    if tree is None:
+        raise UsageError("an AST transformer rejected the %%track cell; no run was started")
+    return PreparedCell(
+        raw=body,
+        filename=filename,
+        tree=tree,
+        literal_params=capture.extract_literal_params(tree),
+        assigned_names=frozenset(capture.names_assigned(tree)),
+        is_silenced=_ends_with_semicolon(transformed),
+    )
+
+
+def _syntax_message(exc: BaseException, source: str) -> str:
+    lineno = getattr(exc, "lineno", None)
+    msg = getattr(exc, "msg", None) or str(exc)
+    text = f"{type(exc).__name__} in the %%track cell"
+    if lineno:
+        text += f", line {lineno}"
+        lines = source.splitlines()
+        if 0 < lineno <= len(lines):
+            code = lines[lineno - 1]
+            offset = getattr(exc, "offset", None) or 0
+            text += f": {msg}\n    {code.strip()}"
+            if offset:
+                indent = len(code) - len(code.lstrip())
+                text += "\n    " + " " * max(0, offset - 1 - indent) + "^"
+            return text + "\nNo run was started."
+    return f"{text}: {msg}. No run was started."
+
+
+def _ends_with_semicolon(source: str) -> bool:
+    lines = [line.split("#", 1)[0].rstrip() for line in source.rstrip().splitlines()]
+    lines = [line for line in lines if line]
+    return bool(lines) and lines[-1].endswith(";")
+
+
+def kernel_id(shell: Any) -> str | None:
+    """The Jupyter kernel id (from the connection file name), or ``None`` outside a kernel."""
+    kernel = getattr(shell, "kernel", None)
+    if kernel is None:
+        return None
+    connection_file = None
+    try:
+        from ipykernel.kernelapp import IPKernelApp
+
+        if IPKernelApp.initialized():
+            connection_file = IPKernelApp.instance().connection_file
+    except ImportError:
+        pass
+    if connection_file:
+        match = _KERNEL_FILE_RE.search(os.path.basename(connection_file))
+        if match:
+            return match.group("id")
+    ident = getattr(kernel, "ident", None)
+    return str(ident) if ident else None
+
+
+def cell_hash(body: str) -> str:
+    """First 16 hex digits of the SHA-256 of the cell body."""
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()[:16]
+
+
+def context_tags(
+    shell: Any, body: str, git: capture.GitInfo | None, kernel: str | None
+) -> dict[str, str]:
+    """The ``nbtrack.*`` tags of a tracked cell."""
+    env = capture.collect_environment()
+    tags = {
+        "nbtrack.cell.hash": cell_hash(body),
+        "nbtrack.cell.execution_count": str(shell.execution_count),
+        "nbtrack.python": env["python"],
+        "nbtrack.platform": env["platform"],
+        "nbtrack.host": env["host"],
+    }
+    notebook = capture.find_notebook_path(shell.user_ns)
+    if notebook:
+        tags["nbtrack.notebook"] = notebook
+    if kernel:
+        tags["nbtrack.kernel_id"] = kernel
+    if git is not None:
+        tags.update(git.as_tags())
+    return tags
+
+
+def loggable_params(params: dict[str, Any]) -> dict[str, Any]:
+    """Drop captured values too long for a param (they would make the run fail to start)."""
+    return {
+        k: v for k, v in params.items() if len(v if isinstance(v, str) else str(v)) <= MAX_PARAM
+    }
+
+
+@contextlib.contextmanager
+def deferred_sigint() -> Iterator[None]:
+    """Hold a SIGINT that arrives inside the block and raise it as KeyboardInterrupt after.
+
+    Only in the main thread (signal handlers can only be set there); elsewhere a no-op.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending: list[int] = []
+
+    def hold(signum: int, frame: Any) -> None:
+        pending.append(signum)
+
+    try:
+        previous = signal.signal(signal.SIGINT, hold)
+    except (ValueError, OSError):
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if pending:
+        raise KeyboardInterrupt
+
+
+def _user_traceback(exc: BaseException, filename: str) -> str:
+    """The exception formatted from the first frame of the cell down (no magic frames)."""
+    tb = exc.__traceback__
+    start = tb
+    while start is not None and start.tb_frame.f_code.co_filename != filename:
+        start = start.tb_next
+    return "".join(traceback.format_exception(type(exc), exc, start or tb))
+
+
+class TrackedCell:
+    """One execution of a ``%%track`` cell.
+
+    Args:
+        shell: The IPython shell.
+        options: Validated options.
+        cell: The prepared body.
+        renderer_factory: Builds the live view renderer, or ``None`` for no live view.
+        kernel: The kernel id for the ``nbtrack.kernel_id`` tag, if known.
+    """
+
+    def __init__(
+        self,
+        shell: Any,
+        options: TrackOptions,
+        cell: PreparedCell,
+        *,
+        renderer_factory: Callable[[], LiveRenderer] | None,
+        kernel: str | None = None,
+    ) -> None:
+        self.shell = shell
+        self.options = options
+        self.cell = cell
+        self.renderer_factory = renderer_factory
+        self.kernel = kernel
+        self.stdout = CappedText()
+        self.stderr = CappedText()
+        self.series = MetricSeriesSet(list(options.live_keys) if options.live_keys else None)
+        self.all_series = self.series if options.live_keys is None else MetricSeriesSet()
+        self.live: LiveMetricsView | None = None
+        self.run_obj: Any = None
+        self.status = "FINISHED"
+        self.params: dict[str, Any] = {}
+
+    def start(self) -> Any:
+        """Start the run (nothing is written when this raises)."""
+        git = capture.collect_git_info(os.getcwd())
+        tags = context_tags(self.shell, self.cell.raw, git, self.kernel)
+        tags.update(self.options.tags)
+        params = {
+            k: v for k, v in self.cell.literal_params.items() if k not in self.options.param_vars
+        }
+        self.params = loggable_params(params)
+        try:
+            run = nbtrack.start_run(
+                name=self.options.name,
+                experiment=self.options.experiment,
+                params=self.params,
+                tags=tags,
+                nested=self.options.nested,
+            )
+        except ActiveRunError as exc:
+            raise UsageError(
+                f"%%track: {exc}. Use `%%track --nested` for a child run of the active one."
+            ) from None
+        except NbtrackError as exc:
+            raise UsageError(f"%%track: {exc}. No run was started.") from None
+        self.run_obj = run
+        header = f"# {self.options.magic_line}".rstrip() + "\n"
+        run.log_text(header + self.cell.raw, "cell.py")
+        if git is not None and git.diff:
+            run.log_text(git.diff, "git.diff")
+        return run
+
+    def execute(self) -> Any:
+        """Run the started cell; return the last expression's value; re-raise its error."""
+        __tracebackhide__ = True
+        run = self.run_obj
+        shell = self.shell
+        shell.user_ns[self.options.run_var] = run
+        removers = []
+        if self.all_series is not self.series:
+            removers.append(run.add_metric_listener(self.all_series.add))
+        removers.append(run.add_metric_listener(self.series.add))
+        if self.renderer_factory is not None:
+            self.live = LiveMetricsView(
+                self.series, self.renderer_factory, title=f"{run.name} ({run.run_id})"
+            )
+            removers.append(run.add_metric_listener(self.live.on_metric))
+        started = time.perf_counter()
+        error: BaseException | None = None
+        try:
+            with tee_output(self.stdout, self.stderr):
+                return self._exec_body()
+        except BaseException as exc:
+            error = exc
+            self.status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
+            raise
+        finally:
+            with deferred_sigint():
+                for remove in removers:
+                    remove()
+                self._finish(error, time.perf_counter() - started)
+
+    def _exec_body(self) -> Any:
+        __tracebackhide__ = True
+        shell = self.shell
+        tree = self.cell.tree
+        last: ast.Expression | None = None
+        if tree.body and isinstance(tree.body[-1], ast.Expr):
+            last = ast.Expression(tree.body[-1].value)
+            tree = ast.Module(tree.body[:-1], type_ignores=[])
+        code = shell.compile(tree, self.cell.filename, "exec")
+        exec(code, shell.user_global_ns, shell.user_ns)
+        if last is None:
+            return None
+        value = eval(
+            shell.compile(last, self.cell.filename, "eval"), shell.user_global_ns, shell.user_ns
+        )
+        return None if self.cell.is_silenced else value
+
+    # ------------------------------------------------------------------ end of the cell
+    def _finish(self, error: BaseException | None, duration_s: float) -> None:
+        run = self.run_obj
+        if not run.is_finished:
+            self._log_end_records(run, error)
+            self._end_run(run)
+        else:
+            self.status = run.status
+        summary = RunSummary(
+            run_id=run.run_id,
+            name=run.name,
+            experiment=run.experiment,
+            status=run.status if run.is_finished else self.status,
+            duration_s=duration_s,
+            params=self.params,
+            metrics=self.all_series.latest(),
+            series=self.all_series.snapshot(),
+            error=f"{type(error).__name__}: {error}".rstrip(": ") if error is not None else None,
+        )
+        self._show(summary)
+
+    def _log_end_records(self, run: Any, error: BaseException | None) -> None:
+        # Each record separately: one failure (a huge param, a full disk) must not stop the
+        # others nor the run from ending; the user is told on stderr.
+        ns = self.shell.user_ns
+        for var in self.options.param_vars:
+            if var not in ns:
+                _warn(f"-p {var}: no variable {var!r} at the end of the cell; param not logged")
+                continue
+            text = str(ns[var])
+            if len(text) > MAX_PARAM:
+                _warn(f"-p {var}: value has {len(text)} characters (limit {MAX_PARAM}); not logged")
+                continue
+            try:
+                run.log_param(var, ns[var])
+                self.params[var] = text
+            except ParamConflictError as exc:
+                _warn(f"-p {var}: {exc}")
+            except NbtrackError as exc:
+                _warn(f"-p {var}: {exc}")
+        records: list[tuple[str, Callable[[], object]]] = []
+        out, err = self.stdout.getvalue(), self.stderr.getvalue()
+        if out:
+            records.append(("stdout.txt", lambda: run.log_text(out, "stdout.txt")))
+        if err:
+            records.append(("stderr.txt", lambda: run.log_text(err, "stderr.txt")))
+        if error is not None:
+            text = _user_traceback(error, self.cell.filename)
+            records.append(("traceback.txt", lambda: run.log_text(text, "traceback.txt")))
+        records.append(
+            ("environment.json", lambda: run.log_dict(_environment(), "environment.json"))
+        )
+        for name, log in records:
+            try:
+                log()
+            except NbtrackError as exc:
+                _warn(f"could not store {name}: {exc}")
+
+    def _end_run(self, run: Any) -> None:
+        # Runs the cell started and left open are children of this one: end them first,
+        # with the cell's status, so the fluent stack is back to what it was.
+        while True:
+            top = nbtrack.active_run()
+            if top is None or top is run or run.is_finished:
+                break
+            nbtrack.end_run(self.status)
+        if not run.is_finished:
+            if nbtrack.active_run() is run:
+                nbtrack.end_run(self.status)
+            else:
+                run.end(self.status)
+
+    def _show(self, summary: RunSummary) -> None:
+        if self.live is not None and self.live.finish(summary):
+            return
+        from IPython.display import display
+
+        display(summary)
+
+
+def _environment() -> dict[str, Any]:
+    env = capture.collect_environment()
+    return {**env, "packages": capture.collect_packages(), "hardware": capture.collect_hardware()}
+
+
+def _warn(message: str) -> None:
+    print(f"nbtrack: {message}", file=sys.stderr)
+
+
+__all__ = [
+    "PreparedCell",
+    "TrackOptions",
+    "TrackedCell",
+    "context_tags",
+    "deferred_sigint",
+    "kernel_id",
+    "prepare_cell",
+]
