@@ -160,7 +160,7 @@ class RemoteFileSystem:
     def ensure_root(self) -> None:
         try:
             self.fs.makedirs(self.root, exist_ok=True)
-        except Exception as exc:  # noqa: BLE001 - fsspec backends raise anything
+        except Exception as exc:  # fsspec backends raise anything; re-raised as StoreError
             raise StoreError(f"cannot open the store {self.root!r}: {exc}") from exc
 
     def _strip(self, path: str) -> str:

@@ -21,7 +21,16 @@ from nbtrack.storage import schema
 class MetricBuffer:
     """Pending metric points of one run (columns as lists). Guarded by ``lock``."""
 
-    __slots__ = ("experiment_id", "keys", "lock", "run_id", "steps", "timestamps", "values")
+    __slots__ = (
+        "closed",
+        "experiment_id",
+        "keys",
+        "lock",
+        "run_id",
+        "steps",
+        "timestamps",
+        "values",
+    )
 
     def __init__(self, run_id: str, experiment_id: str) -> None:
         self.run_id = run_id
@@ -31,6 +40,7 @@ class MetricBuffer:
         self.steps: list[int] = []
         self.timestamps: list[int] = []
         self.values: list[float] = []
+        self.closed = False  # set when the run ends: dropped after its last drain
 
     def drain(self) -> pa.Table | None:
         with self.lock:
@@ -70,13 +80,6 @@ class Buffer:
                 mb = self._metrics[run_id] = MetricBuffer(run_id, experiment_id)
             return mb
 
-    def release_metric_buffer(self, run_id: str) -> None:
-        """Forget a finished run's buffer (call after its last points were taken)."""
-        with self.lock:
-            mb = self._metrics.get(run_id)
-            if mb is not None and not mb.keys:
-                del self._metrics[run_id]
-
     def add(self, table: str, experiment_id: str, row: tuple[Any, ...]) -> None:
         with self.lock:
             self._records[(table, experiment_id)].append(row)
@@ -112,6 +115,10 @@ class Buffer:
             t = mb.drain()
             if t is not None:
                 per_partition[mb.experiment_id].append(t)
+        with self.lock:
+            for mb in mbs:
+                if mb.closed and not mb.keys:
+                    self._metrics.pop(mb.run_id, None)
         for eid, tables in per_partition.items():
             out.append(("metrics", eid, pa.concat_tables(tables)))
         return out

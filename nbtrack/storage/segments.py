@@ -85,8 +85,38 @@ def read_replaces(fs: FileSystem, path: str) -> list[str]:
     return list(json.loads(raw)) if raw else []
 
 
-def check_readable(fs: FileSystem, path: str) -> str | None:
-    """None when ``path`` has a valid Parquet footer, else a short reason."""
+def check_readable(fs: FileSystem, path: str, size: int) -> str | None:
+    """None when ``path`` looks like a whole Parquet file, else a short reason.
+
+    Cheap on purpose (two tiny reads): it checks both magic markers and that the footer
+    length fits the file, which catches truncated, empty and foreign files. A file that
+    passes and still fails in DuckDB is caught by the read path and checked in full.
+    """
+    if size < 12:
+        return f"{size} bytes is too small for a Parquet file"
+    try:
+        if fs.is_remote:
+            head = fs.fs.cat_file(path, start=0, end=4)  # type: ignore[union-attr]
+            tail = fs.fs.cat_file(path, start=size - 8, end=size)  # type: ignore[union-attr]
+        else:
+            with open(path, "rb") as fh:
+                head = fh.read(4)
+                fh.seek(size - 8)
+                tail = fh.read(8)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return f"cannot read it: {exc}"
+    if head != b"PAR1" or tail[4:] != b"PAR1":
+        return "no Parquet magic bytes (truncated or not a Parquet file)"
+    footer = int.from_bytes(tail[:4], "little")
+    if footer + 12 > size:
+        return "footer length exceeds the file size (truncated)"
+    return None
+
+
+def check_footer(fs: FileSystem, path: str) -> str | None:
+    """None when the whole Parquet footer parses, else a short reason (slower, thorough)."""
     try:
         if fs.is_remote:
             with fs.fs.open(path, "rb") as fh:  # type: ignore[union-attr]

@@ -23,6 +23,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 
 from nbtrack import config
@@ -210,6 +211,8 @@ class ParquetStore:
     def _loop(self) -> None:
         import logging
 
+        import pyarrow.parquet  # noqa: F401 - pay the import here, not in the first flush
+
         log = logging.getLogger("nbtrack")
         warned = False
         while not self._stop.is_set():
@@ -316,7 +319,19 @@ class ParquetStore:
     def query(self, sql: str, params: list[Any] | None = None) -> pa.Table:
         """Run ``sql`` over fresh views and return an Arrow table."""
         v = self.refresh()
-        return v.execute(sql, params)
+        try:
+            return v.execute(sql, params)
+        except duckdb.Error as exc:
+            if not self.recover_from(exc):
+                raise
+            return self.refresh().execute(sql, params)
+
+    def recover_from(self, exc: BaseException) -> bool:
+        """After a DuckDB read error, find files that are broken; True if any were."""
+        text = str(exc)
+        if not any(w in text for w in ("parquet", "Parquet", "magic", "No such file", "IO Error")):
+            return False
+        return self.catalog.mark_bad(self.catalog.snapshot()) > 0
 
 
 _stores: dict[str, ParquetStore] = {}

@@ -79,8 +79,21 @@ class FileCatalog:
         # Footers are checked once per (path, size): files never change once visible.
         key = (path, info.size)
         if key not in self._bad:
-            self._bad[key] = segments.check_readable(self.fs, path)
+            self._bad[key] = segments.check_readable(self.fs, path, info.size)
         return self._bad[key]
+
+    def mark_bad(self, snap: Snapshot) -> int:
+        """Check every visible file's footer in full; mark failures. Returns how many."""
+        found = 0
+        for parts in snap.partitions.values():
+            for part in parts:
+                for info in part.visible:
+                    path = self.fs.join(part.folder, info.name)
+                    problem = segments.check_footer(self.fs, path)
+                    if problem is not None:
+                        self._bad[(path, info.size)] = problem
+                        found += 1
+        return found
 
     def _replaced_by(self, path: str) -> list[str]:
         if path not in self._replaces:
@@ -177,25 +190,60 @@ def _sql_string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _raw_source(table: str, paths: list[str]) -> str:
+def _empty_select(table: str) -> str:
     sch = schema.SCHEMAS[table]
+    cols = ", ".join(f"CAST(NULL AS {_DUCK_TYPES[f.type]}) AS {f.name}" for f in sch)
+    return f"SELECT {cols} LIMIT 0"
+
+
+def _metrics_source(paths: list[str]) -> str:
     if not paths:
-        cols = ", ".join(f"CAST(NULL AS {_DUCK_TYPES[f.type]}) AS {f.name}" for f in sch)
-        return f"SELECT {cols} LIMIT 0"
+        return _empty_select("metrics")
     listed = ", ".join(_sql_string(p) for p in paths)
-    cols = ", ".join(f.name for f in sch)
+    cols = ", ".join(f.name for f in schema.SCHEMAS["metrics"])
     return f"SELECT {cols} FROM read_parquet([{listed}], union_by_name = true)"
 
 
-_DERIVED_VIEWS = """
-CREATE OR REPLACE VIEW _runs_latest AS
-  SELECT * FROM _runs_raw
+# Small tables live in DuckDB memory, loaded file by file: a file is immutable, so when the
+# snapshot changes only the files that appeared are read and the rows of files that went
+# away (replaced by a compacted file holding the same rows) are deleted, in one transaction.
+_CACHED = ("runs", "deletions", "params", "tags", "artifacts")
+
+# Current state, recomputed in one go whenever the snapshot changes (newest record wins,
+# deleted runs removed), so that repeated reads of an unchanged store touch small tables only.
+_MATERIALIZE = """
+CREATE OR REPLACE TABLE _runs_cur AS
+  SELECT * EXCLUDE (_file) FROM _runs_raw
+  WHERE run_id NOT IN (
+    SELECT run_id FROM (
+      SELECT run_id, deleted FROM _deletions_raw
+      QUALIFY row_number() OVER (PARTITION BY run_id ORDER BY record_time DESC) = 1
+    ) WHERE deleted)
   QUALIFY row_number() OVER (PARTITION BY run_id ORDER BY record_time DESC) = 1;
-CREATE OR REPLACE VIEW _deleted AS
-  SELECT run_id FROM (
-    SELECT run_id, deleted FROM _deletions_raw
-    QUALIFY row_number() OVER (PARTITION BY run_id ORDER BY record_time DESC) = 1
-  ) WHERE deleted;
+CREATE OR REPLACE TABLE _params_cur AS
+  SELECT run_id, key, arg_min(value, record_time) AS value FROM _params_raw
+  WHERE run_id IN (SELECT run_id FROM _runs_cur)
+  GROUP BY run_id, key;
+CREATE OR REPLACE TABLE _tags_cur AS
+  SELECT run_id, key, value FROM (
+    SELECT run_id, key, value FROM _tags_raw
+    WHERE run_id IN (SELECT run_id FROM _runs_cur)
+    QUALIFY row_number() OVER (PARTITION BY run_id, key ORDER BY record_time DESC) = 1
+  ) WHERE value IS NOT NULL;
+CREATE OR REPLACE TABLE _latest_cur AS
+  SELECT run_id, key, max(step) AS step,
+    arg_max(timestamp, [step, epoch_ms(timestamp)]) AS timestamp,
+    arg_max(value, [step, epoch_ms(timestamp)]) AS value
+  FROM _metric_summary
+  WHERE run_id IN (SELECT run_id FROM _runs_cur)
+  GROUP BY run_id, key;
+CREATE OR REPLACE TABLE _artifacts_cur AS
+  SELECT run_id, path, size, sha256 FROM _artifacts_raw
+  WHERE run_id IN (SELECT run_id FROM _runs_cur)
+  QUALIFY row_number() OVER (PARTITION BY run_id, path ORDER BY record_time DESC) = 1;
+"""
+
+_VIEWS = """
 CREATE OR REPLACE VIEW runs AS
   SELECT r.run_id, r.experiment, r.name,
     CASE WHEN r.status = 'RUNNING' AND d.owner IS NOT NULL THEN 'KILLED' ELSE r.status END
@@ -207,32 +255,16 @@ CREATE OR REPLACE VIEW runs AS
       CASE WHEN r.status = 'RUNNING' AND d.owner IS NOT NULL THEN d.last_seen
            ELSE coalesce(r.end_time, now()) END) / 1000.0 AS duration_s,
     r.parent_run_id, r.description
-  FROM _runs_latest r
-  LEFT JOIN _dead_writers d ON r.owner = d.owner
-  WHERE r.run_id NOT IN (SELECT run_id FROM _deleted);
-CREATE OR REPLACE VIEW _live_runs AS SELECT run_id FROM runs;
-CREATE OR REPLACE VIEW params AS
-  SELECT run_id, key, arg_min(value, record_time) AS value FROM _params_raw
-  WHERE run_id IN (SELECT run_id FROM _live_runs)
-  GROUP BY run_id, key;
-CREATE OR REPLACE VIEW tags AS
-  SELECT run_id, key, value FROM (
-    SELECT run_id, key, value FROM _tags_raw
-    WHERE run_id IN (SELECT run_id FROM _live_runs)
-    QUALIFY row_number() OVER (PARTITION BY run_id, key ORDER BY record_time DESC) = 1
-  ) WHERE value IS NOT NULL;
+  FROM _runs_cur r
+  LEFT JOIN _dead_writers d ON r.owner = d.owner;
+CREATE OR REPLACE VIEW params AS SELECT run_id, key, value FROM _params_cur;
+CREATE OR REPLACE VIEW tags AS SELECT run_id, key, value FROM _tags_cur;
+CREATE OR REPLACE VIEW latest_metrics AS
+  SELECT run_id, key, step, timestamp, value FROM _latest_cur;
 CREATE OR REPLACE VIEW metrics AS
   SELECT run_id, key, step, timestamp, value FROM _metrics_raw
-  WHERE run_id IN (SELECT run_id FROM _live_runs);
-CREATE OR REPLACE VIEW latest_metrics AS
-  SELECT run_id, key, max(step) AS step,
-    arg_max(timestamp, [step, epoch_ms(timestamp)]) AS timestamp,
-    arg_max(value, [step, epoch_ms(timestamp)]) AS value
-  FROM metrics GROUP BY run_id, key;
-CREATE OR REPLACE VIEW artifacts AS
-  SELECT run_id, path, size, sha256 FROM _artifacts_raw
-  WHERE run_id IN (SELECT run_id FROM _live_runs)
-  QUALIFY row_number() OVER (PARTITION BY run_id, path ORDER BY record_time DESC) = 1;
+  WHERE run_id IN (SELECT run_id FROM _runs_cur);
+CREATE OR REPLACE VIEW artifacts AS SELECT run_id, path, size, sha256 FROM _artifacts_cur;
 """
 
 
@@ -259,27 +291,102 @@ class DuckViews:
         self.con = con
         self._key: tuple[Any, ...] | None = None
         self._dead: frozenset[tuple[str, float]] = frozenset()
+        self.owners: list[str] = []
+        self.keys: dict[str, list[str]] = {"params": [], "metrics": [], "tags": []}
+
+    def _setup_tables(self) -> None:
+        for table in _CACHED:
+            cols = ", ".join(f"{f.name} {_DUCK_TYPES[f.type]}" for f in schema.SCHEMAS[table])
+            self.con.execute(f"CREATE TABLE _{table}_raw ({cols}, _file VARCHAR)")
+        # Per metric file: the latest point of each run and key in that file.
+        self.con.execute(
+            "CREATE TABLE _metric_summary (run_id VARCHAR, key VARCHAR, step BIGINT, "
+            "timestamp TIMESTAMPTZ, value DOUBLE, _file VARCHAR)"
+        )
+        self.con.execute(f"CREATE OR REPLACE VIEW _metrics_raw AS {_empty_select('metrics')}")
+        self.con.execute(_MATERIALIZE)
+        self.con.execute(_VIEWS)
+        self._loaded: dict[str, set[str]] = {t: set() for t in (*_CACHED, "metrics")}
 
     def install(self, snap: Snapshot) -> None:
-        """(Re)create the views when the snapshot's file set changed."""
+        """Bring the in-memory tables and views up to the snapshot (incrementally)."""
         key = snap.key()
         if key == self._key:
             return
         with self.lock:
-            for table in schema.TABLES:
-                src = _raw_source(table, snap.paths(self.fs, table))
-                self.con.execute(f"CREATE OR REPLACE VIEW _{table}_raw AS {src}")
             if self._key is None:
-                self.con.execute(_DERIVED_VIEWS)
+                self._setup_tables()
+            self.con.execute("BEGIN TRANSACTION")
+            try:
+                for table in (*_CACHED, "metrics"):
+                    visible = snap.paths(self.fs, table)
+                    vis_set = set(visible)
+                    loaded = self._loaded[table]
+                    gone = sorted(loaded - vis_set)
+                    new = [p for p in visible if p not in loaded]
+                    target = "_metric_summary" if table == "metrics" else f"_{table}_raw"
+                    if gone:
+                        self.con.execute(
+                            f"DELETE FROM {target} WHERE _file IN (SELECT unnest(?::VARCHAR[]))",
+                            [gone],
+                        )
+                    if new:
+                        if table == "metrics":
+                            self.con.execute(
+                                "INSERT INTO _metric_summary SELECT run_id, key, max(step), "
+                                "arg_max(timestamp, [step, epoch_ms(timestamp)]), "
+                                "arg_max(value, [step, epoch_ms(timestamp)]), filename "
+                                "FROM read_parquet(?::VARCHAR[], filename = true, "
+                                "union_by_name = true) GROUP BY run_id, key, filename",
+                                [new],
+                            )
+                        else:
+                            cols = ", ".join(f.name for f in schema.SCHEMAS[table])
+                            self.con.execute(
+                                f"INSERT INTO _{table}_raw SELECT {cols}, filename FROM "
+                                "read_parquet(?::VARCHAR[], filename = true, union_by_name = true)",
+                                [new],
+                            )
+                    if table == "metrics" and (gone or new):
+                        self.con.execute(
+                            f"CREATE OR REPLACE VIEW _metrics_raw AS {_metrics_source(visible)}"
+                        )
+                    self._loaded[table] = vis_set
+                self.con.execute(_MATERIALIZE)
+                self.owners = [
+                    r[0]
+                    for r in self.con.execute(
+                        "SELECT DISTINCT owner FROM _runs_cur WHERE status = 'RUNNING' "
+                        "AND owner IS NOT NULL"
+                    ).fetchall()
+                ]
+                keys: dict[str, list[str]] = {"params": [], "metrics": [], "tags": []}
+                for kind, key in self.con.execute(
+                    "SELECT 'params', key FROM _params_cur GROUP BY key UNION ALL "
+                    "SELECT 'metrics', key FROM _latest_cur GROUP BY key UNION ALL "
+                    "SELECT 'tags', key FROM _tags_cur GROUP BY key ORDER BY 1, 2"
+                ).fetchall():
+                    keys[kind].append(key)
+                self.keys = keys
+                self.con.execute("COMMIT")
+            except BaseException:
+                self.con.execute("ROLLBACK")
+                self._key = None
+                self._reset_tables()
+                raise
             self._key = key
 
+    def _reset_tables(self) -> None:
+        """After a failed update start over: drop every cached row."""
+        for table in _CACHED:
+            self.con.execute(f"DELETE FROM _{table}_raw")
+        self.con.execute("DELETE FROM _metric_summary")
+        self._loaded = {t: set() for t in (*_CACHED, "metrics")}
+        self._key = ("reset",)
+
     def running_owners(self) -> list[str]:
-        with self.lock:
-            rows = self.con.execute(
-                "SELECT DISTINCT owner FROM _runs_latest WHERE status = 'RUNNING' "
-                "AND owner IS NOT NULL"
-            ).fetchall()
-        return [r[0] for r in rows]
+        """Writers of runs whose newest record says RUNNING (as of the last install)."""
+        return list(self.owners)
 
     def set_dead_writers(self, dead: dict[str, float]) -> None:
         frozen = frozenset(dead.items())

@@ -172,22 +172,10 @@ def _where(
     return " AND ".join(clauses) if clauses else "TRUE"
 
 
-def _select_runs(
-    experiment: str | Sequence[str] | None,
-    filter: str,
-    order_by: Sequence[str] | str | None,
-    max_results: int | None,
-) -> tuple[str, list[Any]]:
-    params: list[Any] = []
-    where = _where(experiment, filter, params)
-    order = _order_clause(order_by, params)
-    sql = f"SELECT {', '.join('r.' + c for c in RUN_COLUMNS)} FROM runs r WHERE {where} ORDER BY {order}"
-    if max_results is not None:
-        if isinstance(max_results, bool) or not isinstance(max_results, int) or max_results < 0:
-            raise QueryError(f"max_results must be a non-negative integer, got {max_results!r}")
-        sql += " LIMIT ?"
-        params.append(max_results)
-    return sql, params
+def _quote_ident(name: str) -> str:
+    # Column aliases cannot be parameters. Keys are validated on write, but a store may hold
+    # files from elsewhere: quote as an identifier with embedded quotes doubled.
+    return '"' + name.replace('"', '""') + '"'
 
 
 def search_runs(
@@ -202,41 +190,64 @@ def search_runs(
 
     Columns: run_id, experiment, name, status, start_time, end_time, duration_s,
     parent_run_id, description, then ``params.<k>``, ``metrics.<k>`` (latest value) and
-    ``tags.<k>``.
-    """
-    import pandas as pd
+    ``tags.<k>`` for every key that at least one matching run has.
 
+    Raises:
+        FilterError: the filter or an order_by item is malformed (with the position).
+    """
+    if max_results is not None and (
+        isinstance(max_results, bool) or not isinstance(max_results, int) or max_results < 0
+    ):
+        raise QueryError(f"max_results must be a non-negative integer, got {max_results!r}")
+    params: list[Any] = []
+    where = _where(experiment, filter, params)
+    order_params: list[Any] = []
+    order = _order_clause(order_by, order_params)
     st = _store(store)
-    sql, params = _select_runs(experiment, filter, order_by, max_results)
     v = st.refresh()
+    cols = ", ".join("r." + c for c in RUN_COLUMNS)
+    sel = (
+        f"SELECT {cols}, row_number() OVER (ORDER BY {order}) AS _ord FROM runs r "
+        f"WHERE {where}"
+    )
+    all_params = order_params + params
+    if max_results is not None:
+        sel = f"SELECT * FROM ({sel}) WHERE _ord <= ?"
+        all_params.append(max_results)
+    pieces = []
+    joins = []
+    for kind, rel in (("params", "params"), ("metrics", "latest_metrics"), ("tags", "tags")):
+        keys = v.keys.get(kind, [])
+        if not keys:
+            continue
+        aggs = ", ".join(
+            f"any_value(value) FILTER (WHERE key = ?) AS {_quote_ident(kind + '.' + k)}"
+            for k in keys
+        )
+        all_params.extend(keys)
+        alias = f"_{kind}"
+        pieces.append(
+            f"{alias} AS (SELECT run_id, {aggs} FROM {rel} "
+            f"WHERE run_id IN (SELECT run_id FROM sel) GROUP BY run_id)"
+        )
+        joins.append(f"LEFT JOIN {alias} USING (run_id)")
+    ctes = ", ".join([f"sel AS ({sel})", *pieces])
+    query = f"WITH {ctes} SELECT * FROM sel {' '.join(joins)} ORDER BY sel._ord"
     try:
         with v.lock:
-            v.con.execute(f"CREATE OR REPLACE TEMP TABLE _sel AS {sql}", params)
-            runs = v.con.sql("SELECT * FROM _sel").to_arrow_table()
-            long = {
-                kind: v.con.sql(
-                    f"SELECT s.run_id, x.key, x.value FROM {rel} x "
-                    "JOIN _sel s ON x.run_id = s.run_id"
-                ).to_arrow_table()
-                for kind, rel in (("params", "params"), ("metrics", "latest_metrics"), ("tags", "tags"))
-            }
+            table = v.con.sql(query, params=all_params).to_arrow_table()
     except duckdb.Error as exc:
         raise StoreError(f"searching the store failed: {exc}") from exc
-    df = runs.to_pandas()
-    frames = [df]
-    for kind, table in long.items():
-        if table.num_rows == 0:
-            continue
-        ldf = table.to_pandas()
-        wide = ldf.pivot(index="run_id", columns="key", values="value")
-        wide = wide.reindex(sorted(wide.columns), axis=1)
-        wide.columns = [f"{kind}.{c}" for c in wide.columns]
-        frames.append(wide)
-    if len(frames) > 1:
-        df = df.set_index("run_id", drop=False)
-        df = pd.concat([df, *frames[1:]], axis=1, join="outer").loc[df.index]
-        df = df.reset_index(drop=True)
-    return df
+    table = table.drop_columns(["_ord"])
+    # Keep a key's column only if some matching run has that key.
+    keep = [
+        name
+        for name in table.column_names
+        if name in RUN_COLUMNS or table.column(name).null_count < len(table)
+    ]
+    if len(table) == 0:
+        keep = list(RUN_COLUMNS)
+    return table.select(keep).to_pandas()
 
 
 def count_runs(

@@ -193,15 +193,15 @@ class Run:
             self._status = status
             self._end_ms = time.time_ns() // 1_000_000
             self._write_state()
+            self._mb.closed = True
         for cb in self._on_end:
             cb(self)
-        try:
-            self._store.flush()
-        finally:
-            self._store.buffer.release_metric_buffer(self.run_id)
-            self._store.run_closed(self.run_id)
-            with _owned_lock:
-                _owned_strong.pop(self.run_id, None)
+        # The flusher thread writes the run's last records right away; the caller does not
+        # wait on disk. Reads in this process flush first, and exit flushes everything.
+        self._store.run_closed(self.run_id)
+        self._store.wake_flusher()
+        with _owned_lock:
+            _owned_strong.pop(self.run_id, None)
 
     def __enter__(self) -> Run:
         return self
