@@ -278,8 +278,9 @@ class ParquetStore:
 
     def refresh(self) -> DuckViews:
         """Flush this process's records, then point the views at the current files."""
-        if not self.buffer.is_empty():
-            self.flush()
+        # Always go through flush(): it waits for a background flush in progress, whose
+        # records are no longer in the buffer but not yet on disk either.
+        self.flush()
         snap = self.catalog.snapshot()
         self.catalog.warn_problems(snap)
         v = self.views()

@@ -135,7 +135,9 @@ def _order_clause(order_by: Sequence[str] | str | None, params: list[Any]) -> st
                 )
             expr = f"r.{col}"
         parts.append(f"{expr} {direction} NULLS LAST")
-    parts.append("r.run_id DESC")
+    # Run ids sort by start time: break ties in the direction of the first key.
+    first_dir = "DESC" if " DESC " in parts[0] + " " else "ASC"
+    parts.append(f"r.run_id {first_dir}")
     return ", ".join(parts)
 
 
@@ -473,7 +475,7 @@ def _set_deleted(run_id: str, deleted: bool, store: ParquetStore | None) -> None
     from nbtrack.storage.schema import experiment_id
 
     st = _store(store)
-    t = _run("SELECT experiment FROM _runs_latest WHERE run_id = ?", [run_id], st)
+    t = _run("SELECT experiment FROM _runs_raw WHERE run_id = ? LIMIT 1", [run_id], st)
     if t.num_rows == 0:
         raise RunNotFoundError(f"no run with id {run_id!r} in the store at {st.uri}")
     st.add_record(
