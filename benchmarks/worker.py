@@ -81,6 +81,9 @@ def main() -> int:
     except Exception as exc:
         traceback.print_exc()
         result = {"error": f"{type(exc).__name__}: {exc}".splitlines()[0][:300]}
+    warm = getattr(module, "WARMUP", None)
+    if warm and "error" not in result:
+        result.setdefault("details", {}).update(warm)
     if NETWORK_ATTEMPTS:
         result["network_attempts"] = NETWORK_ATTEMPTS[:20]
     out.write(MARK + json.dumps(result) + "\n")

@@ -14,6 +14,7 @@ import struct
 
 SEED = 20261124
 EXPERIMENT = "bench"
+WARMUP_EXPERIMENT = "warmup"
 HISTORY_KEY = "loss"
 SEARCH_FILTER = "metrics.loss < 0.5 and params.lr = '0.01'"
 
