@@ -1,0 +1,93 @@
+"""Shape-preserving downsampling of long metric series for drawing.
+
+Min/max per bucket (the M4 idea without the redundant first/last of each bucket):
+the points, in x order, are cut into equal-count buckets and each bucket keeps the
+point with its smallest and the point with its largest value, in their original
+order. The first and the last point of the series are always kept. Spikes and
+dips therefore survive at any zoom level, which is what one looks for in a loss
+curve, and the work is a few vectorised numpy passes (no Python loop per point).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+DEFAULT_MAX_POINTS = 2000
+
+
+def bucket_size(n: int, max_points: int = DEFAULT_MAX_POINTS) -> int:
+    """Return how many consecutive points share one bucket.
+
+    Args:
+        n: Number of points in the series.
+        max_points: Most points the downsampled series may have (at least 4).
+
+    Returns:
+        1 when the series already fits, else ``ceil(n / buckets)`` where
+        ``buckets = (max_points - 2) // 2`` (two points per bucket plus first/last).
+    """
+    if max_points < 4:
+        raise ValueError(f"max_points must be at least 4, got {max_points}")
+    if n <= max_points:
+        return 1
+    buckets = (max_points - 2) // 2
+    return math.ceil(n / buckets)
+
+
+def downsample_indices(values: np.ndarray, max_points: int = DEFAULT_MAX_POINTS) -> np.ndarray:
+    """Return the sorted indices of the points to draw.
+
+    Args:
+        values: The y values, already in x order. NaN values never win a bucket
+            unless the whole bucket is NaN.
+        max_points: Most indices to return.
+
+    Returns:
+        Increasing int64 indices: 0, n - 1, and for each bucket of
+        :func:`bucket_size` points the index of its minimum and of its maximum.
+    """
+    y = np.asarray(values, dtype=np.float64)
+    n = y.shape[0]
+    size = bucket_size(n, max_points)
+    if size == 1:
+        return np.arange(n, dtype=np.int64)
+    buckets = math.ceil(n / size)
+    pad = buckets * size - n
+    # Pad the last bucket so the array reshapes to (buckets, size); padding and NaN
+    # are +inf for the argmin pass and -inf for the argmax pass, so they never win.
+    nan = np.isnan(y)
+    low = np.where(nan, np.inf, y)
+    high = np.where(nan, -np.inf, y)
+    if pad:
+        low = np.concatenate([low, np.full(pad, np.inf)])
+        high = np.concatenate([high, np.full(pad, -np.inf)])
+    offsets = np.arange(buckets, dtype=np.int64) * size
+    arg_min = low.reshape(buckets, size).argmin(axis=1) + offsets
+    arg_max = high.reshape(buckets, size).argmax(axis=1) + offsets
+    keep = np.concatenate([[0, n - 1], arg_min, arg_max])
+    return np.unique(np.clip(keep, 0, n - 1))
+
+
+def downsample(
+    x: np.ndarray, y: np.ndarray, max_points: int = DEFAULT_MAX_POINTS
+) -> tuple[np.ndarray, np.ndarray]:
+    """Downsample a series given in x order; see :func:`downsample_indices`.
+
+    Args:
+        x: The x values (steps, timestamps or seconds).
+        y: The y values, the same length as ``x``.
+        max_points: Most points to keep.
+
+    Returns:
+        ``(x, y)`` with at most ``max_points`` points each.
+    """
+    x = np.asarray(x)
+    y = np.asarray(y)
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(f"x has {x.shape[0]} points but y has {y.shape[0]}")
+    index = downsample_indices(y, max_points)
+    if index.shape[0] == y.shape[0]:
+        return x, y
+    return x[index], y[index]

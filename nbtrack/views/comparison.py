@@ -1,0 +1,184 @@
+"""RunCompare: params that differ, final metrics, parallel coordinates, scatter, curves."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ipywidgets as widgets
+import pandas as pd
+
+from nbtrack.views import _data
+from nbtrack.views._html import STYLE, params_diff_html
+from nbtrack.views.figures import (
+    build_final_metrics_figure,
+    build_parallel_coordinates,
+    build_scatter,
+    figure_bundle,
+    run_labels,
+    varying_params,
+)
+from nbtrack.views.plots import CurvesPanel, show_figure
+
+_NONE = "—"
+
+
+def _section(title: str) -> widgets.HTML:
+    return widgets.HTML(f'<div class="nbt-section">{title}</div>')
+
+
+def _option_label(column: str) -> str:
+    kind, _, key = column.partition(".")
+    return f"{key}  ({kind.rstrip('s')})"
+
+
+def _preferred_metric(metrics: list[str]) -> str | None:
+    for hint in ("val_loss", "val_accuracy", "loss", "accuracy", "acc"):
+        for m in metrics:
+            if m.removeprefix("metrics.") == hint:
+                return m
+    return metrics[0] if metrics else None
+
+
+class RunCompare(widgets.VBox):
+    """Side-by-side comparison of runs.
+
+    Shows a params table (differing params highlighted), bars of each run's final
+    metric values, a parallel-coordinates plot from params to a chosen metric, a
+    scatter of any param or metric against any metric, and (optionally) the curves.
+    """
+
+    def __init__(self, runs: Any = None, *, show_curves: bool = True) -> None:
+        """Build the comparison.
+
+        Args:
+            runs: Run ids, ``Run`` objects, a ``search_runs`` DataFrame or a filter.
+            show_curves: Add the overlaid metric curves at the bottom.
+        """
+        super().__init__()
+        self.add_class("nbt-root")
+        self._runs = pd.DataFrame({"run_id": []})
+        self._params_html = widgets.HTML()
+        self._bars = widgets.Output()
+        self._parallel_metric = widgets.Dropdown(
+            description="metric", layout=widgets.Layout(width="260px")
+        )
+        self._parallel = widgets.Output()
+        self._scatter_x = widgets.Dropdown(description="x", layout=widgets.Layout(width="260px"))
+        self._scatter_y = widgets.Dropdown(description="y", layout=widgets.Layout(width="260px"))
+        self._scatter = widgets.Output()
+        self.curves = CurvesPanel() if show_curves else None
+        children: list[widgets.Widget] = [
+            widgets.HTML(STYLE),
+            _section("Params"),
+            self._params_html,
+            _section("Final metrics"),
+            self._bars,
+            _section("Parallel coordinates"),
+            self._parallel_metric,
+            self._parallel,
+            _section("Param vs metric"),
+            widgets.HBox([self._scatter_x, self._scatter_y]),
+            self._scatter,
+        ]
+        if self.curves is not None:
+            children += [_section("Curves"), self.curves]
+        self.children = children
+        self._parallel_metric.observe(lambda _c: self._draw_parallel(), "value")
+        self._scatter_x.observe(lambda _c: self._draw_scatter(), "value")
+        self._scatter_y.observe(lambda _c: self._draw_scatter(), "value")
+        if runs is not None:
+            self.set_runs(_data.runs_frame(runs))
+
+    @property
+    def runs(self) -> pd.DataFrame:
+        """The ``search_runs`` rows compared."""
+        return self._runs
+
+    @property
+    def differing_params(self) -> list[str]:
+        """``params.*`` columns whose values differ between the runs."""
+        return varying_params(self._runs)
+
+    def set_runs(self, runs: pd.DataFrame) -> None:
+        """Compare these runs instead."""
+        self._runs = runs.reset_index(drop=True)
+        frame = self._runs
+        self._params_html.value = (
+            params_diff_html(frame, run_labels(frame))
+            if len(frame)
+            else '<div class="nbt-dim">Select runs to compare.</div>'
+        )
+        show_figure(self._bars, build_final_metrics_figure(frame))
+        metrics = [c for c in frame.columns if c.startswith("metrics.")]
+        params = [c for c in frame.columns if c.startswith("params.")]
+        preferred = _preferred_metric(metrics)
+        self._set_options(
+            self._parallel_metric,
+            [(m.removeprefix("metrics."), m.removeprefix("metrics.")) for m in metrics],
+            preferred.removeprefix("metrics.") if preferred else None,
+        )
+        varying = varying_params(frame)
+        x_columns = varying + [c for c in params if c not in varying] + metrics
+        self._set_options(
+            self._scatter_x,
+            [(_option_label(c), c) for c in x_columns],
+            x_columns[0] if x_columns else None,
+        )
+        self._set_options(self._scatter_y, [(_option_label(c), c) for c in metrics], preferred)
+        self._draw_parallel()
+        self._draw_scatter()
+        if self.curves is not None:
+            self.curves.set_runs(frame)
+
+    def _set_options(
+        self, dropdown: widgets.Dropdown, options: list[tuple[str, str]], value: str | None
+    ) -> None:
+        current = dropdown.value
+        values = [v for _, v in options]
+        dropdown.unobserve_all("value")
+        dropdown.options = options or [(_NONE, _NONE)]
+        if current in values:
+            dropdown.value = current
+        elif value in values:
+            dropdown.value = value
+        # Re-attach the redraw callback unobserve_all removed.
+        if dropdown is self._parallel_metric:
+            dropdown.observe(lambda _c: self._draw_parallel(), "value")
+        else:
+            dropdown.observe(lambda _c: self._draw_scatter(), "value")
+
+    def _draw_parallel(self) -> None:
+        metric = self._parallel_metric.value
+        show_figure(
+            self._parallel,
+            build_parallel_coordinates(self._runs, None if metric in (None, _NONE) else metric),
+        )
+
+    def _draw_scatter(self) -> None:
+        show_figure(
+            self._scatter, build_scatter(self._runs, self._scatter_x.value, self._scatter_y.value)
+        )
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        bundle = super()._repr_mimebundle_(**kwargs) or {}
+        frame = self._runs
+        bundle["text/html"] = params_diff_html(frame, run_labels(frame))
+        bundle["application/vnd.plotly.v1+json"] = figure_bundle(build_final_metrics_figure(frame))[
+            "application/vnd.plotly.v1+json"
+        ]
+        return bundle
+
+    def __repr__(self) -> str:
+        return f"<RunCompare: {len(self._runs)} runs>"
+
+
+def compare(runs: Any) -> RunCompare:
+    """Compare runs: params diff, final metrics, parallel coordinates, scatter, curves.
+
+    Args:
+        runs: Run ids, ``Run`` objects, a ``search_runs`` DataFrame or a filter string.
+
+    Returns:
+        A :class:`RunCompare` widget.
+    """
+    return RunCompare(runs)

@@ -1,0 +1,547 @@
+"""Pure figure builders: pandas frames in, plotly ``go.Figure`` out.
+
+Nothing here reads the store or touches a widget: the frames come from
+``nbtrack.tracking.query`` (``search_runs`` for runs, ``get_metric_histories`` for
+points), so every builder is testable with a hand-made DataFrame.
+
+Figures use one colour per run (:func:`nbtrack.views._colors.color_for`), a
+transparent background and grey text and grid lines, so they read on JupyterLab's
+light and dark themes alike (plotly cannot read CSS variables), and a tiny template
+instead of plotly's default one (which adds ~10 KB of JSON to every figure).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from nbtrack.views._colors import color_for
+from nbtrack.views._downsample import DEFAULT_MAX_POINTS, downsample_indices
+from nbtrack.views._smoothing import smooth_ema
+
+XAxis = Literal["step", "time", "relative"]
+X_AXES: tuple[str, ...] = ("step", "time", "relative")
+
+# Total points drawn in one figure; the per-trace cap shrinks when many runs × keys
+# share a figure, so the JSON sent to the browser stays a few hundred KB.
+POINT_BUDGET = 120_000
+MIN_POINTS_PER_TRACE = 200
+
+_FONT = "#808080"
+_GRID = "rgba(128, 128, 128, 0.22)"
+_AXIS = {
+    "gridcolor": _GRID,
+    "zerolinecolor": _GRID,
+    "linecolor": "rgba(128, 128, 128, 0.5)",
+    "showline": True,
+    "ticks": "outside",
+    "tickcolor": "rgba(128, 128, 128, 0.5)",
+    "automargin": True,
+}
+_LAYOUT: dict[str, Any] = {
+    "template": {"layout": {}},
+    "paper_bgcolor": "rgba(0,0,0,0)",
+    "plot_bgcolor": "rgba(0,0,0,0)",
+    "font": {
+        "color": _FONT,
+        "size": 12,
+        "family": "system-ui, -apple-system, Segoe UI, sans-serif",
+    },
+    "margin": {"l": 56, "r": 16, "t": 36, "b": 40},
+    "hoverlabel": {"font": {"size": 12}},
+    "legend": {"bgcolor": "rgba(0,0,0,0)", "font": {"size": 11}},
+}
+
+
+def run_labels(runs: pd.DataFrame) -> dict[str, str]:
+    """Return a legend label per run id: its name, made unique with a short id.
+
+    Args:
+        runs: A frame with ``run_id`` and optionally ``name`` columns.
+
+    Returns:
+        ``{run_id: label}``; a run without a name is labelled by the last 8 characters
+        of its id (ids are time-ordered, so their heads are alike).
+    """
+    if runs is None or runs.empty or "run_id" not in runs:
+        return {}
+    ids = [str(v) for v in runs["run_id"]]
+    names = list(runs["name"]) if "name" in runs else [None] * len(ids)
+    base = [
+        str(n) if isinstance(n, str) and n else rid[-8:] for rid, n in zip(ids, names, strict=True)
+    ]
+    counts = pd.Series(base).value_counts()
+    return {
+        rid: (f"{label} ({rid[-6:]})" if counts[label] > 1 else label)
+        for rid, label in zip(ids, base, strict=True)
+    }
+
+
+def base_layout(*, height: int | None = None, **extra: Any) -> dict[str, Any]:
+    """Return nbtrack's theme-neutral layout dict, updated with ``extra``."""
+    layout = {**_LAYOUT, "xaxis": dict(_AXIS), "yaxis": dict(_AXIS)}
+    if height is not None:
+        layout["height"] = height
+    layout.update(extra)
+    return layout
+
+
+def apply_theme(fig: go.Figure, *, height: int | None = None) -> go.Figure:
+    """Give a figure built elsewhere nbtrack's theme-neutral look (in place) and return it."""
+    fig.update_layout(**_LAYOUT)
+    if height is not None:
+        fig.update_layout(height=height)
+    fig.update_xaxes(**_AXIS)
+    fig.update_yaxes(**_AXIS)
+    return fig
+
+
+def grid_layout(
+    titles: Sequence[str], max_cols: int, *, hspace: float = 0.08, vspace: float = 0.12
+) -> tuple[dict[str, Any], list[tuple[str, str]], int]:
+    """Lay out one subplot per title on a grid, as plain layout entries.
+
+    Building the layout dict directly is ~20 times faster than ``make_subplots`` plus
+    ``update_xaxes``, which matters when every click redraws several figures.
+
+    Returns:
+        ``(layout entries, [(xaxis ref, yaxis ref) per subplot], rows)``.
+    """
+    n = max(1, len(titles))
+    cols = max(1, min(n, max_cols))
+    rows = math.ceil(n / cols)
+    width = (1 - hspace * (cols - 1)) / cols
+    height = (1 - vspace * (rows - 1)) / rows
+    entries: dict[str, Any] = {}
+    refs = []
+    annotations = []
+    for i in range(n):
+        row, col = divmod(i, cols)
+        suffix = "" if i == 0 else str(i + 1)
+        x0 = col * (width + hspace)
+        y1 = 1 - row * (height + vspace)
+        entries[f"xaxis{suffix}"] = {**_AXIS, "domain": [x0, x0 + width], "anchor": f"y{suffix}"}
+        entries[f"yaxis{suffix}"] = {**_AXIS, "domain": [y1 - height, y1], "anchor": f"x{suffix}"}
+        refs.append((f"x{suffix}", f"y{suffix}"))
+        if len(titles) > 1:
+            annotations.append(
+                {
+                    "text": f"<b>{titles[i]}</b>",
+                    "x": x0 + width / 2,
+                    "y": y1,
+                    "xref": "paper",
+                    "yref": "paper",
+                    "xanchor": "center",
+                    "yanchor": "bottom",
+                    "showarrow": False,
+                    "font": {"size": 13, "color": _FONT},
+                }
+            )
+    if annotations:
+        entries["annotations"] = annotations
+    return entries, refs, rows
+
+
+def empty_figure(message: str, *, height: int = 240) -> go.Figure:
+    """Return a blank themed figure that shows ``message`` in its middle."""
+    layout = base_layout(height=height)
+    layout["xaxis"] = {"visible": False}
+    layout["yaxis"] = {"visible": False}
+    layout["annotations"] = [
+        {
+            "text": message,
+            "showarrow": False,
+            "x": 0.5,
+            "y": 0.5,
+            "xref": "paper",
+            "yref": "paper",
+            "font": {"size": 14, "color": _FONT},
+        }
+    ]
+    return go.Figure(layout=layout)
+
+
+def points_per_trace(traces: int, max_points: int = DEFAULT_MAX_POINTS) -> int:
+    """Return the per-trace point cap for a figure with ``traces`` lines."""
+    if traces <= 0:
+        return max_points
+    return int(max(MIN_POINTS_PER_TRACE, min(max_points, POINT_BUDGET // traces)))
+
+
+def _x_values(part: pd.DataFrame, x: str) -> tuple[np.ndarray, str]:
+    if x == "step":
+        return part["step"].to_numpy(), "step"
+    stamps = pd.to_datetime(part["timestamp"], utc=True)
+    if x == "time":
+        # Plotly draws naive datetimes as given; show UTC like every nbtrack frame.
+        return stamps.dt.tz_localize(None).to_numpy(), "time (UTC)"
+    seconds = (stamps - stamps.min()).dt.total_seconds().to_numpy()
+    return seconds, "seconds since first point"
+
+
+def build_metrics_figure(
+    histories: pd.DataFrame,
+    runs: pd.DataFrame | None = None,
+    *,
+    keys: Sequence[str] | None = None,
+    x: str = "step",
+    smoothing: float = 0.0,
+    log_y: bool = False,
+    max_points: int = DEFAULT_MAX_POINTS,
+    height: int | None = None,
+) -> go.Figure:
+    """Draw metric curves: one subplot per key, one line per run, one colour per run.
+
+    Args:
+        histories: ``run_id, key, step, timestamp, value`` rows (``get_metric_histories``).
+        runs: ``search_runs`` rows naming the runs (``run_id``, ``name``); runs
+            missing from it are labelled by their id. Its order sets the legend order.
+        keys: Metric keys to draw, in order; ``None`` draws every key in ``histories``.
+        x: ``"step"``, ``"time"`` (wall clock, UTC) or ``"relative"`` (seconds since
+            the run's first point).
+        smoothing: TensorBoard-style debiased EMA weight in ``[0, 1)``; when above 0
+            the raw series is drawn faintly behind the smoothed one.
+        log_y: Logarithmic y axes.
+        max_points: Most points per line; long series are downsampled keeping each
+            bucket's min and max (:mod:`nbtrack.views._downsample`).
+        height: Figure height in pixels; ``None`` picks one from the number of rows.
+
+    Returns:
+        A ``go.Figure``; hover shows run name, step and value.
+
+    Raises:
+        ValueError: ``x`` or ``smoothing`` is out of range.
+    """
+    if x not in X_AXES:
+        raise ValueError(f"x must be one of {', '.join(X_AXES)}; got {x!r}")
+    if not 0.0 <= smoothing < 1.0:
+        raise ValueError(f"smoothing must be in [0, 1), got {smoothing}")
+    if histories is None or histories.empty:
+        return empty_figure("No metrics logged for these runs yet")
+    present = list(pd.unique(histories["key"]))
+    key_list = [k for k in (keys if keys is not None else sorted(present)) if k in present]
+    if not key_list:
+        wanted = ", ".join(keys or [])
+        return empty_figure(f"No points for {wanted or 'these keys'}")
+    runs = runs if runs is not None else pd.DataFrame({"run_id": []})
+    labels = run_labels(runs)
+    order = list(labels)
+    for rid in pd.unique(histories["run_id"]):
+        if str(rid) not in labels:
+            labels[str(rid)] = str(rid)[-8:]
+            order.append(str(rid))
+
+    wanted_rows = histories[histories["key"].isin(key_list)]
+    groups = {
+        (str(rid), str(key)): part
+        for (rid, key), part in wanted_rows.groupby(["run_id", "key"], sort=False)
+    }
+    cap = points_per_trace(len(groups) * (2 if smoothing > 0 else 1), max_points)
+    entries, refs, rows = grid_layout(
+        key_list, 2, vspace=min(0.12, 0.36 / rows_for(len(key_list), 2))
+    )
+    cols = min(len(key_list), 2)
+    traces: list[go.Scatter] = []
+    shown_in_legend: set[str] = set()
+    x_title = "step"
+    for k_index, key in enumerate(key_list):
+        xref, yref = refs[k_index]
+        for rid in order:
+            part = groups.get((rid, key))
+            if part is None or part.empty:
+                continue
+            part = part.sort_values(["step", "timestamp"], kind="stable")
+            xs, x_title = _x_values(part, x)
+            ys = part["value"].to_numpy(dtype=np.float64)
+            steps = part["step"].to_numpy()
+            color = color_for(rid)
+            label = labels[rid]
+            first = rid not in shown_in_legend
+            shown_in_legend.add(rid)
+            if smoothing > 0:
+                idx = downsample_indices(ys, cap)
+                traces.append(
+                    go.Scatter(
+                        x=xs[idx],
+                        y=ys[idx],
+                        xaxis=xref,
+                        yaxis=yref,
+                        mode="lines",
+                        legendgroup=rid,
+                        showlegend=False,
+                        name=label,
+                        opacity=0.25,
+                        line={"color": color, "width": 1},
+                        hoverinfo="skip",
+                    )
+                )
+                ys = smooth_ema(ys, smoothing)
+            idx = downsample_indices(ys, cap)
+            if x == "step":
+                hover = (
+                    f"<b>%{{fullData.name}}</b><br>step %{{x}}<br>{key} %{{y:.6g}}<extra></extra>"
+                )
+                custom = None
+            else:
+                hover = (
+                    f"<b>%{{fullData.name}}</b><br>step %{{customdata}}<br>{key} %{{y:.6g}}"
+                    f"<br>{x_title} %{{x}}<extra></extra>"
+                )
+                custom = steps[idx]
+            traces.append(
+                go.Scatter(
+                    x=xs[idx],
+                    y=ys[idx],
+                    xaxis=xref,
+                    yaxis=yref,
+                    customdata=custom,
+                    hovertemplate=hover,
+                    mode="lines",
+                    name=label,
+                    legendgroup=rid,
+                    showlegend=first,
+                    line={"color": color, "width": 1.8},
+                )
+            )
+    for k_index, key in enumerate(key_list):
+        suffix = "" if k_index == 0 else str(k_index + 1)
+        entries[f"yaxis{suffix}"]["type"] = "log" if log_y else "linear"
+        if len(key_list) == 1:
+            entries[f"yaxis{suffix}"]["title"] = {"text": key}
+        if k_index // cols == rows - 1 or k_index + cols >= len(key_list):
+            entries[f"xaxis{suffix}"]["title"] = {"text": x_title}
+    layout = base_layout(
+        height=height or (340 if rows == 1 else 70 + 260 * rows),
+        hovermode="closest",
+        legend={**_LAYOUT["legend"], "title": {"text": "run"}},
+        **entries,
+    )
+    return go.Figure(data=traces, layout=layout)
+
+
+def rows_for(n: int, max_cols: int) -> int:
+    """Rows a grid of ``n`` subplots with at most ``max_cols`` columns needs."""
+    return math.ceil(max(1, n) / max(1, min(n, max_cols)))
+
+
+def numeric_or_none(values: pd.Series) -> pd.Series | None:
+    """Return ``values`` as floats when every non-missing value is a number, else None."""
+    present = values.dropna()
+    if present.empty:
+        return None
+    converted = pd.to_numeric(present, errors="coerce")
+    if converted.isna().any():
+        return None
+    return pd.to_numeric(values, errors="coerce").astype("float64")
+
+
+def _columns(runs: pd.DataFrame, prefix: str) -> list[str]:
+    return [c for c in runs.columns if c.startswith(prefix)]
+
+
+def varying_params(runs: pd.DataFrame) -> list[str]:
+    """Return the ``params.*`` columns whose values differ between the runs."""
+    out = []
+    for column in _columns(runs, "params."):
+        values = runs[column].astype("string").fillna("\0missing")
+        if values.nunique() > 1:
+            out.append(column)
+    return out
+
+
+def build_final_metrics_figure(
+    runs: pd.DataFrame, *, keys: Sequence[str] | None = None, max_keys: int = 6
+) -> go.Figure:
+    """Bars of each run's latest value, one subplot per metric (up to ``max_keys``).
+
+    Args:
+        runs: ``search_runs`` rows with ``metrics.<key>`` columns.
+        keys: Metric keys without the ``metrics.`` prefix; ``None`` takes them all.
+        max_keys: Most subplots drawn.
+
+    Returns:
+        A ``go.Figure`` with bars coloured by run.
+    """
+    columns = _columns(runs, "metrics.")
+    if keys is not None:
+        columns = [f"metrics.{k}" for k in keys if f"metrics.{k}" in runs.columns]
+    columns = [c for c in columns if runs[c].notna().any()][:max_keys]
+    if runs.empty or not columns:
+        return empty_figure("No metrics to compare")
+    labels = run_labels(runs)
+    ids = [str(v) for v in runs["run_id"]]
+    titles = [c.removeprefix("metrics.") for c in columns]
+    entries, refs, rows = grid_layout(titles, 3, hspace=0.07, vspace=0.22)
+    names = [labels[r] for r in ids]
+    colors = [color_for(r) for r in ids]
+    traces = []
+    for (xref, yref), column, title in zip(refs, columns, titles, strict=True):
+        traces.append(
+            go.Bar(
+                x=names,
+                y=runs[column].to_numpy(dtype=np.float64),
+                xaxis=xref,
+                yaxis=yref,
+                marker={"color": colors},
+                showlegend=False,
+                name=title,
+                hovertemplate=f"<b>%{{x}}</b><br>{title} %{{y:.6g}}<extra></extra>",
+            )
+        )
+    for name, entry in entries.items():
+        if name.startswith("xaxis"):
+            entry.update(showticklabels=len(ids) <= 12, tickangle=-30, showgrid=False)
+    return go.Figure(data=traces, layout=base_layout(height=90 + 240 * rows, **entries))
+
+
+def build_parallel_coordinates(
+    runs: pd.DataFrame,
+    metric: str | None,
+    *,
+    params: Sequence[str] | None = None,
+    max_params: int = 12,
+) -> go.Figure:
+    """Parallel coordinates from params to one metric, one coloured line per run.
+
+    Numeric params are numeric axes; other params are categorical axes with their
+    values as tick labels (a missing value is its own category, ``—``).
+
+    Args:
+        runs: ``search_runs`` rows.
+        metric: Metric key (without ``metrics.``) drawn as the last axis, or None.
+        params: Param keys (without ``params.``); ``None`` takes the varying ones,
+            or every param when none varies.
+        max_params: Most param axes.
+
+    Returns:
+        A ``go.Figure`` holding one ``go.Parcoords`` trace.
+    """
+    if runs.empty:
+        return empty_figure("No runs to compare")
+    if params is None:
+        columns = varying_params(runs) or _columns(runs, "params.")
+    else:
+        columns = [f"params.{p}" for p in params if f"params.{p}" in runs.columns]
+    columns = columns[:max_params]
+    metric_column = f"metrics.{metric}" if metric else None
+    if metric_column and metric_column not in runs.columns:
+        metric_column = None
+    if not columns and not metric_column:
+        return empty_figure("No params or metrics to compare")
+    dimensions = [_dimension(runs[c], c.removeprefix("params.")) for c in columns]
+    if metric_column:
+        dimensions.append(_dimension(runs[metric_column], metric_column.removeprefix("metrics.")))
+    ids = [str(v) for v in runs["run_id"]]
+    n = len(ids)
+    # A stepwise colour scale maps line i to run i's colour, so lines match the other views.
+    scale: list[list[Any]] = []
+    for i, rid in enumerate(ids):
+        scale += [[i / n, color_for(rid)], [(i + 1) / n, color_for(rid)]]
+    trace = go.Parcoords(
+        dimensions=dimensions,
+        line={"color": np.arange(n) + 0.5, "colorscale": scale, "cmin": 0, "cmax": n},
+        labelfont={"size": 12, "color": _FONT},
+        tickfont={"size": 11, "color": _FONT},
+        rangefont={"size": 10, "color": _FONT},
+    )
+    layout = base_layout(height=340, margin={"l": 60, "r": 60, "t": 56, "b": 28})
+    return go.Figure(data=[trace], layout=layout)
+
+
+def _dimension(values: pd.Series, label: str) -> dict[str, Any]:
+    numeric = numeric_or_none(values)
+    if numeric is not None:
+        return {"label": label, "values": numeric.to_numpy()}
+    text = values.astype("string").fillna("—")
+    categories = sorted(pd.unique(text))
+    codes = text.map({c: i for i, c in enumerate(categories)}).to_numpy(dtype=np.float64)
+    return {
+        "label": label,
+        "values": codes,
+        "tickvals": list(range(len(categories))),
+        "ticktext": [c if len(c) <= 18 else c[:17] + "…" for c in categories],
+        "range": [-0.25, max(len(categories) - 0.75, 0.25)],
+    }
+
+
+def build_scatter(runs: pd.DataFrame, x_column: str, y_column: str) -> go.Figure:
+    """Scatter of one run column against another (e.g. ``params.lr`` vs ``metrics.loss``).
+
+    Args:
+        runs: ``search_runs`` rows.
+        x_column: Full column name for x; numeric strings are plotted as numbers.
+        y_column: Full column name for y.
+
+    Returns:
+        A ``go.Figure`` with one marker per run in the run's colour, labelled by name.
+    """
+    if runs.empty or x_column not in runs.columns or y_column not in runs.columns:
+        return empty_figure("Pick a param and a metric")
+    labels = run_labels(runs)
+    ids = [str(v) for v in runs["run_id"]]
+    xs = numeric_or_none(runs[x_column])
+    x_values = xs.to_numpy() if xs is not None else runs[x_column].astype("string").fillna("—")
+    ys = numeric_or_none(runs[y_column])
+    y_values = ys.to_numpy() if ys is not None else runs[y_column].astype("string").fillna("—")
+    x_name = x_column.split(".", 1)[-1]
+    y_name = y_column.split(".", 1)[-1]
+    trace = go.Scatter(
+        x=x_values,
+        y=y_values,
+        mode="markers+text" if len(ids) <= 12 else "markers",
+        text=[labels[r] for r in ids],
+        textposition="top center",
+        textfont={"size": 11, "color": _FONT},
+        marker={
+            "color": [color_for(r) for r in ids],
+            "size": 11,
+            "line": {"width": 1, "color": "rgba(128,128,128,0.6)"},
+        },
+        hovertemplate=f"<b>%{{text}}</b><br>{x_name} %{{x}}<br>{y_name} %{{y}}<extra></extra>",
+        showlegend=False,
+    )
+    layout = base_layout(height=320)
+    layout["xaxis"]["title"] = {"text": x_name}
+    layout["yaxis"]["title"] = {"text": y_name}
+    return go.Figure(data=[trace], layout=layout)
+
+
+def figure_bundle(fig: go.Figure, *, include_html: bool = False) -> dict[str, Any]:
+    """Return the display bundle of a figure, independent of ``plotly.io.renderers``.
+
+    ``application/vnd.plotly.v1+json`` is drawn by JupyterLab's plotly renderer
+    (even in an untrusted notebook); the optional ``text/html`` loads plotly.js from
+    its CDN, for nbconvert HTML and nbviewer.
+
+    Args:
+        fig: The figure.
+        include_html: Add the ``text/html`` fallback.
+
+    Returns:
+        A mime bundle dict with JSON-safe values.
+    """
+    import json
+
+    import plotly.io as pio
+
+    spec = json.loads(pio.to_json(fig, validate=False))
+    spec.setdefault("config", {})
+    spec["config"].update({"displaylogo": False, "responsive": True})
+    bundle: dict[str, Any] = {
+        "application/vnd.plotly.v1+json": spec,
+        "text/plain": f"<plotly figure: {len(fig.data)} traces>",
+    }
+    if include_html:
+        bundle["text/html"] = pio.to_html(
+            fig,
+            include_plotlyjs="cdn",
+            full_html=False,
+            validate=False,
+            config={"displaylogo": False, "responsive": True},
+        )
+    return bundle

@@ -1,0 +1,432 @@
+"""RunTable: a paged, sortable, selectable table of runs built from plain ipywidgets.
+
+Why plain widgets and no custom JavaScript: it renders in any JupyterLab or Notebook
+that has ipywidgets, with no front-end extension to install. Each row is a checkbox
+plus one ``HTML`` widget laid out as a CSS grid; the header is a grid of buttons with
+the same column template, so clicking a header sorts. Rows are a fixed pool of
+``page_size`` widgets whose values change on paging or sorting, so a table of
+10,000 runs costs one page of widgets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import ipywidgets as widgets
+import pandas as pd
+import traitlets
+
+from nbtrack.views import _data
+from nbtrack.views._html import (
+    STYLE,
+    esc,
+    format_cell,
+    header_label,
+    is_numeric_column,
+    runs_table_html,
+)
+
+PAGE_SIZE = 50
+ATTRIBUTE_COLUMNS = ("status", "name", "start_time", "duration_s")
+_CHECK = widgets.Layout(width="28px", min_width="28px", margin="0 0 0 6px", height="28px")
+_HIDDEN_COLUMNS = ("parent_run_id", "description")
+
+
+def default_columns(frame: pd.DataFrame, *, per_kind: int = 6, tags: int = 3) -> list[str]:
+    """Pick the columns a table starts with.
+
+    Args:
+        frame: ``search_runs`` rows.
+        per_kind: Most metric and most param columns.
+        tags: Most tag columns; reserved ``nbtrack.*`` tags are left out.
+
+    Returns:
+        status, name, (experiment when several), start, duration, metrics, params, tags.
+    """
+    columns = [c for c in ATTRIBUTE_COLUMNS if c in frame.columns]
+    if "experiment" in frame.columns and frame["experiment"].nunique() > 1:
+        columns.insert(2, "experiment")
+    metrics = [c for c in frame.columns if c.startswith("metrics.")][:per_kind]
+    params = [c for c in frame.columns if c.startswith("params.")][:per_kind]
+    user_tags = [
+        c for c in frame.columns if c.startswith("tags.") and not c.startswith("tags.nbtrack.")
+    ][:tags]
+    return columns + metrics + params + user_tags
+
+
+def sort_runs(frame: pd.DataFrame, column: str, ascending: bool) -> pd.DataFrame:
+    """Sort runs by one column: numbers numerically (also numeric params), text case-blind.
+
+    Missing values always go last; ties keep their previous order.
+    """
+    if column not in frame.columns or frame.empty:
+        return frame
+
+    def key(values: pd.Series) -> pd.Series:
+        if pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_datetime64_any_dtype(
+            values.dtype
+        ):
+            return values
+        numbers = pd.to_numeric(values, errors="coerce")
+        if numbers.notna().sum() == values.notna().sum():
+            return numbers
+        return values.astype("string").str.lower()
+
+    return frame.sort_values(
+        column, ascending=ascending, na_position="last", kind="stable", key=key
+    ).reset_index(drop=True)
+
+
+def _column_width(column: str, texts: Iterable[str]) -> int:
+    if column == "status":
+        return 96
+    longest = max([len(header_label(column)) + 2, *(len(t) for t in texts)])
+    low = 140 if column == "name" else 64
+    return int(min(280 if column == "name" else 220, max(low, 7.4 * longest + 20)))
+
+
+class RunTable(widgets.VBox):
+    """Runs as a table: sort by clicking a header, pick columns, select rows, page.
+
+    ``selected_run_ids`` (a traitlet, observable) holds the ticked runs in the
+    order they were ticked. Build one with :func:`nbtrack.show_runs` or directly
+    from a ``search_runs`` frame.
+    """
+
+    selected_run_ids = traitlets.List(traitlets.Unicode(), help="Ticked run ids.")
+    filter = traitlets.Unicode("", help="The filter the rows were searched with.")
+
+    def __init__(
+        self,
+        runs: pd.DataFrame | None = None,
+        *,
+        experiment: str | Sequence[str] | None = None,
+        filter: str = "",
+        columns: Sequence[str] | None = None,
+        page_size: int = PAGE_SIZE,
+    ) -> None:
+        """Build the table.
+
+        Args:
+            runs: Rows to show; ``None`` searches the store with ``experiment``/``filter``
+                (and :meth:`refresh` searches again).
+            experiment: Experiment(s) searched when ``runs`` is None (``"*"`` for all).
+            filter: Filter grammar string applied when searching.
+            columns: Columns to show; ``None`` picks :func:`default_columns`.
+            page_size: Rows per page.
+
+        Raises:
+            nbtrack.FilterError: ``filter`` is malformed.
+        """
+        super().__init__()
+        self.add_class("nbt-root")
+        self._experiment = experiment
+        self._from_store = runs is None
+        self._page_size = max(1, int(page_size))
+        self._page = 0
+        self._sort: tuple[str, bool] = ("start_time", False)
+        self._syncing = False
+        self._page_ids: list[str] = []
+        self._all = (
+            _data.search_runs(experiment, filter) if runs is None else runs.reset_index(drop=True)
+        )
+        self.filter = filter
+        self._frame = sort_runs(self._all, *self._sort)
+        self._columns = list(columns) if columns is not None else default_columns(self._all)
+        self._explicit_columns = columns is not None
+
+        self._summary = widgets.HTML(layout=widgets.Layout(margin="0 12px 0 4px"))
+        self._prev = widgets.Button(icon="chevron-left", tooltip="Previous page", layout=_small())
+        self._next = widgets.Button(icon="chevron-right", tooltip="Next page", layout=_small())
+        self._page_label = widgets.HTML()
+        self._columns_toggle = widgets.ToggleButton(
+            description="Columns",
+            icon="columns",
+            tooltip="Choose the columns",
+            layout=widgets.Layout(width="auto"),
+        )
+        self._picker = widgets.SelectMultiple(
+            rows=10, layout=widgets.Layout(width="360px", display="none")
+        )
+        self._select_all = widgets.Checkbox(
+            indent=False, tooltip="Select every run on this page", layout=_CHECK
+        )
+        self._header_grid = widgets.GridBox(layout=widgets.Layout(margin="0"))
+        header = widgets.HBox([self._select_all, self._header_grid])
+        header.add_class("nbt-head")
+        self._body = widgets.VBox(layout=widgets.Layout(margin="0"))
+        self._rows: list[tuple[widgets.HBox, widgets.Checkbox, widgets.HTML]] = []
+        toolbar = widgets.HBox(
+            [self._summary, self._prev, self._page_label, self._next, self._columns_toggle],
+            layout=widgets.Layout(align_items="center"),
+        )
+        grid = widgets.VBox([header, self._body], layout=widgets.Layout(overflow_x="auto"))
+        self.children = [widgets.HTML(STYLE), toolbar, self._picker, grid]
+
+        self._prev.on_click(lambda _: self.show_page(self._page - 1))
+        self._next.on_click(lambda _: self.show_page(self._page + 1))
+        self._columns_toggle.observe(self._on_toggle_columns, "value")
+        self._picker.observe(self._on_pick_columns, "value")
+        self._select_all.observe(self._on_select_all, "value")
+        self._update_picker()
+        self._render()
+
+    # -- public API ------------------------------------------------------------------
+    @property
+    def frame(self) -> pd.DataFrame:
+        """Every matching run in display order (all pages)."""
+        return self._frame
+
+    @property
+    def columns(self) -> list[str]:
+        """The columns shown, in order."""
+        return list(self._columns)
+
+    @property
+    def page(self) -> int:
+        """The page shown, from 0."""
+        return self._page
+
+    @property
+    def page_count(self) -> int:
+        """How many pages the rows fill (at least 1)."""
+        return max(1, -(-len(self._frame) // self._page_size))
+
+    @property
+    def visible_run_ids(self) -> list[str]:
+        """Run ids of the rows on the page shown, top to bottom."""
+        return list(self._page_ids)
+
+    @property
+    def sort_key(self) -> tuple[str, bool]:
+        """``(column, ascending)`` the rows are sorted by."""
+        return self._sort
+
+    def sort(self, column: str, ascending: bool | None = None) -> None:
+        """Sort by ``column``; ``ascending=None`` flips the order when already sorted by it."""
+        if column not in self._frame.columns:
+            raise KeyError(f"no column {column!r}; columns are {', '.join(self._frame.columns)}")
+        if ascending is None:
+            current, was_ascending = self._sort
+            ascending = not was_ascending if current == column else column != "start_time"
+        self._sort = (column, ascending)
+        self._frame = sort_runs(self._all, column, ascending)
+        self._page = 0
+        self._render()
+
+    def set_columns(self, columns: Sequence[str]) -> None:
+        """Show these columns, in this order (unknown ones are ignored)."""
+        self._columns = [c for c in columns if c in self._all.columns]
+        self._explicit_columns = True
+        self._update_picker()
+        self._render()
+
+    def show_page(self, page: int) -> None:
+        """Show page ``page`` (from 0), clamped to the pages that exist."""
+        self._page = min(max(0, int(page)), self.page_count - 1)
+        self._render()
+
+    def select(self, run_ids: Iterable[str]) -> None:
+        """Replace the selection with ``run_ids`` (ids not in the table are ignored)."""
+        present = set(self._frame["run_id"]) if "run_id" in self._frame else set()
+        self.selected_run_ids = [r for r in dict.fromkeys(map(str, run_ids)) if r in present]
+        self._sync_checks()
+
+    def set_runs(self, runs: pd.DataFrame) -> None:
+        """Show new rows, keeping the sort, the columns and the still-present selection."""
+        self._all = runs.reset_index(drop=True)
+        self._frame = sort_runs(self._all, *self._sort)
+        if not self._explicit_columns:
+            self._columns = default_columns(self._all)
+        else:
+            self._columns = [c for c in self._columns if c in self._all.columns]
+        self._page = min(self._page, self.page_count - 1)
+        self._update_picker()
+        present = set(self._all["run_id"]) if "run_id" in self._all else set()
+        kept = [r for r in self.selected_run_ids if r in present]
+        if kept != list(self.selected_run_ids):
+            self.selected_run_ids = kept
+        self._render()
+
+    def set_filter(self, filter: str) -> None:
+        """Search the store again with a new filter (raises ``FilterError`` when malformed)."""
+        frame = _data.search_runs(self._experiment, filter)
+        self.filter = filter
+        self._from_store = True
+        self.set_runs(frame)
+
+    def refresh(self) -> None:
+        """Search the store again (runs logged meanwhile by any kernel appear)."""
+        if self._from_store:
+            self.set_runs(_data.search_runs(self._experiment, self.filter))
+
+    def to_html(self, max_rows: int = PAGE_SIZE) -> str:
+        """The table as static HTML (what nbconvert and GitHub show)."""
+        return runs_table_html(self._frame, self._columns, max_rows=max_rows)
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        bundle = super()._repr_mimebundle_(**kwargs) or {}
+        bundle["text/html"] = self.to_html()
+        return bundle
+
+    def __repr__(self) -> str:
+        return f"<RunTable: {len(self._frame)} runs, {len(self.selected_run_ids)} selected>"
+
+    # -- rendering -------------------------------------------------------------------
+    def _render(self) -> None:
+        frame = self._frame
+        start = self._page * self._page_size
+        page = frame.iloc[start : start + self._page_size]
+        self._page_ids = [str(r) for r in page["run_id"]] if "run_id" in page else []
+        records = page.to_dict("records")
+        cells: dict[str, list[tuple[str, str]]] = {
+            c: [format_cell(c, rec.get(c), str(rec.get("run_id", ""))) for rec in records]
+            for c in self._columns
+        }
+        widths = [_column_width(c, (tip for _, tip in cells[c])) for c in self._columns]
+        template = " ".join(f"{w}px" for w in widths)
+        total = f"{sum(widths)}px"
+        numeric = {c: is_numeric_column(frame, c) for c in self._columns}
+        self._render_header(template, total, numeric)
+        while len(self._rows) < len(records):
+            self._rows.append(self._new_row(len(self._rows)))
+        for i, _record in enumerate(records):
+            _box, _check, cell_html = self._rows[i]
+            parts = []
+            for column in self._columns:
+                content, tip = cells[column][i]
+                css = "nbt-td nbt-num" if numeric[column] else "nbt-td"
+                parts.append(f'<div class="{css}" title="{esc(tip)}">{content}</div>')
+            cell_html.value = f'<div class="nbt-tr" style="grid-template-columns:{template}">{"".join(parts)}</div>'
+            cell_html.layout.width = total
+        self._body.children = [row[0] for row in self._rows[: len(records)]]
+        self._sync_checks()
+        self._update_summary()
+
+    def _render_header(self, template: str, total: str, numeric: dict[str, bool]) -> None:
+        column, ascending = self._sort
+        buttons = []
+        for c in self._columns:
+            arrow = (" ▲" if ascending else " ▼") if c == column else ""
+            button = widgets.Button(
+                description=header_label(c) + arrow,
+                tooltip=f"{c} — click to sort",
+                layout=widgets.Layout(width="auto", margin="0"),
+            )
+            button.add_class("nbt-th")
+            if numeric[c]:
+                button.add_class("nbt-num-h")
+            button.on_click(lambda _b, c=c: self.sort(c))
+            buttons.append(button)
+        for old in self._header_grid.children:
+            old.close()
+        self._header_grid.children = buttons
+        self._header_grid.layout.grid_template_columns = template
+        self._header_grid.layout.width = total
+
+    def _new_row(self, index: int) -> tuple[widgets.HBox, widgets.Checkbox, widgets.HTML]:
+        check = widgets.Checkbox(indent=False, layout=_CHECK)
+        cells = widgets.HTML(layout=widgets.Layout(margin="0"))
+        box = widgets.HBox([check, cells], layout=widgets.Layout(margin="0"))
+        box.add_class("nbt-row")
+        check.observe(lambda change, i=index: self._on_check(i, change["new"]), "value")
+        return box, check, cells
+
+    def _sync_checks(self) -> None:
+        chosen = set(self.selected_run_ids)
+        self._syncing = True
+        try:
+            for i, run_id in enumerate(self._page_ids):
+                box, check, _ = self._rows[i]
+                check.value = run_id in chosen
+                if run_id in chosen:
+                    box.add_class("nbt-selected")
+                else:
+                    box.remove_class("nbt-selected")
+            self._select_all.value = bool(self._page_ids) and all(
+                r in chosen for r in self._page_ids
+            )
+        finally:
+            self._syncing = False
+        self._update_summary()
+
+    def _update_summary(self) -> None:
+        n = len(self._frame)
+        chosen = len(self.selected_run_ids)
+        selected = f" · <b>{chosen}</b> selected" if chosen else ""
+        self._summary.value = (
+            f'<span class="nbt-count"><b>{n:,}</b> run{"s" if n != 1 else ""}{selected}</span>'
+        )
+        first = self._page * self._page_size + 1 if n else 0
+        last = min(n, (self._page + 1) * self._page_size)
+        self._page_label.value = f'<span class="nbt-count">{first:,}–{last:,} of {n:,}</span>'
+        self._prev.disabled = self._page == 0
+        self._next.disabled = self._page >= self.page_count - 1
+
+    def _update_picker(self) -> None:
+        options = [c for c in self._all.columns if c not in _HIDDEN_COLUMNS]
+        self._syncing = True
+        try:
+            self._picker.options = options
+            self._picker.value = tuple(c for c in self._columns if c in options)
+        finally:
+            self._syncing = False
+
+    # -- events ----------------------------------------------------------------------
+    def _on_check(self, index: int, ticked: bool) -> None:
+        if self._syncing or index >= len(self._page_ids):
+            return
+        run_id = self._page_ids[index]
+        chosen = [r for r in self.selected_run_ids if r != run_id]
+        if ticked:
+            chosen.append(run_id)
+        self.selected_run_ids = chosen
+        self._sync_checks()
+
+    def _on_select_all(self, change: dict[str, Any]) -> None:
+        if self._syncing:
+            return
+        others = [r for r in self.selected_run_ids if r not in self._page_ids]
+        self.selected_run_ids = others + (list(self._page_ids) if change["new"] else [])
+        self._sync_checks()
+
+    def _on_toggle_columns(self, change: dict[str, Any]) -> None:
+        self._picker.layout.display = None if change["new"] else "none"
+
+    def _on_pick_columns(self, change: dict[str, Any]) -> None:
+        if self._syncing:
+            return
+        chosen = set(change["new"])
+        # Keep the current order for columns already shown, append new ones at the end.
+        kept = [c for c in self._columns if c in chosen]
+        added = [c for c in self._picker.options if c in chosen and c not in kept]
+        self._columns = kept + added
+        self._explicit_columns = True
+        self._render()
+
+
+def _small() -> widgets.Layout:
+    return widgets.Layout(width="32px", padding="0")
+
+
+def show_runs(
+    experiment: str | Sequence[str] | None = None,
+    filter: str = "",
+    columns: Sequence[str] | None = None,
+) -> RunTable:
+    """Show the runs of an experiment as a sortable, selectable, paged table.
+
+    Args:
+        experiment: Experiment(s) searched; ``None`` is the current one, ``"*"`` all.
+        filter: Filter grammar string, e.g. ``"metrics.loss < 0.5"``.
+        columns: Columns to show (``"status"``, ``"params.lr"`` ...); ``None`` picks
+            status, name, start, duration and the first metrics, params and tags.
+
+    Returns:
+        A :class:`RunTable`; ``table.selected_run_ids`` holds the ticked runs.
+
+    Raises:
+        nbtrack.FilterError: ``filter`` is malformed.
+    """
+    return RunTable(experiment=experiment, filter=filter, columns=columns)
