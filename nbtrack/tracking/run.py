@@ -256,7 +256,9 @@ class Run:
             check_key(key, "metric key")
         v = value if value.__class__ is float else metric_value(value)
         ts = time.time_ns() // 1_000_000 if timestamp is None else validation.timestamp_ms(timestamp)
-        if step is not None and step.__class__ is not int:
+        if step is not None and (
+            step.__class__ is not int or not -9223372036854775808 <= step <= 9223372036854775807
+        ):
             step = validation.step_value(step)
         mb = self._mb
         with mb.lock:
@@ -291,7 +293,7 @@ class Run:
                 check_key(k, "metric key")
         vals = [v if v.__class__ is float else metric_value(v) for v in metrics.values()]
         ts = time.time_ns() // 1_000_000 if timestamp is None else validation.timestamp_ms(timestamp)
-        if step is not None and step.__class__ is not int:
+        if step is not None:
             step = validation.step_value(step)
         n_keys = len(keys)
         mb = self._mb
