@@ -1,0 +1,175 @@
+"""Helpers of the reliability suite: child processes, their output, store fingerprints."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from conftest import python_env
+
+HERE = Path(__file__).resolve().parent
+CHILD = HERE / "_child.py"
+FULL = os.environ.get("NBTRACK_FULL_RELIABILITY") == "1"
+
+
+def child_env(store_path: Path | str, **extra: str) -> dict[str, str]:
+    """Environment of a child process: this store, fast flushes, no ambient settings."""
+    env = python_env(store_path)
+    for name in list(env):
+        if name.startswith("NBTRACK_") and name != "NBTRACK_STORE":
+            del env[name]
+    env["NBTRACK_FLUSH_INTERVAL"] = "0.2"
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(extra)
+    return env
+
+
+class Child:
+    """A child process of ``_child.py`` whose stdout lines arrive on a queue."""
+
+    def __init__(self, store_path: Path | str, role: str, *args: Any, **env: str) -> None:
+        self.role = role
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self.seen: list[str] = []
+        self.err_path = Path(store_path).parent / f"stderr-{role}-{os.getpid()}-{id(self)}.txt"
+        self._err = open(self.err_path, "wb")  # noqa: SIM115 - closed in wait()/kill()
+        self.proc = subprocess.Popen(
+            [sys.executable, str(CHILD), role, *map(str, args)],
+            env=child_env(store_path, **env),
+            stdout=subprocess.PIPE,
+            stderr=self._err,
+            text=True,
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.put(line.rstrip("\n"))
+        self.lines.put(None)
+
+    def stderr(self) -> str:
+        self._err.flush()
+        return self.err_path.read_text(errors="replace")[-3000:]
+
+    def expect(self, prefix: str, timeout: float = 120.0) -> str:
+        """The next line starting with ``prefix`` (earlier lines are kept in ``seen``)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(
+                    f"{self.role}: no {prefix!r} line within {timeout} s; "
+                    f"seen {self.seen[-5:]}; stderr:\n{self.stderr()}"
+                )
+            try:
+                line = self.lines.get(timeout=min(left, 1.0))
+            except queue.Empty:
+                continue
+            if line is None:
+                raise AssertionError(
+                    f"{self.role} exited ({self.proc.wait()}) before printing {prefix!r}; "
+                    f"seen {self.seen[-5:]}; stderr:\n{self.stderr()}"
+                )
+            self.seen.append(line)
+            if line.startswith(prefix):
+                return line
+
+    def drain(self) -> list[str]:
+        """Lines printed so far and not yet consumed."""
+        out = []
+        while True:
+            try:
+                line = self.lines.get_nowait()
+            except queue.Empty:
+                return out
+            if line is None:
+                self.lines.put(None)
+                return out
+            self.seen.append(line)
+            out.append(line)
+
+    def kill(self) -> None:
+        """SIGKILL, then reap (the pid stops existing, as after a real crash)."""
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=60)
+        self._reader.join(timeout=30)
+        self.drain()
+        self._err.close()
+
+    def wait(self, timeout: float = 600.0) -> int:
+        try:
+            rc = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError(f"{self.role} did not finish in {timeout} s") from None
+        self._reader.join(timeout=30)
+        self._err.close()
+        return rc
+
+
+def fingerprint(run_ids: list[str]) -> str:
+    """Hash of everything a user can read about ``run_ids``: search_runs row and histories."""
+    import nbtrack as nt
+
+    df = nt.search_runs(experiment="*", filter="")
+    df = df[df["run_id"].isin(run_ids)].sort_values("run_id")
+    df = df.drop(columns=["duration_s"]).dropna(axis=1, how="all")
+    parts: list[Any] = [df.to_json(orient="records", date_format="iso")]
+    for rid in sorted(run_ids):
+        run = nt.get_run(rid)
+        parts.append([rid, run.status, run.params, run.tags, sorted(run.metrics.items())])
+        for key in sorted(run.metrics):
+            h = nt.get_metric_history(rid, key)
+            parts.append([rid, key, h.to_json(orient="values", date_format="iso")])
+        for path in nt.list_artifacts(rid):
+            parts.append([rid, path, hashlib.sha256(nt.read_artifact(rid, path)).hexdigest()])
+    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
+
+
+def files_under(root: Path) -> set[str]:
+    """Every file (and symlink) under ``root``, as relative paths."""
+    out = set()
+    for dirpath, _dirs, files in os.walk(root):
+        for f in files:
+            out.add(os.path.relpath(os.path.join(dirpath, f), root))
+    return out
+
+
+def temp_files(root: Path) -> list[Path]:
+    """Leftover temporary files (``.<name>.<rand>.tmp``) anywhere in the store."""
+    return [
+        Path(dirpath) / f
+        for dirpath, _dirs, files in os.walk(root)
+        for f in files
+        if f.startswith(".") and f.endswith(".tmp")
+    ]
+
+
+def age(paths: list[Path], seconds: float = 3600.0) -> None:
+    """Pretend ``paths`` were last written ``seconds`` ago (gc and doctor look at mtimes)."""
+    old = time.time() - seconds
+    for p in paths:
+        os.utime(p, (old, old))
+
+
+def run_cli(store_path: Path | str, *args: str, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
+    """``python -m nbtrack --store STORE ARGS`` in a fresh process."""
+    return subprocess.run(
+        [sys.executable, "-m", "nbtrack", "--store", str(store_path), *args],
+        env=child_env(store_path, NBTRACK_GC_GRACE="1"),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
