@@ -12,6 +12,11 @@ the pid is gone (or was reused), or, from another host, the lease is older than
 from __future__ import annotations
 
 import atexit
+
+# pyarrow's first pa.array() imports pandas, which imports concurrent.futures.thread, which
+# registers a threading exit hook; at interpreter exit (our final flush) that registration
+# fails with "can't register atexit after shutdown". Importing it now avoids that.
+import concurrent.futures.thread  # noqa: F401
 import hashlib
 import json
 import os
@@ -197,6 +202,10 @@ class ParquetStore:
                         f"{exc.strerror or exc}; the records are kept in memory and "
                         "written at the next flush (free space or fix permissions)"
                     ) from exc
+                except BaseException:
+                    # Whatever went wrong, the records not written stay buffered.
+                    self.buffer.give_back(batch[i:])
+                    raise
                 written.append((table, eid))
             return written
 
@@ -211,7 +220,9 @@ class ParquetStore:
     def _loop(self) -> None:
         import logging
 
-        import pyarrow.parquet  # noqa: F401 - pay the import here, not in the first flush
+        # Pay for these imports here rather than in the first flush.
+        import pyarrow.compute
+        import pyarrow.parquet  # noqa: F401
 
         log = logging.getLogger("nbtrack")
         warned = False
@@ -239,9 +250,12 @@ class ParquetStore:
                     warned = True
 
     def close(self) -> None:
-        """Flush, stop the background thread, and drop the lease."""
+        """Stop the background thread, flush, and drop the lease."""
         self._stop.set()
         self._wake.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=30)
         self.flush()
         if self._lease_written and not self._open_runs:
             self.fs.delete(self.lease_path)
