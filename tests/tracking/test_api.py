@@ -145,9 +145,8 @@ def test_nested_runs_record_their_parent(store):
 
 
 def test_second_run_in_a_thread_needs_nested(store):
-    with nt.start_run():
-        with pytest.raises(nt.ActiveRunError, match="nested=True"):
-            nt.start_run()
+    with nt.start_run(), pytest.raises(nt.ActiveRunError, match="nested=True"):
+        nt.start_run()
 
 
 def test_active_run_is_per_thread_and_run_object_is_shared(store):

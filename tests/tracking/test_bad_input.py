@@ -46,18 +46,17 @@ BAD_KEYS = [
 @pytest.mark.parametrize("call", ["metric", "param", "tag", "metrics", "params"])
 def test_bad_keys_raise_before_writing(logged, key, call):
     before = fingerprint()
-    with nt.start_run() as run:
-        with pytest.raises(nt.InvalidKeyError):
-            if call == "metric":
-                run.log_metric(key, 1.0)
-            elif call == "param":
-                run.log_param(key, 1)
-            elif call == "tag":
-                run.set_tag(key, "v")
-            elif call == "metrics":
-                run.log_metrics({"ok": 1.0, key: 2.0})
-            else:
-                run.log_params({"ok": 1, key: 2})
+    with nt.start_run() as run, pytest.raises(nt.InvalidKeyError):
+        if call == "metric":
+            run.log_metric(key, 1.0)
+        elif call == "param":
+            run.log_param(key, 1)
+        elif call == "tag":
+            run.set_tag(key, "v")
+        elif call == "metrics":
+            run.log_metrics({"ok": 1.0, key: 2.0})
+        else:
+            run.log_params({"ok": 1, key: 2})
     assert nt.get_run(run.id).params == {}
     assert nt.get_run(run.id).metrics == {}
     assert fingerprint()[1] == before[1]
