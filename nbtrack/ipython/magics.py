@@ -13,7 +13,8 @@ from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic_arguments import argument, magic_arguments
+from IPython.utils.process import arg_split
 
 import nbtrack
 from nbtrack.errors import NbtrackError
@@ -124,7 +125,13 @@ class TrackMagics(Magics):
         return tracked.execute()
 
     def _parse_options(self, line: str) -> TrackOptions:
-        args = parse_argstring(self.track, line)
+        # magic_arguments' own parse_argstring keeps quotes (`-n "my run"` would name the
+        # run '"my run"'); split POSIX-style instead, then let its parser validate.
+        try:
+            argv = arg_split(line, posix=True)
+        except ValueError as exc:
+            raise UsageError(f"%%track: cannot parse the options: {exc}") from None
+        args = self.track.parser.parse_args(argv)
         tags: dict[str, str] = {}
         for item in _flatten(args.tag):
             key, sep, value = item.partition("=")
@@ -196,19 +203,21 @@ class TrackMagics(Magics):
         show_runs = _view("show_runs")
         try:
             if show_runs is not None:
-                return show_runs(filter_text or None, experiment=experiment)
+                return show_runs(experiment=experiment, filter=filter_text)
             return nbtrack.search_runs(experiment=experiment, filter=filter_text)
         except NbtrackError as exc:
             raise UsageError(f"%track_runs: {exc}") from None
 
     @line_magic
     def track_compare(self, line: str) -> Any:
-        """Compare runs: ``%track_compare RUN_ID [RUN_ID ...]`` (ids or names of runs)."""
-        run_ids = line.split()
+        """Compare runs: ``%track_compare RUN_ID [RUN_ID ...]``."""
+        run_ids = list(dict.fromkeys(line.replace(",", " ").split()))
         if not run_ids:
             raise UsageError("%track_compare takes one or more run ids")
         compare = _view("compare")
         try:
+            for run_id in run_ids:
+                nbtrack.get_run(run_id)  # an unknown id is a clear error, not an empty view
             if compare is not None:
                 return compare(run_ids)
             return _compare_frame(run_ids)
