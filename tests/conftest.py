@@ -34,7 +34,7 @@ def store_path(_isolated_store: Path) -> Path:
 
 
 @pytest.fixture
-def store(store_path: Path):  # noqa: ANN201 - ParquetStore, imported lazily
+def store(store_path: Path):
     """This test's store, opened and set as current."""
     import nbtrack as nt
 
@@ -42,7 +42,7 @@ def store(store_path: Path):  # noqa: ANN201 - ParquetStore, imported lazily
 
 
 @pytest.fixture
-def run(store):  # noqa: ANN001, ANN201
+def run(store):
     """An active run in this test's store, ended after the test."""
     import nbtrack as nt
 

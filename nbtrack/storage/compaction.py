@@ -8,7 +8,7 @@ that started earlier can finish. Query results never change.
 
 Compactors exclude each other with a lock file on local stores (writers never take it).
 On object storage run one compactor at a time; if two race anyway, readers accept the
-compacted file with the oldest name and ignore the other (see ``FileCatalog``).
+compacted file with the newest name and ignore the other (see ``FileCatalog``).
 """
 
 from __future__ import annotations

@@ -122,13 +122,16 @@ class FileCatalog:
                 good.append(info)
             else:
                 part.corrupt.append((info, problem))
-        # Accept compacted files oldest name first; one whose inputs overlap an already
-        # accepted one lost a race with another compactor and is ignored entirely.
+        # Accept compacted files newest name first. A newer compacted file that merged an
+        # older one names it (and its parts) in its footer, so the older one is dropped.
+        # A compacted file whose inputs overlap an accepted one without being replaced by it
+        # lost a race with another compactor and is ignored entirely.
         dropped: set[str] = set()
         by_name = {f.name: f for f in good}
         compacted = sorted(
             (f for f in good if f.name.startswith(segments.COMPACTED_PREFIX)),
             key=lambda f: f.name,
+            reverse=True,
         )
         loser_names: set[str] = set()
         for f in compacted:

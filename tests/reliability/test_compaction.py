@@ -31,11 +31,6 @@ def test_first_compaction_merges_every_small_file(store_path: Path) -> None:
     assert len(nt.get_metric_history(run.id, "x")) == 5
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core bug: FileCatalog.resolve_partition treats a compacted file that re-merges "
-    "an older compacted file as a losing race, so compaction never converges",
-)
 def test_compacting_again_merges_the_previous_compacted_file(store_path: Path) -> None:
     store = nt.set_store(str(store_path))
     with nt.start_run() as run:
