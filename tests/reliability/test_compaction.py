@@ -41,11 +41,6 @@ def test_compacting_again_merges_the_previous_compacted_file(store_path: Path) -
     assert len(nt.get_metric_history(run.id, "x")) == 9
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core bug: automatic compaction writes compacted files that readers ignore "
-    "(see above), so a long run's visible file count grows without bound",
-)
 def test_automatic_compaction_keeps_the_file_count_bounded(
     store_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
