@@ -207,6 +207,7 @@ class Runner:
                 return {"error": f"timed out after {self.args.timeout}s (log: {log_path})"}
             t.join(5)
         wall = time.perf_counter() - t0
+        load = os.getloadavg()[0]
         for line in out.splitlines():
             if line.startswith(MARK):
                 res = json.loads(line[len(MARK) :])
@@ -216,6 +217,7 @@ class Runner:
         if "error" in res and "log" not in res:
             res["log"] = log_path
             res["error"] += f" | {tail(log_path, 2)}"
+        res.setdefault("details", {})["load_1min_after"] = round(load, 2)
         if res.get("network_attempts"):
             res["check"] = "NETWORK: " + "; ".join(res["network_attempts"][:3])
         note(
@@ -280,7 +282,10 @@ def run_system(r: Runner, system: str, phases: list[str], results: dict) -> None
         imp = r.import_time(system)
         if "error" in imp:
             res["import"] = imp
-            note(f"[{system}] not importable with {r.python}: {imp['error']} — skipped")
+            note(
+                f"[{system}] not importable with {r.python}: {imp['error']} — skipped "
+                "(install the peers with `python benchmarks/run.py --setup`, or pass --python)"
+            )
             return
         if "import" in phases:
             res["import"] = imp
@@ -368,7 +373,7 @@ def cell(res, unit):
     if res is None:
         return "–"
     if "error" in res:
-        return "error"
+        return "not installed" if res["error"].startswith("import ") else "error"
     return fmt(res.get("value"), unit)
 
 
@@ -498,12 +503,16 @@ def main(argv=None) -> int:
             ap.error(f"unknown phase {p!r}; choose from {', '.join(PHASES)}")
     if args.setup:
         args.python = setup_venv()
+    elif args.python is None:
+        venv_py = os.path.join(HERE, ".venv", "bin", "python")
+        args.python = venv_py if os.path.exists(venv_py) else sys.executable
     sizes = dict(W.QUICK if args.quick else W.FULL)
     r = Runner(args, sizes)
     vers = versions(args.python)
     note(f"python {args.python}; versions {vers}; stores under {r.base}")
     results: dict = {}
     t0 = time.time()
+    load0 = os.getloadavg()
     try:
         for system in systems:
             run_system(
@@ -517,7 +526,8 @@ def main(argv=None) -> int:
             shutil.rmtree(r.base, ignore_errors=True)
     md = (
         f"{'Quick (reduced sizes)' if args.quick else 'Full'} run, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
-        f"{os.cpu_count()} CPUs; "
+        f"{os.cpu_count()} CPUs, 1-min load average {load0[0]:.1f} at start, "
+        f"{os.getloadavg()[0]:.1f} at end; "
         + ", ".join(f"{k} {v}" for k, v in vers.items())
         + "\n\n"
         + table(results, systems, sizes)
