@@ -88,7 +88,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import cast
 
 from nbtrack.errors import FilterError
 
@@ -177,6 +177,7 @@ class Number:
     text: str
 
     def __post_init__(self) -> None:
+        """Refuse text that the filter lexer would not read as one number."""
         if not _NUMBER.fullmatch(self.text):
             raise ValueError(f"not a number literal: {self.text!r}")
 
@@ -245,7 +246,7 @@ class _Token:
 
     # kind: "ident" (value (kind, key)), "keyword" (value upper-cased), "word" (a bare word),
     # "op", "string", "number", "(", ")", ",", "eof"
-    def __init__(self, kind: str, value: Any, pos: int, end: int) -> None:
+    def __init__(self, kind: str, value: object, pos: int, end: int) -> None:
         self.kind = kind
         self.value = value
         self.pos = pos
@@ -443,8 +444,11 @@ def _literal_text(literal: Literal) -> str:
 
 
 class _Parser:
-    """Recursive descent over ``or := and (OR and)*``, ``and := unary (AND unary)*``,
-    ``unary := NOT* (comparison | '(' or ')')``; depth-limited by :data:`MAX_DEPTH`."""
+    """Recursive descent parser, depth-limited by :data:`MAX_DEPTH`.
+
+    Grammar: ``or := and (OR and)*``, ``and := unary (AND unary)*``,
+    ``unary := NOT* (comparison | '(' or ')')``.
+    """
 
     def __init__(self, text: str) -> None:
         self.text = text
@@ -535,7 +539,7 @@ class _Parser:
 
     def parse_comparison(self) -> Comparison:
         ident = self.advance()
-        kind, key = ident.value
+        kind, key = cast("tuple[str, str]", ident.value)
         name = self.text[ident.pos : ident.end]
         tok = self.tok
         op: str
@@ -574,7 +578,7 @@ class _Parser:
         tok = self.tok
         literal: Literal
         if tok.kind in ("string", "number"):
-            literal = tok.value
+            literal = cast(Literal, tok.value)
         elif self.is_keyword("TRUE", "FALSE"):
             literal = tok.value == "TRUE"
         elif self.is_keyword("NULL"):
