@@ -37,6 +37,8 @@ DEFAULT_LIMIT = 100
 MAX_CELL = 32
 #: Columns of ``runs list`` shown before params, metrics and tags.
 RUN_COLUMNS = ("run_id", "experiment", "name", "status", "start_time", "duration_s")
+#: File at the root of every store (docs/format.md); a non-empty folder without it is not one.
+STORE_MARKER = "format.json"
 #: Tags with this prefix are recorded by ``%%track``; tables hide them (``--json`` keeps them).
 CAPTURED_TAG_PREFIX = "tags.nbtrack."
 
@@ -286,6 +288,12 @@ def _check_store(uri: str | None) -> str:
         raise StoreError(f"{path} is not a directory, so it cannot be an nbtrack store")
     if not os.access(path, os.R_OK | os.X_OK):
         raise StoreError(f"cannot read the store at {path}: permission denied")
+    if os.listdir(path) and not os.path.exists(os.path.join(path, STORE_MARKER)):
+        # A folder with files but no store marker is a mistyped path: don't write into it.
+        raise StoreError(
+            f"{path} is not an nbtrack store (it has files but no {STORE_MARKER}); "
+            "check --store / NBTRACK_STORE"
+        )
     return resolved
 
 

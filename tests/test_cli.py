@@ -408,6 +408,26 @@ def test_store_that_is_a_file_exits_1(tmp_path: Path) -> None:
     assert_one_line_error(nbtrack("experiments", store=path), "not a directory")
 
 
+def test_folder_that_is_not_a_store_exits_1_and_is_left_alone(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("my files")
+    assert_one_line_error(nbtrack("runs", "list", store=tmp_path), "not an nbtrack store")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def test_corrupt_store_exits_1(tmp_path: Path) -> None:
+    (tmp_path / "format.json").write_text("{not json")
+    assert_one_line_error(nbtrack("runs", "list", store=tmp_path), str(tmp_path))
+
+
+def test_empty_folder_is_an_empty_store(tmp_path: Path) -> None:
+    done = nbtrack("experiments", store=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "no experiments" in done.stdout
+    done = nbtrack("runs", "list", "--json", store=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert strict_json(done.stdout) == []
+
+
 @pytest.mark.parametrize(
     "args",
     [
