@@ -87,7 +87,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import cast
 
 from nbtrack.errors import FilterError
@@ -153,10 +153,13 @@ _MAX_MICROS = 2**63 - 2  # DuckDB keeps the two extreme int64 values for +-infin
 _SPACE = re.compile(r"\s+")
 _WORD = re.compile(r"[^\W\d]\w*")
 _KEY = re.compile(r"[\w.\-/:]+")
-_NUMBER = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?")
+# ASCII digits only: Python's \d also matches digits of other scripts, which DuckDB's
+# TRY_CAST does not read as numbers.
+_NUMBER = re.compile(r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
 _NUMBER_TAIL = re.compile(r"[\w.]")
 _NUMERIC_TEXT = re.compile(
-    r"[-+]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|inf|infinity|nan)", re.IGNORECASE
+    r"[-+]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|inf|infinity|nan)",
+    re.IGNORECASE,
 )
 _ALIAS = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _OPERATOR_CHARS = ("<=", ">=", "<>", "!=", "==", "<", ">", "=")
@@ -285,7 +288,7 @@ def _tokens(text: str) -> Iterator[_Token]:
             end = m.end()
             if end < n and _NUMBER_TAIL.match(text, end):
                 raise FilterError(
-                    f"invalid number {text[i : end + 1]!r}: expected digits, '.' or an exponent",
+                    f"invalid number {_quote(text[i : end + 1])}: expected digits, '.' or an exponent",
                     text,
                     i,
                 )
@@ -333,7 +336,7 @@ def _read_word(text: str, m: re.Match[str]) -> _Token:
     kind = _PREFIXES.get(word.lower())
     if kind is None:
         raise FilterError(
-            f"unknown identifier {word + '.'!r}: identifiers are metrics.<key>, "
+            f"unknown identifier {_quote(word + '.')}: identifiers are metrics.<key>, "
             "params.<key>, tags.<key> or attributes.<name>",
             text,
             start,
@@ -360,7 +363,7 @@ def _read_word(text: str, m: re.Match[str]) -> _Token:
         name = _ATTRIBUTE_ALIASES.get(name, name)
         if name not in ATTRIBUTES:
             raise FilterError(
-                f"unknown attribute {key!r}; use one of {', '.join(ATTRIBUTES)} (or run_name)",
+                f"unknown attribute {_quote(key)}; use one of {', '.join(ATTRIBUTES)} (or run_name)",
                 text,
                 k,
             )
@@ -398,7 +401,7 @@ def _literal_problem(kind: str, key: str, op: str, literal: Literal) -> str | No
             return f"expected a quoted pattern after {op}"
         return None
     if kind == "metrics" and isinstance(literal, str) and _parse_number_text(literal) is None:
-        return f"metrics are numbers: expected a number, got {literal!r}"
+        return f"metrics are numbers: expected a number, got {_quote(literal)}"
     if kind == "attributes" and key in _TIME_ATTRIBUTES:
         micros = _time_micros(literal)
         if isinstance(micros, str):
@@ -411,7 +414,7 @@ def _time_micros(literal: str | Number) -> int | str:
     if isinstance(literal, Number):
         try:
             micros = int(Decimal(literal.text) * 1000)
-        except (InvalidOperation, OverflowError):  # pragma: no cover - _NUMBER guards this
+        except ArithmeticError:  # decimal.Overflow for exponents like 1e999999999
             micros = _MAX_MICROS + 1
     else:
         iso = literal.strip()
@@ -422,14 +425,21 @@ def _time_micros(literal: str | Number) -> int | str:
         except ValueError:
             return (
                 "expected an ISO-8601 time such as '2024-05-01T12:00:00Z' or "
-                f"milliseconds since the epoch, got {literal!r}"
+                f"milliseconds since the epoch, got {_quote(literal)}"
             )
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=timezone.utc)
         micros = (moment - _EPOCH) // timedelta(microseconds=1)
     if abs(micros) > _MAX_MICROS:
-        return f"time {_literal_text(literal)!r} is out of range"
+        return f"time {_quote(_literal_text(literal))} is out of range"
     return micros
+
+
+def _quote(text: str, limit: int = 40) -> str:
+    """``text`` quoted for an error message, cut short when long."""
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return repr(text)
 
 
 def _literal_text(literal: Literal) -> str:
@@ -470,7 +480,7 @@ class _Parser:
         tok = tok or self.tok
         if tok.kind == "eof":
             return "the end of the filter"
-        return repr(self.text[tok.pos : tok.end])
+        return _quote(self.text[tok.pos : tok.end])
 
     def parse(self) -> Node:
         node = self.parse_or(0)
@@ -531,7 +541,7 @@ class _Parser:
     def expected_identifier(self) -> str:
         tok = self.tok
         if tok.kind == "word" and str(tok.value).lower() in _PREFIXES:
-            return f"expected '.<key>' after {tok.value!r}, as in {tok.value}.loss"
+            return f"expected '.<key>' after {_quote(str(tok.value))}, as in {tok.value}.loss"
         example = "metrics.loss < 0.5, params.lr = 0.01 or tags.team = 'vision'"
         if tok.kind == "eof":
             return f"expected a comparison such as {example}"
@@ -562,7 +572,7 @@ class _Parser:
         else:
             raise self.fail(
                 "expected an operator (=, !=, <, <=, >, >=, LIKE, ILIKE, IN, NOT IN, IS NULL) "
-                f"after {name!r}, got {self.describe()}"
+                f"after {_quote(name)}, got {self.describe()}"
             )
         problem = _op_problem(kind, key, op)
         if problem:

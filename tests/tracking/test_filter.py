@@ -535,6 +535,10 @@ BAD_CASES = [
     pytest.param("attributes.start_time LIKE 'x'", 22, "is a time", id="time-like"),
     pytest.param("attributes.end_time > 'yesterday'", 22, "ISO-8601", id="time-not-iso"),
     pytest.param("attributes.start_time > 1e300", 24, "out of range", id="time-out-of-range"),
+    pytest.param("attributes.start_time > 1e999999999", 24, "out of range", id="time-overflow"),
+    pytest.param(
+        "attributes.end_time < -1" + "0" * 5000, 22, "out of range", id="time-long-number"
+    ),
     pytest.param("metrics.a = 1 metrics.b = 2", 14, "expected AND, OR", id="missing-and"),
     pytest.param("metrics.a = 1 AND", 17, "expected a comparison", id="dangling-and"),
     pytest.param("metrics.a = 1 OR", 16, "expected a comparison", id="dangling-or"),
@@ -563,6 +567,8 @@ BAD_CASES = [
     pytest.param("metrics.a = 1.2.3", 12, "invalid number", id="number-two-dots"),
     pytest.param("metrics.a = 12abc", 12, "invalid number", id="number-then-letters"),
     pytest.param("params.x = - 1", 11, "unexpected character '-'", id="detached-minus"),
+    pytest.param("metrics.a = \u0661", 12, "unexpected character", id="non-ascii-digit"),
+    pytest.param("metrics.a = 1\u0661", 12, "invalid number", id="non-ascii-digit-tail"),
     pytest.param("metrics.a = true", 12, "true/false", id="bool-on-metric"),
     pytest.param("tags.x > true", 9, "true/false", id="bool-with-gt"),
     pytest.param("tags.x IN (true)", 11, "true/false", id="bool-in-list"),
