@@ -393,6 +393,8 @@ def _op_problem(kind: str, key: str, op: str) -> str | None:
 def _literal_problem(kind: str, key: str, op: str, literal: Literal) -> str | None:
     """Why ``literal`` cannot be compared with ``kind.key`` through ``op`` (None if it can)."""
     if isinstance(literal, bool):
+        if op in LIST_OPS:
+            return "true/false compare only through = or !=, not in an IN list"
         if kind in ("params", "tags") and op in ("=", "!="):
             return None
         return "true/false compare only with params and tags, through = or !="
@@ -597,9 +599,7 @@ class _Parser:
             raise self.fail(f"expected a value after '{op}'")
         else:
             raise self.fail(f"expected a value after '{op}', got {self.describe()}")
-        problem = _literal_problem(kind, key, "=" if op in LIST_OPS else op, literal)
-        if problem is None and op in LIST_OPS and isinstance(literal, bool):
-            problem = "true/false compare only through = or !=, not in an IN list"
+        problem = _literal_problem(kind, key, op, literal)
         if problem:
             raise self.fail(problem)
         self.advance()
@@ -637,7 +637,13 @@ def parse_filter(text: str) -> Node | None:
     """
     if not text or text.isspace():
         return None
-    return _Parser(text).parse()
+    parser = _Parser(text)
+    try:
+        return parser.parse()
+    except RecursionError:
+        # Only when the caller's own stack is already deep: MAX_DEPTH keeps the parser's
+        # recursion far below Python's default limit.
+        raise parser.fail("filter nested too deeply for the current Python stack") from None
 
 
 # --------------------------------------------------------------------------- compiler
@@ -661,7 +667,10 @@ def compile_filter(node: Node, alias: str = "r") -> tuple[str, list[object]]:
     if not _ALIAS.fullmatch(alias):
         raise ValueError(f"alias must be a plain SQL identifier, got {alias!r}")
     params: list[object] = []
-    sql = _compile(node, alias, params, 0)
+    try:
+        sql = _compile(node, alias, params, 0)
+    except RecursionError:
+        raise FilterError("filter nested too deeply for the current Python stack") from None
     return sql, params
 
 
@@ -697,11 +706,19 @@ def _compile(node: Node, alias: str, params: list[object], depth: int) -> str:
 def _check_comparison(node: Comparison) -> tuple[Literal, ...]:
     """Validate a (possibly hand-built) comparison; return its literals."""
     if node.kind not in KINDS:
-        raise FilterError(f"unknown kind {node.kind!r}; use one of {', '.join(KINDS)}")
+        raise FilterError(
+            f"unknown kind {node.kind!r}; use one of {', '.join(KINDS)}", "", node.position
+        )
     if node.kind == "attributes" and node.key not in ATTRIBUTES:
-        raise FilterError(f"unknown attribute {node.key!r}; use one of {', '.join(ATTRIBUTES)}")
+        raise FilterError(
+            f"unknown attribute {node.key!r}; use one of {', '.join(ATTRIBUTES)}",
+            "",
+            node.position,
+        )
     if node.op not in OPS:
-        raise FilterError(f"unknown operator {node.op!r}; use one of {', '.join(OPS)}")
+        raise FilterError(
+            f"unknown operator {node.op!r}; use one of {', '.join(OPS)}", "", node.position
+        )
     problem = _op_problem(node.kind, node.key, node.op)
     if problem:
         raise FilterError(problem, "", node.position)
@@ -719,11 +736,7 @@ def _check_comparison(node: Comparison) -> tuple[Literal, ...]:
     for literal in literals:
         if not isinstance(literal, (str, Number, bool)):
             raise FilterError(f"not a filter value: {literal!r}", "", node.position)
-        problem = _literal_problem(
-            node.kind, node.key, "=" if node.op in LIST_OPS else node.op, literal
-        )
-        if problem is None and node.op in LIST_OPS and isinstance(literal, bool):
-            problem = "true/false compare only through = or !=, not in an IN list"
+        problem = _literal_problem(node.kind, node.key, node.op, literal)
         if problem:
             raise FilterError(problem, "", node.position)
     return literals

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import duckdb
 import pytest
@@ -14,6 +15,7 @@ from nbtrack.tracking.filter import (
     MAX_DEPTH,
     And,
     Comparison,
+    Node,
     Not,
     Number,
     Or,
@@ -609,6 +611,24 @@ def test_max_depth_is_allowed() -> None:
     text = "(" * (MAX_DEPTH - 1) + "NOT metrics.a = 1" + ")" * (MAX_DEPTH - 1)
     node = parse_filter(text)
     assert node == Not(Comparison("metrics", "a", "=", Number("1")))
+
+
+def _at_stack_depth(depth: int, call: Callable[[], object]) -> object:
+    return call() if depth <= 0 else _at_stack_depth(depth - 1, call)
+
+
+def test_deep_caller_stack_gives_filter_error_not_recursion_error() -> None:
+    text = "(" * (MAX_DEPTH - 1) + "metrics.a = 1" + ")" * (MAX_DEPTH - 1)
+    node = parse_filter(text)
+    assert node is not None
+    deep = sys.getrecursionlimit() - 150
+    with pytest.raises(FilterError, match="too deeply"):
+        _at_stack_depth(deep, lambda: parse_filter(text))
+    nested: Node = node
+    for _ in range(2 * MAX_DEPTH):
+        nested = Not(nested)
+    with pytest.raises(FilterError, match="too deeply"):
+        _at_stack_depth(deep, lambda: compile_filter(nested))
 
 
 def test_long_flat_filter_compiles_in_linear_time(con: duckdb.DuckDBPyConnection) -> None:
