@@ -9,33 +9,22 @@ from __future__ import annotations
 
 import hashlib
 
-# Mid-saturation colours that read on JupyterLab's light and dark themes, ordered so
-# that neighbours differ in hue (Tableau 10 and D3 category 10, minus greys, plus a few).
+# Twelve colours that read on JupyterLab's light and dark themes, no two of them
+# near-duplicates: a larger palette makes exact collisions rarer but puts look-alike
+# hues (teal/cyan, brown/maroon) side by side, which is worse on a plot.
 PALETTE: tuple[str, ...] = (
-    "#4e79a7",
-    "#f28e2b",
-    "#59a14f",
-    "#e15759",
-    "#b07aa1",
-    "#76b7b2",
-    "#edc948",
-    "#ff9da7",
-    "#9c755f",
-    "#1f77b4",
-    "#d62728",
-    "#2ca02c",
-    "#9467bd",
-    "#17becf",
-    "#bcbd22",
-    "#e377c2",
-    "#8c564b",
-    "#ff7f0e",
-    "#393b79",
-    "#637939",
-    "#ad494a",
-    "#3182bd",
-    "#31a354",
-    "#756bb1",
+    "#4e79a7",  # blue
+    "#f28e2b",  # orange
+    "#e15759",  # red
+    "#59a14f",  # green
+    "#b07aa1",  # purple
+    "#17becf",  # cyan
+    "#edc948",  # yellow
+    "#ff9da7",  # pink
+    "#9c755f",  # brown
+    "#bcbd22",  # olive
+    "#e7298a",  # magenta
+    "#393b79",  # navy
 )
 
 # Status colours as JupyterLab CSS variables with a fallback for nbconvert/GitHub.

@@ -56,7 +56,9 @@ class RunCompare(widgets.VBox):
         """
         super().__init__()
         self.add_class("nbt-root")
+        self.add_class("nbt-compare")
         self._runs = pd.DataFrame({"run_id": []})
+        self._quiet = False
         self._params_html = widgets.HTML()
         self._bars = widgets.Output()
         self._parallel_metric = widgets.Dropdown(
@@ -135,19 +137,21 @@ class RunCompare(widgets.VBox):
     ) -> None:
         current = dropdown.value
         values = [v for _, v in options]
-        dropdown.unobserve_all("value")
-        dropdown.options = options or [(_NONE, _NONE)]
-        if current in values:
-            dropdown.value = current
-        elif value in values:
-            dropdown.value = value
-        # Re-attach the redraw callback unobserve_all removed.
-        if dropdown is self._parallel_metric:
-            dropdown.observe(lambda _c: self._draw_parallel(), "value")
-        else:
-            dropdown.observe(lambda _c: self._draw_scatter(), "value")
+        # Quiet: set_runs draws once at the end. (Never unobserve_all: that also drops
+        # ipywidgets' own value→index observer and the browser shows an empty box.)
+        self._quiet = True
+        try:
+            dropdown.options = options or [(_NONE, _NONE)]
+            if current in values:
+                dropdown.value = current
+            elif value in values:
+                dropdown.value = value
+        finally:
+            self._quiet = False
 
     def _draw_parallel(self) -> None:
+        if self._quiet:
+            return
         metric = self._parallel_metric.value
         show_figure(
             self._parallel,
@@ -155,6 +159,8 @@ class RunCompare(widgets.VBox):
         )
 
     def _draw_scatter(self) -> None:
+        if self._quiet:
+            return
         show_figure(
             self._scatter, build_scatter(self._runs, self._scatter_x.value, self._scatter_y.value)
         )

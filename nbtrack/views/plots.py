@@ -115,6 +115,7 @@ class CurvesPanel(widgets.VBox):
         self._runs = pd.DataFrame({"run_id": []})
         self._histories = _data.metric_histories([])
         self._height = height
+        self._quiet = False
         self._key_buttons: dict[str, widgets.ToggleButton] = {}
         self._keys_box = widgets.HBox(layout=widgets.Layout(flex_flow="row wrap"))
         self._x = widgets.ToggleButtons(
@@ -163,10 +164,12 @@ class CurvesPanel(widgets.VBox):
 
     def set_keys(self, keys: Sequence[str]) -> None:
         """Draw exactly these keys (keys the runs never logged are ignored)."""
-        for key, button in self._key_buttons.items():
-            button.unobserve_all("value")
-            button.value = key in keys
-            button.observe(lambda _c: self.redraw(), "value")
+        self._quiet = True
+        try:
+            for key, button in self._key_buttons.items():
+                button.value = key in keys
+        finally:
+            self._quiet = False
         self.redraw()
 
     def set_runs(self, runs: pd.DataFrame) -> None:
@@ -179,6 +182,8 @@ class CurvesPanel(widgets.VBox):
 
     def redraw(self) -> None:
         """Build the figure again from the data read last and show it."""
+        if self._quiet:
+            return
         self.figure = build_metrics_figure(
             self._histories,
             self._runs,

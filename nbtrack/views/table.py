@@ -82,8 +82,8 @@ def _column_width(column: str, texts: Iterable[str]) -> int:
     if column == "status":
         return 96
     longest = max([len(header_label(column)) + 2, *(len(t) for t in texts)])
-    low = 140 if column == "name" else 64
-    return int(min(280 if column == "name" else 220, max(low, 7.4 * longest + 20)))
+    low = 130 if column == "name" else 56
+    return int(min(280 if column == "name" else 220, max(low, 7.0 * longest + 16)))
 
 
 class RunTable(widgets.VBox):
@@ -121,6 +121,7 @@ class RunTable(widgets.VBox):
         """
         super().__init__()
         self.add_class("nbt-root")
+        self.add_class("nbt-run-table")
         self._experiment = experiment
         self._from_store = runs is None
         self._page_size = max(1, int(page_size))

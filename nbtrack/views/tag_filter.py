@@ -105,6 +105,7 @@ class TagFilter(widgets.VBox):
         self._chosen: dict[str, list[str]] = {}
         self._on_change = on_change
         self._tag_values = dict(tag_values) if tag_values is not None else None
+        self._total = 0
 
         self._key = widgets.Dropdown(description="", layout=widgets.Layout(width="190px"))
         self._value = widgets.Dropdown(description="", layout=widgets.Layout(width="190px"))
@@ -154,6 +155,12 @@ class TagFilter(widgets.VBox):
             ),
             self._error,
         ]
+        # Stable classes for styling and for the browser test's selectors.
+        self._key.add_class("nbt-tag-key")
+        self._value.add_class("nbt-tag-value")
+        self._text.add_class("nbt-filter-text")
+        self._error.add_class("nbt-filter-error")
+        self._count.add_class("nbt-filter-count")
         self._key.observe(self._on_key, "value")
         self._value.observe(self._on_value, "value")
         self._text.observe(lambda _c: self._changed(), "value")
@@ -224,6 +231,7 @@ class TagFilter(widgets.VBox):
         raw = (
             self._tag_values if self._tag_values is not None else _data.tag_values(self._experiment)
         )
+        self._total = _data.count_runs(self._experiment, "")
         ordered = sorted(raw, key=lambda k: (k.startswith("nbtrack."), k))
         self._tags = {k: [str(v) for v in raw[k]] for k in ordered}
         current = self._key.value
@@ -271,8 +279,8 @@ class TagFilter(widgets.VBox):
             if text.strip():
                 _data.count_runs(self._experiment, text)  # validates the text alone
             combined = build_filter(self._chosen, self.statuses, text)
-            count = _data.count_runs(self._experiment, combined)
-            total = _data.count_runs(self._experiment, "")
+            count = _data.count_runs(self._experiment, combined) if combined else self._total
+            total = self._total
         except FilterError as exc:
             self.error = getattr(exc, "reason", str(exc))
             self._error.value = error_html(exc, text)

@@ -1,0 +1,229 @@
+"""The dashboard in a real JupyterLab, driven by headless Chromium (Debian's package).
+
+Starts JupyterLab on loopback with a random port and token, opens a notebook that logs
+three runs with different tags and shows ``nt.dashboard()``, runs it and checks the
+page: 3 table rows, 3 curves per metric, a tag value narrowing the rows, and the inline
+error of a malformed filter. Screenshots go to ``test-artifacts/`` (gitignored).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
+
+CHROMIUM = "/usr/bin/chromium"
+NOTEBOOK = Path(__file__).parent / "notebooks" / "dashboard.ipynb"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def _require_chromium() -> None:
+    if Path(CHROMIUM).exists():
+        return
+    reason = f"{CHROMIUM} is absent (apt-get install chromium fonts-dejavu-core)"
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"CI must run the browser test, but {reason}")
+    pytest.skip(reason)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """A JupyterLab server on 127.0.0.1 serving a copy of the notebook; yields (url, token)."""
+    _require_chromium()
+    root = tmp_path / "root"
+    root.mkdir()
+    shutil.copy(NOTEBOOK, root / NOTEBOOK.name)
+    settings = tmp_path / "lab-settings" / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True)
+    # No news/update toast over the page.
+    (settings / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False})
+    )
+    port, token = _free_port(), secrets.token_hex(16)
+    env = dict(os.environ)
+    env.update(
+        NBTRACK_STORE=str(tmp_path / "store"),
+        JUPYTERLAB_SETTINGS_DIR=str(tmp_path / "lab-settings"),
+        JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"),
+        JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
+        PYTHONPATH=str(Path(__file__).resolve().parents[2])
+        + os.pathsep
+        + env.get("PYTHONPATH", ""),
+    )
+    log = (tmp_path / "lab.log").open("w")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--ip=127.0.0.1",
+            f"--port={port}",
+            "--port-retries=0",
+            f"--IdentityProvider.token={token}",
+            "--allow-root",
+            "--ServerApp.open_browser=False",
+            f"--ServerApp.root_dir={root}",
+            # Language servers and terminals are not needed and add seconds to start-up.
+            "--ServerApp.jpserver_extensions={'jupyter_lsp': False, 'jupyter_server_terminals': False}",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    begun = time.monotonic()
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log.flush()
+                raise RuntimeError(
+                    "JupyterLab did not start:\n" + (tmp_path / "lab.log").read_text()
+                )
+            time.sleep(0.25)
+        print(f"[browser test] JupyterLab up in {time.monotonic() - begun:.1f} s")
+        yield url, token
+    finally:
+        # The server and its kernels share one process group (start_new_session).
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=15)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+
+
+def _wait_for_kernel(url: str, token: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/api/kernels?token={token}", timeout=5) as r:
+                kernels = json.load(r)
+        except OSError:  # a 500 while the kernel is still starting
+            kernels = []
+        if any(k["connections"] > 0 and k["execution_state"] == "idle" for k in kernels):
+            return
+        time.sleep(0.25)
+    raise AssertionError(f"no kernel became idle and connected within {timeout} s")
+
+
+def _rows(page) -> list[str]:
+    return page.locator(".nbt-dashboard .nbt-run-table .nbt-tr").all_inner_texts()
+
+
+def test_dashboard_in_jupyterlab(lab: tuple[str, str]) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    url, token = lab
+    started = time.monotonic()
+
+    def mark(what: str) -> None:
+        print(f"[browser test] {time.monotonic() - started:5.1f} s  {what}")
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 2600})
+            page.goto(f"{url}/lab/tree/{NOTEBOOK.name}?token={token}&reset")
+            # Run All before the kernel's websocket is up is silently dropped: wait for it.
+            _wait_for_kernel(url, token)
+            mark("kernel idle")
+            page.wait_for_selector(
+                ".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000
+            )
+            page.click(".lm-MenuBar-itemLabel:text-is('Run')")
+            page.click(".lm-Menu-item[data-command='runmenu:run-all']")
+            mark("run all clicked")
+            page.wait_for_function(
+                """() => {
+                    const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')];
+                    return prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
+                }""",
+                timeout=60_000,
+            )
+            mark("cells executed")
+            dashboard = page.locator(".nbt-dashboard")
+            expect(dashboard).to_be_visible(timeout=30_000)
+            rows = dashboard.locator(".nbt-run-table .nbt-tr")
+            expect(rows).to_have_count(3, timeout=30_000)
+            curves = dashboard.locator(".nbt-curves .js-plotly-plot")
+            expect(curves).to_be_visible(timeout=30_000)
+            # One line per run in each metric's subplot, and one legend entry per run.
+            expect(curves.locator(".subplot.xy .scatterlayer .trace")).to_have_count(3)
+            expect(curves.locator(".legend .traces")).to_have_count(3)
+            expect(dashboard.locator(".nbt-compare .js-plotly-plot").first).to_be_visible()
+            page.wait_for_timeout(500)  # let plotly finish its transitions before the picture
+            page.screenshot(path=str(ARTIFACTS / "dashboard.png"))
+            mark("dashboard checked")
+
+            # Choosing a tag value leaves only the runs with that value.
+            page.select_option(".nbt-tag-key select", label="team")
+            page.select_option(".nbt-tag-value select", label="vision")
+            expect(rows).to_have_count(2, timeout=20_000)
+            names = _rows(page)
+            assert all("resnet" in r for r in names), names
+            expect(dashboard.locator(".nbt-chip")).to_have_count(1)
+            expect(dashboard.locator(".nbt-filter-count")).to_contain_text("2 of 3 runs")
+            expect(curves.locator(".subplot.xy .scatterlayer .trace")).to_have_count(
+                2, timeout=20_000
+            )
+            page.screenshot(path=str(ARTIFACTS / "dashboard-tag-filter.png"))
+            mark("tag filter checked")
+
+            # A malformed filter shows the reason inline, under the box, not a traceback.
+            box = dashboard.locator(".nbt-filter-text input")
+            box.fill("metrics.loss < AND")
+            box.press("Enter")
+            error = dashboard.locator(".nbt-filter-error .nbt-error")
+            expect(error).to_be_visible(timeout=20_000)
+            expect(error).to_contain_text("at character")
+            assert (
+                page.locator(
+                    ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
+                ).count()
+                == 0
+            )
+            expect(rows).to_have_count(2)  # the table keeps the last valid filter
+            dashboard.locator(".nbt-filter-text").scroll_into_view_if_needed()
+            page.screenshot(path=str(ARTIFACTS / "dashboard-filter-error.png"))
+            mark("filter error checked")
+        except Exception:
+            page.screenshot(path=str(ARTIFACTS / "dashboard-failure.png"))
+            raise
+        finally:
+            browser.close()
