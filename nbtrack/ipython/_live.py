@@ -32,6 +32,9 @@ LIVE_INTERVAL_S = 0.25
 class LiveRenderer(Protocol):
     """Draws the live view. ``prepare`` may be slow; the other methods must be quick."""
 
+    def announce(self, header: str) -> None:
+        """Show a placeholder at once, before the slow first ``prepare``."""
+
     def prepare(self, keys: Sequence[str]) -> None:
         """Build whatever is needed to draw ``keys`` (called outside any lock)."""
 
@@ -113,12 +116,16 @@ class LiveMetricsView:
             renderer = self._renderer
             if renderer is None:
                 renderer = self._factory()
+                with self._lock:
+                    if self._closed:
+                        return False
+                    renderer.announce(f"{self._title} · live plot loading …")
+                    self._renderer = renderer
             renderer.prepare(self._series.keys())
             with self._lock:
                 if self._closed:
-                    renderer.discard()
+                    renderer.discard()  # figures prepare() built after finish()
                     return False
-                self._renderer = renderer
                 latest = self._series.latest()
                 points = sum(count for _step, _value, count in latest.values())
                 header = f"{self._title} · running · {points} point{'s' if points != 1 else ''}"
@@ -165,6 +172,16 @@ class PlotlyLiveRenderer:
         self._header: Any = None
         self._handle: Any = None
 
+    def announce(self, header: str) -> None:
+        """Display a one-line placeholder (plotly's first import takes seconds)."""
+        import html
+
+        from IPython.display import HTML, display
+
+        self._handle = display(
+            HTML(f"<span style='color:#57606a'>{html.escape(header)}</span>"), display_id=True
+        )
+
     def prepare(self, keys: Sequence[str]) -> None:
         """Create the figures of new keys (the first one in a kernel takes seconds)."""
         import plotly.graph_objects as go
@@ -186,7 +203,7 @@ class PlotlyLiveRenderer:
             )
 
     def draw(self, series: Mapping[str, Sequence[tuple[int, float]]], header: str) -> None:
-        """Update every figure; display the box the first time."""
+        """Update every figure; show the box in place of the placeholder the first time."""
         import html
 
         import ipywidgets as widgets
@@ -214,7 +231,10 @@ class PlotlyLiveRenderer:
                     ),
                 ]
             )
-            self._handle = display(self._box, display_id=True)
+            if self._handle is None:
+                self._handle = display(self._box, display_id=True)
+            else:
+                self._handle.update(self._box)
             return
         self._header.value = header_html
         inner = self._box.children[1]
@@ -232,7 +252,7 @@ class PlotlyLiveRenderer:
 
     def discard(self) -> None:
         """Close the widgets (removes them from the kernel and the notebook's widget state)."""
-        for fig in self._figures.values():
+        for fig in list(self._figures.values()):
             fig.close()
         if self._box is not None:
             self._box.children[1].close()

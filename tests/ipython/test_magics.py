@@ -31,8 +31,12 @@ class FakeRenderer:
         self.draws: list[dict[str, list[tuple[int, float]]]] = []
         self.draw_times: list[float] = []
         self.replaced: Any = None
+        self.announced: str | None = None
         self.discarded = False
         FakeRenderer.instances.append(self)
+
+    def announce(self, header: str) -> None:
+        self.announced = header
 
     def prepare(self, keys: Sequence[str]) -> None:
         self.prepared.append(list(keys))
@@ -511,6 +515,8 @@ def test_live_view_is_throttled_and_replaced_by_the_summary(ip: Any) -> None:
     assert all(gap >= _live.LIVE_INTERVAL_S * 0.9 for gap in gaps)
     last = renderer.draws[-1]["loss"]
     assert len(last) <= 2 * 1000 + 1  # decimated
+    assert renderer.announced is not None
+    assert "loading" in renderer.announced
     assert isinstance(renderer.replaced, RunSummary)
     assert renderer.replaced.status == "FINISHED"
     assert renderer.replaced.metrics["loss"][0] == logged - 1
@@ -539,6 +545,25 @@ def test_live_view_only_for_keys_the_cell_logs(ip: Any) -> None:
 def test_no_live_option(ip: Any) -> None:
     ip.run_cell("%%track --no-live\nimport nbtrack as nt\nnt.log_metric('loss', 1.0)\n")
     assert FakeRenderer.instances == []
+
+
+def test_slow_first_plot_is_abandoned_when_the_cell_ends_first(
+    ip: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Slow(FakeRenderer):
+        def prepare(self, keys: Sequence[str]) -> None:
+            time.sleep(0.8)
+            super().prepare(keys)
+
+    magics = ip.magics_manager.registry["TrackMagics"]
+    monkeypatch.setattr(magics, "live_renderer_factory", Slow)
+    result = ip.run_cell("%%track\nimport nbtrack as nt\nnt.log_metric('loss', 1.0)\n")
+    assert result.success, result.error_in_exec
+    (renderer,) = FakeRenderer.instances
+    assert isinstance(renderer.replaced, RunSummary)  # the placeholder got the summary
+    time.sleep(1.2)  # the drawer finishes prepare(), sees the cell ended, draws nothing
+    assert renderer.draws == []
+    assert renderer.discarded
 
 
 def test_broken_renderer_never_breaks_the_cell(ip: Any, monkeypatch: pytest.MonkeyPatch) -> None:
