@@ -10,9 +10,12 @@ Examples::
     metrics.accuracy > 0.9 AND params.optimizer = 'adam'
     metrics.`val loss` < 0.2 OR tags.team IN ('vision', 'nlp')
     NOT tags.reviewed = 'yes' AND attributes.status != 'FAILED'
-    params.lr = 0.01                      -- also matches a param stored as '0.010'
-    tags.note LIKE '%baseline%' AND attributes.start_time >= '2024-05-01'
-    metrics.f1 IS NULL                    -- runs that never logged f1
+    params.lr = 0.01 AND attributes.run_name LIKE 'resnet%'
+    tags.note ILIKE '%baseline%' AND attributes.start_time >= '2024-05-01'
+    metrics.f1 IS NULL OR (metrics.f1 < 0.5 AND NOT tags.stage = 'prod')
+
+The fourth also matches a run whose ``lr`` param was stored as ``0.010`` or ``1e-2``; the
+last matches runs that never logged ``f1`` among others. There are no comments.
 
 Identifiers
     ``metrics.<key>``, ``params.<key>``, ``tags.<key>`` and ``attributes.<name>``. The
@@ -58,8 +61,8 @@ Semantics
     * Tags compare as text; a number literal is compared as it is written (``tags.v = 2``
       matches the tag ``2``, not ``2.0``). Text comparisons are by code point
       (case-sensitive), as DuckDB orders ``VARCHAR``.
-    * ``status``, ``name``, ``run_id`` and ``experiment`` compare as text; a run without a
-      name has a NULL name, which only ``IS NULL`` matches. ``start_time`` and ``end_time``
+    * ``status``, ``name``, ``run_id`` and ``experiment`` compare as text; a NULL value
+      (a run without a name) is matched only by ``IS NULL``. ``start_time`` and ``end_time``
       compare with milliseconds since the epoch (``attributes.start_time > 1714560000000``)
       or an ISO-8601 string (``'2024-05-01'``, ``'2024-05-01T12:00:00+02:00'``); a time
       without a zone is UTC. ``end_time`` is NULL while a run is still running, so
@@ -69,6 +72,14 @@ Errors
     A malformed filter raises :class:`nbtrack.errors.FilterError`; its ``position`` is the
     0-based offset of the offending token and the message says what was expected there.
     Nesting (parentheses and ``NOT``) deeper than :data:`MAX_DEPTH` levels is refused.
+
+Python API
+    :func:`parse_filter` (text to tree, ``None`` for an empty filter),
+    :func:`compile_filter` (tree to SQL and parameters), :func:`build_filter_sql` (both, with
+    ``TRUE`` for an empty filter), :func:`format_filter` (tree back to text, for code that
+    builds filters) and :func:`referenced_keys` (the ``(kind, key)`` pairs a tree uses).
+    Trees are frozen dataclasses: :class:`Comparison`, :class:`And`, :class:`Or`,
+    :class:`Not`, with :class:`Number` for number literals.
 
 SQL contract (for the read path)
     The SQL that :func:`compile_filter` returns is a boolean expression meant to run as

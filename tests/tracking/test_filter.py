@@ -11,6 +11,7 @@ import duckdb
 import pytest
 
 from nbtrack.errors import FilterError
+from nbtrack.tracking import filter as filter_module
 from nbtrack.tracking.filter import (
     MAX_DEPTH,
     And,
@@ -449,6 +450,15 @@ def test_injection_attempts_leave_tables_intact(con: duckdb.DuckDBPyConnection) 
 )
 def test_parse_builds_tree(text: str, expected: object) -> None:
     assert parse_filter(text) == expected
+
+
+def test_docstring_examples_parse_and_run(con: duckdb.DuckDBPyConnection) -> None:
+    doc = filter_module.__doc__ or ""
+    block = doc.split("Examples::", 1)[1].split("\n\n")[1]
+    examples = [line.strip() for line in block.splitlines() if line.strip()]
+    assert len(examples) >= 5
+    for text in examples:
+        assert matching(con, text) <= ALL
 
 
 def test_comparison_remembers_its_position() -> None:
