@@ -162,7 +162,7 @@ class RunTable(widgets.VBox):
             [self._summary, self._prev, self._page_label, self._next, self._columns_toggle],
             layout=widgets.Layout(align_items="center"),
         )
-        grid = widgets.VBox([header, self._body], layout=widgets.Layout(overflow_x="auto"))
+        grid = widgets.VBox([header, self._body], layout=widgets.Layout(overflow="auto"))
         self.children = [widgets.HTML(STYLE), toolbar, self._picker, grid]
 
         self._prev.on_click(lambda _: self.show_page(self._page - 1))

@@ -1,0 +1,194 @@
+"""Figure builders: frames in, plotly figures out (no store, no widgets)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nbtrack.views._colors import PALETTE, color_for
+from nbtrack.views.figures import (
+    POINT_BUDGET,
+    build_final_metrics_figure,
+    build_metrics_figure,
+    build_parallel_coordinates,
+    build_scatter,
+    figure_bundle,
+    run_labels,
+    varying_params,
+)
+
+T0 = pd.Timestamp("2026-01-01", tz="UTC")
+
+
+def _histories(runs: dict[str, int], keys: tuple[str, ...] = ("loss",)) -> pd.DataFrame:
+    frames = []
+    for run_id, n in runs.items():
+        for key in keys:
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "run_id": run_id,
+                        "key": key,
+                        "step": np.arange(n),
+                        "timestamp": T0 + pd.to_timedelta(np.arange(n) * 10, unit="ms"),
+                        "value": np.random.default_rng(n).normal(size=n).cumsum(),
+                    }
+                )
+            )
+    return pd.concat(frames, ignore_index=True)
+
+
+def _runs() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "run_id": ["r-aaaa0001", "r-aaaa0002", "r-aaaa0003"],
+            "name": ["resnet", "resnet", "bert"],
+            "status": ["FINISHED", "FAILED", "RUNNING"],
+            "params.lr": ["0.1", "0.01", "0.001"],
+            "params.optimizer": ["sgd", "sgd", "adamw"],
+            "params.seed": ["1", "1", "1"],
+            "metrics.loss": [0.3, 0.2, 0.5],
+            "metrics.accuracy": [0.8, 0.9, np.nan],
+        }
+    )
+
+
+def test_run_labels_name_runs_and_disambiguate_duplicates() -> None:
+    labels = run_labels(_runs())
+    assert labels["r-aaaa0003"] == "bert"
+    assert labels["r-aaaa0001"] != labels["r-aaaa0002"]
+    assert labels["r-aaaa0001"].startswith("resnet (")
+    unnamed = run_labels(pd.DataFrame({"run_id": ["0123456789abcdef"], "name": [None]}))
+    assert unnamed == {"0123456789abcdef": "89abcdef"}
+
+
+def test_one_line_per_run_per_key_in_the_run_colour() -> None:
+    runs = _runs()
+    hist = _histories(dict.fromkeys(runs["run_id"], 50), keys=("loss", "accuracy"))
+    fig = build_metrics_figure(hist, runs)
+    assert len(fig.data) == 6
+    for trace in fig.data:
+        assert trace.line.color == color_for(trace.legendgroup)
+    # The legend names each run once; clicking it toggles the run in every subplot.
+    legend = [t.name for t in fig.data if t.showlegend]
+    assert sorted(legend) == sorted(run_labels(runs).values())
+    assert "%{fullData.name}" in fig.data[0].hovertemplate
+    assert "step %{x}" in fig.data[0].hovertemplate
+    assert {t.xaxis for t in fig.data} == {"x", "x2"}
+
+
+@pytest.mark.parametrize("x", ["step", "time", "relative"])
+def test_x_axes(x: str) -> None:
+    hist = _histories({"r1": 20})
+    fig = build_metrics_figure(hist, None, x=x)
+    trace = fig.data[0]
+    if x == "step":
+        assert list(trace.x) == list(range(20))
+    elif x == "relative":
+        assert trace.x[0] == 0.0
+        assert trace.x[-1] == pytest.approx(0.19)
+        assert "step %{customdata}" in trace.hovertemplate
+    else:
+        assert pd.Timestamp(trace.x[0]) == T0.tz_localize(None)
+
+
+def test_smoothing_draws_a_faint_raw_line_behind_the_smoothed_one() -> None:
+    fig = build_metrics_figure(_histories({"r1": 100}), None, smoothing=0.9)
+    raw, smooth = fig.data
+    assert raw.opacity == 0.25
+    assert raw.showlegend is False
+    assert smooth.y[0] == raw.y[0]
+    assert np.std(np.diff(smooth.y)) < np.std(np.diff(raw.y))
+
+
+def test_log_y_and_bad_arguments() -> None:
+    hist = _histories({"r1": 10})
+    assert build_metrics_figure(hist, None, log_y=True).layout.yaxis.type == "log"
+    with pytest.raises(ValueError, match="x must be one of"):
+        build_metrics_figure(hist, None, x="epoch")
+    with pytest.raises(ValueError, match="smoothing"):
+        build_metrics_figure(hist, None, smoothing=1.0)
+
+
+def test_million_points_are_downsampled_and_the_json_stays_small() -> None:
+    hist = _histories({"big": 1_000_000})
+    fig = build_metrics_figure(hist, pd.DataFrame({"run_id": ["big"], "name": ["big"]}))
+    assert len(fig.data[0].x) <= 2000
+    assert fig.data[0].y.max() == hist["value"].max()
+    assert fig.data[0].y.min() == hist["value"].min()
+    size = len(json.dumps(figure_bundle(fig)["application/vnd.plotly.v1+json"]))
+    assert size <= 500_000
+
+
+def test_many_traces_share_a_point_budget() -> None:
+    hist = _histories({f"r{i}": 5000 for i in range(60)}, keys=("a", "b"))
+    fig = build_metrics_figure(hist, None)
+    total = sum(len(t.x) for t in fig.data)
+    assert total <= POINT_BUDGET + 2 * len(fig.data)
+
+
+def test_empty_inputs_give_a_message_not_an_error() -> None:
+    empty = pd.DataFrame(columns=["run_id", "key", "step", "timestamp", "value"])
+    fig = build_metrics_figure(empty, None)
+    assert "No metrics" in fig.layout.annotations[0].text
+    fig = build_metrics_figure(_histories({"r1": 5}), None, keys=["nope"])
+    assert "No points" in fig.layout.annotations[0].text
+    assert (
+        "No metrics"
+        in build_final_metrics_figure(pd.DataFrame({"run_id": []})).layout.annotations[0].text
+    )
+
+
+def test_final_metric_bars_are_coloured_by_run() -> None:
+    runs = _runs()
+    fig = build_final_metrics_figure(runs)
+    assert [t.name for t in fig.data] == ["loss", "accuracy"]
+    assert list(fig.data[0].marker.color) == [color_for(r) for r in runs["run_id"]]
+    assert list(fig.data[0].y) == [0.3, 0.2, 0.5]
+
+
+def test_parallel_coordinates_encode_categorical_params() -> None:
+    runs = _runs()
+    assert varying_params(runs) == ["params.lr", "params.optimizer"]
+    fig = build_parallel_coordinates(runs, "loss")
+    dims = fig.data[0].dimensions
+    assert [d.label for d in dims] == ["lr", "optimizer", "loss"]
+    assert list(dims[0].values) == [0.1, 0.01, 0.001]  # numeric strings are numbers
+    assert list(dims[1].ticktext) == ["adamw", "sgd"]
+    assert list(dims[1].values) == [1, 1, 0]
+
+
+def test_scatter_of_param_against_metric() -> None:
+    fig = build_scatter(_runs(), "params.lr", "metrics.loss")
+    assert list(fig.data[0].x) == [0.1, 0.01, 0.001]
+    assert list(fig.data[0].marker.color) == [color_for(r) for r in _runs()["run_id"]]
+    assert (
+        "Pick" in build_scatter(_runs(), "params.nope", "metrics.loss").layout.annotations[0].text
+    )
+
+
+def test_figure_bundle_is_json_with_an_optional_html_fallback() -> None:
+    fig = build_final_metrics_figure(_runs())
+    bundle = figure_bundle(fig)
+    assert set(bundle) == {"application/vnd.plotly.v1+json", "text/plain"}
+    json.dumps(bundle)
+    html = figure_bundle(fig, include_html=True)["text/html"]
+    assert "cdn.plot.ly" in html or "plotly" in html
+
+
+def test_colours_are_stable_across_processes() -> None:
+    ids = ["01a20af9dc88f453374d8d84be1c137d", "run-2", "x"]
+    here = [color_for(i) for i in ids]
+    assert all(c in PALETTE for c in here)
+    code = f"from nbtrack.views._colors import color_for; print([color_for(i) for i in {ids!r}])"
+    env = dict(os.environ, PYTHONHASHSEED="12345")
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == str(here)
