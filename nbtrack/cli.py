@@ -13,8 +13,9 @@ Every command takes ``--json`` (strict JSON on stdout: non-finite floats become 
 times are ISO-8601 UTC strings). Exit status: 0 on success, 1 with one line on stderr
 (``nbtrack: error: ...``) for any :class:`nbtrack.errors.NbtrackError`, 2 for usage errors.
 
-This is an edge adapter: it uses the public tracking API (``import nbtrack``) and, for
-maintenance, ``nbtrack.tracking.maintenance``. It must not import views, ipython or server.
+This is an edge adapter: it calls the public tracking API (the functions ``nbtrack.*``
+re-exports, taken from ``nbtrack.tracking``) and, for maintenance,
+``nbtrack.tracking.maintenance``. It must not import views, ipython or server.
 """
 
 from __future__ import annotations
@@ -297,10 +298,36 @@ def _check_store(uri: str | None) -> str:
     return resolved
 
 
-def _api() -> Any:
-    import nbtrack
+#: The public functions the CLI calls (``nt.<name>``), by the tracking module defining them.
+_PUBLIC = {
+    "settings": ("set_store",),
+    "query": (
+        "search_runs",
+        "get_run",
+        "get_metric_history",
+        "sql",
+        "list_experiments",
+        "delete_run",
+        "restore_run",
+        "list_artifacts",
+    ),
+}
 
-    return nbtrack
+
+def _api() -> Any:
+    """The public tracking API, taken from ``nbtrack.tracking`` (the objects ``nt.*`` names).
+
+    Not ``import nbtrack``: the package root is also the Jupyter entry point and refers to
+    the ipython and views layers, which this edge must not depend on (import-linter).
+    """
+    from types import SimpleNamespace
+
+    from nbtrack.tracking import query, settings
+
+    modules = {"settings": settings, "query": query}
+    return SimpleNamespace(
+        **{name: getattr(modules[m], name) for m, names in _PUBLIC.items() for name in names}
+    )
 
 
 def _maintenance(name: str) -> Callable[..., Any]:

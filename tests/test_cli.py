@@ -487,3 +487,36 @@ def test_to_jsonable_makes_strict_json() -> None:
     data = to_jsonable({"t": stamp, "nan": float("nan"), "inf": float("inf"), "n": [1, 2.5]})
     assert data == {"t": "2026-01-02T03:04:05+00:00", "nan": None, "inf": None, "n": [1, 2.5]}
     strict_json(json.dumps(data))
+
+
+def test_cli_calls_exactly_the_public_api() -> None:
+    import nbtrack as nt
+    from nbtrack.cli import _api
+
+    for name, func in vars(_api()).items():
+        assert getattr(nt, name) is func, name
+
+
+def test_cli_never_loads_the_notebook_stack(store: Path) -> None:
+    probe = textwrap.dedent(
+        """
+        import contextlib, io, sys
+        from nbtrack.cli import main
+        with contextlib.redirect_stdout(io.StringIO()):
+            for args in (["experiments"], ["runs", "list"], ["sql", "SELECT 1"], ["doctor"]):
+                assert main(["--store", sys.argv[1], *args]) == 0, args
+        heavy = ("IPython", "ipywidgets", "plotly", "tornado", "nbtrack.ipython",
+                 "nbtrack.views", "nbtrack.server")
+        print(sorted(m for m in sys.modules if m.split(".")[0] in heavy or m.startswith(heavy)))
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, str(store)],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
