@@ -9,11 +9,13 @@ library is imported at module level.
 
 Costs and caching (measured on a 2-core VM, Python 3.11):
 
-- environment and hardware are collected once per process and cached. The expensive part
-  is ``importlib.metadata.packages_distributions()`` (about 0.25 s with 200 installed
-  distributions); :func:`warm_capture_cache` runs it in a background thread so that the
-  extension can start it when it loads. Later calls cost well under 1 ms: the package
-  versions are recomputed only when ``sys.modules`` has grown.
+- environment and hardware are collected once per process and cached. Package versions
+  come from an index of the ``*.dist-info`` folders on ``sys.path`` (names and versions
+  from the folder names, ``top_level.txt``, and ``RECORD`` only for modules whose
+  distribution has another name), built in a few ms instead of the 0.25-1 s of
+  ``importlib.metadata.packages_distributions()``; :func:`warm_capture_cache` builds it in
+  a background thread when the extension loads. Later calls cost well under 1 ms: the
+  package list is recomputed only when ``sys.modules`` changed size.
 - git is asked through one ``git status`` subprocess (about 3-7 ms) plus, when the tree is
   dirty, one ``git diff`` (capped at :data:`MAX_DIFF_BYTES`). Results are cached per
   directory for :data:`GIT_TTL_S` seconds so a "run all" of many tracked cells pays once;
@@ -106,22 +108,21 @@ _git_cache: dict[str, tuple[float, GitInfo | None]] = {}
 _remote_cache: dict[str, tuple[float, str | None]] = {}
 _environment: dict[str, str] | None = None
 _hardware: dict[str, Any] | None = None
-_package_map: Mapping[str, list[str]] | None = None
-_dist_versions: dict[str, str | None] = {}
+_index: _PackageIndex | None = None
+_index_lock = threading.Lock()  # the index is filled lazily; one filler at a time
 _packages: tuple[int, dict[str, str]] | None = None
 _warm_thread: threading.Thread | None = None
 
 
 def reset_capture_cache() -> None:
     """Forget every cached capture (for tests, or after the environment changed)."""
-    global _environment, _hardware, _package_map, _packages, _warm_thread
+    global _environment, _hardware, _index, _packages, _warm_thread
     with _lock:
         _git_cache.clear()
         _remote_cache.clear()
-        _dist_versions.clear()
         _environment = None
         _hardware = None
-        _package_map = None
+        _index = None
         _packages = None
         _warm_thread = None
 
@@ -155,7 +156,7 @@ def _warm(directory: str | None) -> None:
     try:
         collect_environment()
         collect_hardware()
-        _load_package_map()
+        collect_packages()
         collect_git_info(directory or os.getcwd())
     except Exception:  # noqa: BLE001 - best-effort prefetch, see comment above
         pass
@@ -333,61 +334,162 @@ def collect_environment() -> dict[str, str]:
     return dict(env)
 
 
-def _load_package_map() -> Mapping[str, list[str]]:
-    global _package_map
-    mapping = _package_map
-    if mapping is None:
-        from importlib import metadata
+@dataclasses.dataclass
+class _Dist:
+    path: str  # the .dist-info / .egg-info folder
+    version: str
+    name: str | None = None  # canonical name from METADATA, read when first reported
 
+    def display_name(self) -> str:
+        if self.name is None:
+            self.name = _metadata_name(self.path) or os.path.basename(self.path).partition("-")[0]
+        return self.name
+
+
+def _normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _metadata_name(folder: str) -> str | None:
+    for filename in ("METADATA", "PKG-INFO"):
         try:
-            mapping = metadata.packages_distributions()
-        except Exception:  # noqa: BLE001 - a broken dist-info must not break tracking
-            mapping = {}
-        _package_map = mapping
-    return mapping
+            with open(os.path.join(folder, filename), encoding="utf-8", errors="replace") as fh:
+                for _ in range(40):
+                    line = fh.readline()
+                    if not line or line == "\n":
+                        break
+                    if line.startswith("Name:"):
+                        return line[5:].strip()
+        except OSError:
+            continue
+    return None
 
 
-def _dist_version(dist: str) -> str | None:
-    if dist in _dist_versions:
-        return _dist_versions[dist]
-    from importlib import metadata
+class _PackageIndex:
+    """Installed distributions and which top-level module each provides.
 
-    try:
-        version: str | None = metadata.version(dist)
-    except Exception:  # noqa: BLE001 - metadata of third-party dists can be malformed
-        version = None
-    _dist_versions[dist] = version
-    return version
+    Built from folder names (``name-version.dist-info``), ``top_level.txt`` files and, only
+    for a module still unresolved, a substring search of ``RECORD`` files. This costs a
+    few ms where ``importlib.metadata.packages_distributions()`` parses every RECORD
+    (0.25-1 s with 200 distributions).
+    """
+
+    def __init__(self) -> None:
+        self.by_name: dict[str, _Dist] = {}
+        self.roots: list[str] = []
+        for entry in dict.fromkeys(sys.path):
+            folder = entry or os.getcwd()
+            try:
+                names = os.listdir(folder)
+            except OSError:
+                continue
+            found = False
+            for filename in names:
+                if filename.endswith(".dist-info"):
+                    stem = filename[: -len(".dist-info")]
+                elif filename.endswith(".egg-info"):
+                    stem = filename[: -len(".egg-info")]
+                else:
+                    continue
+                name, _, version = stem.partition("-")
+                version = version.split("-py")[0]
+                found = True
+                # the first folder on sys.path wins, as for imports
+                self.by_name.setdefault(
+                    _normalize(name), _Dist(os.path.join(folder, filename), version)
+                )
+            if found:
+                self.roots.append(os.path.realpath(folder) + os.sep)
+        self._top_level: dict[str, list[_Dist]] | None = None
+        self._no_top_level: list[_Dist] = []
+        self._records: dict[str, str] = {}
+        self._resolved: dict[str, _Dist | None] = {}
+
+    def _load_top_level(self) -> dict[str, list[_Dist]]:
+        if self._top_level is None:
+            top_level: dict[str, list[_Dist]] = {}
+            for dist in self.by_name.values():
+                text = _read_text(os.path.join(dist.path, "top_level.txt"))
+                if text is None:
+                    self._no_top_level.append(dist)
+                    continue
+                for line in text.split():
+                    top_level.setdefault(line.strip().partition("/")[0], []).append(dist)
+            self._top_level = top_level
+        return self._top_level
+
+    def _search_records(self, top: str) -> _Dist | None:
+        needles = (f"\n{top}/", f"\n{top}.py,", f"\n{top}.")
+        for dist in self._no_top_level:
+            record = self._records.get(dist.path)
+            if record is None:
+                record = "\n" + (_read_text(os.path.join(dist.path, "RECORD")) or "")
+                self._records[dist.path] = record
+            if any(needle in record for needle in needles):
+                return dist
+        return None
+
+    def _is_installed_module(self, module: Any) -> bool:
+        file = getattr(module, "__file__", None)
+        if not file:
+            paths = list(getattr(module, "__path__", None) or [])
+            file = paths[0] if paths else None
+        if not isinstance(file, str):
+            return False
+        real = os.path.realpath(file)
+        return any(real.startswith(root) for root in self.roots)
+
+    def resolve(self, top: str) -> _Dist | None:
+        """The distribution that provides the top-level module ``top``."""
+        if top in self._resolved:
+            return self._resolved[top]
+        dist = self.by_name.get(_normalize(top))
+        if dist is None:
+            candidates = self._load_top_level().get(top)
+            if candidates:
+                dist = candidates[0]
+        if dist is None and self._is_installed_module(sys.modules.get(top)):
+            dist = self._search_records(top)
+        self._resolved[top] = dist
+        return dist
+
+
+def _package_index() -> _PackageIndex:
+    global _index
+    index = _index
+    if index is None:
+        index = _index = _PackageIndex()
+    return index
+
+
+_SKIP_MODULES = frozenset(sys.stdlib_module_names) | frozenset(sys.builtin_module_names)
 
 
 def collect_packages() -> dict[str, str]:
     """Versions of the installed distributions whose top-level modules are imported.
 
     Only modules present in ``sys.modules`` count, so the result names what the notebook
-    actually uses, not everything installed. The distribution map is built once per
-    process (see :func:`warm_capture_cache`); the result is recomputed only when
-    ``sys.modules`` changed size.
+    actually uses, not everything installed. The result is recomputed only when
+    ``sys.modules`` changed size; the distribution index is built once per process (a few
+    ms; :func:`warm_capture_cache` builds it in the background).
 
     Returns:
         Distribution name to version, sorted by name.
     """
     global _packages
-    thread = _warm_thread
-    if thread is not None and thread.is_alive():
-        thread.join()
     n_modules = len(sys.modules)
     cached = _packages
     if cached is not None and cached[0] == n_modules:
         return dict(cached[1])
-    mapping = _load_package_map()
-    tops = {name.partition(".")[0] for name in list(sys.modules)}
-    found: dict[str, str] = {}
-    for top in tops:
-        for dist in mapping.get(top, ()):
-            if dist not in found:
-                version = _dist_version(dist)
-                if version is not None:
-                    found[dist] = version
+    with _index_lock:
+        index = _package_index()
+        found: dict[str, str] = {}
+        for top in {name.partition(".")[0] for name in list(sys.modules)}:
+            if top in _SKIP_MODULES or top == "__main__":
+                continue
+            dist = index.resolve(top)
+            if dist is not None:
+                found[dist.display_name()] = dist.version
     result = dict(sorted(found.items(), key=lambda item: item[0].lower()))
     _packages = (n_modules, result)
     return dict(result)

@@ -557,7 +557,9 @@ def test_slow_first_plot_is_abandoned_when_the_cell_ends_first(
 
     magics = ip.magics_manager.registry["TrackMagics"]
     monkeypatch.setattr(magics, "live_renderer_factory", Slow)
-    result = ip.run_cell("%%track\nimport nbtrack as nt\nnt.log_metric('loss', 1.0)\n")
+    result = ip.run_cell(
+        "%%track\nimport time, nbtrack as nt\nnt.log_metric('loss', 1.0)\ntime.sleep(0.3)\n"
+    )
     assert result.success, result.error_in_exec
     (renderer,) = FakeRenderer.instances
     assert isinstance(renderer.replaced, RunSummary)  # the placeholder got the summary

@@ -249,6 +249,32 @@ def test_packages_are_the_imported_distributions() -> None:
     assert all(isinstance(v, str) and v for v in packages.values())
 
 
+def test_packages_match_importlib_metadata() -> None:
+    mapping = importlib.metadata.packages_distributions()
+    expected = {}
+    for top in {name.partition(".")[0] for name in list(sys.modules)}:
+        for dist in mapping.get(top, ()):
+            expected[dist.lower().replace("_", "-")] = importlib.metadata.version(dist)
+    got = {k.lower().replace("_", "-"): v for k, v in capture.collect_packages().items()}
+    assert expected.items() <= got.items()
+
+
+def test_module_named_unlike_its_distribution() -> None:
+    pytest.importorskip("sklearn")
+    assert capture.collect_packages()["scikit-learn"] == importlib.metadata.version("scikit-learn")
+
+
+def test_local_modules_are_not_packages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "my_local_helpers.py").write_text("X = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import my_local_helpers  # noqa: F401
+
+    try:
+        assert not any("my_local_helpers" in name for name in capture.collect_packages())
+    finally:
+        sys.modules.pop("my_local_helpers", None)
+
+
 def test_packages_follow_new_imports() -> None:
     before = capture.collect_packages()
     import json  # stdlib: no distribution
