@@ -15,6 +15,8 @@ PYTEST_ARGS ?=
 # When set (as .ci/run does), each pytest session writes a JUnit report there.
 JUNIT_DIR ?=
 BINDER_VENV ?= build/binder-venv
+# Jupyter refuses to run as root unless told to (containers, CI machines).
+LAB_FLAGS ?= $(if $(filter 0,$(shell id -u)),--allow-root) --notebook-dir=notebooks
 
 # Prefer the kernelspec installed in .venv over any user-wide `python3` kernel, so
 # notebooks always run against the nbtrack under test.
@@ -46,14 +48,14 @@ $(VENV)/.installed-demo: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed-demo  ## the demo: JupyterLab on notebooks/ (headless run until the demo notebooks exist)
 	@if [ -f notebooks/01-quickstart.ipynb ]; then \
 		echo "Starting JupyterLab on notebooks/ (runs go to $(DEMO_STORE)); Ctrl-C to stop."; \
-		NBTRACK_STORE=$(DEMO_STORE) $(BIN)/jupyter lab --notebook-dir=notebooks \
-			--ServerApp.open_browser=True notebooks/01-quickstart.ipynb; \
+		NBTRACK_STORE=$(DEMO_STORE) $(BIN)/jupyter lab $(LAB_FLAGS) \
+			notebooks/01-quickstart.ipynb; \
 	else \
 		$(MAKE) --no-print-directory demo-headless; \
 	fi
 
 lab: $(VENV)/.installed-demo  ## start JupyterLab on notebooks/
-	NBTRACK_STORE=$(DEMO_STORE) $(BIN)/jupyter lab --notebook-dir=notebooks
+	NBTRACK_STORE=$(DEMO_STORE) $(BIN)/jupyter lab $(LAB_FLAGS)
 
 demo-headless: $(VENV)/.installed-demo  ## execute every notebook with nbclient, HTML copies in build/
 	@mkdir -p build
