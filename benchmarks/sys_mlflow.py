@@ -89,7 +89,8 @@ def _history_check(spec, df, times):
     got = df["value"].tolist()
     steps = df["step"].tolist()
     ok = got == values and steps == list(range(len(values)))
-    s = summary_ms(times)
+    s = summary_ms(times[1:])  # the first call (cold, in a fresh process) is its own row
+    s["first_ms"] = times[0] * 1e3
     return {
         "value": s["median_ms"],
         "unit": "ms",
