@@ -173,15 +173,54 @@ def points_per_trace(traces: int, max_points: int = DEFAULT_MAX_POINTS) -> int:
     return int(max(MIN_POINTS_PER_TRACE, min(max_points, POINT_BUDGET // traces)))
 
 
-def _x_values(part: pd.DataFrame, x: str) -> tuple[np.ndarray, str]:
-    if x == "step":
-        return part["step"].to_numpy(), "step"
-    stamps = pd.to_datetime(part["timestamp"], utc=True)
+def _change_points(values: pd.Series) -> np.ndarray:
+    """Positions where a column's value differs from the previous row's."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if len(values) < 2:
+        return np.empty(0, dtype=np.int64)
+    # pyarrow compares a million strings in a few ms; pandas factorize takes ~100 ms.
+    array = pa.array(values, from_pandas=True)
+    differs = pc.not_equal(array.slice(1), array.slice(0, len(array) - 1))
+    return np.flatnonzero(differs.to_numpy(zero_copy_only=False)) + 1
+
+
+def _x_at(x: str, steps: np.ndarray, stamps: np.ndarray | None, idx: np.ndarray) -> np.ndarray:
+    """The x values of the kept points (computed after downsampling: cheap)."""
+    if x == "step" or stamps is None:
+        return steps[idx]
     if x == "time":
-        # Plotly draws naive datetimes as given; show UTC like every nbtrack frame.
-        return stamps.dt.tz_localize(None).to_numpy(), "time (UTC)"
-    seconds = (stamps - stamps.min()).dt.total_seconds().to_numpy()
-    return seconds, "seconds since first point"
+        return stamps[idx]
+    return (stamps[idx] - stamps.min()) / np.timedelta64(1, "s")
+
+
+def series_segments(histories: pd.DataFrame) -> tuple[pd.DataFrame, dict[tuple[str, str], slice]]:
+    """Find each (run, key) series as one contiguous row range.
+
+    ``get_metric_histories`` returns rows ordered by run, key, step and time, so the
+    ranges are found from where run or key change; other frames are sorted first.
+
+    Returns:
+        ``(frame, {(run_id, key): slice})`` where ``frame`` is ``histories`` or a
+        sorted copy of it.
+    """
+    for attempt in range(2):
+        n = len(histories)
+        cuts = np.union1d(_change_points(histories["run_id"]), _change_points(histories["key"]))
+        starts = np.concatenate([[0], cuts]).astype(np.int64) if n else np.empty(0, np.int64)
+        stops = np.concatenate([cuts, [n]]).astype(np.int64) if n else np.empty(0, np.int64)
+        # .iloc on the few starts: converting a whole Arrow string column costs ~100 ms.
+        run_ids = histories["run_id"].iloc[starts].tolist()
+        keys = histories["key"].iloc[starts].tolist()
+        segments = {
+            (str(r), str(k)): slice(int(a), int(b))
+            for r, k, a, b in zip(run_ids, keys, starts, stops, strict=True)
+        }
+        if len(segments) == len(starts) or attempt:
+            return histories, segments
+        histories = histories.sort_values(["run_id", "key"], kind="stable").reset_index(drop=True)
+    raise AssertionError("unreachable")
 
 
 def build_metrics_figure(
@@ -223,7 +262,8 @@ def build_metrics_figure(
         raise ValueError(f"smoothing must be in [0, 1), got {smoothing}")
     if histories is None or histories.empty:
         return empty_figure("No metrics logged for these runs yet")
-    present = list(pd.unique(histories["key"]))
+    histories, segments = series_segments(histories)
+    present = list(dict.fromkeys(k for _, k in segments))
     key_list = [k for k in (keys if keys is not None else sorted(present)) if k in present]
     if not key_list:
         wanted = ", ".join(keys or [])
@@ -231,16 +271,21 @@ def build_metrics_figure(
     runs = runs if runs is not None else pd.DataFrame({"run_id": []})
     labels = run_labels(runs)
     order = list(labels)
-    for rid in pd.unique(histories["run_id"]):
+    for rid in dict.fromkeys(r for r, _ in segments):
         if str(rid) not in labels:
             labels[str(rid)] = str(rid)[-8:]
             order.append(str(rid))
 
-    wanted_rows = histories[histories["key"].isin(key_list)]
-    groups = {
-        (str(rid), str(key)): part
-        for (rid, key), part in wanted_rows.groupby(["run_id", "key"], sort=False)
-    }
+    wanted = set(key_list)
+    groups = {pair: rows for pair, rows in segments.items() if pair[1] in wanted}
+    all_steps = histories["step"].to_numpy()
+    all_values = histories["value"].to_numpy(dtype=np.float64)
+    all_stamps = (
+        pd.to_datetime(histories["timestamp"], utc=True).dt.tz_localize(None).to_numpy()
+        if x != "step"
+        else None
+    )
+    x_title = {"step": "step", "time": "time (UTC)", "relative": "seconds since first point"}[x]
     cap = points_per_trace(len(groups) * (2 if smoothing > 0 else 1), max_points)
     entries, refs, rows = grid_layout(
         key_list, 2, vspace=min(0.12, 0.36 / rows_for(len(key_list), 2))
@@ -248,17 +293,23 @@ def build_metrics_figure(
     cols = min(len(key_list), 2)
     traces: list[go.Scatter] = []
     shown_in_legend: set[str] = set()
-    x_title = "step"
     for k_index, key in enumerate(key_list):
         xref, yref = refs[k_index]
         for rid in order:
-            part = groups.get((rid, key))
-            if part is None or part.empty:
+            rows_of = groups.get((rid, key))
+            if rows_of is None or rows_of.stop <= rows_of.start:
                 continue
-            part = part.sort_values(["step", "timestamp"], kind="stable")
-            xs, x_title = _x_values(part, x)
-            ys = part["value"].to_numpy(dtype=np.float64)
-            steps = part["step"].to_numpy()
+            steps = all_steps[rows_of]
+            ys = all_values[rows_of]
+            stamps = all_stamps[rows_of] if all_stamps is not None else None
+            if np.any(np.diff(steps) < 0):  # not from get_metric_histories: order by step, time
+                order_by = (
+                    np.lexsort((stamps, steps))
+                    if stamps is not None
+                    else np.argsort(steps, kind="stable")
+                )
+                steps, ys = steps[order_by], ys[order_by]
+                stamps = stamps[order_by] if stamps is not None else None
             color = color_for(rid)
             label = labels[rid]
             first = rid not in shown_in_legend
@@ -267,7 +318,7 @@ def build_metrics_figure(
                 idx = downsample_indices(ys, cap)
                 traces.append(
                     go.Scatter(
-                        x=xs[idx],
+                        x=_x_at(x, steps, stamps, idx),
                         y=ys[idx],
                         xaxis=xref,
                         yaxis=yref,
@@ -295,7 +346,7 @@ def build_metrics_figure(
                 custom = steps[idx]
             traces.append(
                 go.Scatter(
-                    x=xs[idx],
+                    x=_x_at(x, steps, stamps, idx),
                     y=ys[idx],
                     xaxis=xref,
                     yaxis=yref,

@@ -192,3 +192,16 @@ def test_colours_are_stable_across_processes() -> None:
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == str(here)
+
+
+def test_rows_in_any_order_draw_the_same_curves() -> None:
+    hist = _histories({"r1": 300, "r2": 200}, keys=("loss", "acc"))
+    shuffled = hist.sample(frac=1.0, random_state=3).reset_index(drop=True)
+    for x in ("step", "time", "relative"):
+        ordered = build_metrics_figure(hist, None, x=x)
+        mixed = build_metrics_figure(shuffled, None, x=x)
+        assert len(ordered.data) == len(mixed.data) == 4
+        for a, b in zip(ordered.data, mixed.data, strict=True):
+            assert (a.legendgroup, a.xaxis) == (b.legendgroup, b.xaxis)
+            np.testing.assert_array_equal(np.asarray(a.x), np.asarray(b.x))
+            np.testing.assert_array_equal(a.y, b.y)
