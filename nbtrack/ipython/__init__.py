@@ -6,6 +6,7 @@ nothing below it imports this package. ``nbtrack.load_ipython_extension`` delega
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 __all__ = ["load_ipython_extension", "unload_ipython_extension"]
@@ -14,14 +15,25 @@ __all__ = ["load_ipython_extension", "unload_ipython_extension"]
 def load_ipython_extension(ipython: Any) -> None:
     """Register :class:`~nbtrack.ipython.magics.TrackMagics` on ``ipython``.
 
-    Also starts collecting the environment, hardware and package map in a background
-    thread, so the first tracked cell does not pay for it.
+    Also starts, in background threads, collecting the environment, hardware and package
+    index, and importing the tracking core, so the first tracked cell does not pay for it.
     """
     from nbtrack.ipython.magics import TrackMagics
     from nbtrack.tracking import capture
 
     ipython.register_magics(TrackMagics)
     capture.warm_capture_cache()
+    threading.Thread(target=_import_core, name="nbtrack-import-warmup", daemon=True).start()
+
+
+def _import_core() -> None:
+    # The store layer imports duckdb and pyarrow (~0.5 s); importing it while the user is
+    # still typing makes the first %%track cell fast. A failure here resurfaces, with a
+    # proper traceback, when the first cell imports the same modules.
+    try:
+        import nbtrack.tracking.fluent  # noqa: F401
+    except Exception:  # noqa: BLE001 - see comment above
+        pass
 
 
 def unload_ipython_extension(ipython: Any) -> None:

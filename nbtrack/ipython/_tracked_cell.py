@@ -217,6 +217,75 @@ def _user_traceback(exc: BaseException, filename: str) -> str:
     return "".join(traceback.format_exception(type(exc), exc, start or tb))
 
 
+class GitCapture:
+    """Git state fetched off the critical path and logged to the run as soon as it is known.
+
+    A fresh cache entry is used at once. Otherwise ``git`` runs in a thread started with
+    the cell; the thread sets the ``nbtrack.git.*`` tags and ``git.diff`` on the run the
+    moment it finishes (a few ms into the cell, so a kernel that dies later still has
+    them); :meth:`finish` waits for it before the run ends, so an empty cell pays at most
+    the git time and a real cell pays nothing.
+    """
+
+    def __init__(self, directory: str) -> None:
+        self._lock = threading.Lock()
+        self._run: Any = None
+        self._logged = False
+        self._abandoned = False
+        self.is_done, self.info = capture.peek_git_info(directory)
+        self._thread: threading.Thread | None = None
+        if not self.is_done:
+            self._thread = threading.Thread(
+                target=self._collect, args=(directory,), name="nbtrack-git", daemon=True
+            )
+            self._thread.start()
+
+    def _collect(self, directory: str) -> None:
+        info = capture.collect_git_info(directory)
+        with self._lock:
+            self.info = info
+            self.is_done = True
+            if self._run is not None and not self._abandoned:
+                self._log()
+
+    def start_tags(self) -> dict[str, str]:
+        """Tags to start the run with: the git tags if already known."""
+        with self._lock:
+            if self.is_done and self.info is not None:
+                return self.info.as_tags()
+        return {}
+
+    def attach(self, run: Any) -> None:
+        """The run exists: log what is known now (the diff) or when the thread finishes."""
+        with self._lock:
+            self._run = run
+            if self.is_done:
+                self._log(tags=False)
+
+    def finish(self, timeout: float = 3 * capture.GIT_TIMEOUT_S) -> None:
+        """Wait for git (bounded) so its records go in before the run ends."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        with self._lock:
+            self._abandoned = True
+            if self.is_done and self._run is not None:
+                self._log()
+
+    def _log(self, *, tags: bool = True) -> None:
+        if self._logged or self.info is None or self._run.is_finished:
+            return
+        self._logged = True
+        # In the git thread or at the end of the cell: a write error is reported, it
+        # must not kill the thread silently nor mask the cell's outcome.
+        try:
+            if tags:
+                self._run.set_tags(self.info.as_tags())
+            if self.info.diff:
+                self._run.log_text(self.info.diff, "git.diff")
+        except NbtrackError as exc:
+            _warn(f"could not store the git state: {exc}")
+
+
 class TrackedCell:
     """One execution of a ``%%track`` cell.
 
@@ -248,13 +317,15 @@ class TrackedCell:
         self.all_series = self.series if options.live_keys is None else MetricSeriesSet()
         self.live: LiveMetricsView | None = None
         self.run_obj: Any = None
+        self.git: GitCapture
         self.status = "FINISHED"
         self.params: dict[str, Any] = {}
 
     def start(self) -> Any:
         """Start the run (nothing is written when this raises)."""
-        git = capture.collect_git_info(os.getcwd())
-        tags = context_tags(self.shell, self.cell.raw, git, self.kernel)
+        self.git = git = GitCapture(os.getcwd())
+        tags = context_tags(self.shell, self.cell.raw, None, self.kernel)
+        tags.update(git.start_tags())
         tags.update(self.options.tags)
         params = {
             k: v for k, v in self.cell.literal_params.items() if k not in self.options.param_vars
@@ -276,9 +347,12 @@ class TrackedCell:
             raise UsageError(f"%%track: {exc}. No run was started.") from None
         self.run_obj = run
         header = f"# {self.options.magic_line}".rstrip() + "\n"
-        run.log_text(header + self.cell.raw, "cell.py")
-        if git is not None and git.diff:
-            run.log_text(git.diff, "git.diff")
+        # The run exists now: a failed artifact write is reported, never left RUNNING.
+        try:
+            run.log_text(header + self.cell.raw, "cell.py")
+        except NbtrackError as exc:
+            _warn(f"could not store the cell's code: {exc}")
+        git.attach(run)
         return run
 
     def execute(self) -> Any:
@@ -309,7 +383,14 @@ class TrackedCell:
             with deferred_sigint():
                 for remove in removers:
                     remove()
-                self._finish(error, time.perf_counter() - started)
+                try:
+                    self._finish(error, time.perf_counter() - started)
+                # The cell's own exception matters more than a bookkeeping failure: report
+                # ours and let the user's error propagate unchanged.
+                except Exception as exc:
+                    if error is None:
+                        raise
+                    _warn(f"could not end run {run.run_id}: {exc}")
 
     def _exec_body(self) -> Any:
         __tracebackhide__ = True
@@ -331,6 +412,7 @@ class TrackedCell:
     # ------------------------------------------------------------------ end of the cell
     def _finish(self, error: BaseException | None, duration_s: float) -> None:
         run = self.run_obj
+        self.git.finish()
         if not run.is_finished:
             self._log_end_records(run, error)
             self._end_run(run)

@@ -50,6 +50,7 @@ __all__ = [
     "extract_literal_params",
     "find_notebook_path",
     "names_assigned",
+    "peek_git_info",
     "reset_capture_cache",
     "strip_url_credentials",
     "warm_capture_cache",
@@ -296,6 +297,21 @@ def collect_git_info(
     with _lock:
         _git_cache[key] = (now, info)
     return info
+
+
+def peek_git_info(directory: str | os.PathLike[str] | None = None) -> tuple[bool, GitInfo | None]:
+    """The cached git state of ``directory`` if it is younger than :data:`GIT_TTL_S`.
+
+    Returns:
+        ``(True, info)`` on a fresh cache entry (``info`` may be ``None``: not a repo),
+        ``(False, None)`` when git has to be asked.
+    """
+    key = os.path.abspath(os.fspath(directory) if directory is not None else os.getcwd())
+    with _lock:
+        cached = _git_cache.get(key)
+    if cached is not None and time.monotonic() - cached[0] < GIT_TTL_S:
+        return True, cached[1]
+    return False, None
 
 
 def _collect_git_info_uncached(directory: str, max_diff_bytes: int) -> GitInfo | None:

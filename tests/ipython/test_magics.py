@@ -471,6 +471,29 @@ def test_git_context_in_a_temporary_repo(
     assert "bob" not in everything
 
 
+def test_git_tags_are_stored_early_in_a_long_cell(
+    ip: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = {**os.environ, "GIT_CONFIG_GLOBAL": os.devnull}
+    for args in (["init", "-q", "-b", "main"], ["commit", "-q", "--allow-empty", "-m", "x"]):
+        subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@e.com", *args],
+            cwd=tmp_path,
+            check=True,
+            env=env,
+        )
+    monkeypatch.chdir(tmp_path)
+    capture.reset_capture_cache()  # cold: git runs in a thread while the cell runs
+    ip.run_cell(
+        "%%track\n"
+        "import time, nbtrack as nt\n"
+        "time.sleep(1.0)\n"
+        "mid_cell_tags = nt.get_run(run.id).tags\n"
+    )
+    assert ip.user_ns["mid_cell_tags"]["nbtrack.git.branch"] == "main"
+    assert only_run().tags["nbtrack.git.dirty"] == "false"
+
+
 def test_no_git_tags_outside_a_repo(
     ip: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
