@@ -19,7 +19,8 @@ from nbtrack.views._colors import color_for, status_css
 FG = "var(--jp-ui-font-color1, #212121)"
 FG_DIM = "var(--jp-ui-font-color2, #616161)"
 BORDER = "var(--jp-border-color2, #e0e0e0)"
-ACCENT_BG = "var(--jp-warn-color3, #fff3e0)"
+# Translucent, so the highlight reads on the light and the dark theme alike.
+ACCENT_BG = "rgba(245, 124, 0, 0.16)"
 
 STYLE = f"""
 <style>
@@ -29,6 +30,8 @@ STYLE = f"""
 .nbt-sub {{ color: {FG_DIM}; font-weight: 400; margin-left: 6px; }}
 .nbt-section {{ font-size: 13px; font-weight: 600; color: {FG}; margin: 10px 0 2px 2px;
   text-transform: uppercase; letter-spacing: .04em; }}
+.nbt-h2 {{ font-size: 14px; font-weight: 600; color: {FG}; margin: 18px 0 4px 0;
+  padding-top: 8px; border-top: 1px solid {BORDER}; }}
 .nbt-dim {{ color: {FG_DIM}; }}
 .nbt-badge {{ display: inline-block; padding: 0 7px; border-radius: 9px; font-size: 11px;
   font-weight: 600; line-height: 18px; color: #fff; letter-spacing: .02em; }}

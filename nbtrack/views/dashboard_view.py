@@ -63,9 +63,9 @@ class Dashboard(widgets.VBox):
             ),
             self.tag_filter,
             self.table,
-            widgets.HTML('<div class="nbt-section">Curves</div>'),
+            widgets.HTML('<div class="nbt-h2">Curves</div>'),
             self.curves,
-            widgets.HTML('<div class="nbt-section">Compare</div>'),
+            widgets.HTML('<div class="nbt-h2">Compare</div>'),
             self.comparison,
         ]
         self.tag_filter.observe(self._on_filter, "filter")

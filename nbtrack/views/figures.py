@@ -496,9 +496,10 @@ def build_parallel_coordinates(
     trace = go.Parcoords(
         dimensions=dimensions,
         line={"color": np.arange(n) + 0.5, "colorscale": scale, "cmin": 0, "cmax": n},
-        labelfont={"size": 12, "color": _FONT},
-        tickfont={"size": 11, "color": _FONT},
-        rangefont={"size": 10, "color": _FONT},
+        # No text shadow: plotly's default halo is white, a smear on a dark theme.
+        labelfont={"size": 12, "color": _FONT, "shadow": "none"},
+        tickfont={"size": 11, "color": _FONT, "shadow": "none"},
+        rangefont={"size": 10, "color": _FONT, "shadow": "none"},
     )
     layout = base_layout(height=340, margin={"l": 60, "r": 60, "t": 56, "b": 28})
     return go.Figure(data=[trace], layout=layout)

@@ -157,6 +157,9 @@ class RunTable(widgets.VBox):
         header = widgets.HBox([self._select_all, self._header_grid])
         header.add_class("nbt-head")
         self._body = widgets.VBox(layout=widgets.Layout(margin="0"))
+        self._empty = widgets.HTML(
+            '<div class="nbt-dim" style="padding:6px 10px">No runs match.</div>'
+        )
         self._rows: list[tuple[widgets.HBox, widgets.Checkbox, widgets.HTML]] = []
         toolbar = widgets.HBox(
             [self._summary, self._prev, self._page_label, self._next, self._columns_toggle],
@@ -301,7 +304,7 @@ class RunTable(widgets.VBox):
                 parts.append(f'<div class="{css}" title="{esc(tip)}">{content}</div>')
             cell_html.value = f'<div class="nbt-tr" style="grid-template-columns:{template}">{"".join(parts)}</div>'
             cell_html.layout.width = total
-        self._body.children = [row[0] for row in self._rows[: len(records)]]
+        self._body.children = [row[0] for row in self._rows[: len(records)]] or [self._empty]
         self._sync_checks()
         self._update_summary()
 
