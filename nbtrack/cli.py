@@ -391,6 +391,12 @@ def _order_by(values: list[str] | None) -> list[str] | None:
 def cmd_runs_list(args: argparse.Namespace, out: Output) -> int:
     """List runs matching a filter, across all experiments unless one is given."""
     nt = _api()
+    if args.experiment:
+        known = {str(_name_of(e)) for e in nt.list_experiments()}
+        unknown = [e for e in args.experiment if e not in known]
+        if unknown:
+            have = ", ".join(sorted(known)) or "none yet"
+            raise NbtrackError(f"no experiment named {unknown[0]!r} (experiments: {have})")
     experiment: Any = args.experiment if args.experiment else "*"
     if isinstance(experiment, list) and len(experiment) == 1:
         experiment = experiment[0]

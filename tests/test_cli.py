@@ -372,6 +372,11 @@ def test_unknown_run_exits_1(store: Path, args: list[str]) -> None:
     assert_one_line_error(nbtrack(*args, store=store), "no-such-run")
 
 
+def test_unknown_experiment_exits_1_and_lists_the_known_ones(store: Path) -> None:
+    done = nbtrack("runs", "list", "--experiment", "gamma", store=store)
+    assert_one_line_error(done, "gamma", "alpha", "beta")
+
+
 def test_unknown_metric_key_exits_1_and_lists_the_known_ones(
     store: Path, ids: dict[str, str]
 ) -> None:
