@@ -9,14 +9,13 @@ import pandas as pd
 
 from nbtrack.views import _data
 from nbtrack.views._html import STYLE, params_diff_html
-from nbtrack.views.figures import (
+from nbtrack.views.comparison_figures import (
     build_final_metrics_figure,
     build_parallel_coordinates,
     build_scatter,
-    figure_bundle,
-    run_labels,
     varying_params,
 )
+from nbtrack.views.figures import figure_bundle, run_labels
 from nbtrack.views.plots import CurvesPanel, show_figure
 
 _NONE = "—"

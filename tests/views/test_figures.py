@@ -13,16 +13,13 @@ import pandas as pd
 import pytest
 
 from nbtrack.views._colors import color_for, oklch_to_hex
-from nbtrack.views.figures import (
-    POINT_BUDGET,
+from nbtrack.views.comparison_figures import (
     build_final_metrics_figure,
-    build_metrics_figure,
     build_parallel_coordinates,
     build_scatter,
-    figure_bundle,
-    run_labels,
     varying_params,
 )
+from nbtrack.views.figures import POINT_BUDGET, build_metrics_figure, figure_bundle, run_labels
 
 T0 = pd.Timestamp("2026-01-01", tz="UTC")
 

@@ -1,0 +1,200 @@
+"""Pure comparison figures: final-metric bars, parallel coordinates, param-vs-metric scatter.
+
+``search_runs`` rows in, plotly ``go.Figure`` out, in the look of :mod:`nbtrack.views.figures`
+and with each run in its colour (:func:`nbtrack.views._colors.color_for`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from nbtrack.views._colors import color_for
+from nbtrack.views.figures import FONT_COLOR, base_layout, empty_figure, grid_layout, run_labels
+
+
+def numeric_or_none(values: pd.Series) -> pd.Series | None:
+    """Return ``values`` as floats when every non-missing value is a number, else None."""
+    present = values.dropna()
+    if present.empty:
+        return None
+    converted = pd.to_numeric(present, errors="coerce")
+    if converted.isna().any():
+        return None
+    return pd.to_numeric(values, errors="coerce").astype("float64")
+
+
+def _columns(runs: pd.DataFrame, prefix: str) -> list[str]:
+    return [c for c in runs.columns if c.startswith(prefix)]
+
+
+def varying_params(runs: pd.DataFrame) -> list[str]:
+    """Return the ``params.*`` columns whose values differ between the runs."""
+    out = []
+    for column in _columns(runs, "params."):
+        values = runs[column].astype("string").fillna("\0missing")
+        if values.nunique() > 1:
+            out.append(column)
+    return out
+
+
+def build_final_metrics_figure(
+    runs: pd.DataFrame, *, keys: Sequence[str] | None = None, max_keys: int = 6
+) -> go.Figure:
+    """Bars of each run's latest value, one subplot per metric (up to ``max_keys``).
+
+    Args:
+        runs: ``search_runs`` rows with ``metrics.<key>`` columns.
+        keys: Metric keys without the ``metrics.`` prefix; ``None`` takes them all.
+        max_keys: Most subplots drawn.
+
+    Returns:
+        A ``go.Figure`` with bars coloured by run.
+    """
+    columns = _columns(runs, "metrics.")
+    if keys is not None:
+        columns = [f"metrics.{k}" for k in keys if f"metrics.{k}" in runs.columns]
+    columns = [c for c in columns if runs[c].notna().any()][:max_keys]
+    if runs.empty or not columns:
+        return empty_figure("No metrics to compare")
+    labels = run_labels(runs)
+    ids = [str(v) for v in runs["run_id"]]
+    titles = [c.removeprefix("metrics.") for c in columns]
+    entries, refs, rows = grid_layout(titles, 3, hspace=0.07, vspace=0.22)
+    names = [labels[r] for r in ids]
+    colors = [color_for(r) for r in ids]
+    traces = []
+    for (xref, yref), column, title in zip(refs, columns, titles, strict=True):
+        traces.append(
+            go.Bar(
+                x=names,
+                y=runs[column].to_numpy(dtype=np.float64),
+                xaxis=xref,
+                yaxis=yref,
+                marker={"color": colors},
+                showlegend=False,
+                name=title,
+                hovertemplate=f"<b>%{{x}}</b><br>{title} %{{y:.6g}}<extra></extra>",
+            )
+        )
+    for name, entry in entries.items():
+        if name.startswith("xaxis"):
+            entry.update(showticklabels=len(ids) <= 12, tickangle=-30, showgrid=False)
+    return go.Figure(data=traces, layout=base_layout(height=90 + 240 * rows, **entries))
+
+
+def build_parallel_coordinates(
+    runs: pd.DataFrame,
+    metric: str | None,
+    *,
+    params: Sequence[str] | None = None,
+    max_params: int = 12,
+) -> go.Figure:
+    """Parallel coordinates from params to one metric, one coloured line per run.
+
+    Numeric params are numeric axes; other params are categorical axes with their
+    values as tick labels (a missing value is its own category, ``—``).
+
+    Args:
+        runs: ``search_runs`` rows.
+        metric: Metric key (without ``metrics.``) drawn as the last axis, or None.
+        params: Param keys (without ``params.``); ``None`` takes the varying ones,
+            or every param when none varies.
+        max_params: Most param axes.
+
+    Returns:
+        A ``go.Figure`` holding one ``go.Parcoords`` trace.
+    """
+    if runs.empty:
+        return empty_figure("No runs to compare")
+    if params is None:
+        columns = varying_params(runs) or _columns(runs, "params.")
+    else:
+        columns = [f"params.{p}" for p in params if f"params.{p}" in runs.columns]
+    columns = columns[:max_params]
+    metric_column = f"metrics.{metric}" if metric else None
+    if metric_column and metric_column not in runs.columns:
+        metric_column = None
+    if not columns and not metric_column:
+        return empty_figure("No params or metrics to compare")
+    dimensions = [_dimension(runs[c], c.removeprefix("params.")) for c in columns]
+    if metric_column:
+        dimensions.append(_dimension(runs[metric_column], metric_column.removeprefix("metrics.")))
+    ids = [str(v) for v in runs["run_id"]]
+    n = len(ids)
+    # A stepwise colour scale maps line i to run i's colour, so lines match the other views.
+    scale: list[list[Any]] = []
+    for i, rid in enumerate(ids):
+        scale += [[i / n, color_for(rid)], [(i + 1) / n, color_for(rid)]]
+    trace = go.Parcoords(
+        dimensions=dimensions,
+        line={"color": np.arange(n) + 0.5, "colorscale": scale, "cmin": 0, "cmax": n},
+        # No text shadow: plotly's default halo is white, a smear on a dark theme.
+        labelfont={"size": 12, "color": FONT_COLOR, "shadow": "none"},
+        tickfont={"size": 11, "color": FONT_COLOR, "shadow": "none"},
+        rangefont={"size": 10, "color": FONT_COLOR, "shadow": "none"},
+    )
+    layout = base_layout(height=340, margin={"l": 60, "r": 60, "t": 56, "b": 28})
+    return go.Figure(data=[trace], layout=layout)
+
+
+def _dimension(values: pd.Series, label: str) -> dict[str, Any]:
+    numeric = numeric_or_none(values)
+    if numeric is not None:
+        return {"label": label, "values": numeric.to_numpy()}
+    text = values.astype("string").fillna("—")
+    categories = sorted(pd.unique(text))
+    codes = text.map({c: i for i, c in enumerate(categories)}).to_numpy(dtype=np.float64)
+    return {
+        "label": label,
+        "values": codes,
+        "tickvals": list(range(len(categories))),
+        "ticktext": [c if len(c) <= 18 else c[:17] + "…" for c in categories],
+        "range": [-0.25, max(len(categories) - 0.75, 0.25)],
+    }
+
+
+def build_scatter(runs: pd.DataFrame, x_column: str, y_column: str) -> go.Figure:
+    """Scatter of one run column against another (e.g. ``params.lr`` vs ``metrics.loss``).
+
+    Args:
+        runs: ``search_runs`` rows.
+        x_column: Full column name for x; numeric strings are plotted as numbers.
+        y_column: Full column name for y.
+
+    Returns:
+        A ``go.Figure`` with one marker per run in the run's colour, labelled by name.
+    """
+    if runs.empty or x_column not in runs.columns or y_column not in runs.columns:
+        return empty_figure("Pick a param and a metric")
+    labels = run_labels(runs)
+    ids = [str(v) for v in runs["run_id"]]
+    xs = numeric_or_none(runs[x_column])
+    x_values = xs.to_numpy() if xs is not None else runs[x_column].astype("string").fillna("—")
+    ys = numeric_or_none(runs[y_column])
+    y_values = ys.to_numpy() if ys is not None else runs[y_column].astype("string").fillna("—")
+    x_name = x_column.split(".", 1)[-1]
+    y_name = y_column.split(".", 1)[-1]
+    trace = go.Scatter(
+        x=x_values,
+        y=y_values,
+        mode="markers+text" if len(ids) <= 12 else "markers",
+        text=[labels[r] for r in ids],
+        textposition="top center",
+        textfont={"size": 11, "color": FONT_COLOR},
+        marker={
+            "color": [color_for(r) for r in ids],
+            "size": 11,
+            "line": {"width": 1, "color": "rgba(128,128,128,0.6)"},
+        },
+        hovertemplate=f"<b>%{{text}}</b><br>{x_name} %{{x}}<br>{y_name} %{{y}}<extra></extra>",
+        showlegend=False,
+    )
+    layout = base_layout(height=320)
+    layout["xaxis"]["title"] = {"text": x_name}
+    layout["yaxis"]["title"] = {"text": y_name}
+    return go.Figure(data=[trace], layout=layout)
