@@ -205,6 +205,20 @@ def test_dashboard_in_jupyterlab(lab: tuple[str, str]) -> None:
             page.screenshot(path=str(ARTIFACTS / "dashboard-tag-filter.png"))
             mark("tag filter checked")
 
+            # Clicking a header sorts; ticking a row redraws the curves with that run only.
+            dashboard.locator(".nbt-run-table .nbt-th", has_text="loss").click()
+            expect(rows.first).to_contain_text("resnet-lr0.1", timeout=20_000)
+            expect(dashboard.locator(".nbt-run-table .nbt-th", has_text="loss")).to_contain_text(
+                "▲"
+            )
+            dashboard.locator(".nbt-run-table .nbt-row input[type=checkbox]").first.check()
+            expect(curves.locator(".subplot.xy .scatterlayer .trace")).to_have_count(
+                1, timeout=20_000
+            )
+            expect(curves.locator(".legend .traces")).to_contain_text("resnet-lr0.1")
+            expect(dashboard.locator(".nbt-run-table")).to_contain_text("1 selected")
+            mark("sort and selection checked")
+
             # A malformed filter shows the reason inline, under the box, not a traceback.
             box = dashboard.locator(".nbt-filter-text input")
             box.fill("metrics.loss < AND")
