@@ -195,6 +195,14 @@ class CurvesPanel(widgets.VBox):
         )
         show_figure(self.output, self.figure)
 
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        bundle = super()._repr_mimebundle_(**kwargs) or {}
+        if self.figure is not None:
+            static = figure_bundle(self.figure, include_html=True)
+            bundle["application/vnd.plotly.v1+json"] = static["application/vnd.plotly.v1+json"]
+            bundle["text/html"] = static["text/html"]
+        return bundle
+
     def __repr__(self) -> str:
         return f"<CurvesPanel: {len(self._runs)} runs, keys {self.metric_keys}>"
 

@@ -240,6 +240,14 @@ class TagFilter(widgets.VBox):
         self._on_key({"new": self._key.value})
         self._changed()
 
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        bundle = super()._repr_mimebundle_(**kwargs) or {}
+        shown = esc(self.filter) if self.filter else "(no filter)"
+        bundle["text/html"] = (
+            f'{STYLE}<div class="nbt-root nbt-count">filter: <code>{shown}</code></div>'
+        )
+        return bundle
+
     def __repr__(self) -> str:
         return f"<TagFilter: {self.filter!r}>"
 

@@ -315,3 +315,14 @@ def test_views_import_light_and_names_are_not_shadowed() -> None:
         "assert nbtrack.compare is v.compare and nbtrack.dashboard is v.dashboard\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_every_view_has_a_static_fallback(runs: list[str]) -> None:
+    board = nt.dashboard()
+    views = [board, board.table, board.tag_filter, board.curves, board.comparison]
+    for view in views:
+        bundle = view._repr_mimebundle_()
+        assert "text/html" in bundle, type(view).__name__
+        assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert "application/vnd.plotly.v1+json" in board.curves._repr_mimebundle_()
+    board.close()
