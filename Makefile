@@ -45,22 +45,20 @@ $(VENV)/.installed-demo: pyproject.toml | $(BIN)/python
 
 # ---------------------------------------------------------------------------- demo
 
-demo: $(VENV)/.installed-demo  ## the demo: JupyterLab on notebooks/ (headless run until the demo notebooks exist)
-	@if [ -f notebooks/01-quickstart.ipynb ]; then \
-		echo "Starting JupyterLab on notebooks/ (runs go to $(DEMO_STORE)); Ctrl-C to stop."; \
-		NBTRACK_STORE=$(DEMO_STORE) $(BIN)/jupyter lab $(LAB_FLAGS) \
-			notebooks/01-quickstart.ipynb; \
-	else \
-		$(MAKE) --no-print-directory demo-headless; \
-	fi
+demo: $(VENV)/.installed-demo  ## the demo: JupyterLab on notebooks/, opening 01-quickstart
+	@echo "Starting JupyterLab on notebooks/ (runs go to $(DEMO_STORE)); Ctrl-C to stop."
+	@echo "No browser here? Open the URL printed below, or run: make demo-headless"
+	NBTRACK_STORE=$(DEMO_STORE) $(BIN)/jupyter lab $(LAB_FLAGS) \
+		--LabApp.default_url=/lab/tree/01-quickstart.ipynb
 
 lab: $(VENV)/.installed-demo  ## start JupyterLab on notebooks/
 	NBTRACK_STORE=$(DEMO_STORE) $(BIN)/jupyter lab $(LAB_FLAGS)
 
+# Runs the saved notebooks as a reader would (notebooks/ is not modified), drops the widget
+# views (they need a kernel) and keeps their static HTML/plotly fallbacks; build/ gets a
+# copy of plotly.js so the HTML copies draw their figures offline.
 demo-headless: $(VENV)/.installed-demo  ## execute every notebook with nbclient, HTML copies in build/
-	@mkdir -p build
-	NBTRACK_STORE=$(DEMO_STORE) $(BIN)/jupyter nbconvert --to html --execute \
-		--ExecutePreprocessor.timeout=300 --output-dir build notebooks/*.ipynb
+	NBTRACK_STORE=$(DEMO_STORE) $(BIN)/python notebooks/_build.py --html build
 	@echo
 	@echo "Runs were logged to $(DEMO_STORE); HTML copies of the notebooks are in build/."
 	@echo "Look at them with:"
@@ -102,10 +100,8 @@ binder-check:  ## build the Binder environment in a fresh venv and run the noteb
 	mkdir -p build/binder-home
 	PATH=$(CURDIR)/$(BINDER_VENV)/bin:$$PATH HOME=$(CURDIR)/build/binder-home \
 		PIP_CACHE_DIR=$(HOME)/.cache/pip bash binder/postBuild
-	@mkdir -p build/binder
 	PATH=$(CURDIR)/$(BINDER_VENV)/bin:$$PATH HOME=$(CURDIR)/build/binder-home \
-		$(CURDIR)/binder/start jupyter nbconvert --to html --execute \
-		--ExecutePreprocessor.timeout=300 --output-dir build/binder notebooks/*.ipynb
+		$(CURDIR)/binder/start python notebooks/_build.py --html build/binder
 	@echo "binder-check: the Binder environment built and every notebook ran (HTML in build/binder/)."
 
 clean:  ## remove build outputs (keeps .venv and the demo store)

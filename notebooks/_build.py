@@ -19,6 +19,13 @@ Usage (from the repository root)::
     python notebooks/_build.py 03 04           # only these (by number or name)
     python notebooks/_build.py --no-execute    # sources only, no outputs (fast)
     python notebooks/_build.py --check         # exit 1 if a notebook's cells differ from its source
+    python notebooks/_build.py --html build    # run the saved notebooks in $NBTRACK_STORE,
+                                               # write HTML copies to build/ (notebooks untouched)
+
+``--html`` is ``make demo-headless``: it executes every ``notebooks/*.ipynb`` as a reader
+would (into the store of ``$NBTRACK_STORE``, else ``notebooks/.nbtrack``), drops the widget
+views the same way, and writes ``build/NN-name.html`` next to a copy of plotly.js, so the
+figures in the HTML copies draw offline too.
 """
 
 from __future__ import annotations
@@ -156,6 +163,40 @@ def execute(nb: nbformat.NotebookNode, *, timeout: int = 300) -> nbformat.Notebo
     return nb
 
 
+def _local_plotly(html: str) -> str:
+    """Point plotly's CDN ``<script>`` at the ``plotly.min.js`` copied next to the HTML."""
+    return re.sub(
+        r'<script[^>]*src="https://cdn\.plot\.ly/plotly-[0-9.]+\.min\.js"[^>]*>',
+        '<script charset="utf-8" src="plotly.min.js">',
+        html,
+    )
+
+
+def write_html(names: list[str], out_dir: Path) -> int:
+    """Execute the saved notebooks (not the sources) and write HTML copies to ``out_dir``."""
+    import shutil
+
+    import plotly
+    from nbconvert import HTMLExporter
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(
+        Path(plotly.__file__).parent / "package_data" / "plotly.min.js", out_dir / "plotly.min.js"
+    )
+    paths = sorted(HERE.glob("[0-9][0-9]-*.ipynb"))
+    if names:
+        paths = [p for p in paths if any(p.stem.startswith(n) for n in names)]
+    exporter = HTMLExporter()
+    for path in paths:
+        started = time.perf_counter()
+        nb = strip_widgets(execute(nbformat.read(path, as_version=4)))
+        body, _ = exporter.from_notebook_node(nb)
+        target = out_dir / f"{path.stem}.html"
+        target.write_text(_local_plotly(body), encoding="utf-8")
+        print(f"{target}  {time.perf_counter() - started:5.1f} s")
+    return 0
+
+
 def selected(names: list[str]) -> list[Path]:
     sources = sorted(SOURCES.glob("[0-9][0-9]-*.py"))
     if not names:
@@ -195,7 +236,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("notebooks", nargs="*", help="numbers or names (default: all)")
     parser.add_argument("--no-execute", action="store_true", help="write cells, no outputs")
     parser.add_argument("--check", action="store_true", help="compare saved cells to sources")
+    parser.add_argument("--html", metavar="DIR", type=Path,
+                        help="execute the saved notebooks in $NBTRACK_STORE, HTML copies to DIR")
     args = parser.parse_args(argv)
+    if args.html:
+        return write_html(args.notebooks, args.html.resolve())
     sources = selected(args.notebooks)
     if args.check:
         return check(sources)

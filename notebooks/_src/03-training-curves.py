@@ -134,7 +134,6 @@ nt.compare([sgd_run, adam_run])
 
 # %% tags=["raises-exception"]
 %%track -n sgd-too-fast -t model=mlp16 --as failed_run
-# NBVAL_RAISES_EXCEPTION
 optimizer = "sgd"
 lr = 30.0
 epochs = 40
