@@ -119,21 +119,40 @@ class Child:
         return rc
 
 
+_FINGERPRINT_SQL = """
+SELECT 'runs' AS t, run_id, to_json(struct_pack(run_id, experiment, name, status, start_time,
+    end_time, parent_run_id, description))::VARCHAR AS j FROM runs
+UNION ALL SELECT 'params', run_id, to_json(struct_pack(key, value))::VARCHAR FROM params
+UNION ALL SELECT 'tags', run_id, to_json(struct_pack(key, value))::VARCHAR FROM tags
+UNION ALL SELECT 'metrics', run_id,
+    to_json(struct_pack(key, step, timestamp, v := CAST(value AS VARCHAR)))::VARCHAR FROM metrics
+UNION ALL SELECT 'latest', run_id,
+    to_json(struct_pack(key, step, v := CAST(value AS VARCHAR)))::VARCHAR FROM latest_metrics
+UNION ALL SELECT 'artifacts', run_id, to_json(struct_pack(path, size, sha256))::VARCHAR
+    FROM artifacts
+"""
+
+
 def fingerprint(run_ids: list[str]) -> str:
-    """Hash of everything a user can read about ``run_ids``: search_runs row and histories."""
+    """Hash of everything a user can read about ``run_ids``.
+
+    Covers the search_runs rows (the wide frame), every row of the SQL views (runs, params,
+    tags, metrics, latest metrics, artifacts) and the bytes of every artifact.
+    """
     import nbtrack as nt
 
     df = nt.search_runs(experiment="*", filter="")
     df = df[df["run_id"].isin(run_ids)].sort_values("run_id")
     df = df.drop(columns=["duration_s"]).dropna(axis=1, how="all")
-    parts: list[Any] = [df.to_json(orient="records", date_format="iso")]
-    for rid in sorted(run_ids):
-        run = nt.get_run(rid)
-        parts.append([rid, run.status, run.params, run.tags, sorted(run.metrics.items())])
-        for key in sorted(run.metrics):
-            h = nt.get_metric_history(rid, key)
-            parts.append([rid, key, h.to_json(orient="values", date_format="iso")])
-        for path in nt.list_artifacts(rid):
+    rows = nt.sql(_FINGERPRINT_SQL)
+    rows = rows[rows["run_id"].isin(run_ids)]
+    parts: list[Any] = [
+        df.to_json(orient="records", date_format="iso"),
+        sorted(zip(rows["t"], rows["run_id"], rows["j"], strict=True)),
+    ]
+    for t, rid, j in parts[1]:
+        if t == "artifacts":
+            path = json.loads(j)["path"]
             parts.append([rid, path, hashlib.sha256(nt.read_artifact(rid, path)).hexdigest()])
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
 
