@@ -12,6 +12,7 @@ Roles:
     flusher_compactor                   the same plus compaction in the main thread
     pause WHAT                          stops forever between a temp write and its rename;
                                         WHAT is segment, compaction, blob or format
+    artifact SIZE NAME                  logs SIZE bytes of fixed content as artifact NAME
 """
 
 from __future__ import annotations
@@ -224,6 +225,19 @@ def pause(what: str) -> None:
     say("not paused")  # the parent fails the test if it sees this
 
 
+def artifact(size: int, name: str) -> None:
+    import nbtrack as nt
+
+    nt.set_store(os.environ["NBTRACK_STORE"])
+    content = (b"0123456789abcdef" * (size // 16 + 1))[:size]
+    say("ready")
+    with nt.start_run(name=f"artifact-{os.getpid()}") as run:
+        say("run", run.id)
+        run.log_text(content.decode(), name)
+    nt.search_runs()  # flush the index record
+    say("done")
+
+
 def main() -> None:
     role, args = sys.argv[1], sys.argv[2:]
     if role == "writer":
@@ -236,6 +250,8 @@ def main() -> None:
         flusher(compact_too=False)
     elif role == "flusher_compactor":
         flusher(compact_too=True)
+    elif role == "artifact":
+        artifact(int(args[0]), args[1])
     elif role == "pause":
         pause(args[0])
     else:
