@@ -491,7 +491,20 @@ def main(argv=None) -> int:
     )
     ap.add_argument("--keep", action="store_true", help="keep the temporary stores")
     ap.add_argument("--timeout", type=float, default=3600.0, help="seconds per step")
+    ap.add_argument(
+        "--from-json",
+        help="comma-separated result files of earlier runs: merge them and print the table "
+        "(no benchmark is run)",
+    )
+    ap.add_argument(
+        "--reference",
+        action="store_true",
+        help="add columns with the peers' numbers quoted in the issue (measured on this "
+        "machine when it was quiet) and nbtrack's ratio to them",
+    )
     args = ap.parse_args(argv)
+    if args.from_json:
+        return render_saved(args)
 
     systems = [s.strip() for s in args.systems.split(",") if s.strip()]
     phases = [p.strip() for p in args.phases.split(",") if p.strip()]
@@ -521,16 +534,21 @@ def main(argv=None) -> int:
                 [p for p in phases if system == "nbtrack" or p not in NBTRACK_ONLY],
                 results,
             )
-    finally:
-        if not args.keep and not args.tmp:
-            shutil.rmtree(r.base, ignore_errors=True)
-    md = (
-        f"{'Quick (reduced sizes)' if args.quick else 'Full'} run, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+    except BaseException:
+        cleanup(args, r)
+        raise
+    header = (
+        f"{'Quick (reduced sizes)' if args.quick else 'Full'} run of "
+        f"{', '.join(systems)}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
         f"{os.cpu_count()} CPUs, 1-min load average {load0[0]:.1f} at start, "
-        f"{os.getloadavg()[0]:.1f} at end; "
-        + ", ".join(f"{k} {v}" for k, v in vers.items())
+        f"{os.getloadavg()[0]:.1f} at end; " + ", ".join(f"{k} {v}" for k, v in vers.items())
+    )
+    shown_results = dict(results)
+    shown = add_reference(shown_results, systems) if args.reference else systems
+    md = (
+        header
         + "\n\n"
-        + table(results, systems, sizes)
+        + table(shown_results, shown, sizes)
         + "\n\nRatios: how many times better nbtrack is (peer time ÷ nbtrack time; for points/s "
         "nbtrack ÷ peer); below 1× nbtrack is worse.\n\nChecks and notes:\n\n"
         + checks(results)
@@ -552,8 +570,85 @@ def main(argv=None) -> int:
             f.write(md)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"sizes": sizes, "versions": vers, "results": results}, f, indent=1)
+            json.dump(
+                {"header": header, "sizes": sizes, "versions": vers, "results": results},
+                f,
+                indent=1,
+            )
+    cleanup(args, r)
     return 0
+
+
+# The peers' numbers quoted in issue 2 (MLflow 3.17 sqlite / trackio 0.43, this machine).
+REFERENCE = {
+    "ref:mlflow-sqlite": {
+        "import": 1270,
+        "runs": 12,
+        "log_metric": 5300,
+        "log_metrics": 2500,
+        "search": 305,
+        "history": 800,
+        "bytes": 240,
+    },
+    "ref:trackio": {
+        "import": 610,
+        "log_metric": 42,
+        "log_metrics": 280_000,
+        "search": 19,
+        "history": 126,
+        "bytes": 164,
+    },
+}
+
+
+def add_reference(results: dict, systems: list[str]) -> list[str]:
+    for name, vals in REFERENCE.items():
+        results[name] = {k: {"value": v} for k, v in vals.items()}
+    return [*systems, *REFERENCE]
+
+
+def render_saved(args) -> int:
+    results: dict = {}
+    sizes = None
+    headers = []
+    for path in args.from_json.split(","):
+        with open(path) as f:
+            saved = json.load(f)
+        sizes = sizes or saved["sizes"]
+        for system, res in saved["results"].items():
+            results.setdefault(system, {}).update(res)
+        headers.append(saved.get("header", path))
+    systems = [s for s in SYSTEMS if s in results]
+    if args.reference:
+        systems = add_reference(results, systems)
+    md = (
+        "Merged from:\n\n"
+        + "\n".join(f"- {h}" for h in headers)
+        + "\n\n"
+        + table(results, systems, sizes)
+        + "\n\n"
+        + RATIO_NOTE
+        + "\n\nChecks and notes:\n\n"
+        + checks({k: v for k, v in results.items() if not k.startswith("ref:")})
+        + "\n"
+    )
+    print(md)
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write(md)
+    return 0
+
+
+RATIO_NOTE = (
+    "Ratios: how many times better nbtrack is (peer time ÷ nbtrack time; for points/s "
+    "nbtrack ÷ peer); below 1× nbtrack is worse."
+)
+
+
+def cleanup(args, r) -> None:
+    if not args.keep and not args.tmp:
+        note(f"removing {r.base} …")
+        shutil.rmtree(r.base, ignore_errors=True)
 
 
 if __name__ == "__main__":
