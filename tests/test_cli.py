@@ -328,15 +328,33 @@ def test_delete_hides_a_run_and_restore_brings_it_back(tmp_path: Path) -> None:
 def test_compact_gc_doctor_change_no_query_result(tmp_path: Path) -> None:
     store = tmp_path / "store"
     populate(store)
-    before = nbtrack("runs", "list", "--json", "--order-by", "attributes.name", store=store)
-    points_before = nbtrack("sql", "SELECT count(*) AS n FROM metrics", "--json", store=store)
+    populate(store)  # a second writer process: two segments per partition to merge
 
-    for command in ("compact", "gc"):
-        done = nbtrack(command, "--json", store=store)
-        assert done.returncode == 0, done.stderr
-        assert isinstance(strict_json(done.stdout), dict)
-        done = nbtrack(command, store=store)
-        assert done.returncode == 0, done.stderr
+    def segments() -> int:
+        return len(list(store.rglob("*.parquet")))
+
+    def snapshot() -> tuple[Any, Any]:
+        runs = nbtrack("runs", "list", "--json", "--order-by", "attributes.run_id", store=store)
+        points = nbtrack(
+            "sql",
+            "SELECT run_id, key, step, value FROM metrics ORDER BY ALL",
+            "--json",
+            store=store,
+        )
+        assert runs.returncode == 0, runs.stderr
+        assert points.returncode == 0, points.stderr
+        return strict_json(runs.stdout), strict_json(points.stdout)
+
+    before, files_before = snapshot(), segments()
+    assert len(before[0]) == 8
+
+    done = nbtrack("compact", store=store)
+    assert done.returncode == 0, done.stderr
+    # replaced segments are deleted by gc once their grace period is over (0 s here)
+    done = nbtrack("gc", "--json", store=store, env=_env(NBTRACK_GC_GRACE="0"))
+    assert done.returncode == 0, done.stderr
+    assert isinstance(strict_json(done.stdout), dict)
+    assert segments() < files_before
 
     done = nbtrack("doctor", "--json", store=store)
     assert done.returncode == 0, done.stderr
@@ -345,10 +363,7 @@ def test_compact_gc_doctor_change_no_query_result(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "no problems" in done.stdout
 
-    after = nbtrack("runs", "list", "--json", "--order-by", "attributes.name", store=store)
-    points_after = nbtrack("sql", "SELECT count(*) AS n FROM metrics", "--json", store=store)
-    assert strict_json(after.stdout) == strict_json(before.stdout)
-    assert strict_json(points_after.stdout) == strict_json(points_before.stdout)
+    assert snapshot() == before
 
 
 # --------------------------------------------------------------------------- errors
