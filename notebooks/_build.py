@@ -236,8 +236,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("notebooks", nargs="*", help="numbers or names (default: all)")
     parser.add_argument("--no-execute", action="store_true", help="write cells, no outputs")
     parser.add_argument("--check", action="store_true", help="compare saved cells to sources")
-    parser.add_argument("--html", metavar="DIR", type=Path,
-                        help="execute the saved notebooks in $NBTRACK_STORE, HTML copies to DIR")
+    parser.add_argument(
+        "--html",
+        metavar="DIR",
+        type=Path,
+        help="execute the saved notebooks in $NBTRACK_STORE, HTML copies to DIR",
+    )
     args = parser.parse_args(argv)
     if args.html:
         return write_html(args.notebooks, args.html.resolve())

@@ -31,8 +31,13 @@ def _source(cell: dict) -> str:
 
 def test_the_demo_notebooks_are_there() -> None:
     names = {p.stem for p in ALL}
-    for name in ("01-quickstart", "02-hyperparameter-sweep", "03-training-curves",
-                 "04-search-and-sql", "05-dashboard"):
+    for name in (
+        "01-quickstart",
+        "02-hyperparameter-sweep",
+        "03-training-curves",
+        "04-search-and-sql",
+        "05-dashboard",
+    ):
         assert name in names
 
 
@@ -48,9 +53,7 @@ def test_notebook_has_no_widget_state(path: Path) -> None:
 @pytest.mark.parametrize("path", ALL, ids=[p.name for p in ALL])
 def test_notebook_has_a_checked_cell(path: Path) -> None:
     cells = _load(path)["cells"]
-    assert any(
-        c["cell_type"] == "code" and "# NBVAL_CHECK_OUTPUT" in _source(c) for c in cells
-    )
+    assert any(c["cell_type"] == "code" and "# NBVAL_CHECK_OUTPUT" in _source(c) for c in cells)
 
 
 @pytest.mark.parametrize("path", ALL, ids=[p.name for p in ALL])

@@ -87,8 +87,9 @@ examples = [
     "NOT tags.team = 'vision'",
 ]
 for text in examples:
-    matched = nt.search_runs(filter=text, order_by=["attributes.name"])
-    print(f"{len(matched):2d} runs  {text:<64} {', '.join(matched['name'])}")
+    names = list(nt.search_runs(filter=text, order_by=["attributes.name"])["name"])
+    shown = ", ".join(names[:3]) + (", …" if len(names) > 3 else "")
+    print(f"{len(names):2d} runs  {text:<62} {shown}")
 
 # %% [markdown]
 # Note the last line: a run without a `team` tag does not match `tags.team = 'vision'`, so
@@ -138,7 +139,7 @@ nt.sql("""
     WHERE r.experiment = 'search-and-sql'
     GROUP BY ALL
     ORDER BY best_acc DESC
-""")
+""").astype({"epoch_over_0_8": "Int64"})
 
 # %% [markdown]
 # The same store holds every notebook's runs; one query summarises all experiments:
