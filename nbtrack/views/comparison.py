@@ -58,6 +58,7 @@ class RunCompare(widgets.VBox):
         self.add_class("nbt-compare")
         self._runs = pd.DataFrame({"run_id": []})
         self._quiet = False
+        self._figures: dict[widgets.Output, Any] = {}
         self._params_html = widgets.HTML()
         self._bars = widgets.Output()
         self._parallel_metric = widgets.Dropdown(
@@ -109,7 +110,7 @@ class RunCompare(widgets.VBox):
             if len(frame)
             else '<div class="nbt-dim">Select runs to compare.</div>'
         )
-        show_figure(self._bars, build_final_metrics_figure(frame))
+        self._show(self._bars, build_final_metrics_figure(frame))
         metrics = [c for c in frame.columns if c.startswith("metrics.")]
         params = [c for c in frame.columns if c.startswith("params.")]
         preferred = _preferred_metric(metrics)
@@ -152,7 +153,7 @@ class RunCompare(widgets.VBox):
         if self._quiet:
             return
         metric = self._parallel_metric.value
-        show_figure(
+        self._show(
             self._parallel,
             build_parallel_coordinates(self._runs, None if metric in (None, _NONE) else metric),
         )
@@ -160,9 +161,20 @@ class RunCompare(widgets.VBox):
     def _draw_scatter(self) -> None:
         if self._quiet:
             return
-        show_figure(
+        self._show(
             self._scatter, build_scatter(self._runs, self._scatter_x.value, self._scatter_y.value)
         )
+
+    def redisplay(self) -> None:
+        """Send the current figures to the browser again (after their tab was hidden)."""
+        for output, fig in self._figures.items():
+            show_figure(output, fig, force=True)
+        if self.curves is not None:
+            self.curves.redisplay()
+
+    def _show(self, output: widgets.Output, fig: Any) -> None:
+        self._figures[output] = fig
+        show_figure(output, fig)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         bundle = super()._repr_mimebundle_(**kwargs) or {}

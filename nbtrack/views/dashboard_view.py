@@ -24,7 +24,8 @@ class Dashboard(widgets.VBox):
     """Everything about an experiment in one linked view.
 
     Changing the filter narrows the table; ticking rows redraws the curves and the
-    comparison (with nothing ticked they show the first ``DEFAULT_SHOWN`` rows). The
+    comparison (with nothing ticked they show the first ``DEFAULT_SHOWN`` rows), which sit
+    in two tabs; the hidden tab is redrawn when it is opened. The
     Refresh button, or a timer, reads the store again, so runs logged by other
     kernels appear.
     """
@@ -55,6 +56,15 @@ class Dashboard(widgets.VBox):
             layout=widgets.Layout(width="auto"),
         )
         self._auto = widgets.HTML()
+        # Curves and comparison in tabs, drawn lazily: only the visible tab's figures are
+        # rebuilt on each filter or selection change (the browser's plotly rendering, not
+        # Python, is what a redraw of every figure costs), the other tab when it is opened.
+        self._tabs = widgets.Tab(children=[self.curves, self.comparison])
+        self._tabs.set_title(0, "Curves")
+        self._tabs.set_title(1, "Compare")
+        self._tabs.add_class("nbt-tabs")
+        self._stale = {0: True, 1: True}
+        self._rows = pd.DataFrame({"run_id": []})
         self.children = [
             widgets.HTML(STYLE),
             widgets.HBox(
@@ -63,13 +73,11 @@ class Dashboard(widgets.VBox):
             ),
             self.tag_filter,
             self.table,
-            widgets.HTML('<div class="nbt-h2">Curves</div>'),
-            self.curves,
-            widgets.HTML('<div class="nbt-h2">Compare</div>'),
-            self.comparison,
+            self._tabs,
         ]
         self.tag_filter.observe(self._on_filter, "filter")
         self.table.observe(lambda _c: self._redraw(), "selected_run_ids")
+        self._tabs.observe(lambda _c: self._draw_visible(redisplay=True), "selected_index")
         self._refresh.on_click(lambda _b: self.refresh())
         self._stop = threading.Event()
         self._timer: threading.Thread | None = None
@@ -78,6 +86,13 @@ class Dashboard(widgets.VBox):
         self._redraw()
         if refresh_every:
             self.start_auto_refresh(refresh_every)
+
+    def show_tab(self, name: str) -> None:
+        """Show the ``"curves"`` or the ``"compare"`` tab (drawing it if out of date)."""
+        tabs = {"curves": 0, "compare": 1}
+        if name not in tabs:
+            raise ValueError(f"tab must be 'curves' or 'compare', got {name!r}")
+        self._tabs.selected_index = tabs[name]
 
     @property
     def shown_run_ids(self) -> list[str]:
@@ -155,9 +170,21 @@ class Dashboard(widgets.VBox):
         if not force and ids == self._shown:
             return
         self._shown = ids
-        rows = rows if len(rows) else pd.DataFrame({"run_id": []})
-        self.curves.set_runs(rows)
-        self.comparison.set_runs(rows)
+        self._rows = rows if len(rows) else pd.DataFrame({"run_id": []})
+        self._stale = {0: True, 1: True}
+        self._draw_visible()
+
+    def _draw_visible(self, *, redisplay: bool = False) -> None:
+        tab = self._tabs.selected_index or 0
+        if not self._stale.get(tab, False):
+            if redisplay:
+                (self.curves if tab == 0 else self.comparison).redisplay()
+            return
+        if tab == 0:
+            self.curves.set_runs(self._rows)
+        else:
+            self.comparison.set_runs(self._rows)
+        self._stale[tab] = False
 
 
 def _refresh_loop(ref: weakref.ref[Dashboard], stop: threading.Event, seconds: float) -> None:

@@ -22,8 +22,18 @@ from nbtrack.views.figures import X_AXES, build_metrics_figure, figure_bundle
 DEFAULT_KEYS = 4
 
 
-def show_figure(output: widgets.Output, fig: go.Figure) -> None:
-    """Replace what ``output`` shows with ``fig`` (works from callbacks and threads)."""
+def show_figure(output: widgets.Output, fig: go.Figure, *, force: bool = False) -> None:
+    """Replace what ``output`` shows with ``fig`` (works from callbacks and threads).
+
+    Args:
+        output: The Output widget.
+        fig: The figure.
+        force: Send the figure even if it is unchanged (an equal value is not synced),
+            to draw it again after its container was hidden: JupyterLab's plotly renderer
+            leaves a blank box when a hidden tab becomes visible.
+    """
+    if force:
+        output.outputs = ()
     output.outputs = ({"output_type": "display_data", "data": figure_bundle(fig), "metadata": {}},)
 
 
@@ -202,6 +212,11 @@ class CurvesPanel(widgets.VBox):
             bundle["application/vnd.plotly.v1+json"] = static["application/vnd.plotly.v1+json"]
             bundle["text/html"] = static["text/html"]
         return bundle
+
+    def redisplay(self) -> None:
+        """Send the current figure to the browser again (after its tab was hidden)."""
+        if self.figure is not None:
+            show_figure(self.output, self.figure, force=True)
 
     def __repr__(self) -> str:
         return f"<CurvesPanel: {len(self._runs)} runs, keys {self.metric_keys}>"

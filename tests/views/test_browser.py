@@ -186,10 +186,22 @@ def test_dashboard_in_jupyterlab(lab: tuple[str, str]) -> None:
             # One line per run in each metric's subplot, and one legend entry per run.
             expect(curves.locator(".subplot.xy .scatterlayer .trace")).to_have_count(3)
             expect(curves.locator(".legend .traces")).to_have_count(3)
-            expect(dashboard.locator(".nbt-compare .js-plotly-plot").first).to_be_visible()
             page.wait_for_timeout(500)  # let plotly finish its transitions before the picture
             page.screenshot(path=str(ARTIFACTS / "dashboard.png"))
             mark("dashboard checked")
+
+            # The Compare tab draws when opened: params diff, bars, parallel coordinates, scatter.
+            tab = dashboard.locator(".nbt-tabs .lm-TabBar-tab")
+            tab.filter(has_text="Compare").click()
+            compare = dashboard.locator(".nbt-compare")
+            expect(compare.locator(".js-plotly-plot")).to_have_count(3, timeout=30_000)
+            expect(compare.locator(".parcoords")).to_have_count(1)
+            expect(compare).to_contain_text("3 of 3 params differ")
+            page.wait_for_timeout(500)
+            page.screenshot(path=str(ARTIFACTS / "dashboard-compare.png"))
+            tab.filter(has_text="Curves").click()
+            expect(curves).to_be_visible()
+            mark("compare tab checked")
 
             # Choosing a tag value leaves only the runs with that value.
             page.select_option(".nbt-tag-key select", label="team")

@@ -225,7 +225,16 @@ def test_dashboard_links_filter_table_curves_and_comparison(runs: list[str]) -> 
     board.table.select([runs[1]])
     assert board.shown_run_ids == [runs[1]]
     assert {t.legendgroup for t in board.curves.figure.data} == {runs[1]}
+    assert len(board.comparison.runs) == 0  # the hidden tab is drawn when opened
+    board.show_tab("compare")
     assert list(board.comparison.runs["run_id"]) == [runs[1]]
+    board.table.select([runs[0]])  # now the compare tab is the one redrawn
+    assert list(board.comparison.runs["run_id"]) == [runs[0]]
+    assert {t.legendgroup for t in board.curves.figure.data} == {runs[1]}
+    board.show_tab("curves")
+    assert {t.legendgroup for t in board.curves.figure.data} == {runs[0]}
+    with pytest.raises(ValueError, match="tab must be"):
+        board.show_tab("table")
     board.tag_filter.set_text("metrics.loss <")
     assert board.tag_filter.error
     assert len(board.table.frame) == 2  # a malformed filter changes nothing
@@ -319,6 +328,7 @@ def test_views_import_light_and_names_are_not_shadowed() -> None:
 
 def test_every_view_has_a_static_fallback(runs: list[str]) -> None:
     board = nt.dashboard()
+    board.show_tab("compare")
     views = [board, board.table, board.tag_filter, board.curves, board.comparison]
     for view in views:
         bundle = view._repr_mimebundle_()
