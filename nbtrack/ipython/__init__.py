@@ -6,7 +6,6 @@ nothing below it imports this package. ``nbtrack.load_ipython_extension`` delega
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 __all__ = ["load_ipython_extension", "unload_ipython_extension"]
@@ -15,25 +14,17 @@ __all__ = ["load_ipython_extension", "unload_ipython_extension"]
 def load_ipython_extension(ipython: Any) -> None:
     """Register :class:`~nbtrack.ipython.magics.TrackMagics` on ``ipython``.
 
-    Also starts, in background threads, collecting the environment, hardware and package
-    index, and importing the tracking core, so the first tracked cell does not pay for it.
+    Also starts collecting the environment, hardware, package index and git state in a
+    background thread, so the first tracked cell does not pay for it.
     """
     from nbtrack.ipython.magics import TrackMagics
     from nbtrack.tracking import capture
 
     ipython.register_magics(TrackMagics)
+    # Only stdlib work and file reads in this thread. The store layer (duckdb, pyarrow,
+    # pandas) is deliberately not imported in the background: two threads importing the
+    # same modules can hand the user's thread a half-initialised module.
     capture.warm_capture_cache()
-    threading.Thread(target=_import_core, name="nbtrack-import-warmup", daemon=True).start()
-
-
-def _import_core() -> None:
-    # The store layer imports duckdb and pyarrow (~0.5 s); importing it while the user is
-    # still typing makes the first %%track cell fast. A failure here resurfaces, with a
-    # proper traceback, when the first cell imports the same modules.
-    try:
-        import nbtrack.tracking.fluent  # noqa: F401
-    except Exception:  # noqa: BLE001 - see comment above
-        pass
 
 
 def unload_ipython_extension(ipython: Any) -> None:

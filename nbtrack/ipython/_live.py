@@ -27,6 +27,7 @@ from nbtrack.ipython._series import MetricSeriesSet
 
 #: Minimum seconds between two redraws of the live view.
 LIVE_INTERVAL_S = 0.25
+_MAX_DRAW_FAILURES = 5
 
 
 class LiveRenderer(Protocol):
@@ -79,6 +80,7 @@ class LiveMetricsView:
         self._renderer: LiveRenderer | None = None
         self.draw_count = 0
         self.error: BaseException | None = None
+        self._failures = 0
 
     def on_metric(self, key: str, value: float, step: int, timestamp_ms: int) -> None:
         """Metric listener: called in the logging thread after the point was stored."""
@@ -131,9 +133,17 @@ class LiveMetricsView:
                 header = f"{self._title} · running · {points} point{'s' if points != 1 else ''}"
                 renderer.draw(self._series.snapshot(), header)
                 self.draw_count += 1
-        except Exception as exc:  # noqa: BLE001 - see comment above
+        except ImportError as exc:  # plotly, anywidget or ipywidgets missing: stop for good
             self.error = exc
             return False
+        except Exception as exc:  # noqa: BLE001 - see comment above
+            # Transient failures happen: e.g. plotly looks up pandas while another thread
+            # is still importing it ("partially initialized module"). Retry on the next
+            # point; give up after a few failures in a row.
+            self.error = exc
+            self._failures += 1
+            return self._failures < _MAX_DRAW_FAILURES
+        self._failures = 0
         return True
 
     def finish(self, summary: Any) -> bool:
@@ -184,6 +194,10 @@ class PlotlyLiveRenderer:
 
     def prepare(self, keys: Sequence[str]) -> None:
         """Create the figures of new keys (the first one in a kernel takes seconds)."""
+        # plotly peeks at sys.modules["pandas"] without the import lock; if another thread
+        # (the store's flusher) is importing pandas right now, plotly sees a half-made
+        # module and fails. A real import waits for the other thread to finish it.
+        import pandas  # noqa: F401
         import plotly.graph_objects as go
 
         for key in keys:
