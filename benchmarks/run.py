@@ -544,7 +544,10 @@ def main(argv=None) -> int:
         f"{os.getloadavg()[0]:.1f} at end; " + ", ".join(f"{k} {v}" for k, v in vers.items())
     )
     shown_results = dict(results)
-    shown = add_reference(shown_results, systems) if args.reference else systems
+    if args.reference and args.quick:
+        note("--reference ignored with --quick: the reference numbers are for the full sizes")
+    use_ref = args.reference and not args.quick
+    shown = add_reference(shown_results, systems) if use_ref else systems
     md = (
         header
         + "\n\n"
