@@ -622,7 +622,9 @@ def render_saved(args) -> int:
             results.setdefault(system, {}).update(res)
         headers.append(saved.get("header", path))
     systems = [s for s in SYSTEMS if s in results]
-    if args.reference:
+    if args.reference and sizes != W.FULL:
+        note("--reference ignored: the saved results are not from the full sizes")
+    elif args.reference:
         systems = add_reference(results, systems)
     md = (
         "Merged from:\n\n"
