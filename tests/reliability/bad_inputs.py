@@ -426,6 +426,7 @@ def main() -> None:
         finally:
             ctx.run.end()
             shutil.rmtree(root, ignore_errors=True)
+        outcome = outcome.replace(str(ctx.store), "<store>").replace(str(ctx.work), "<outside>")
         outcome = outcome.replace("|", "\\|").replace("\n", " ")
         print(f"| {case.category} | {label} | {outcome} |")
 
