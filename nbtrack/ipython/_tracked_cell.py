@@ -30,6 +30,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
+from types import CodeType
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -68,6 +69,8 @@ class PreparedCell:
     raw: str
     filename: str
     tree: ast.Module
+    code: CodeType
+    last_expression: CodeType | None
     literal_params: dict[str, Any]
     assigned_names: frozenset[str]
     is_silenced: bool
@@ -92,10 +95,24 @@ def prepare_cell(shell: Any, body: str) -> PreparedCell:
     tree = shell.transform_ast(tree)
     if tree is None:
         raise UsageError("an AST transformer rejected the %%track cell; no run was started")
+    # Compile now: errors only the compiler sees ('await' or 'return' outside a function)
+    # must stop the cell before a run exists. The last expression is compiled apart, as
+    # IPython does, so its value can be the cell's Out[n].
+    body_tree, last = tree, None
+    if tree.body and isinstance(tree.body[-1], ast.Expr):
+        body_tree = ast.Module(tree.body[:-1], type_ignores=[])
+        last = ast.Expression(tree.body[-1].value)
+    try:
+        code = shell.compile(body_tree, filename, "exec")
+        last_code = shell.compile(last, filename, "eval") if last is not None else None
+    except (SyntaxError, ValueError) as exc:
+        raise UsageError(_syntax_message(exc, "\n" + body)) from None
     return PreparedCell(
         raw=body,
         filename=filename,
         tree=tree,
+        code=code,
+        last_expression=last_code,
         literal_params=capture.extract_literal_params(tree),
         assigned_names=frozenset(capture.names_assigned(tree)),
         is_silenced=_ends_with_semicolon(transformed),
@@ -395,18 +412,10 @@ class TrackedCell:
     def _exec_body(self) -> Any:
         __tracebackhide__ = True
         shell = self.shell
-        tree = self.cell.tree
-        last: ast.Expression | None = None
-        if tree.body and isinstance(tree.body[-1], ast.Expr):
-            last = ast.Expression(tree.body[-1].value)
-            tree = ast.Module(tree.body[:-1], type_ignores=[])
-        code = shell.compile(tree, self.cell.filename, "exec")
-        exec(code, shell.user_global_ns, shell.user_ns)
-        if last is None:
+        exec(self.cell.code, shell.user_global_ns, shell.user_ns)
+        if self.cell.last_expression is None:
             return None
-        value = eval(
-            shell.compile(last, self.cell.filename, "eval"), shell.user_global_ns, shell.user_ns
-        )
+        value = eval(self.cell.last_expression, shell.user_global_ns, shell.user_ns)
         return None if self.cell.is_silenced else value
 
     # ------------------------------------------------------------------ end of the cell
