@@ -18,13 +18,9 @@ from IPython.utils.process import arg_split
 
 import nbtrack
 from nbtrack.errors import NbtrackError
+from nbtrack.ipython._context import kernel_id
 from nbtrack.ipython._live import LiveRenderer, PlotlyLiveRenderer
-from nbtrack.ipython._tracked_cell import (
-    TrackedCell,
-    TrackOptions,
-    kernel_id,
-    prepare_cell,
-)
+from nbtrack.ipython._tracked_cell import TrackedCell, TrackOptions, prepare_cell
 from nbtrack.tracking.validation import check_key
 
 _EXPERIMENT_OPTION_RE = re.compile(

@@ -389,7 +389,7 @@ def test_system_exit_fails_the_run(ip: Any) -> None:
 def test_sigint_during_bookkeeping_is_deferred() -> None:
     import signal
 
-    from nbtrack.ipython._tracked_cell import deferred_sigint
+    from nbtrack.ipython._context import deferred_sigint
 
     reached_end = False
     with pytest.raises(KeyboardInterrupt), deferred_sigint():
