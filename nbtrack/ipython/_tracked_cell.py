@@ -194,8 +194,11 @@ class TrackedCell:
         tags = context_tags(self.shell, self.cell.raw, None, self.kernel)
         tags.update(git.start_tags())
         tags.update(self.options.tags)
+        # `_`-names are throwaways or private by convention, not configuration
         params = {
-            k: v for k, v in self.cell.literal_params.items() if k not in self.options.param_vars
+            k: v
+            for k, v in self.cell.literal_params.items()
+            if k not in self.options.param_vars and not k.startswith("_")
         }
         self.params = loggable_params(params)
         try:

@@ -202,6 +202,8 @@ def test_only_top_level_literals_are_captured(ip: Any) -> None:
         "dropout: float = 0.5\n"
         "opt, momentum = 'sgd', 0.9\n"
         "computed = math.sqrt(4)\n"
+        "_private = 1\n"
+        "__version__ = '1.0'\n"
         "alias = batch\n"
         "if True:\n    in_if = 1\n"
         "for i in range(2):\n    in_for = 2\n"
