@@ -364,12 +364,12 @@ class DuckViews:
                     ).fetchall()
                 ]
                 keys: dict[str, list[str]] = {"params": [], "metrics": [], "tags": []}
-                for kind, key in self.con.execute(
+                for kind, name in self.con.execute(
                     "SELECT 'params', key FROM _params_cur GROUP BY key UNION ALL "
                     "SELECT 'metrics', key FROM _latest_cur GROUP BY key UNION ALL "
                     "SELECT 'tags', key FROM _tags_cur GROUP BY key ORDER BY 1, 2"
                 ).fetchall():
-                    keys[kind].append(key)
+                    keys[kind].append(name)
                 self.keys = keys
                 self.con.execute("COMMIT")
             except BaseException:
