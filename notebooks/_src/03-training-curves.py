@@ -4,8 +4,8 @@
 # A small neural network written in NumPy (one hidden layer, no framework, CPU only) learns
 # to tell malignant from benign tumours in scikit-learn's bundled breast-cancer dataset.
 # Each training run is a `%%track` cell that logs the validation loss and accuracy once per
-# epoch: **while the cell runs, a live plot draws the curves**; when it ends, the run summary
-# replaces the plot. We train with SGD and with Adam, compare the two runs, and then start a
+# epoch: **while the cell runs, a live plot draws the curves** (the first plot in a kernel
+# takes a few seconds to appear); when it ends, the run summary replaces the plot. We train with SGD and with Adam, compare the two runs, and then start a
 # run that fails on purpose to see what nbtrack keeps of it.
 
 # %%
@@ -55,7 +55,7 @@ def gradients(w, X, y):
     return {"W1": X.T @ dh, "b1": dh.sum(axis=0), "W2": h.T @ d, "b2": d.sum(axis=0)}
 
 
-def train(optimizer, lr, epochs, hidden=16, batch=64, seed=0, pause=0.04):
+def train(optimizer, lr, epochs, hidden=16, batch=64, seed=0, pause=0.1):
     """Train; log val_loss and val_accuracy every epoch. `pause` lets you watch the curves."""
     rng = np.random.default_rng(seed)
     w = {"W1": rng.normal(0, 0.3, (X_train.shape[1], hidden)), "b1": np.zeros(hidden),
