@@ -193,6 +193,11 @@ def _sql_string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def quote_ident(name: str) -> str:
+    """A SQL identifier for ``name`` (column aliases cannot be parameters)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 def _empty_select(table: str) -> str:
     sch = schema.SCHEMAS[table]
     cols = ", ".join(f"CAST(NULL AS {_DUCK_TYPES[f.type]}) AS {f.name}" for f in sch)
@@ -308,6 +313,7 @@ class DuckViews:
         )
         self.con.execute(f"CREATE OR REPLACE VIEW _metrics_raw AS {_empty_select('metrics')}")
         self.con.execute(_MATERIALIZE)
+        self._build_wide({"params": [], "metrics": [], "tags": []})
         self.con.execute(_VIEWS)
         self._loaded: dict[str, set[str]] = {t: set() for t in (*_CACHED, "metrics")}
 
@@ -371,6 +377,7 @@ class DuckViews:
                 ).fetchall():
                     keys[kind].append(name)
                 self.keys = keys
+                self._build_wide(keys)
                 self.con.execute("COMMIT")
             except BaseException:
                 self.con.execute("ROLLBACK")
@@ -378,6 +385,30 @@ class DuckViews:
                 self._reset_tables()
                 raise
             self._key = key
+
+    def _build_wide(self, keys: dict[str, list[str]]) -> None:
+        """One row per run with a column per key: ``params.<k>``, ``metrics.<k>``, ``tags.<k>``.
+
+        Built once per snapshot change, so a search only filters and joins it.
+        """
+        pieces, joins, params = [], [], []
+        for kind, rel in (("params", "_params_cur"), ("metrics", "_latest_cur"), ("tags", "_tags_cur")):
+            if not keys[kind]:
+                continue
+            aggs = ", ".join(
+                f"any_value(value) FILTER (WHERE key = ?) AS {quote_ident(kind + '.' + k)}"
+                for k in keys[kind]
+            )
+            params.extend(keys[kind])
+            pieces.append(f"_{kind} AS (SELECT run_id, {aggs} FROM {rel} GROUP BY run_id)")
+            joins.append(f"LEFT JOIN _{kind} USING (run_id)")
+        with_clause = f"WITH {', '.join(pieces)} " if pieces else ""
+        self.con.execute(
+            f"CREATE OR REPLACE TABLE _wide AS {with_clause}"
+            f"SELECT r.run_id, * EXCLUDE (run_id) FROM (SELECT run_id FROM _runs_cur) r "
+            f"{' '.join(joins)}",
+            params,
+        )
 
     def _reset_tables(self) -> None:
         """After a failed update start over: drop every cached row."""

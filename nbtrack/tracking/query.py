@@ -21,6 +21,7 @@ from nbtrack.errors import (
     RunNotFoundError,
     StoreError,
 )
+from nbtrack.storage.views import quote_ident
 from nbtrack.tracking import settings
 from nbtrack.tracking.filter import build_filter_sql
 
@@ -89,7 +90,13 @@ def _experiments(experiment: str | Sequence[str] | None) -> list[str] | None:
     return names
 
 
-def _order_clause(order_by: Sequence[str] | str | None, params: list[Any]) -> str:
+def _order_clause(
+    order_by: Sequence[str] | str | None,
+    params: list[Any],
+    wide: dict[str, list[str]] | None = None,
+) -> str:
+    """ORDER BY text; with ``wide`` (the keys of the ``_wide`` table aliased ``w``) keys are
+    read from its columns instead of per-run subqueries."""
     if order_by is None:
         return "r.start_time DESC, r.run_id DESC"
     if isinstance(order_by, str):
@@ -109,6 +116,20 @@ def _order_clause(order_by: Sequence[str] | str | None, params: list[Any]) -> st
         if key[0] in "`\"":
             key = key[1:-1].replace(key[0] * 2, key[0])
         direction = (m.group("dir") or "ASC").upper()
+        plural = {"metric": "metrics", "param": "params", "tag": "tags"}.get(
+            kind.rstrip("s"), ""
+        )
+        if wide is not None and plural:
+            col = "w." + quote_ident(f"{plural}.{key}") if key in wide.get(plural, []) else None
+            if col is None:
+                continue  # no run has this key: ordering by it changes nothing
+            if plural == "params":
+                parts.append(
+                    f"TRY_CAST({col} AS DOUBLE) {direction} NULLS LAST, {col} {direction} NULLS LAST"
+                )
+            else:
+                parts.append(f"{col} {direction} NULLS LAST")
+            continue
         if kind.startswith("metric"):
             params.append(key)
             expr = "(SELECT lm.value FROM latest_metrics lm WHERE lm.run_id = r.run_id AND lm.key = ?)"
@@ -136,7 +157,7 @@ def _order_clause(order_by: Sequence[str] | str | None, params: list[Any]) -> st
             expr = f"r.{col}"
         parts.append(f"{expr} {direction} NULLS LAST")
     # Run ids sort by start time: break ties in the direction of the first key.
-    first_dir = "DESC" if " DESC " in parts[0] + " " else "ASC"
+    first_dir = "DESC" if parts and " DESC " in parts[0] + " " else "ASC"
     parts.append(f"r.run_id {first_dir}")
     return ", ".join(parts)
 
@@ -174,12 +195,6 @@ def _where(
     return " AND ".join(clauses) if clauses else "TRUE"
 
 
-def _quote_ident(name: str) -> str:
-    # Column aliases cannot be parameters. Keys are validated on write, but a store may hold
-    # files from elsewhere: quote as an identifier with embedded quotes doubled.
-    return '"' + name.replace('"', '""') + '"'
-
-
 def search_runs(
     experiment: str | Sequence[str] | None = None,
     filter: str = "",
@@ -204,43 +219,25 @@ def search_runs(
     params: list[Any] = []
     where = _where(experiment, filter, params)
     order_params: list[Any] = []
-    order = _order_clause(order_by, order_params)
+    _order_clause(order_by, order_params)  # validates before touching the store
     st = _store(store)
     v = st.refresh()
+    order = _order_clause(order_by, order_params := [], v.keys)
     cols = ", ".join("r." + c for c in RUN_COLUMNS)
-    sel = (
-        f"SELECT {cols}, row_number() OVER (ORDER BY {order}) AS _ord FROM runs r "
-        f"WHERE {where}"
+    # The wide table (one column per key) is rebuilt only when the store's files change.
+    query = (
+        f"SELECT {cols}, w.* EXCLUDE (run_id) FROM runs r JOIN _wide w USING (run_id) "
+        f"WHERE {where} ORDER BY {order}"
     )
-    all_params = order_params + params
+    all_params = params + order_params
     if max_results is not None:
-        sel = f"SELECT * FROM ({sel}) WHERE _ord <= ?"
+        query += " LIMIT ?"
         all_params.append(max_results)
-    pieces = []
-    joins = []
-    for kind, rel in (("params", "params"), ("metrics", "latest_metrics"), ("tags", "tags")):
-        keys = v.keys.get(kind, [])
-        if not keys:
-            continue
-        aggs = ", ".join(
-            f"any_value(value) FILTER (WHERE key = ?) AS {_quote_ident(kind + '.' + k)}"
-            for k in keys
-        )
-        all_params.extend(keys)
-        alias = f"_{kind}"
-        pieces.append(
-            f"{alias} AS (SELECT run_id, {aggs} FROM {rel} "
-            f"WHERE run_id IN (SELECT run_id FROM sel) GROUP BY run_id)"
-        )
-        joins.append(f"LEFT JOIN {alias} USING (run_id)")
-    ctes = ", ".join([f"sel AS ({sel})", *pieces])
-    query = f"WITH {ctes} SELECT * FROM sel {' '.join(joins)} ORDER BY sel._ord"
     try:
         with v.lock:
             table = v.con.sql(query, params=all_params).to_arrow_table()
     except duckdb.Error as exc:
         raise StoreError(f"searching the store failed: {exc}") from exc
-    table = table.drop_columns(["_ord"])
     # Keep a key's column only if some matching run has that key.
     keep = [
         name

@@ -105,6 +105,7 @@ def test_compaction_changes_no_query_result(store):
         with nt.start_run(params={"i": i}, tags={"k": str(i % 3)}) as r:
             r.log_metrics({"m": i, "n": -i}, step=0)
             r.log_metric("m", i + 0.5, step=1)
+        store.flush()  # a segment per run, so compaction has work to do
     nt.delete_run(r.run_id)
 
     def snapshot() -> list[str]:
