@@ -66,7 +66,12 @@ class FilterError(NbtrackError, ValueError):
         self.reason = message
         pointer = ""
         if text:
-            pointer = f"\n  {text}\n  {' ' * position}^"
+            # Show a window around the position: a filter may be 100 KB long.
+            start = max(0, position - 40)
+            snippet = text[start : position + 40].replace("\n", " ")
+            lead = "..." if start else ""
+            tail = "..." if position + 40 < len(text) else ""
+            pointer = f"\n  {lead}{snippet}{tail}\n  {' ' * (len(lead) + position - start)}^"
         super().__init__(f"{message} at position {position}{pointer}")
 
 
