@@ -13,6 +13,9 @@ Roles:
     pause WHAT                          stops forever between a temp write and its rename;
                                         WHAT is segment, compaction, blob or format
     artifact SIZE NAME                  logs SIZE bytes of fixed content as artifact NAME
+    end_then_leave HOW                  ends a run on a slow disk, then leaves at once by
+                                        HOW: os_exit (as a forked multiprocessing child
+                                        does) or sigterm (as Pool.__exit__ does to workers)
 """
 
 from __future__ import annotations
@@ -238,6 +241,43 @@ def artifact(size: int, name: str) -> None:
     say("done")
 
 
+def pool_work(i: int) -> str:
+    """A multiprocessing task: one short run, ended before the task returns."""
+    import nbtrack as nt
+
+    with nt.start_run(name=f"task-{i}") as run:
+        for step in range(100):
+            run.log_metric("x", float(step), step=step)
+    return run.id
+
+
+def end_then_leave(how: str) -> None:
+    import signal
+
+    import nbtrack as nt
+
+    real_replace = os.replace
+
+    def slow_replace(src: Any, dst: Any, *a: Any, **kw: Any) -> None:
+        time.sleep(2.0)  # a slow disk: each rename takes 2 s
+        real_replace(src, dst, *a, **kw)
+
+    nt.set_store(os.environ["NBTRACK_STORE"])
+    os.replace = slow_replace  # type: ignore[assignment]
+    with nt.start_run(name="short") as run:
+        for step in range(100):
+            run.log_metric("x", float(step), step=step)
+    say("ended", run.id)  # the run has ended: what it logged must now be durable
+    if how == "os_exit":
+        os._exit(0)
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(60)
+
+
+def fork_noop() -> None:
+    """A forked child that does nothing (it must still exit cleanly)."""
+
+
 def main() -> None:
     role, args = sys.argv[1], sys.argv[2:]
     if role == "writer":
@@ -250,6 +290,8 @@ def main() -> None:
         flusher(compact_too=False)
     elif role == "flusher_compactor":
         flusher(compact_too=True)
+    elif role == "end_then_leave":
+        end_then_leave(args[0])
     elif role == "artifact":
         artifact(int(args[0]), args[1])
     elif role == "pause":
