@@ -282,3 +282,22 @@ def test_a_real_full_disk_raises_keeps_the_points_and_succeeds_once_space_is_bac
         assert nt.get_run(run.id).status == "FINISHED"
     finally:
         subprocess.run(["umount", "-l", str(small)], capture_output=True, timeout=30)
+
+
+def test_a_dead_writer_on_another_host_reads_killed_once_its_lease_is_stale(
+    store_path: Path,
+) -> None:
+    child = Child(store_path, "flusher")
+    run_id = child.expect("run ").split()[1]
+    child.expect("flushed")
+    child.kill()
+    (lease,) = (store_path / "_writers").iterdir()
+    # Pretend the writer ran on another machine: only the lease's age can tell it died.
+    body = json.loads(lease.read_text())
+    body["host"] = "another-host.example"
+    lease.write_text(json.dumps(body))
+    nt.set_store(str(store_path))
+    assert nt.get_run(run_id).status == "RUNNING"
+    age([lease], 25.0)  # older than NBTRACK_DEAD_AFTER (20 s)
+    assert nt.get_run(run_id).status == "KILLED"
+    assert nt.search_runs()["status"].tolist() == ["KILLED"]
