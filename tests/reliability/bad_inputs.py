@@ -30,6 +30,7 @@ from nbtrack.errors import (
     NbtrackError,
     QueryError,
 )
+from nbtrack.tracking import settings
 
 
 @dataclass
@@ -378,7 +379,7 @@ def make_ctx(store: Path, work: Path, good: list[str]) -> Ctx:
     nt.set_store(str(store))
     run = nt.start_run(name="target", params={"seed": 1})
     run.log_metric("loss", 0.5, step=0)
-    nt.search_runs()  # flush
+    settings.get_store().flush()
     return Ctx(store=store, work=work, run=run, good=good)
 
 
