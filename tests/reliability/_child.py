@@ -27,6 +27,13 @@ import threading
 import time
 from typing import Any
 
+PARENT = os.getppid()
+
+
+def orphaned() -> bool:
+    """True once the test process that started us is gone (never loop forever then)."""
+    return os.getppid() != PARENT
+
 
 def say(*parts: Any) -> None:
     sys.stdout.write(" ".join(str(p) for p in parts) + "\n")
@@ -84,7 +91,7 @@ def compactor(stopfile: str) -> None:
     store = settings.get_store(os.environ["NBTRACK_STORE"])
     rounds = merged = 0
     say("ready")
-    while not os.path.exists(stopfile):
+    while not os.path.exists(stopfile) and not orphaned():
         stats = compaction.compact(store, min_files=2, blocking=True)
         rounds += 1
         merged += stats["merged_files"]
@@ -114,7 +121,7 @@ def searcher(stopfile: str, outfile: str) -> None:
     say("ready")
     final = False
     while True:
-        if os.path.exists(stopfile):
+        if os.path.exists(stopfile) or orphaned():
             final = True  # one last read after every writer has exited
         df = nt.sql(
             "SELECT run_id, count(*) AS n, count(DISTINCT step) AS d FROM metrics "
@@ -168,7 +175,7 @@ def flusher(compact_too: bool) -> None:
 
     def log_loop() -> None:
         step = 0
-        while True:
+        while not orphaned():
             for _ in range(50):
                 run.log_metric("x", float(step), step=step)
                 step += 1
@@ -181,7 +188,7 @@ def flusher(compact_too: bool) -> None:
         log_loop()
         return
     threading.Thread(target=log_loop, daemon=True).start()
-    while True:
+    while not orphaned():
         compaction.compact(store, min_files=2)
         say("compacted")
 
@@ -206,8 +213,9 @@ def pause(what: str) -> None:
     def slow_replace(src: Any, dst: Any, *a: Any, **kw: Any) -> None:
         if matches(str(dst)):
             say("paused", src, dst)
-            while True:
-                time.sleep(60)
+            while not orphaned():
+                time.sleep(1)
+            os._exit(1)
         real_replace(src, dst, *a, **kw)
 
     os.replace = slow_replace  # type: ignore[assignment]

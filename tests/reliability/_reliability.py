@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import os
@@ -33,6 +34,19 @@ def child_env(store_path: Path | str, **extra: str) -> dict[str, str]:
     return env
 
 
+_LIVE: list[Child] = []
+
+
+def _kill_leftovers() -> None:
+    """At exit, SIGKILL any child a failed test left running."""
+    for child in _LIVE:
+        if child.proc.poll() is None:
+            child.proc.kill()
+
+
+atexit.register(_kill_leftovers)
+
+
 class Child:
     """A child process of ``_child.py`` whose stdout lines arrive on a queue."""
 
@@ -51,6 +65,7 @@ class Child:
         )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
+        _LIVE.append(self)
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
