@@ -47,6 +47,18 @@ def cell_hash(body: str) -> str:
     return hashlib.sha256(body.encode("utf-8")).hexdigest()[:16]
 
 
+def current_execution_count(shell: Any) -> int:
+    """The number shown in the running cell's prompt.
+
+    IPython 9 increments ``execution_count`` before a cell runs, IPython 8 after it, so
+    the running cell is ``execution_count - 1`` on 9 and ``execution_count`` on 8.
+    """
+    import IPython
+
+    count = int(shell.execution_count)
+    return count - 1 if IPython.version_info[0] >= 9 else count
+
+
 def context_tags(
     shell: Any, body: str, git: capture.GitInfo | None, kernel: str | None
 ) -> dict[str, str]:
@@ -54,7 +66,7 @@ def context_tags(
     env = capture.collect_environment()
     tags = {
         "nbtrack.cell.hash": cell_hash(body),
-        "nbtrack.cell.execution_count": str(shell.execution_count),
+        "nbtrack.cell.execution_count": str(current_execution_count(shell)),
         "nbtrack.python": env["python"],
         "nbtrack.platform": env["platform"],
         "nbtrack.host": env["host"],
