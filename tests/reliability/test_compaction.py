@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -52,3 +54,40 @@ def test_automatic_compaction_keeps_the_file_count_bounded(
             compaction.auto_compact(store)
         assert max(_visible(store)) <= 4, _visible(store)
     assert len(nt.get_metric_history(run.id, "x")) == 40
+
+
+def _age_file(path: Path, seconds: float) -> None:
+    old = time.time() - seconds
+    os.utime(path, (old, old))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="core bug: FileCatalog.resolve_partition records a replaced file's time as the "
+    "mtime of the newest compacted file listing it, so under compaction more frequent than "
+    "NBTRACK_GC_GRACE gc never deletes anything and files pile up on disk",
+)
+def test_gc_deletes_files_replaced_long_ago_even_while_compaction_continues(
+    store_path: Path,
+) -> None:
+    store = nt.set_store(str(store_path))
+    with nt.start_run() as run:
+        _flushes(store, run, 0, 2)
+        compaction.compact(store)
+        folder = next((store_path / "metrics").glob("experiment_id=*"))
+        first = sorted(folder.iterdir())
+        # The first compaction and its parts happened an hour ago ...
+        for f in first:
+            _age_file(f, 3600)
+        # ... and a new compaction just merged the old compacted file with a new segment.
+        _flushes(store, run, 2, 1)
+        compaction.compact(store)
+    parts = [f for f in first if f.name.startswith("s-")]
+    old_compacted = [f for f in first if f.name.startswith("c-")]
+    assert len(parts) == 2
+    assert len(old_compacted) == 1
+    compaction.gc(store, only_expired=True)
+    # Replaced an hour ago: past the grace, deleted. Replaced just now: kept for readers.
+    assert [p.exists() for p in parts] == [False, False]
+    assert old_compacted[0].exists()
+    assert len(nt.get_metric_history(run.id, "x")) == 3
