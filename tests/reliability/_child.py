@@ -112,12 +112,12 @@ def searcher(stopfile: str, outfile: str) -> None:
     import nbtrack as nt
 
     root = os.environ["NBTRACK_STORE"]
-    nt.set_store(root)
+    store = nt.set_store(root)
     last: dict[str, int] = {}
     last_runs = 0
     violations: list[str] = []
     reads = searches = 0
-    max_files = max_metric_files = 0
+    max_files = max_metric_files = max_visible = 0
     say("ready")
     final = False
     while True:
@@ -147,6 +147,10 @@ def searcher(stopfile: str, outfile: str) -> None:
         total, metric_files = _file_counts(root)
         max_files = max(max_files, total)
         max_metric_files = max(max_metric_files, metric_files)
+        snap = store.snapshot()
+        for parts in snap.partitions.values():
+            for part in parts:
+                max_visible = max(max_visible, len(part.visible))
         if final:
             break
         time.sleep(0.05)
@@ -158,6 +162,7 @@ def searcher(stopfile: str, outfile: str) -> None:
         "last_counts": last,
         "max_files": max_files,
         "max_metric_files": max_metric_files,
+        "max_visible_per_partition": max_visible,
     }
     with open(outfile, "w") as fh:
         json.dump(report, fh)
