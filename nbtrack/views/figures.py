@@ -104,6 +104,10 @@ def apply_theme(fig: go.Figure, *, height: int | None = None) -> go.Figure:
     return fig
 
 
+def _unit(v: float) -> float:
+    return min(1.0, max(0.0, v))
+
+
 def grid_layout(
     titles: Sequence[str], max_cols: int, *, hspace: float = 0.08, vspace: float = 0.12
 ) -> tuple[dict[str, Any], list[tuple[str, str]], int]:
@@ -128,8 +132,12 @@ def grid_layout(
         suffix = "" if i == 0 else str(i + 1)
         x0 = col * (width + hspace)
         y1 = 1 - row * (height + vspace)
-        entries[f"xaxis{suffix}"] = {**_AXIS, "domain": [x0, x0 + width], "anchor": f"y{suffix}"}
-        entries[f"yaxis{suffix}"] = {**_AXIS, "domain": [y1 - height, y1], "anchor": f"x{suffix}"}
+        # Clamp: float sums like 1 - 2 * (h + v) land a hair outside [0, 1] (-5.5e-17),
+        # which plotly rejects.
+        xd = [_unit(x0), _unit(x0 + width)]
+        yd = [_unit(y1 - height), _unit(y1)]
+        entries[f"xaxis{suffix}"] = {**_AXIS, "domain": xd, "anchor": f"y{suffix}"}
+        entries[f"yaxis{suffix}"] = {**_AXIS, "domain": yd, "anchor": f"x{suffix}"}
         refs.append((f"x{suffix}", f"y{suffix}"))
         if len(titles) > 1:
             annotations.append(

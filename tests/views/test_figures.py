@@ -210,3 +210,15 @@ def test_run_colours_spread_over_the_hue_wheel() -> None:
     assert len(colours) > 150  # not a small palette: exact collisions are rare
     assert oklch_to_hex(0.0, 0.0, 0.0) == "#000000"
     assert oklch_to_hex(1.0, 0.0, 0.0) == "#ffffff"
+
+
+def test_many_metric_keys_lay_out_inside_the_figure(store):
+    import nbtrack as nt
+
+    with nt.start_run() as run:
+        for key in ("a", "b", "c", "d", "e", "f", "g"):
+            nt.log_metric(key, 1.0)
+            nt.log_metric(key, 2.0)
+    plot = nt.plot_metrics([run.id])
+    bundle = plot._repr_mimebundle_()
+    assert bundle
