@@ -222,3 +222,27 @@ def test_many_metric_keys_lay_out_inside_the_figure(store):
     plot = nt.plot_metrics([run.id])
     bundle = plot._repr_mimebundle_()
     assert bundle
+
+
+@pytest.mark.parametrize("n", range(1, 13))
+@pytest.mark.parametrize(("cols", "vspace"), [(2, 0.12), (3, 0.22), (3, 0.12)])
+def test_grid_domains_stay_inside_the_unit_interval(n, cols, vspace):
+    from nbtrack.views.figures import grid_layout
+
+    entries, _refs, _rows = grid_layout([str(i) for i in range(n)], cols, vspace=vspace)
+    for name, axis in entries.items():
+        if name.startswith(("xaxis", "yaxis")):
+            lo, hi = axis["domain"]
+            assert 0.0 <= lo <= hi <= 1.0, (name, axis["domain"])
+
+
+def test_compare_with_many_metrics_builds(store):
+    import nbtrack as nt
+
+    ids = []
+    for i in range(2):
+        with nt.start_run(params={"i": i}) as run:
+            nt.log_metrics({k: float(i) for k in "abcdefg"}, step=0)
+        ids.append(run.id)
+    view = nt.compare(ids)
+    assert view._repr_mimebundle_()
