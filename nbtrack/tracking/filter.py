@@ -95,7 +95,7 @@ SQL contract (for the read path)
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -660,12 +660,23 @@ def parse_filter(text: str) -> Node | None:
 # --------------------------------------------------------------------------- compiler
 
 
-def compile_filter(node: Node, alias: str = "r") -> tuple[str, list[object]]:
+def compile_filter(
+    node: Node,
+    alias: str = "r",
+    *,
+    wide: Mapping[str, Collection[str]] | None = None,
+    wide_alias: str = "w",
+) -> tuple[str, list[object]]:
     """Compile a tree into a DuckDB boolean expression and its parameters.
 
     Args:
         node: A tree from :func:`parse_filter` (or built by hand).
         alias: The alias of the ``runs`` relation in the enclosing query.
+        wide: When given, the keys (per kind) of a wide table aliased ``wide_alias`` with
+            one column per key named ``"<kind>.<key>"`` (the read path's ``_wide``).
+            Comparisons then read those columns instead of running a subquery per clause;
+            a key absent from ``wide`` is absent from every run. Column names are quoted
+            identifiers of keys that exist in the store, never free user text.
 
     Returns:
         ``(sql, params)``: run it as ``SELECT ... FROM runs AS {alias} WHERE {sql}`` with
@@ -675,17 +686,24 @@ def compile_filter(node: Node, alias: str = "r") -> tuple[str, list[object]]:
         FilterError: A hand-built tree holds an invalid comparison.
         ValueError: ``alias`` is not a plain SQL identifier.
     """
-    if not _ALIAS.fullmatch(alias):
+    if not _ALIAS.fullmatch(alias) or not _ALIAS.fullmatch(wide_alias):
         raise ValueError(f"alias must be a plain SQL identifier, got {alias!r}")
     params: list[object] = []
+    target = _Target(alias, wide, wide_alias)
     try:
-        sql = _compile(node, alias, params, 0)
+        sql = _compile(node, target, params, 0)
     except RecursionError:
         raise FilterError("filter nested too deeply for the current Python stack") from None
     return sql, params
 
 
-def build_filter_sql(text: str, *, alias: str = "r") -> tuple[str, list[object]]:
+def build_filter_sql(
+    text: str,
+    *,
+    alias: str = "r",
+    wide: Mapping[str, Collection[str]] | None = None,
+    wide_alias: str = "w",
+) -> tuple[str, list[object]]:
     """Parse and compile ``text`` in one go; an empty filter gives ``("TRUE", [])``.
 
     Raises:
@@ -694,22 +712,35 @@ def build_filter_sql(text: str, *, alias: str = "r") -> tuple[str, list[object]]
     node = parse_filter(text)
     if node is None:
         return "TRUE", []
-    return compile_filter(node, alias)
+    return compile_filter(node, alias, wide=wide, wide_alias=wide_alias)
 
 
-def _compile(node: Node, alias: str, params: list[object], depth: int) -> str:
+@dataclass(frozen=True)
+class _Target:
+    """Where comparisons read from: the runs alias, and optionally a wide table."""
+
+    alias: str
+    wide: Mapping[str, Collection[str]] | None
+    wide_alias: str
+
+
+def _quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _compile(node: Node, target: _Target, params: list[object], depth: int) -> str:
     if depth > 2 * MAX_DEPTH + 1:
         raise FilterError(f"filter nested too deeply: more than {2 * MAX_DEPTH} levels")
     if isinstance(node, Comparison):
-        return _compile_comparison(node, alias, params)
+        return _compile_comparison(node, target, params)
     if isinstance(node, Not):
         # The extra parentheses keep NOT off a bare `x IN (...)`, whatever its precedence.
-        return f"(NOT ({_compile(node.child, alias, params, depth + 1)}))"
+        return f"(NOT ({_compile(node.child, target, params, depth + 1)}))"
     if isinstance(node, (And, Or)):
         if not node.children:
             raise FilterError(f"{type(node).__name__} needs at least one child")
         joiner = " AND " if isinstance(node, And) else " OR "
-        parts = [_compile(child, alias, params, depth + 1) for child in node.children]
+        parts = [_compile(child, target, params, depth + 1) for child in node.children]
         return "(" + joiner.join(parts) + ")"
     raise TypeError(f"not a filter node: {node!r}")
 
@@ -753,10 +784,13 @@ def _check_comparison(node: Comparison) -> tuple[Literal, ...]:
     return literals
 
 
-def _compile_comparison(node: Comparison, alias: str, params: list[object]) -> str:
+def _compile_comparison(node: Comparison, target: _Target, params: list[object]) -> str:
     literals = _check_comparison(node)
+    alias = target.alias
     if node.kind == "attributes":
         return _compile_attribute(node, literals, alias, params)
+    if target.wide is not None:
+        return _compile_wide(node, literals, target, params)
     relation = _RELATIONS[node.kind]
     params.append(node.key)
     if node.op in NULL_OPS:
@@ -769,6 +803,27 @@ def _compile_comparison(node: Comparison, alias: str, params: list[object]) -> s
     return f"{alias}.run_id IN (SELECT run_id FROM {relation} WHERE key = ? AND {predicate})"
 
 
+def _compile_wide(
+    node: Comparison, literals: tuple[Literal, ...], target: _Target, params: list[object]
+) -> str:
+    assert target.wide is not None
+    present = node.key in target.wide.get(node.kind, ())
+    if node.op in NULL_OPS:
+        if not present:
+            return "TRUE" if node.op == "IS NULL" else "FALSE"
+    elif not present:
+        return "FALSE"  # no run has the key: every comparison on it is false
+    column = f"{target.wide_alias}.{_quote_ident(node.kind + '.' + node.key)}"
+    if node.op in NULL_OPS:
+        return f"({column} {node.op})"
+    if node.kind == "metrics":
+        predicate = _metric_predicate(node.op, literals, params, column)
+    else:
+        predicate = _text_predicate(node.kind, node.op, literals, params, column)
+    # A run without the key has NULL here: the clause must be FALSE, not NULL.
+    return f"COALESCE(({predicate}), FALSE)"
+
+
 def _number(literal: Literal) -> float:
     assert not isinstance(literal, bool)  # ruled out by _check_comparison
     if isinstance(literal, Number):
@@ -776,39 +831,45 @@ def _number(literal: Literal) -> float:
     return float(literal)
 
 
-def _metric_predicate(op: str, literals: tuple[Literal, ...], params: list[object]) -> str:
+def _metric_predicate(
+    op: str, literals: tuple[Literal, ...], params: list[object], value: str = "value"
+) -> str:
     params.extend(_number(literal) for literal in literals)
     if op in LIST_OPS:
-        return f"value {op} ({', '.join('?' * len(literals))})"
-    return f"value {_SQL_OPS[op]} ?"
+        return f"{value} {op} ({', '.join('?' * len(literals))})"
+    return f"{value} {_SQL_OPS[op]} ?"
 
 
-def _text_predicate(kind: str, op: str, literals: tuple[Literal, ...], params: list[object]) -> str:
+def _text_predicate(
+    kind: str, op: str, literals: tuple[Literal, ...], params: list[object], value: str = "value"
+) -> str:
     if op in LIKE_OPS:
         params.append(literals[0])
-        return f"value {op} ?"
+        return f"{value} {op} ?"
     if op in LIST_OPS:
-        parts = [_text_compare(kind, "=", literal, params) for literal in literals]
+        parts = [_text_compare(kind, "=", literal, params, value) for literal in literals]
         any_equal = "(" + " OR ".join(parts) + ")"
         return f"NOT {any_equal}" if op == "NOT IN" else any_equal
-    return _text_compare(kind, op, literals[0], params)
+    return _text_compare(kind, op, literals[0], params, value)
 
 
-def _text_compare(kind: str, op: str, literal: Literal, params: list[object]) -> str:
-    """Compare a param's or tag's ``value`` with one literal."""
+def _text_compare(
+    kind: str, op: str, literal: Literal, params: list[object], value: str = "value"
+) -> str:
+    """Compare a param's or tag's value (the SQL expression ``value``) with one literal."""
     sql_op = _SQL_OPS[op]
     if isinstance(literal, bool):
         params.append(_literal_text(literal))
-        return f"lower(value) {sql_op} ?"
+        return f"lower({value}) {sql_op} ?"
     text = _literal_text(literal)
     number = _parse_number_text(text) if kind == "params" else None
     if number is None:
         params.append(text)
-        return f"value {sql_op} ?"
+        return f"{value} {sql_op} ?"
     params.extend((number, text))
     return (
-        "CASE WHEN TRY_CAST(value AS DOUBLE) IS NOT NULL "
-        f"THEN TRY_CAST(value AS DOUBLE) {sql_op} ? ELSE value {sql_op} ? END"
+        f"CASE WHEN TRY_CAST({value} AS DOUBLE) IS NOT NULL "
+        f"THEN TRY_CAST({value} AS DOUBLE) {sql_op} ? ELSE {value} {sql_op} ? END"
     )
 
 

@@ -179,8 +179,12 @@ def _split_top(expr: str) -> list[str]:
 
 
 def _where(
-    experiment: str | Sequence[str] | None, filter: str, params: list[Any]
+    experiment: str | Sequence[str] | None,
+    filter: str,
+    params: list[Any],
+    wide: dict[str, list[str]] | None = None,
 ) -> str:
+    """WHERE text over ``runs r`` (and, with ``wide``, the ``_wide`` table ``w``)."""
     clauses = []
     exps = _experiments(experiment)
     if exps is not None:
@@ -189,7 +193,7 @@ def _where(
     if not isinstance(filter, str):
         raise FilterError(f"filter must be a string, got {type(filter).__name__}", "", 0)
     if filter.strip():
-        sql, fparams = build_filter_sql(filter, alias="r")
+        sql, fparams = build_filter_sql(filter, alias="r", wide=wide)
         clauses.append(f"({sql})")
         params.extend(fparams)
     return " AND ".join(clauses) if clauses else "TRUE"
@@ -216,13 +220,36 @@ def search_runs(
         isinstance(max_results, bool) or not isinstance(max_results, int) or max_results < 0
     ):
         raise QueryError(f"max_results must be a non-negative integer, got {max_results!r}")
-    params: list[Any] = []
-    where = _where(experiment, filter, params)
-    order_params: list[Any] = []
-    _order_clause(order_by, order_params)  # validates before touching the store
+    _where(experiment, filter, [])  # validate before touching the store
+    _order_clause(order_by, [])
     st = _store(store)
     v = st.refresh()
-    order = _order_clause(order_by, order_params := [], v.keys)
+    # Under the lock the wide table and its key list belong to the same snapshot (another
+    # thread may install a newer one between refresh() and here).
+    with v.lock:
+        table = _search_locked(v, experiment, filter, order_by, max_results)
+    # Keep a key's column only if some matching run has that key.
+    keep = [
+        name
+        for name in table.column_names
+        if name in RUN_COLUMNS or table.column(name).null_count < len(table)
+    ]
+    if len(table) == 0:
+        keep = list(RUN_COLUMNS)
+    return table.select(keep).to_pandas()
+
+
+def _search_locked(
+    v: Any,
+    experiment: str | Sequence[str] | None,
+    filter: str,
+    order_by: Sequence[str] | str | None,
+    max_results: int | None,
+) -> pa.Table:
+    params: list[Any] = []
+    where = _where(experiment, filter, params, v.keys)
+    order_params: list[Any] = []
+    order = _order_clause(order_by, order_params, v.keys)
     cols = ", ".join("r." + c for c in RUN_COLUMNS)
     # The wide table (one column per key) is rebuilt only when the store's files change.
     query = (
@@ -234,19 +261,9 @@ def search_runs(
         query += " LIMIT ?"
         all_params.append(max_results)
     try:
-        with v.lock:
-            table = v.con.sql(query, params=all_params).to_arrow_table()
+        return v.con.sql(query, params=all_params).to_arrow_table()
     except duckdb.Error as exc:
         raise StoreError(f"searching the store failed: {exc}") from exc
-    # Keep a key's column only if some matching run has that key.
-    keep = [
-        name
-        for name in table.column_names
-        if name in RUN_COLUMNS or table.column(name).null_count < len(table)
-    ]
-    if len(table) == 0:
-        keep = list(RUN_COLUMNS)
-    return table.select(keep).to_pandas()
 
 
 def count_runs(

@@ -285,3 +285,13 @@ def test_metric_listener_sees_points(run):
     remove()
     run.log_metric("a", 9)
     assert seen == [("a", 1.5, 0), ("b", 2.0, 4), ("c", 3.0, 4)]
+
+
+def test_filters_on_keys_no_run_has(store):
+    with nt.start_run(params={"a": "1"}) as r:
+        nt.log_metric("m", 1.0)
+    assert list(nt.search_runs(filter="metrics.nope IS NULL")["run_id"]) == [r.id]
+    assert len(nt.search_runs(filter="metrics.nope < 1")) == 0
+    assert list(nt.search_runs(filter="NOT params.nope = 'x'")["run_id"]) == [r.id]
+    assert len(nt.search_runs(filter="tags.nope IS NOT NULL")) == 0
+    assert list(nt.search_runs(order_by=["metrics.nope DESC"])["run_id"]) == [r.id]
