@@ -343,13 +343,14 @@ def run_tags(run_id: str, store: ParquetStore | None = None) -> dict[str, str]:
 def get_metric_history(run_id: str, key: str, *, store: ParquetStore | None = None) -> pd.DataFrame:
     """Every point of one metric: columns step, value, timestamp (sorted by step, time)."""
     st = _store(store)
-    _fetch_run_row(run_id, st)
     t = _run(
         "SELECT step, value, timestamp FROM metrics WHERE run_id = ? AND key = ? "
         "ORDER BY step, timestamp",
         [run_id, key],
         st,
     )
+    if t.num_rows == 0:
+        _fetch_run_row(run_id, st)  # an unknown run is an error, an unknown key is empty
     return _to_pandas(t)
 
 
