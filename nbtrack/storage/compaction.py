@@ -88,6 +88,9 @@ def compact_partition(
             replaces.update(segments.read_replaces(store.fs, path))
         tables.append(_read(store, path, table))
     merged = pa.concat_tables(tables)
+    if table == "metrics":
+        # Background work: a full sort regroups a run's points across the merged flushes.
+        merged = merged.sort_by(schema.SORT_KEYS["metrics"])
     data = segments.encode(table, merged, sorted(replaces))
     name = segments.segment_name(segments.COMPACTED_PREFIX, store.writer_id, store.next_seq())
     segments.write_segment(store.fs, store.fs.join(folder_rel, name), data)

@@ -41,7 +41,10 @@ def partition_dir(fs: FileSystem, table: str, experiment_id: str) -> str:
 
 def encode(table_name: str, table: pa.Table, replaces: list[str] | None = None) -> bytes:
     """Parquet bytes for ``table``, sorted and encoded for its kind of data."""
-    table = _grouped(table) if table_name == "metrics" else table.sort_by(schema.SORT_KEYS[table_name])
+    if table_name != "metrics":
+        # Metric rows arrive grouped by run and key from the buffer (and from compaction's
+        # inputs); sorting millions of strings here would cost more than the write.
+        table = table.sort_by(schema.SORT_KEYS[table_name])
     meta = {schema.FORMAT_META: str(schema.FORMAT_VERSION).encode()}
     if replaces is not None:
         meta[schema.REPLACES_META] = json.dumps(sorted(replaces)).encode()
@@ -66,27 +69,6 @@ def encode(table_name: str, table: pa.Table, replaces: list[str] | None = None) 
     else:
         pq.write_table(table, sink, compression="zstd", row_group_size=1 << 20)
     return sink.getvalue()
-
-
-def _grouped(table: pa.Table) -> pa.Table:
-    """Metric rows grouped by run and key, steps rising inside a group.
-
-    Groups follow first appearance rather than string order: sorting the dictionary codes is
-    10x cheaper than sorting strings, and grouping is all compression and pruning need.
-    A flush of one run's single key, the common case, is already in order and is not copied.
-    """
-    import numpy as np
-    import pyarrow.compute as pc
-
-    if table.num_rows < 2:
-        return table
-    runs = pc.dictionary_encode(table.column("run_id")).combine_chunks().indices
-    keys = pc.dictionary_encode(table.column("key")).combine_chunks().indices
-    steps = table.column("step").to_numpy()
-    order = np.lexsort((steps, keys.to_numpy(), runs.to_numpy()))
-    if bool((order[1:] > order[:-1]).all()):
-        return table
-    return table.take(pa.array(order))
 
 
 def write_segment(fs: FileSystem, path: str, data: bytes) -> None:

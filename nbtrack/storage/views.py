@@ -144,6 +144,15 @@ class FileCatalog:
             for name in replaces:
                 dropped.add(name)
                 part.replaced[name] = f.mtime
+        # A file's grace period runs from the first compaction that replaced it, not from
+        # the newest one that lists it again (transitively): older compacted files that are
+        # themselves replaced now still tell when that was.
+        for f in compacted:
+            if f.name in loser_names:
+                continue
+            for name in self._replaced_by(self.fs.join(folder_rel, f.name)):
+                if name in part.replaced and f.mtime < part.replaced[name]:
+                    part.replaced[name] = f.mtime
         for name, info in by_name.items():
             if name in loser_names:
                 part.losers.append(info)

@@ -61,12 +61,6 @@ def _age_file(path: Path, seconds: float) -> None:
     os.utime(path, (old, old))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core bug: FileCatalog.resolve_partition records a replaced file's time as the "
-    "mtime of the newest compacted file listing it, so under compaction more frequent than "
-    "NBTRACK_GC_GRACE gc never deletes anything and files pile up on disk",
-)
 def test_gc_deletes_files_replaced_long_ago_even_while_compaction_continues(
     store_path: Path,
 ) -> None:
