@@ -289,7 +289,10 @@ def _check_store(uri: str | None) -> str:
         raise StoreError(f"{path} is not a directory, so it cannot be an nbtrack store")
     if not os.access(path, os.R_OK | os.X_OK):
         raise StoreError(f"cannot read the store at {path}: permission denied")
-    if os.listdir(path) and not os.path.exists(os.path.join(path, STORE_MARKER)):
+    # Leftover temporary files (".format.json.<random>.tmp" from a writer killed while
+    # creating the store) don't make a folder foreign.
+    entries = [e for e in os.listdir(path) if not (e.startswith(".") and e.endswith(".tmp"))]
+    if entries and not os.path.exists(os.path.join(path, STORE_MARKER)):
         # A folder with files but no store marker is a mistyped path: don't write into it.
         raise StoreError(
             f"{path} is not an nbtrack store (it has files but no {STORE_MARKER}); "

@@ -160,7 +160,27 @@ def gc(store: ParquetStore, *, only_expired: bool = True) -> dict[str, int]:
                 if now - f.mtime > max(grace, 60.0):
                     store.fs.delete(store.fs.join(part.folder, f.name))
                     removed["temporary"] += 1
+    for folder, info in _stray_temporaries(store):
+        if now - info.mtime > max(grace, 60.0):
+            store.fs.delete(store.fs.join(folder, info.name) if folder else store.fs.join(info.name))
+            removed["temporary"] += 1
     return removed
+
+
+def _stray_temporaries(store: ParquetStore) -> list[tuple[str, Any]]:
+    """Temporary files outside table partitions: the store root, _writers/, blob folders."""
+    from nbtrack.storage._fs import TMP_SUFFIX
+
+    folders = ["", "_writers"]
+    blobs = "artifacts/blobs"
+    folders += [f"{blobs}/{d}" for d in store.fs.list_dirs(store.fs.join(blobs))]
+    out = []
+    for folder in folders:
+        path = store.fs.join(folder) if folder else store.fs.root
+        for info in store.fs.list_files(path):
+            if info.name.startswith(".") and info.name.endswith(TMP_SUFFIX):
+                out.append((folder, info))
+    return out
 
 
 def doctor(store: ParquetStore) -> list[dict[str, str]]:
@@ -205,6 +225,15 @@ def doctor(store: ParquetStore) -> list[dict[str, str]]:
                         "action": "run `nbtrack gc`",
                     }
                 )
+    for folder, info in _stray_temporaries(store):
+        if now - info.mtime > 60:
+            problems.append(
+                {
+                    "path": store.fs.join(folder, info.name) if folder else store.fs.join(info.name),
+                    "problem": "leftover temporary file of an interrupted write",
+                    "action": "run `nbtrack gc`",
+                }
+            )
     for table in schema.TABLES:
         for part in snap.partitions.get(table, []):
             small = sum(1 for f in part.visible if f.size < TARGET_BYTES)

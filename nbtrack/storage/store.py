@@ -130,6 +130,10 @@ class ParquetStore:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._lease_written = False
+        # Never let the inherited DuckDB connection be destroyed in the child: that
+        # segfaults. Keep it referenced for the child's life and open a new one on demand.
+        if self._views is not None:
+            _inherited.append(self._views)
         self._views = None
         self.catalog = FileCatalog(self.fs)
 
@@ -296,9 +300,20 @@ class ParquetStore:
         # records are no longer in the buffer but not yet on disk either.
         self.flush()
         snap = self.catalog.snapshot()
-        self.catalog.warn_problems(snap)
         v = self.views()
-        v.install(snap)
+        try:
+            v.install(snap)
+        except duckdb.Error:
+            # A segment passed the cheap check but DuckDB cannot read it (bad pages, a
+            # foreign schema): find such files one by one, skip them, and load the rest.
+            bad = v.probe_new_files(snap)
+            if not bad:
+                raise
+            for path, why in bad.items():
+                self.catalog.mark_path_bad(path, why)
+            snap = self.catalog.snapshot()
+            v.install(snap)
+        self.catalog.warn_problems(snap)
         v.set_dead_writers(self._dead_writers(v.running_owners()))
         return v
 
@@ -350,6 +365,7 @@ class ParquetStore:
 
 
 _stores: dict[str, ParquetStore] = {}
+_inherited: list[Any] = []  # DuckDB objects inherited through fork, never closed
 _stores_lock = threading.Lock()
 _all: weakref.WeakSet[ParquetStore] = weakref.WeakSet()
 
@@ -368,6 +384,11 @@ def open_store(uri: str, fs: Any = None) -> ParquetStore:
         if store is None:
             store = _stores[key] = ParquetStore(key, fs)
             _all.add(store)
+            # multiprocessing clears finalizers in a child, then runs after-fork hooks: this
+            # one registers the child's final flush (fork children exit with os._exit).
+            import multiprocessing.util as mp_util
+
+            mp_util.register_after_fork(store, _register_exit_flush)
         return store
 
 
@@ -380,6 +401,13 @@ def _after_fork_in_child() -> None:
     _stores_lock = threading.Lock()
     for store in list(_stores.values()):
         store.after_fork()
+
+
+def _register_exit_flush(_store: ParquetStore) -> None:
+    """In a multiprocessing child: flush before it leaves by os._exit (atexit never runs)."""
+    import multiprocessing.util as mp_util
+
+    mp_util.Finalize(None, _close_all, exitpriority=100)
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)

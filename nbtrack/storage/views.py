@@ -82,6 +82,15 @@ class FileCatalog:
             self._bad[key] = segments.check_readable(self.fs, path, info.size)
         return self._bad[key]
 
+    def mark_path_bad(self, path: str, why: str) -> None:
+        """Skip ``path`` from now on (DuckDB could not read it)."""
+        for key in [k for k in self._bad if k[0] == path]:
+            self._bad[key] = why
+        folder, name = path.rsplit("/", 1) if "/" in path else ("", path)
+        for info in self.fs.list_files(folder):
+            if info.name == name:
+                self._bad[(path, info.size)] = why
+
     def mark_bad(self, snap: Snapshot) -> int:
         """Check every visible file's footer in full; mark failures. Returns how many."""
         found = 0
@@ -175,12 +184,15 @@ class FileCatalog:
     def warn_problems(self, snap: Snapshot) -> None:
         for parts in snap.partitions.values():
             for part in parts:
-                for info, problem in part.corrupt:
+                for info, problem in [
+                    *part.corrupt,
+                    *((f, "not an nbtrack segment") for f in part.foreign),
+                ]:
                     path = self.fs.join(part.folder, info.name)
                     if path not in self._warned:
                         self._warned.add(path)
                         warnings.warn(
-                            f"nbtrack: skipping unreadable segment {path} ({problem}); "
+                            f"nbtrack: skipping {path} ({problem}); "
                             "run `nbtrack doctor` for what to do",
                             NbtrackWarning,
                             stacklevel=4,
@@ -298,8 +310,18 @@ class DuckViews:
             else:
                 root = fs.root.rstrip("/") + "/"
                 con.execute(f"SET allowed_directories = [{_sql_string(root)}]")
+                # DuckDB allows reading its temp_directory (default <cwd>/.tmp): point it at a
+                # private folder so nt.sql cannot read the user's working directory through it.
+                import tempfile
+
+                con.execute(
+                    f"SET temp_directory = {_sql_string(tempfile.mkdtemp(prefix='nbtrack-duck-'))}"
+                )
+
                 con.execute("SET enable_external_access = false")
             con.execute("SET TimeZone = 'UTC'")
+            # Long OR chains in filters nest deeply once parsed.
+            con.execute("SET max_expression_depth = 20000")
             con.execute(f"SET threads = {min(2, os.cpu_count() or 1)}")
             con.execute("SET lock_configuration = true")
         except duckdb.Error as exc:
@@ -401,7 +423,11 @@ class DuckViews:
         Built once per snapshot change, so a search only filters and joins it.
         """
         pieces, joins, params = [], [], []
-        for kind, rel in (("params", "_params_cur"), ("metrics", "_latest_cur"), ("tags", "_tags_cur")):
+        for kind, rel in (
+            ("params", "_params_cur"),
+            ("metrics", "_latest_cur"),
+            ("tags", "_tags_cur"),
+        ):
             if not keys[kind]:
                 continue
             aggs = ", ".join(
@@ -418,6 +444,28 @@ class DuckViews:
             f"{' '.join(joins)}",
             params,
         )
+
+    def probe_new_files(self, snap: Snapshot) -> dict[str, str]:
+        """Read each not-yet-loaded file alone; return the ones DuckDB fails on, with why."""
+        bad: dict[str, str] = {}
+        for table in (*_CACHED, "metrics"):
+            cols = ", ".join(f.name for f in schema.SCHEMAS[table])
+            loaded = self._loaded.get(table, set()) if hasattr(self, "_loaded") else set()
+            for path in snap.paths(self.fs, table):
+                if path in loaded:
+                    continue
+                try:
+                    with self.lock:
+                        self.con.execute(
+                            f"SELECT count(*), {cols} FROM read_parquet(?) GROUP BY ALL LIMIT 0",
+                            [path],
+                        ).fetchall()
+                        self.con.execute(
+                            "SELECT sum(hash(*)) FROM read_parquet(?)", [path]
+                        ).fetchall()
+                except duckdb.Error as exc:
+                    bad[path] = str(exc).splitlines()[0][:200]
+        return bad
 
     def _reset_tables(self) -> None:
         """After a failed update start over: drop every cached row."""

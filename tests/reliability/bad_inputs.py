@@ -338,9 +338,6 @@ CASES: list[Case] = [
         lambda c: _read_cwd_tmp(c),
         QueryError,
         _OUTSIDE,
-        xfail="core bug: DuckDB adds its temp_directory (<cwd>/.tmp) to allowed_directories; "
-        "DuckViews.__init__ should point temp_directory into the store (or a private "
-        "temp dir) before locking the configuration",
     ),
     Case(S, "SELECT count(*) FROM runs", sql("SELECT count(*) AS n FROM runs"), check=sql_ok),
     Case(S, "read_text('<store>/format.json')", sql("SELECT * FROM read_text('{store}/format.json')"), check=sql_ok),

@@ -88,11 +88,6 @@ _PAGE_BUG = pytest.mark.xfail(
     "(ParquetStore.refresh has no recovery; recover_from only re-checks footers and only "
     "for some error texts)",
 )
-_FOREIGN_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="core bug/spec gap: FileCatalog ignores a foreign file in a partition folder "
-    "silently; issue 6 asks for one warning naming it (doctor does list it)",
-)
 ALL_TABLES = ("metrics", "runs", "params", "tags", "artifacts")
 SOME_TABLES = ("metrics", "runs")  # the view path and the in-memory table path
 
@@ -106,8 +101,8 @@ def _cases() -> list[object]:
         (garbage_inside, BAD_NAME, SOME_TABLES, (_PAGE_BUG,)),
         (other_schema, BAD_NAME, SOME_TABLES, (_SCHEMA_BUG,)),
         (wrong_types, BAD_NAME, SOME_TABLES, (_SCHEMA_BUG,)),
-        (not_parquet, "notes.txt", SOME_TABLES, (_FOREIGN_BUG,)),
-        (zero_bytes, ".DS_Store", ("metrics",), (_FOREIGN_BUG,)),
+        (not_parquet, "notes.txt", SOME_TABLES, ()),
+        (zero_bytes, ".DS_Store", ("metrics",), ()),
     ]
     out: list[object] = []
     for make, name, tables, marks in spec:

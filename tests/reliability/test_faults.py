@@ -85,24 +85,8 @@ def _prepare_segments(store_path: Path, n: int = 6) -> tuple[str, int]:
 PAUSES = [
     pytest.param("segment", id="segment"),
     pytest.param("compaction", id="compaction"),
-    pytest.param(
-        "blob",
-        id="blob",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="core bug: compaction.gc only looks in table partitions, so a leftover "
-            "temp file under artifacts/blobs/ is never removed (nor reported by doctor)",
-        ),
-    ),
-    pytest.param(
-        "format",
-        id="format",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="core bug: compaction.gc only looks in table partitions, so a leftover "
-            "temp file in the store root (format.json, _writers/) is never removed",
-        ),
-    ),
+    pytest.param("blob", id="blob"),
+    pytest.param("format", id="format"),
 ]
 
 

@@ -61,12 +61,6 @@ def test_a_run_is_durable_once_it_has_ended_however_the_process_leaves(
     _check([run_id])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core bug: ParquetStore.after_fork drops the inherited DuckViews (self._views = "
-    "None); destroying a DuckDB connection in a forked child segfaults, so every fork of a "
-    "process that has read the store dies with SIGSEGV (and multiprocessing pools hang)",
-)
 def test_a_process_that_has_read_the_store_can_fork(store_path: Path) -> None:
     nt.set_store(str(store_path))
     with nt.start_run() as run:
