@@ -573,9 +573,9 @@ def cmd_doctor(args: argparse.Namespace, out: Output) -> int:
     if not problems:
         out.line(f"store {args.store_uri}: no problems found")
         return 0
-    rows = [[p.get("path"), p.get("problem"), p.get("action")] for p in problems]
-    text, _ = render_table(["path", "problem", "action"], rows, max_cell=60)
-    out.line(text)
+    # One block per problem: paths and actions are long and must be shown whole.
+    for p in problems:
+        out.line(f"{p.get('path')}\n  problem: {p.get('problem')}\n  action:  {p.get('action')}")
     out.note(f"({len(problems)} problem(s) found)")
     return 0
 

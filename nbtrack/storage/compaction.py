@@ -186,6 +186,19 @@ def _stray_temporaries(store: ParquetStore) -> list[tuple[str, Any]]:
 def doctor(store: ParquetStore) -> list[dict[str, str]]:
     """Every problem found in the store, with the action to take."""
     problems: list[dict[str, str]] = []
+    import warnings
+
+    import duckdb
+
+    # Look harder than a read does: parse every footer, and let DuckDB load everything so
+    # files it cannot read get marked too.
+    store.catalog.mark_bad(store.catalog.snapshot())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            store.refresh()
+        except (duckdb.Error, OSError):
+            pass  # what could not be read is reported below
     snap = store.catalog.snapshot()
     now = time.time()
     for parts in snap.partitions.values():

@@ -131,3 +131,27 @@ def check_footer(fs: FileSystem, path: str) -> str | None:
     except (OSError, pa.ArrowException) as exc:
         return str(exc).splitlines()[0][:200]
     return None
+
+
+def check_schema(fs: FileSystem, path: str, table: str) -> str | None:
+    """None when the file has every column of ``table`` with its type, else why not."""
+    try:
+        if fs.is_remote:
+            with fs.fs.open(path, "rb") as fh:  # type: ignore[union-attr]
+                found = pq.read_schema(fh)
+        else:
+            found = pq.read_schema(path)
+    except FileNotFoundError:
+        return None
+    except (OSError, pa.ArrowException) as exc:
+        return str(exc).splitlines()[0][:200]
+    for field in schema.SCHEMAS[table]:
+        idx = found.get_field_index(field.name)
+        if idx < 0:
+            return f"not a {table} segment: column {field.name!r} is missing"
+        got = found.field(idx).type
+        if pa.types.is_dictionary(got):
+            got = got.value_type
+        if got != field.type:
+            return f"not a {table} segment: column {field.name!r} is {got}, expected {field.type}"
+    return None

@@ -79,7 +79,14 @@ class FileCatalog:
         # Footers are checked once per (path, size): files never change once visible.
         key = (path, info.size)
         if key not in self._bad:
-            self._bad[key] = segments.check_readable(self.fs, path, info.size)
+            problem = segments.check_readable(self.fs, path, info.size)
+            if problem is None:
+                # Once per new file: a footer read, so a Parquet file of another shape
+                # under a segment name is skipped instead of breaking every query.
+                table = path[len(self.fs.root) :].strip("/").split("/", 1)[0]
+                if table in schema.SCHEMAS:
+                    problem = segments.check_schema(self.fs, path, table)
+            self._bad[key] = problem
         return self._bad[key]
 
     def mark_path_bad(self, path: str, why: str) -> None:
@@ -456,13 +463,10 @@ class DuckViews:
                     continue
                 try:
                     with self.lock:
-                        self.con.execute(
-                            f"SELECT count(*), {cols} FROM read_parquet(?) GROUP BY ALL LIMIT 0",
-                            [path],
-                        ).fetchall()
-                        self.con.execute(
-                            "SELECT sum(hash(*)) FROM read_parquet(?)", [path]
-                        ).fetchall()
+                        # Reads every column of every row: bad pages fail here too.
+                        self.con.sql(
+                            f"SELECT {cols} FROM read_parquet(?)", params=[path]
+                        ).to_arrow_table()
                 except duckdb.Error as exc:
                     bad[path] = str(exc).splitlines()[0][:200]
         return bad

@@ -76,18 +76,6 @@ def wrong_types(folder: Path) -> bytes:
     return sink.getvalue()
 
 
-_SCHEMA_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="core bug: a well-formed Parquet file with another schema under a segment name "
-    "makes DuckViews.install raise a raw duckdb BinderException out of search_runs",
-)
-_PAGE_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="core bug: a segment that passes the cheap magic/footer-length check but fails "
-    "in DuckDB makes DuckViews.install raise a raw duckdb.Error out of search_runs "
-    "(ParquetStore.refresh has no recovery; recover_from only re-checks footers and only "
-    "for some error texts)",
-)
 ALL_TABLES = ("metrics", "runs", "params", "tags", "artifacts")
 SOME_TABLES = ("metrics", "runs")  # the view path and the in-memory table path
 
@@ -97,10 +85,10 @@ def _cases() -> list[object]:
         (truncated, BAD_NAME, ALL_TABLES, ()),
         (zero_bytes, BAD_NAME, ALL_TABLES, ()),
         (not_parquet, BAD_NAME, SOME_TABLES, ()),
-        (garbage_footer, BAD_NAME, SOME_TABLES, (_PAGE_BUG,)),
-        (garbage_inside, BAD_NAME, SOME_TABLES, (_PAGE_BUG,)),
-        (other_schema, BAD_NAME, SOME_TABLES, (_SCHEMA_BUG,)),
-        (wrong_types, BAD_NAME, SOME_TABLES, (_SCHEMA_BUG,)),
+        (garbage_footer, BAD_NAME, SOME_TABLES, ()),
+        (garbage_inside, BAD_NAME, SOME_TABLES, ()),
+        (other_schema, BAD_NAME, SOME_TABLES, ()),
+        (wrong_types, BAD_NAME, SOME_TABLES, ()),
         (not_parquet, "notes.txt", SOME_TABLES, ()),
         (zero_bytes, ".DS_Store", ("metrics",), ()),
     ]
@@ -199,11 +187,6 @@ def test_a_damaged_format_file_is_a_clear_store_error(store_path: Path) -> None:
     assert "Traceback" not in res.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli bug: `nbtrack doctor` cuts every cell at 60 characters, so the table shows "
-    "neither the broken file's name nor the whole action (--json is complete)",
-)
 def test_the_doctor_table_shows_the_file_name_and_the_action(store_path: Path) -> None:
     _populate(store_path)
     folder = next((store_path / "metrics").glob("experiment_id=*"))
