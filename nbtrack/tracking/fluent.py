@@ -105,8 +105,9 @@ def log_params(params: Mapping[str, Any]) -> None:
 
 
 def log_metric(key: str, value: Any, step: int | None = None, timestamp: Any = None) -> None:
+    # The hot path of a training loop: plain attribute reads only.
     st = _active.stack
-    if not st or st[-1].is_finished:
+    if not st or st[-1]._finished:
         _require("log_metric")
         st = _active.stack
     st[-1].log_metric(key, value, step, timestamp)
