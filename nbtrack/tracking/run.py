@@ -327,12 +327,7 @@ class Run:
 
     def log_params(self, params: Mapping[str, Any]) -> None:
         self._check_open()
-        if not isinstance(params, Mapping):
-            raise InvalidValueError(f"log_params takes a dict, got {type(params).__name__}")
-        checked = {}
-        for k, v in params.items():
-            check_key(k, "param key")
-            checked[k] = validation.param_value(k, v)
+        checked = validation.checked_texts(params, "param", "log_params")
         now = _now_ns()
         with self._lock:
             for k, text in checked.items():
@@ -354,12 +349,7 @@ class Run:
 
     def set_tags(self, tags: Mapping[str, Any]) -> None:
         self._check_open()
-        if not isinstance(tags, Mapping):
-            raise InvalidValueError(f"set_tags takes a dict, got {type(tags).__name__}")
-        checked = {}
-        for k, v in tags.items():
-            check_key(k, "tag key")
-            checked[k] = validation.tag_value(k, v)
+        checked = validation.checked_texts(tags, "tag", "set_tags")
         now = _now_ns()
         for k, text in checked.items():
             self._store.add_record("tags", self._experiment_id, (self.run_id, k, text, now))
@@ -482,14 +472,8 @@ def start_owned_run(
         raise InvalidValueError(f"run name must be a string of at most 250 characters: {name!r:.80}")
     if description is not None and not isinstance(description, str):
         raise InvalidValueError("run description must be a string")
-    checked_params = {}
-    for k, v in (params or {}).items():
-        check_key(k, "param key")
-        checked_params[k] = validation.param_value(k, v)
-    checked_tags = {}
-    for k, v in (tags or {}).items():
-        check_key(k, "tag key")
-        checked_tags[k] = validation.tag_value(k, v)
+    checked_params = validation.checked_texts(params or {}, "param", "start_run(params=)")
+    checked_tags = validation.checked_texts(tags or {}, "tag", "start_run(tags=)")
     run = Run(
         store,
         run_id=new_run_id(),

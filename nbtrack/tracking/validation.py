@@ -6,6 +6,7 @@ import datetime as _dt
 import math
 import numbers
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from nbtrack.errors import ArtifactError, InvalidKeyError, InvalidValueError
@@ -169,4 +170,19 @@ def artifact_path(path: str | None, what: str = "artifact_path") -> str:
         raise ArtifactError(f"{what} {path!r} contains a NUL byte")
     if len(out) > 1000:
         raise ArtifactError(f"{what} is longer than 1000 characters")
+    return out
+
+
+def checked_texts(items: Any, kind: str, caller: str) -> dict[str, str]:
+    """``{key: text}`` of a params (``kind="param"``) or tags dict, every entry checked.
+
+    All or nothing: the first bad key or value raises before anything is recorded.
+    """
+    if not isinstance(items, Mapping):
+        raise InvalidValueError(f"{caller} takes a dict, got {type(items).__name__}")
+    value_of = param_value if kind == "param" else tag_value
+    out = {}
+    for key, value in items.items():
+        check_key(key, f"{kind} key")
+        out[key] = value_of(key, value)
     return out
