@@ -108,9 +108,6 @@ class Buffer:
         with self.lock:
             self._records[(table, experiment_id)].append(row)
 
-    def pending_points(self) -> int:
-        return sum(len(mb.keys) for mb in list(self._metrics.values()))
-
     def is_empty(self) -> bool:
         with self.lock:
             return not self._records and not self._retry and not any(

@@ -24,7 +24,6 @@ import secrets
 import socket
 import threading
 import time
-import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -367,7 +366,6 @@ class ParquetStore:
 _stores: dict[str, ParquetStore] = {}
 _inherited: list[Any] = []  # DuckDB objects inherited through fork, never closed
 _stores_lock = threading.Lock()
-_all: weakref.WeakSet[ParquetStore] = weakref.WeakSet()
 
 
 def _normalize(uri: str) -> str:
@@ -383,17 +381,12 @@ def open_store(uri: str, fs: Any = None) -> ParquetStore:
         store = _stores.get(key)
         if store is None:
             store = _stores[key] = ParquetStore(key, fs)
-            _all.add(store)
             # multiprocessing clears finalizers in a child, then runs after-fork hooks: this
             # one registers the child's final flush (fork children exit with os._exit).
             import multiprocessing.util as mp_util
 
             mp_util.register_after_fork(store, _register_exit_flush)
         return store
-
-
-def all_stores() -> list[ParquetStore]:
-    return list(_stores.values())
 
 
 def _after_fork_in_child() -> None:

@@ -367,15 +367,6 @@ def get_metric_histories(
     return _to_pandas(_run(sql, params, store))
 
 
-def metric_keys(run_ids: Sequence[str], *, store: ParquetStore | None = None) -> list[str]:
-    t = _run(
-        "SELECT DISTINCT key FROM latest_metrics WHERE run_id IN (SELECT unnest(?::VARCHAR[])) ORDER BY key",
-        [list(run_ids)],
-        store,
-    )
-    return t.column(0).to_pylist()
-
-
 def tag_values(
     experiment: str | Sequence[str] | None = None, *, store: ParquetStore | None = None
 ) -> dict[str, list[str]]:

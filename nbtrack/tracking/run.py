@@ -66,7 +66,6 @@ class Run:
         end_ms: int | None = None,
         parent_run_id: str | None = None,
         description: str | None = None,
-        owned: bool = False,
     ) -> None:
         self._store = store
         self.run_id = run_id
@@ -78,7 +77,6 @@ class Run:
         self._end_ms = end_ms
         self.parent_run_id = parent_run_id
         self.description = description
-        self._owned = owned
         self._lock = threading.Lock()
         self._params: dict[str, str] = {}
         self._next_step: dict[str, int] = {}
@@ -87,7 +85,6 @@ class Run:
         self._mb = store.metric_buffer(run_id, self._experiment_id)
         self._flush_at = config.flush_points()
         self._finished = status != "RUNNING"
-        self._on_end: list[Callable[[Run], None]] = []
 
     # ---- identity and state ------------------------------------------------------------
     @property
@@ -194,8 +191,6 @@ class Run:
             self._end_ms = time.time_ns() // 1_000_000
             self._write_state()
             self._mb.closed = True
-        for cb in self._on_end:
-            cb(self)
         # The flusher thread writes the run's last records right away; the caller does not
         # wait on disk. Reads in this process flush first, and exit flushes everything.
         self._store.run_closed(self.run_id)
@@ -483,7 +478,6 @@ def start_owned_run(
         start_ms=time.time_ns() // 1_000_000,
         parent_run_id=parent_run_id,
         description=description,
-        owned=True,
     )
     store.run_opened(run.run_id)
     run._write_state()
