@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -23,7 +24,7 @@ from nbtrack.errors import (
 )
 from nbtrack.storage.views import quote_ident
 from nbtrack.tracking import settings
-from nbtrack.tracking.filter import build_filter_sql
+from nbtrack.tracking.filter import Node, compile_filter, parse_filter
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -90,18 +91,26 @@ def _experiments(experiment: str | Sequence[str] | None) -> list[str] | None:
     return names
 
 
-def _order_clause(
-    order_by: Sequence[str] | str | None,
-    params: list[Any],
-    wide: dict[str, list[str]] | None = None,
-) -> str:
-    """ORDER BY text; with ``wide`` (the keys of the ``_wide`` table aliased ``w``) keys are
-    read from its columns instead of per-run subqueries."""
+@dataclass(frozen=True)
+class _OrderKey:
+    """One parsed ``order_by`` item: a wide-table column kind and key, or an attribute."""
+
+    kind: str  # "metrics", "params", "tags" or "attributes"
+    key: str  # for attributes: the ``runs`` column
+    direction: str  # "ASC" or "DESC"
+
+
+def _parse_order_by(order_by: Sequence[str] | str | None) -> list[_OrderKey] | None:
+    """Parsed ``order_by`` items.
+
+    Raises:
+        FilterError: an item is malformed or names an unknown attribute.
+    """
     if order_by is None:
-        return "r.start_time DESC, r.run_id DESC"
+        return None
     if isinstance(order_by, str):
         order_by = [order_by]
-    parts = []
+    out = []
     for item in order_by:
         m = _ORDER_RE.match(item or "")
         if not m:
@@ -115,37 +124,10 @@ def _order_clause(
         key = m.group("key")
         if key[0] in "`\"":
             key = key[1:-1].replace(key[0] * 2, key[0])
-        direction = (m.group("dir") or "ASC").upper()
         plural = {"metric": "metrics", "param": "params", "tag": "tags"}.get(
-            kind.rstrip("s"), ""
+            kind.rstrip("s"), "attributes"
         )
-        if wide is not None and plural:
-            col = "w." + quote_ident(f"{plural}.{key}") if key in wide.get(plural, []) else None
-            if col is None:
-                continue  # no run has this key: ordering by it changes nothing
-            if plural == "params":
-                parts.append(
-                    f"TRY_CAST({col} AS DOUBLE) {direction} NULLS LAST, {col} {direction} NULLS LAST"
-                )
-            else:
-                parts.append(f"{col} {direction} NULLS LAST")
-            continue
-        if kind.startswith("metric"):
-            params.append(key)
-            expr = "(SELECT lm.value FROM latest_metrics lm WHERE lm.run_id = r.run_id AND lm.key = ?)"
-        elif kind.startswith("param"):
-            params.extend([key, key])
-            expr = (
-                "(SELECT TRY_CAST(p.value AS DOUBLE) FROM params p WHERE p.run_id = r.run_id AND p.key = ?), "
-                "(SELECT p.value FROM params p WHERE p.run_id = r.run_id AND p.key = ?)"
-            )
-            expr = ", ".join(f"{e.strip()} {direction} NULLS LAST" for e in _split_top(expr))
-            parts.append(expr)
-            continue
-        elif kind.startswith("tag"):
-            params.append(key)
-            expr = "(SELECT t.value FROM tags t WHERE t.run_id = r.run_id AND t.key = ?)"
-        else:
+        if plural == "attributes":
             col = _ATTRIBUTES.get(key.lower())
             if col is None:
                 raise FilterError(
@@ -154,33 +136,42 @@ def _order_clause(
                     item,
                     m.start("key"),
                 )
-            expr = f"r.{col}"
-        parts.append(f"{expr} {direction} NULLS LAST")
-    # Run ids sort by start time: break ties in the direction of the first key.
-    first_dir = "DESC" if parts and " DESC " in parts[0] + " " else "ASC"
-    parts.append(f"r.run_id {first_dir}")
+            key = col
+        out.append(_OrderKey(plural, key, (m.group("dir") or "ASC").upper()))
+    return out
+
+
+def _order_sql(keys: list[_OrderKey] | None, wide: dict[str, list[str]]) -> str:
+    """ORDER BY text over ``runs r`` and the wide table ``w`` whose keys are ``wide``."""
+    if keys is None:
+        return "r.start_time DESC, r.run_id DESC"
+    parts = []
+    first_dir = None
+    for k in keys:
+        if k.kind == "attributes":
+            exprs = [f"r.{k.key}"]
+        elif k.key in wide.get(k.kind, []):
+            col = "w." + quote_ident(f"{k.kind}.{k.key}")
+            # params: numbers by value first, then as text
+            exprs = [f"TRY_CAST({col} AS DOUBLE)", col] if k.kind == "params" else [col]
+        else:
+            continue  # no run has this key: ordering by it changes nothing
+        first_dir = first_dir or k.direction
+        parts.extend(f"{e} {k.direction} NULLS LAST" for e in exprs)
+    # Run ids sort by start time: break ties in the direction of the first key used.
+    parts.append(f"r.run_id {first_dir or 'ASC'}")
     return ", ".join(parts)
 
 
-def _split_top(expr: str) -> list[str]:
-    out, depth, cur = [], 0, ""
-    for ch in expr:
-        if ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        if ch == "," and depth == 0:
-            out.append(cur)
-            cur = ""
-        else:
-            cur += ch
-    out.append(cur)
-    return out
+def _parse(filter: str) -> Node | None:
+    if not isinstance(filter, str):
+        raise FilterError(f"filter must be a string, got {type(filter).__name__}", "", 0)
+    return parse_filter(filter)
 
 
 def _where(
     experiment: str | Sequence[str] | None,
-    filter: str,
+    node: Node | None,
     params: list[Any],
     wide: dict[str, list[str]] | None = None,
 ) -> str:
@@ -190,10 +181,8 @@ def _where(
     if exps is not None:
         clauses.append("r.experiment IN (SELECT unnest(?::VARCHAR[]))")
         params.append(exps)
-    if not isinstance(filter, str):
-        raise FilterError(f"filter must be a string, got {type(filter).__name__}", "", 0)
-    if filter.strip():
-        sql, fparams = build_filter_sql(filter, alias="r", wide=wide)
+    if node is not None:
+        sql, fparams = compile_filter(node, alias="r", wide=wide)
         clauses.append(f"({sql})")
         params.extend(fparams)
     return " AND ".join(clauses) if clauses else "TRUE"
@@ -220,14 +209,14 @@ def search_runs(
         isinstance(max_results, bool) or not isinstance(max_results, int) or max_results < 0
     ):
         raise QueryError(f"max_results must be a non-negative integer, got {max_results!r}")
-    _where(experiment, filter, [])  # validate before touching the store
-    _order_clause(order_by, [])
+    node = _parse(filter)  # malformed input fails before the store is touched
+    order_keys = _parse_order_by(order_by)
     st = _store(store)
     v = st.refresh()
     # Under the lock the wide table and its key list belong to the same snapshot (another
     # thread may install a newer one between refresh() and here).
     with v.lock:
-        table = _search_locked(v, experiment, filter, order_by, max_results)
+        table = _search_locked(v, experiment, node, order_keys, max_results)
     # Keep a key's column only if some matching run has that key.
     keep = [
         name
@@ -242,21 +231,20 @@ def search_runs(
 def _search_locked(
     v: Any,
     experiment: str | Sequence[str] | None,
-    filter: str,
-    order_by: Sequence[str] | str | None,
+    node: Node | None,
+    order_keys: list[_OrderKey] | None,
     max_results: int | None,
 ) -> pa.Table:
     params: list[Any] = []
-    where = _where(experiment, filter, params, v.keys)
-    order_params: list[Any] = []
-    order = _order_clause(order_by, order_params, v.keys)
+    where = _where(experiment, node, params, v.keys)
+    order = _order_sql(order_keys, v.keys)
     cols = ", ".join("r." + c for c in RUN_COLUMNS)
     # The wide table (one column per key) is rebuilt only when the store's files change.
     query = (
         f"SELECT {cols}, w.* EXCLUDE (run_id) FROM runs r JOIN _wide w USING (run_id) "
         f"WHERE {where} ORDER BY {order}"
     )
-    all_params = params + order_params
+    all_params = params
     if max_results is not None:
         query += " LIMIT ?"
         all_params.append(max_results)
@@ -273,7 +261,7 @@ def count_runs(
     store: ParquetStore | None = None,
 ) -> int:
     params: list[Any] = []
-    where = _where(experiment, filter, params)
+    where = _where(experiment, _parse(filter), params)
     t = _run(f"SELECT count(*) AS n FROM runs r WHERE {where}", params, store)
     return int(t.column(0)[0].as_py())
 
@@ -372,7 +360,7 @@ def tag_values(
 ) -> dict[str, list[str]]:
     """Every tag key in the experiment(s) with its distinct values (sorted)."""
     params: list[Any] = []
-    where = _where(experiment, "", params)
+    where = _where(experiment, None, params)
     t = _run(
         "SELECT t.key, list(DISTINCT t.value ORDER BY t.value) AS vals FROM tags t "
         f"JOIN runs r ON r.run_id = t.run_id WHERE {where} GROUP BY t.key ORDER BY t.key",
