@@ -11,7 +11,7 @@ import os
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 from nbtrack.errors import StoreError
 
@@ -114,6 +114,10 @@ class LocalFileSystem:
         with open(path, "rb") as fh:
             return fh.read()
 
+    def open_read(self, path: str) -> BinaryIO:
+        """A seekable binary file object for reading ``path``."""
+        return open(path, "rb")
+
     def exists(self, path: str) -> bool:
         return os.path.exists(path)
 
@@ -197,6 +201,10 @@ class RemoteFileSystem:
 
     def read_bytes(self, path: str) -> bytes:
         return bytes(self.fs.cat_file(path))
+
+    def open_read(self, path: str) -> BinaryIO:
+        """A seekable binary file object for reading ``path``."""
+        return self.fs.open(path, "rb")  # type: ignore[no-any-return]
 
     def exists(self, path: str) -> bool:
         return bool(self.fs.exists(path))

@@ -56,11 +56,8 @@ def compaction_lock(store: ParquetStore, *, blocking: bool) -> Iterator[bool]:
 
 def _read(store: ParquetStore, path: str, table: str) -> pa.Table:
     sch = schema.SCHEMAS[table]
-    if store.fs.is_remote:
-        with store.fs.fs.open(path, "rb") as fh:  # type: ignore[union-attr]
-            t = pq.read_table(fh)
-    else:
-        t = pq.read_table(path)
+    with store.fs.open_read(path) as fh:
+        t = pq.read_table(fh)
     t = t.replace_schema_metadata(None)
     cols = []
     for f in sch:

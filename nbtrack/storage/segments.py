@@ -78,11 +78,8 @@ def write_segment(fs: FileSystem, path: str, data: bytes) -> None:
 
 def read_replaces(fs: FileSystem, path: str) -> list[str]:
     """Names of the files a compacted file replaces (from its Parquet footer)."""
-    if fs.is_remote:
-        with fs.fs.open(path, "rb") as fh:  # type: ignore[union-attr]
-            md = pq.read_metadata(fh)
-    else:
-        md = pq.read_metadata(path)
+    with fs.open_read(path) as fh:
+        md = pq.read_metadata(fh)
     kv = md.metadata or {}
     raw = kv.get(schema.REPLACES_META)
     return list(json.loads(raw)) if raw else []
@@ -98,14 +95,10 @@ def check_readable(fs: FileSystem, path: str, size: int) -> str | None:
     if size < 12:
         return f"{size} bytes is too small for a Parquet file"
     try:
-        if fs.is_remote:
-            head = fs.fs.cat_file(path, start=0, end=4)  # type: ignore[union-attr]
-            tail = fs.fs.cat_file(path, start=size - 8, end=size)  # type: ignore[union-attr]
-        else:
-            with open(path, "rb") as fh:
-                head = fh.read(4)
-                fh.seek(size - 8)
-                tail = fh.read(8)
+        with fs.open_read(path) as fh:
+            head = fh.read(4)
+            fh.seek(size - 8)
+            tail = fh.read(8)
     except FileNotFoundError:
         return None
     except OSError as exc:
@@ -121,11 +114,8 @@ def check_readable(fs: FileSystem, path: str, size: int) -> str | None:
 def check_footer(fs: FileSystem, path: str) -> str | None:
     """None when the whole Parquet footer parses, else a short reason (slower, thorough)."""
     try:
-        if fs.is_remote:
-            with fs.fs.open(path, "rb") as fh:  # type: ignore[union-attr]
-                pq.read_metadata(fh)
-        else:
-            pq.read_metadata(path)
+        with fs.open_read(path) as fh:
+            pq.read_metadata(fh)
     except FileNotFoundError:
         return None
     except (OSError, pa.ArrowException) as exc:
@@ -136,11 +126,8 @@ def check_footer(fs: FileSystem, path: str) -> str | None:
 def check_schema(fs: FileSystem, path: str, table: str) -> str | None:
     """None when the file has every column of ``table`` with its type, else why not."""
     try:
-        if fs.is_remote:
-            with fs.fs.open(path, "rb") as fh:  # type: ignore[union-attr]
-                found = pq.read_schema(fh)
-        else:
-            found = pq.read_schema(path)
+        with fs.open_read(path) as fh:
+            found = pq.read_schema(fh)
     except FileNotFoundError:
         return None
     except (OSError, pa.ArrowException) as exc:
