@@ -8,25 +8,17 @@ without it outside CI.
 
 from __future__ import annotations
 
-import json
-import os
-import secrets
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import nbformat
 import pytest
 
+from tests._jupyterlab import CHROMIUM, REPO, require_chromium, running_lab
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(240)]
 
-CHROMIUM = "/usr/bin/chromium"
-REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
 
 CELL = """%%track -n live-demo -t stage=browser
@@ -40,20 +32,10 @@ print("done")
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def lab(tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
     """JupyterLab on 127.0.0.1 serving one notebook; yields (url, token, store)."""
-    if not Path(CHROMIUM).exists():
-        reason = f"{CHROMIUM} is absent (apt-get install chromium fonts-dejavu-core)"
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(f"CI must run the browser test, but {reason}")
-        pytest.skip(reason)
+    require_chromium()
     pytest.importorskip("playwright")
     root = tmp_path / "root"
     root.mkdir()
@@ -71,63 +53,9 @@ def lab(tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
         nbformat.v4.new_code_cell(CELL),
     ]
     nbformat.write(nb, root / "live.ipynb")
-    settings = tmp_path / "lab-settings" / "@jupyterlab" / "apputils-extension"
-    settings.mkdir(parents=True)
-    (settings / "notification.jupyterlab-settings").write_text(
-        json.dumps({"fetchNews": "false", "checkForUpdates": False})
-    )
     store = tmp_path / "store"
-    port, token = _free_port(), secrets.token_hex(16)
-    env = dict(os.environ)
-    env.update(
-        NBTRACK_STORE=str(store),
-        JUPYTERLAB_SETTINGS_DIR=str(tmp_path / "lab-settings"),
-        JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"),
-        JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
-        PYTHONPATH=str(REPO) + os.pathsep + env.get("PYTHONPATH", ""),
-    )
-    log_path = tmp_path / "lab.log"
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "jupyterlab",
-                "--ip=127.0.0.1",
-                f"--port={port}",
-                "--port-retries=0",
-                f"--IdentityProvider.token={token}",
-                "--allow-root",
-                "--ServerApp.open_browser=False",
-                f"--ServerApp.root_dir={root}",
-                "--ServerApp.jpserver_extensions={'jupyter_lsp': False, "
-                "'jupyter_server_terminals': False}",
-            ],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2):
-                        break
-                except OSError:
-                    pass
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("JupyterLab did not start:\n" + log_path.read_text())
-                time.sleep(0.25)
-            yield url, token, store
-        finally:
-            # the server and its kernels share one process group (start_new_session)
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-                proc.wait(timeout=15)
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                os.killpg(proc.pid, signal.SIGKILL)
+    with running_lab(root, tmp_path, store) as (url, token):
+        yield url, token, store
 
 
 def test_live_view_then_summary_in_jupyterlab(lab: tuple[str, str, Path]) -> None:

@@ -9,13 +9,7 @@ error of a malformed filter. Screenshots go to ``test-artifacts/`` (gitignored).
 from __future__ import annotations
 
 import json
-import os
-import secrets
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -23,9 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from tests._jupyterlab import CHROMIUM, require_chromium, running_lab
+
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
-CHROMIUM = "/usr/bin/chromium"
 NOTEBOOK = Path(__file__).parent / "notebooks" / "dashboard.ipynb"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM_ARGS = [
@@ -38,93 +33,15 @@ CHROMIUM_ARGS = [
 ]
 
 
-def _require_chromium() -> None:
-    if Path(CHROMIUM).exists():
-        return
-    reason = f"{CHROMIUM} is absent (apt-get install chromium fonts-dejavu-core)"
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(f"CI must run the browser test, but {reason}")
-    pytest.skip(reason)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def lab(tmp_path: Path) -> Iterator[tuple[str, str]]:
     """A JupyterLab server on 127.0.0.1 serving a copy of the notebook; yields (url, token)."""
-    _require_chromium()
+    require_chromium()
     root = tmp_path / "root"
     root.mkdir()
     shutil.copy(NOTEBOOK, root / NOTEBOOK.name)
-    settings = tmp_path / "lab-settings" / "@jupyterlab" / "apputils-extension"
-    settings.mkdir(parents=True)
-    # No news/update toast over the page.
-    (settings / "notification.jupyterlab-settings").write_text(
-        json.dumps({"fetchNews": "false", "checkForUpdates": False})
-    )
-    port, token = _free_port(), secrets.token_hex(16)
-    env = dict(os.environ)
-    env.update(
-        NBTRACK_STORE=str(tmp_path / "store"),
-        JUPYTERLAB_SETTINGS_DIR=str(tmp_path / "lab-settings"),
-        JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"),
-        JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
-        PYTHONPATH=str(Path(__file__).resolve().parents[2])
-        + os.pathsep
-        + env.get("PYTHONPATH", ""),
-    )
-    log = (tmp_path / "lab.log").open("w")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "jupyterlab",
-            "--ip=127.0.0.1",
-            f"--port={port}",
-            "--port-retries=0",
-            f"--IdentityProvider.token={token}",
-            "--allow-root",
-            "--ServerApp.open_browser=False",
-            f"--ServerApp.root_dir={root}",
-            # Language servers and terminals are not needed and add seconds to start-up.
-            "--ServerApp.jpserver_extensions={'jupyter_lsp': False, 'jupyter_server_terminals': False}",
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    begun = time.monotonic()
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                raise RuntimeError(
-                    "JupyterLab did not start:\n" + (tmp_path / "lab.log").read_text()
-                )
-            time.sleep(0.25)
-        print(f"[browser test] JupyterLab up in {time.monotonic() - begun:.1f} s")
+    with running_lab(root, tmp_path, tmp_path / "store") as (url, token):
         yield url, token
-    finally:
-        # The server and its kernels share one process group (start_new_session).
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=15)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            os.killpg(proc.pid, signal.SIGKILL)
-        log.close()
 
 
 def _wait_for_kernel(url: str, token: str, timeout: float = 60) -> None:
