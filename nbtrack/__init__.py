@@ -12,6 +12,7 @@ from typing import Any
 from nbtrack.errors import (
     ActiveRunError,
     ArtifactError,
+    ConfigError,
     FilterError,
     InvalidKeyError,
     InvalidValueError,
@@ -20,6 +21,7 @@ from nbtrack.errors import (
     NoActiveRunError,
     ParamConflictError,
     QueryError,
+    ReadOnlyRunError,
     RunFinishedError,
     RunNotFoundError,
     StoreError,
@@ -64,6 +66,7 @@ _LAZY = {
 __all__ = [
     "ActiveRunError",
     "ArtifactError",
+    "ConfigError",
     "FilterError",
     "InvalidKeyError",
     "InvalidValueError",
@@ -72,6 +75,7 @@ __all__ = [
     "NoActiveRunError",
     "ParamConflictError",
     "QueryError",
+    "ReadOnlyRunError",
     "Run",
     "RunFinishedError",
     "RunNotFoundError",

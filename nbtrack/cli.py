@@ -679,7 +679,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _one_line(error: NbtrackError) -> str:
+def _one_line(error: Exception) -> str:
     if isinstance(error, FilterError) and error.text:
         return f"bad filter: {error.reason} at position {error.position} in {error.text!r}"
     text = " ".join(part.strip() for part in str(error).splitlines() if part.strip())
@@ -708,6 +708,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except KeyboardInterrupt:
         return 130
+    # The CLI never shows a traceback: anything nbtrack did not anticipate (a DuckDB or
+    # encoding error from a damaged store ...) is one line too; NBTRACK_DEBUG=1 re-raises.
+    except Exception as error:
+        if os.environ.get("NBTRACK_DEBUG") == "1":
+            raise
+        sys.stdout.flush()
+        sys.stderr.write(
+            f"nbtrack: error: unexpected {type(error).__name__}: {_one_line(error)} "
+            "(run with NBTRACK_DEBUG=1 for the traceback)\n"
+        )
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

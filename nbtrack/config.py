@@ -14,19 +14,43 @@
 
 from __future__ import annotations
 
+import math
 import os
 
 
-def _float(name: str, default: float) -> float:
+def _float(name: str, default: float, *, minimum: float | None = None) -> float:
+    """The number in ``$name`` (``default`` when unset), checked to be finite and sane."""
     raw = os.environ.get(name)
-    if raw is None or raw == "":
+    if raw is None or raw.strip() == "":
         return default
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError:
-        from nbtrack.errors import NbtrackError
+        value = float("nan")
+    too_small = value <= 0.0 if minimum is None else value < minimum
+    if not math.isfinite(value) or too_small:
+        from nbtrack.errors import ConfigError
 
-        raise NbtrackError(f"{name}={raw!r} is not a number") from None
+        bound = "greater than 0" if minimum is None else f"at least {minimum:g}"
+        raise ConfigError(
+            f"{name}={raw!r} is not a usable number: give a number {bound} "
+            f"(default {default:g}), or unset it"
+        )
+    return value
+
+
+def check() -> None:
+    """Raise ConfigError now for any malformed NBTRACK_* number (used when a store opens).
+
+    Checking up front means a typo fails at ``start_run`` with a clear message instead of
+    silently stopping the background flusher later.
+    """
+    flush_interval()
+    flush_points()
+    heartbeat_interval()
+    dead_after()
+    compact_files()
+    gc_grace()
 
 
 def default_store_uri() -> str:
@@ -39,7 +63,7 @@ def flush_interval() -> float:
 
 
 def flush_points() -> int:
-    return int(_float("NBTRACK_FLUSH_POINTS", 100_000))
+    return int(_float("NBTRACK_FLUSH_POINTS", 100_000, minimum=1))
 
 
 def heartbeat_interval() -> float:
@@ -51,7 +75,7 @@ def dead_after() -> float:
 
 
 def compact_files() -> int:
-    return int(_float("NBTRACK_COMPACT_FILES", 32))
+    return int(_float("NBTRACK_COMPACT_FILES", 32, minimum=2))
 
 
 def auto_compact() -> bool:
@@ -59,4 +83,4 @@ def auto_compact() -> bool:
 
 
 def gc_grace() -> float:
-    return _float("NBTRACK_GC_GRACE", 60.0)
+    return _float("NBTRACK_GC_GRACE", 60.0, minimum=0.0)

@@ -6,11 +6,13 @@
     ├── ParamConflictError       a param logged twice with different values
     ├── RunNotFoundError         an unknown run id
     ├── RunFinishedError         logging to a run that has ended
+    ├── ReadOnlyRunError         logging through a get_run handle of another process's run
     ├── NoActiveRunError         a fluent call with no active run
     ├── ActiveRunError           a second run started in a thread without nested=True
     ├── FilterError              a malformed filter (carries .position)
     ├── QueryError               nt.sql refused or failed
     ├── StoreError               the store cannot be opened, read or written
+    ├── ConfigError              an NBTRACK_* environment variable is malformed
     └── ArtifactError            an artifact path that is absolute, climbs out, or is missing
 
 ``NbtrackWarning`` is the category of every warning nbtrack emits.
@@ -41,6 +43,10 @@ class RunNotFoundError(NbtrackError, LookupError):
 
 class RunFinishedError(NbtrackError):
     """The run has ended; it no longer accepts params, metrics, tags or artifacts."""
+
+
+class ReadOnlyRunError(NbtrackError):
+    """The run belongs to another process; this handle (from ``get_run``) only reads."""
 
 
 class NoActiveRunError(NbtrackError):
@@ -81,6 +87,10 @@ class QueryError(NbtrackError):
 
 class StoreError(NbtrackError, OSError):
     """The store cannot be opened, read or written."""
+
+
+class ConfigError(NbtrackError, ValueError):
+    """An ``NBTRACK_*`` environment variable holds a value nbtrack cannot use."""
 
 
 class ArtifactError(NbtrackError, ValueError):

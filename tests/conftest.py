@@ -23,6 +23,9 @@ def _isolated_store(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
         if not run.is_finished:
             run.end("KILLED")
     fluent._active.stack.clear()
+    from nbtrack.storage import release_store
+
+    release_store(str(root))  # no thread, DuckDB connection or temp folder left behind
     settings.SETTINGS.store_uri = None
     settings.SETTINGS.experiment = settings.DEFAULT_EXPERIMENT
 

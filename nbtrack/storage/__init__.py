@@ -11,6 +11,6 @@ It imports only the standard library, pyarrow, duckdb, fsspec and nbtrack's leaf
 
 from __future__ import annotations
 
-from nbtrack.storage.store import ParquetStore, open_store
+from nbtrack.storage.store import ParquetStore, open_store, release_store
 
-__all__ = ["ParquetStore", "open_store"]
+__all__ = ["ParquetStore", "open_store", "release_store"]

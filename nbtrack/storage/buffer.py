@@ -13,9 +13,17 @@ import threading
 from collections import defaultdict
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from nbtrack.storage import schema
+
+# Years 1-9999 in ms since the epoch: what DuckDB, pandas and datetime read back. The API
+# refuses anything else; the buffer checks again so one bad point can never make a whole
+# segment unreadable (defence in depth, DESIGN.md §2.8).
+MIN_TS_MS = -62_135_596_800_000
+MAX_TS_MS = 253_402_300_799_999
 
 
 class MetricBuffer:
@@ -42,13 +50,51 @@ class MetricBuffer:
         self.values: list[float] = []
         self.closed = False  # set when the run ends: dropped after its last drain
 
-    def drain(self) -> pa.Table | None:
+    def drain(self, rejected: list[Rejected]) -> pa.Table | None:
+        """This run's pending points as a table; points that cannot be stored go to
+        ``rejected`` instead (the rest are never lost with them)."""
         with self.lock:
             if not self.keys:
                 return None
             keys, steps, ts, values = self.keys, self.steps, self.timestamps, self.values
             self.keys, self.steps, self.timestamps, self.values = [], [], [], []
-        return _metric_table(self.run_id, keys, steps, ts, values)
+        try:
+            return _metric_table(self.run_id, keys, steps, ts, values)
+        except _ENCODE_ERRORS:
+            pass  # some point cannot be encoded: find it below, keep the others
+        good: list[int] = []
+        for i in range(len(keys)):
+            try:
+                _metric_table(self.run_id, keys[i : i + 1], steps[i : i + 1], ts[i : i + 1],
+                              values[i : i + 1])
+                good.append(i)
+            except _ENCODE_ERRORS as exc:
+                rejected.append(
+                    Rejected("metrics", (self.run_id, keys[i], steps[i], ts[i], values[i]), str(exc))
+                )
+        if not good:
+            return None
+        return _metric_table(
+            self.run_id,
+            [keys[i] for i in good],
+            [steps[i] for i in good],
+            [ts[i] for i in good],
+            [values[i] for i in good],
+        )
+
+
+class Rejected:
+    """A record the buffer could not encode: set aside (and reported), never written."""
+
+    __slots__ = ("reason", "row", "table")
+
+    def __init__(self, table: str, row: tuple[Any, ...], reason: str) -> None:
+        self.table = table
+        self.row = row
+        self.reason = reason
+
+    def __repr__(self) -> str:
+        return f"Rejected({self.table}, {self.row!r:.120}, {self.reason!r})"
 
 
 def _metric_table(
@@ -59,12 +105,12 @@ def _metric_table(
     Grouping here (on dictionary codes, cheap) rather than sorting strings at write time is
     what makes a flush fast; the run id column is a one-entry dictionary, not n strings.
     """
-    import numpy as np
-    import pyarrow.compute as pc
-
     n = len(keys)
     key_arr = pa.array(keys, pa.string())
     step_np = np.fromiter(steps, np.int64, n)
+    ts_np = np.fromiter(ts, np.int64, n)
+    if n and (int(ts_np.min()) < MIN_TS_MS or int(ts_np.max()) > MAX_TS_MS):
+        raise ValueError("a timestamp is outside years 1-9999")
     table = pa.table(
         [
             pa.DictionaryArray.from_arrays(
@@ -72,7 +118,7 @@ def _metric_table(
             ).cast(pa.string()),
             key_arr,
             pa.array(step_np),
-            pa.array(ts, pa.int64()).cast(pa.timestamp("ms", tz="UTC")),
+            pa.array(ts_np).cast(pa.timestamp("ms", tz="UTC")),
             pa.array(values, pa.float64()),
         ],
         schema=schema.SCHEMAS["metrics"],
@@ -87,6 +133,44 @@ def _metric_table(
 
 Batch = list[tuple[str, str, pa.Table]]  # (table, experiment_id, rows)
 
+_ENCODE_ERRORS = (pa.ArrowException, TypeError, ValueError, OverflowError, UnicodeError)
+
+
+def _rows_table(table: str, rows: list[tuple[Any, ...]]) -> pa.Table:
+    sch = schema.SCHEMAS[table]
+    cols = list(zip(*rows, strict=True))
+    arrays = []
+    for i, f in enumerate(sch):
+        if pa.types.is_timestamp(f.type):
+            arr = pa.array(cols[i], pa.int64())
+            valid = pc.drop_null(arr)
+            if len(valid) and (
+                pc.min(valid).as_py() < MIN_TS_MS or pc.max(valid).as_py() > MAX_TS_MS
+            ):
+                raise ValueError(f"{f.name} is outside years 1-9999")
+            arrays.append(arr.cast(f.type))
+        else:
+            arrays.append(pa.array(cols[i], f.type))
+    return pa.table(arrays, schema=sch)
+
+
+def _records_table(
+    table: str, rows: list[tuple[Any, ...]], rejected: list[Rejected]
+) -> pa.Table | None:
+    """Rows as an Arrow table; rows that cannot be encoded go to ``rejected``."""
+    try:
+        return _rows_table(table, rows)
+    except _ENCODE_ERRORS:
+        pass  # one bad row: encode row by row and set only the bad ones aside
+    good = []
+    for row in rows:
+        try:
+            _rows_table(table, [row])
+            good.append(row)
+        except _ENCODE_ERRORS as exc:
+            rejected.append(Rejected(table, row, str(exc)))
+    return _rows_table(table, good) if good else None
+
 
 class Buffer:
     """Everything this process has logged and not yet written."""
@@ -96,6 +180,7 @@ class Buffer:
         self._records: dict[tuple[str, str], list[tuple[Any, ...]]] = defaultdict(list)
         self._metrics: dict[str, MetricBuffer] = {}
         self._retry: Batch = []
+        self.rejected: list[Rejected] = []
 
     def metric_buffer(self, run_id: str, experiment_id: str) -> MetricBuffer:
         with self.lock:
@@ -115,33 +200,40 @@ class Buffer:
             )
 
     def take(self) -> Batch:
-        """Swap out every pending record; the caller must write or ``give_back`` them."""
+        """Swap out every pending record; the caller must write or ``give_back`` them.
+
+        Never raises and never drops a good record: a record that cannot be encoded (it
+        slipped past validation) is moved to ``rejected`` with the reason, and the others
+        of its table are written as usual.
+        """
         with self.lock:
             records, self._records = self._records, defaultdict(list)
             retry, self._retry = self._retry, []
             mbs = list(self._metrics.values())
         out: Batch = list(retry)
+        rejected: list[Rejected] = []
         for (table, eid), rows in records.items():
-            cols = list(zip(*rows, strict=True))
-            sch = schema.SCHEMAS[table]
-            arrays = []
-            for i, f in enumerate(sch):
-                if pa.types.is_timestamp(f.type):
-                    arrays.append(pa.array(cols[i], pa.int64()).cast(f.type))
-                else:
-                    arrays.append(pa.array(cols[i], f.type))
-            out.append((table, eid, pa.table(arrays, schema=sch)))
+            encoded = _records_table(table, rows, rejected)
+            if encoded is not None:
+                out.append((table, eid, encoded))
         per_partition: dict[str, list[pa.Table]] = defaultdict(list)
         for mb in mbs:
-            t = mb.drain()
+            t = mb.drain(rejected)
             if t is not None:
                 per_partition[mb.experiment_id].append(t)
         with self.lock:
             for mb in mbs:
                 if mb.closed and not mb.keys:
                     self._metrics.pop(mb.run_id, None)
+            self.rejected.extend(rejected)
         for eid, tables in per_partition.items():
             out.append(("metrics", eid, pa.concat_tables(tables)))
+        return out
+
+    def take_rejected(self) -> list[Rejected]:
+        """Records set aside since the last call (for the store to report)."""
+        with self.lock:
+            out, self.rejected = self.rejected, []
         return out
 
     def give_back(self, batch: Batch) -> None:
@@ -155,3 +247,4 @@ class Buffer:
         self._records = defaultdict(list)
         self._metrics = {}
         self._retry = []
+        self.rejected = []

@@ -2,11 +2,17 @@
 
 Writer identity: every process gets a ``writer_id`` (regenerated after ``fork``). All its
 files carry that id, so writers never touch each other's files and need no lock. While a
-writer has open runs it keeps a lease file ``_writers/<writer_id>.json`` (host, pid, the
-pid's start time) whose mtime a background thread refreshes every ``NBTRACK_HEARTBEAT``
-seconds. A reader decides that a ``RUNNING`` run's writer is dead when, on the same host,
-the pid is gone (or was reused), or, from another host, the lease is older than
+writer has open runs it keeps a lease file ``_writers/<writer_id>.json`` (host, boot id,
+pid namespace, pid, the pid's start time) whose mtime a background thread refreshes every
+``NBTRACK_HEARTBEAT`` seconds. A reader decides that a ``RUNNING`` run's writer is dead
+when, in the same pid namespace of the same boot of the same host, the pid is gone (or was
+reused), or, from anywhere else (another host, container or boot), the lease is older than
 ``NBTRACK_DEAD_AFTER`` seconds; such runs read ``KILLED``.
+
+Threads and forks: the flusher thread runs only while runs are open and never imports
+anything (every module it needs is imported here, in the thread that opens the store), so
+a ``fork`` at any moment cannot leave a child waiting on an import lock; the locks it takes
+are held across ``fork`` by the forking thread and renewed in the child.
 """
 
 from __future__ import annotations
@@ -19,25 +25,52 @@ import atexit
 import concurrent.futures.thread  # noqa: F401
 import hashlib
 import json
+import logging
 import os
 import secrets
 import socket
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any
 
 import duckdb
+import numpy  # noqa: F401 - imported before the flusher thread can need it (fork safety)
 import pyarrow as pa
+import pyarrow.compute
+import pyarrow.parquet
 
 from nbtrack import config
-from nbtrack.errors import StoreError
+from nbtrack.errors import NbtrackError, NbtrackWarning, StoreError
 from nbtrack.storage import schema, segments
 from nbtrack.storage._fs import FileSystem, open_fs
 from nbtrack.storage.buffer import Buffer, MetricBuffer
 from nbtrack.storage.views import DuckViews, FileCatalog, Snapshot
 
 HOST = socket.gethostname()
+_log = logging.getLogger("nbtrack")
+
+
+def _read_text(path: str) -> str | None:
+    try:
+        with open(path) as fh:
+            return fh.read().strip()
+    except OSError:
+        return None
+
+
+def _pid_namespace() -> str | None:
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return None
+
+
+# Two processes can check each other's pids only inside one pid namespace of one boot of
+# one host: containers share hostnames across pid namespaces, and a reboot reuses pids.
+BOOT_ID = _read_text("/proc/sys/kernel/random/boot_id")
+PID_NS = _pid_namespace()
 
 
 def _pid_start(pid: int) -> str | None:
@@ -67,10 +100,23 @@ def _pid_alive(pid: int, start: str | None) -> bool:
     return True
 
 
+def _same_pid_space(lease: dict[str, Any]) -> bool:
+    """True when the lease's pid can be checked here: same host, boot and pid namespace."""
+    if lease.get("host") != HOST:
+        return False
+    if "boot_id" not in lease:  # a lease written before boot ids were recorded
+        return True
+    return bool(
+        lease.get("boot_id") == BOOT_ID and BOOT_ID is not None
+        and lease.get("pid_ns") == PID_NS and PID_NS is not None
+    )
+
+
 class ParquetStore:
     """A store of Parquet segments at ``uri`` (a local path or an fsspec URL)."""
 
     def __init__(self, uri: str, fs: Any = None) -> None:
+        config.check()
         self.uri = uri
         self.fs: FileSystem = open_fs(uri, fs)
         self.fs.ensure_root()
@@ -84,6 +130,7 @@ class ParquetStore:
         self._new_writer()
         self._open_runs: set[str] = set()
         self._thread: threading.Thread | None = None
+        self._thread_lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._lease_written = False
@@ -91,6 +138,7 @@ class ParquetStore:
         self._flush_error: BaseException | None = None
         self._compact_hook: Callable[[ParquetStore], None] | None = None
         self._lease_cache: dict[str, dict[str, Any] | None] = {}
+        self.rejected: list[Any] = []  # records the buffer could not encode (reported)
 
     # ---- format -----------------------------------------------------------------------
     def _check_format(self) -> None:
@@ -126,6 +174,7 @@ class ParquetStore:
         self._seq_lock = threading.Lock()
         self._open_runs = set()
         self._thread = None
+        self._thread_lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._lease_written = False
@@ -150,6 +199,8 @@ class ParquetStore:
             {
                 "writer_id": self.writer_id,
                 "host": HOST,
+                "boot_id": BOOT_ID,
+                "pid_ns": PID_NS,
                 "pid": self.pid,
                 "pid_start": _pid_start(self.pid),
                 "started": time.time(),
@@ -165,9 +216,10 @@ class ParquetStore:
     # ---- write side ---------------------------------------------------------------------
     def run_opened(self, run_id: str) -> None:
         """Note an open run: ensures the lease and the background flusher exist."""
+        with self._thread_lock:
+            self._open_runs.add(run_id)
         if not self._lease_written:
             self.heartbeat()
-        self._open_runs.add(run_id)
         self._ensure_thread()
 
     def run_closed(self, run_id: str) -> None:
@@ -210,27 +262,44 @@ class ParquetStore:
                     self.buffer.give_back(batch[i:])
                     raise
                 written.append((table, eid))
-            return written
+        self._report_rejected()
+        return written
+
+    def _report_rejected(self) -> None:
+        """Warn about records the buffer set aside (after the good ones are written)."""
+        rejected = self.buffer.take_rejected()
+        if not rejected:
+            return
+        self.rejected.extend(rejected)
+        first = rejected[0]
+        text = (
+            f"nbtrack: {len(rejected)} record(s) could not be stored and were set aside "
+            f"(first: {first.table} {first.row!r:.100}: {first.reason}); every other record "
+            "was written. They are kept in ParquetStore.rejected for inspection."
+        )
+        _log.warning(text)
+        if threading.current_thread() is threading.main_thread():
+            warnings.warn(text, NbtrackWarning, stacklevel=3)
 
     def _ensure_thread(self) -> None:
-        if self._thread is not None and self._thread.is_alive():
-            return
-        self._stop.clear()
-        t = threading.Thread(target=self._loop, name="nbtrack-flusher", daemon=True)
-        self._thread = t
-        t.start()
+        with self._thread_lock:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self._stop.clear()
+            t = threading.Thread(target=self._loop, name="nbtrack-flusher", daemon=True)
+            self._thread = t
+            t.start()
+
+    def _interval(self) -> float:
+        try:
+            return config.flush_interval()
+        except NbtrackError:  # checked when the store opened; a later bad change falls back
+            return 1.0
 
     def _loop(self) -> None:
-        import logging
-
-        # Pay for these imports here rather than in the first flush.
-        import pyarrow.compute
-        import pyarrow.parquet  # noqa: F401
-
-        log = logging.getLogger("nbtrack")
         warned = False
         while not self._stop.is_set():
-            self._wake.wait(config.flush_interval())
+            self._wake.wait(self._interval())
             self._wake.clear()
             if self._stop.is_set():
                 break
@@ -249,20 +318,50 @@ class ParquetStore:
             except Exception as exc:  # noqa: BLE001
                 self._flush_error = exc
                 if not warned:
-                    log.warning("nbtrack: background flush failed: %s", exc)
+                    _log.warning("nbtrack: background flush failed: %s", exc)
                     warned = True
+                continue
+            with self._thread_lock:
+                # Idle: no open run and nothing buffered. Leave; run_opened starts a new one.
+                if not self._open_runs and self.buffer.is_empty():
+                    self._drop_lease()
+                    self._thread = None
+                    return
+
+    def _drop_lease(self) -> None:
+        if self._lease_written and not self._open_runs:
+            try:
+                self.fs.delete(self.lease_path)
+            except OSError:
+                return
+            self._lease_written = False
 
     def close(self) -> None:
-        """Stop the background thread, flush, and drop the lease."""
+        """Flush, stop the background thread, drop the lease, close DuckDB.
+
+        The store stays usable: a later write or read starts what it needs again.
+        """
         self._stop.set()
         self._wake.set()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=30)
+        self._thread = None
         self.flush()
-        if self._lease_written and not self._open_runs:
-            self.fs.delete(self.lease_path)
-            self._lease_written = False
+        self._drop_lease()
+        views, self._views = self._views, None
+        if views is not None:
+            views.close()
+
+    # ---- fork safety --------------------------------------------------------------------
+    def _before_fork(self) -> None:
+        # Hold the locks a flush takes, so the child never inherits one held mid-flush.
+        self._flush_lock.acquire()
+        self.buffer.lock.acquire()
+
+    def _after_fork_in_parent(self) -> None:
+        self.buffer.lock.release()
+        self._flush_lock.release()
 
     # ---- blobs (artifacts) --------------------------------------------------------------
     def blob_path(self, sha: str) -> str:
@@ -338,7 +437,7 @@ class ParquetStore:
             if lease is None:
                 dead[owner] = mtime or now
                 continue
-            if lease.get("host") == HOST:
+            if _same_pid_space(lease):
                 if not _pid_alive(int(lease["pid"]), lease.get("pid_start")):
                     dead[owner] = mtime or now
             elif mtime is None or now - mtime > config.dead_after():
@@ -389,6 +488,30 @@ def open_store(uri: str, fs: Any = None) -> ParquetStore:
         return store
 
 
+def release_store(uri: str) -> None:
+    """Close the store at ``uri`` if this process opened it and has no open run there.
+
+    Its thread, DuckDB connection and temp folder go away; the object stays usable and
+    reopens what it needs on the next use (Run handles may still point at it).
+    """
+    with _stores_lock:
+        store = _stores.get(_normalize(uri))
+    if store is not None and not store._open_runs:
+        store.close()
+
+
+def _before_fork() -> None:
+    _stores_lock.acquire()
+    for store in list(_stores.values()):
+        store._before_fork()
+
+
+def _after_fork_in_parent() -> None:
+    for store in list(_stores.values()):
+        store._after_fork_in_parent()
+    _stores_lock.release()
+
+
 def _after_fork_in_child() -> None:
     global _stores_lock
     _stores_lock = threading.Lock()
@@ -403,7 +526,11 @@ def _register_exit_flush(_store: ParquetStore) -> None:
     mp_util.Finalize(None, _close_all, exitpriority=100)
 
 
-os.register_at_fork(after_in_child=_after_fork_in_child)
+os.register_at_fork(
+    before=_before_fork,
+    after_in_parent=_after_fork_in_parent,
+    after_in_child=_after_fork_in_child,
+)
 
 
 def _close_all() -> None:

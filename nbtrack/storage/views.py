@@ -310,6 +310,7 @@ class DuckViews:
     def __init__(self, fs: FileSystem) -> None:
         self.fs = fs
         self.lock = threading.RLock()
+        self._tmpdir: str | None = None
         con = duckdb.connect(":memory:")
         try:
             if fs.is_remote:
@@ -321,9 +322,8 @@ class DuckViews:
                 # private folder so nt.sql cannot read the user's working directory through it.
                 import tempfile
 
-                con.execute(
-                    f"SET temp_directory = {_sql_string(tempfile.mkdtemp(prefix='nbtrack-duck-'))}"
-                )
+                self._tmpdir = tempfile.mkdtemp(prefix="nbtrack-duck-")
+                con.execute(f"SET temp_directory = {_sql_string(self._tmpdir)}")
 
                 con.execute("SET enable_external_access = false")
             con.execute("SET TimeZone = 'UTC'")
@@ -499,3 +499,13 @@ class DuckViews:
     def execute(self, sql: str, params: list[Any] | None = None) -> pa.Table:
         with self.lock:
             return self.con.sql(sql, params=params or None).to_arrow_table()
+
+    def close(self) -> None:
+        """Close the connection and remove its private temp folder."""
+        import shutil
+
+        with self.lock:
+            self.con.close()
+        if self._tmpdir is not None:
+            shutil.rmtree(self._tmpdir, ignore_errors=True)
+            self._tmpdir = None

@@ -21,10 +21,10 @@ _NOUNS = (
     "trout wasp whale wolf wren yak zebra"
 ).split()
 
-_rng = random.Random()
-
-
-_seq = itertools.count(random.randrange(1 << 20))
+# Private generators only: nbtrack never draws from the user's global random state
+# (DESIGN.md §2.9), so a seeded script gives the same numbers with tracking on.
+_rng = random.Random(os.urandom(16))
+_seq = itertools.count(int.from_bytes(os.urandom(3), "little") & 0xFFFFF)
 _seq_lock = threading.Lock()
 
 

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from nbtrack.errors import ActiveRunError, NoActiveRunError
-from nbtrack.tracking import settings
-from nbtrack.tracking.run import Run, start_owned_run
+from nbtrack.tracking import settings, validation
+from nbtrack.tracking.run import Run, resume_owned_run, start_owned_run
 
 
 class _ActiveRuns(threading.local):
@@ -27,7 +27,7 @@ _active = _ActiveRuns()
 
 def _stack() -> list[Run]:
     st = _active.stack
-    while st and st[-1].is_finished:
+    while st and st[-1]._finished:
         st.pop()
     return st
 
@@ -58,11 +58,33 @@ def start_run(
     tags: Mapping[str, Any] | None = None,
     nested: bool = False,
     description: str | None = None,
+    *,
+    run_id: str | None = None,
 ) -> Run:
     """Start a run and make it active in this thread; use it as a context manager.
 
+    The run is visible to other processes when this returns. With ``run_id``, resume an
+    ended run instead (as MLflow resumes runs): it becomes RUNNING again, each metric's
+    ``step=None`` continues after its highest step, and its params keep their values.
+
+    Args:
+        name: run name (generated, e.g. ``swift-otter-42``, when None).
+        experiment: experiment name; default the current one (``set_experiment``).
+        params: params to log at once.
+        tags: tags to set at once.
+        nested: start a child of the active run instead of refusing.
+        description: free text shown with the run.
+        run_id: resume this run rather than start a new one (``name`` must be None).
+
     Raises:
-        ActiveRunError: a run is already active here and ``nested`` is False.
+        ActiveRunError: a run is already active here and ``nested`` is False, or the run
+            to resume is RUNNING in a live process.
+        RunNotFoundError: ``run_id`` names no run.
+        ParamConflictError: ``params`` changes a param of the resumed run.
+
+    Example:
+        >>> with nt.start_run(name="baseline", params={"lr": 0.01}) as run:
+        ...     nt.log_metric("loss", 0.5)
     """
     st = _stack()
     if st and not nested:
@@ -70,6 +92,17 @@ def start_run(
             f"run {st[-1].name!r} ({st[-1].run_id}) is still active in this thread; end it "
             "first (nbtrack.end_run()) or pass nested=True to start a child run"
         )
+    if run_id is not None:
+        if name is not None or description is not None:
+            raise ActiveRunError(
+                "start_run(run_id=...) resumes a run as it is; rename or describe it "
+                "after it has started, not with name= or description="
+            )
+        run = resume_owned_run(
+            settings.get_store(), run_id, experiment=experiment, params=params, tags=tags
+        )
+        st.append(run)
+        return run
     parent = st[-1].run_id if st and nested else None
     exp = experiment if experiment is not None else settings.current_experiment()
     run = start_owned_run(
@@ -86,7 +119,15 @@ def start_run(
 
 
 def end_run(status: str = "FINISHED") -> None:
-    """End the active run of this thread (no-op when there is none)."""
+    """End the active run of this thread (no-op when there is none).
+
+    When this returns the run's records are durable (see ``Run.end``).
+
+    Raises:
+        InvalidValueError: ``status`` is not FINISHED, FAILED or KILLED; the run stays
+            active, so a corrected ``end_run`` still ends it.
+    """
+    status = validation.status_value(status)
     run = active_run()
     if run is None:
         return

@@ -212,7 +212,10 @@ def search_runs(
     node = _parse(filter)  # malformed input fails before the store is touched
     order_keys = _parse_order_by(order_by)
     st = _store(store)
-    v = st.refresh()
+    try:
+        v = st.refresh()
+    except duckdb.Error as exc:
+        raise StoreError(f"reading the store failed: {exc}") from exc
     # Under the lock the wide table and its key list belong to the same snapshot (another
     # thread may install a newer one between refresh() and here).
     with v.lock:
@@ -326,6 +329,13 @@ def run_metrics(run_id: str, store: ParquetStore | None = None) -> dict[str, flo
 
 def run_tags(run_id: str, store: ParquetStore | None = None) -> dict[str, str]:
     return _kv("SELECT key, value FROM tags WHERE run_id = ? ORDER BY key", run_id, store)
+
+
+def max_steps(run_id: str, *, store: ParquetStore | None = None) -> dict[str, int]:
+    """Highest step logged so far for each metric key of a run."""
+    return _kv(
+        "SELECT key, max(step) FROM metrics WHERE run_id = ? GROUP BY key", run_id, store
+    )
 
 
 def get_metric_history(run_id: str, key: str, *, store: ParquetStore | None = None) -> pd.DataFrame:

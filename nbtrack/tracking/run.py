@@ -24,6 +24,7 @@ from nbtrack.errors import (
     InvalidValueError,
     NbtrackWarning,
     ParamConflictError,
+    ReadOnlyRunError,
     RunFinishedError,
 )
 from nbtrack.storage.schema import experiment_id as _experiment_id
@@ -84,7 +85,12 @@ class Run:
         self._listener_warned = False
         self._mb = store.metric_buffer(run_id, self._experiment_id)
         self._flush_at = config.flush_points()
-        self._finished = status != "RUNNING"
+        # A handle that this process did not start (get_run of a run another process owns)
+        # is read-only; start_owned_run / resume_owned_run open it for writing.
+        self._read_only = True
+        # _finished: this handle takes no more records (the run ended, or it is read-only).
+        self._finished = True
+        self._owner_pid = os.getpid()
 
     # ---- identity and state ------------------------------------------------------------
     @property
@@ -97,7 +103,13 @@ class Run:
 
     @property
     def is_finished(self) -> bool:
-        return self._finished
+        """True once the run has ended (its status is no longer RUNNING)."""
+        return self._status != "RUNNING"
+
+    @property
+    def is_read_only(self) -> bool:
+        """True for a handle on a run this process does not own (see ``start_run(run_id=)``)."""
+        return self._read_only
 
     @property
     def start_time(self) -> _dt.datetime:
@@ -171,6 +183,12 @@ class Run:
         )
 
     def _check_open(self) -> None:
+        if self._read_only and self._status == "RUNNING":
+            raise ReadOnlyRunError(
+                f"run {self.name!r} ({self.run_id}) is RUNNING in another process and this "
+                "handle (from get_run) is read-only; log from the process that owns it, or "
+                "once it has ended resume it with nbtrack.start_run(run_id=...)"
+            )
         if self._finished:
             raise RunFinishedError(
                 f"run {self.name!r} ({self.run_id}) has ended ({self._status}); "
@@ -178,11 +196,28 @@ class Run:
             )
 
     def end(self, status: str = "FINISHED") -> None:
-        """End the run with ``status`` (FINISHED, FAILED or KILLED) and flush it.
+        """End the run with ``status`` (FINISHED, FAILED or KILLED).
 
-        Ending a run that has already ended is a no-op.
+        When this returns, the run's records are durable under their final names: another
+        process, plain DuckDB (docs/format.md) or a ``kill -9`` right after sees the whole
+        run. Ending a run that has already ended is a no-op. In a process forked from the
+        owner, ``end`` only writes the points logged here: the owner ends the run.
+
+        Raises:
+            InvalidValueError: ``status`` is not FINISHED, FAILED or KILLED (the run stays
+                open).
+            StoreError: the final write failed; the records stay in memory and the
+                background flusher retries them.
         """
         status = validation.status_value(status)
+        if self._read_only:
+            if self._status == "RUNNING":
+                self._check_open()
+            return
+        if os.getpid() != self._owner_pid:
+            # A forked child never ends its parent's run; it makes its own points durable.
+            self._store.flush()
+            return
         with self._lock:
             if self._finished:
                 return
@@ -191,12 +226,12 @@ class Run:
             self._end_ms = time.time_ns() // 1_000_000
             self._write_state()
             self._mb.closed = True
-        # The flusher thread writes the run's last records right away; the caller does not
-        # wait on disk. Reads in this process flush first, and exit flushes everything.
-        self._store.run_closed(self.run_id)
-        self._store.wake_flusher()
         with _owned_lock:
             _owned_strong.pop(self.run_id, None)
+        try:
+            self._store.flush()
+        finally:
+            self._store.run_closed(self.run_id)
 
     def __enter__(self) -> Run:
         return self
@@ -417,7 +452,8 @@ class Run:
         self._check_open()
         if not isinstance(text, str):
             raise InvalidValueError(f"log_text takes a str, got {type(text).__name__}")
-        return self._add_artifact(validation.artifact_path(name, "artifact name"), text.encode())
+        path = validation.artifact_path(name, "artifact name")
+        return self._add_artifact(path, validation.text(text, "log_text's text").encode())
 
     def log_dict(self, obj: Any, name: str) -> str:
         self._check_open()
@@ -459,14 +495,16 @@ def start_owned_run(
     params: Mapping[str, Any] | None,
     tags: Mapping[str, Any] | None,
 ) -> Run:
-    """Create a RUNNING run owned by this process (inputs validated before any record)."""
+    """Create a RUNNING run owned by this process (inputs validated before any record).
+
+    The run's start record (with its params and tags) is written before this returns, so
+    other processes see the run at once.
+    """
     from nbtrack.tracking._names import new_run_id, new_run_name
 
     experiment = validation.experiment_name(experiment)
-    if name is not None and (not isinstance(name, str) or len(name) > 250):
-        raise InvalidValueError(f"run name must be a string of at most 250 characters: {name!r:.80}")
-    if description is not None and not isinstance(description, str):
-        raise InvalidValueError("run description must be a string")
+    name = validation.run_name(name)
+    description = validation.description(description)
     checked_params = validation.checked_texts(params or {}, "param", "start_run(params=)")
     checked_tags = validation.checked_texts(tags or {}, "tag", "start_run(tags=)")
     run = Run(
@@ -479,16 +517,82 @@ def start_owned_run(
         parent_run_id=parent_run_id,
         description=description,
     )
+    return _open(run, checked_params, checked_tags)
+
+
+def resume_owned_run(
+    store: ParquetStore,
+    run_id: str,
+    *,
+    experiment: str | None,
+    params: Mapping[str, Any] | None,
+    tags: Mapping[str, Any] | None,
+) -> Run:
+    """Take over an ended (or killed) run: steps continue, params keep their values.
+
+    Raises:
+        RunNotFoundError: no such run (or it is deleted).
+        ActiveRunError: the run is RUNNING in a live process (this one included).
+        InvalidValueError: ``experiment`` is not the run's experiment.
+        ParamConflictError: ``params`` changes a param the run already has.
+    """
+    from nbtrack.errors import ActiveRunError
+    from nbtrack.tracking import query
+
+    checked_params = validation.checked_texts(params or {}, "param", "start_run(params=)")
+    checked_tags = validation.checked_texts(tags or {}, "tag", "start_run(tags=)")
+    live = owned_run(run_id)
+    if live is not None and not live.is_finished and live._owner_pid == os.getpid():
+        raise ActiveRunError(f"run {live.name!r} ({run_id}) is already open in this process")
+    old = query.get_run(run_id, store=store)
+    if old.status == "RUNNING":
+        raise ActiveRunError(
+            f"run {old.name!r} ({run_id}) is RUNNING in another live process; end it "
+            "there first (a run has one writer at a time)"
+        )
+    if experiment is not None and experiment != old.experiment:
+        raise InvalidValueError(
+            f"run {run_id} belongs to experiment {old.experiment!r}, not {experiment!r}"
+        )
+    run = Run(
+        store,
+        run_id=old.run_id,
+        name=old.name,
+        experiment=old.experiment,
+        status="RUNNING",
+        start_ms=old._start_ms,
+        parent_run_id=old.parent_run_id,
+        description=old.description,
+    )
+    run._params = dict(old.params)
+    for key, step in query.max_steps(run_id, store=store).items():
+        run._next_step[key] = step + 1
+    # Param conflicts are errors before anything is written.
+    for k, text in checked_params.items():
+        if k in run._params and run._params[k] != text:
+            raise ParamConflictError(
+                f"param {k!r} of run {run_id} is already {run._params[k]!r}; a resumed run "
+                f"keeps its params (tried {text[:60]!r})"
+            )
+    return _open(run, checked_params, checked_tags)
+
+
+def _open(run: Run, params: dict[str, str], tags: dict[str, str]) -> Run:
+    store = run._store
+    run._read_only = False
+    run._finished = False
     store.run_opened(run.run_id)
     run._write_state()
-    if checked_params:
-        run.log_params(checked_params)
-    if checked_tags:
-        run.set_tags(checked_tags)
+    if params:
+        run.log_params(params)
+    if tags:
+        run.set_tags(tags)
     with _owned_lock:
         _owned[run.run_id] = run
         _owned_strong[run.run_id] = run
     _install_exit_handlers()
+    # Visible to other processes as soon as start_run returns (DESIGN.md §2.4).
+    store.flush()
     return run
 
 
@@ -498,10 +602,17 @@ def owned_run(run_id: str) -> Run | None:
 
 _exit_installed = False
 _uncaught = False
+_exit_code: Any = None
 
 
 def _install_exit_handlers() -> None:
-    """End open runs at exit: FINISHED on a clean exit, FAILED on an uncaught exception."""
+    """End open runs at exit: FINISHED on a clean exit, FAILED otherwise.
+
+    "Otherwise" is an uncaught exception (seen through ``sys.excepthook``, chained to the
+    previous hook) or ``sys.exit(code)`` with a non-zero code (seen through a wrapper that
+    records the code and calls the previous ``sys.exit``). A bare ``raise SystemExit(3)``
+    cannot be observed from Python and still reads FINISHED.
+    """
     global _exit_installed
     if _exit_installed:
         return
@@ -509,19 +620,33 @@ def _install_exit_handlers() -> None:
     import atexit
     import sys
 
-    previous = sys.excepthook
+    previous_hook = sys.excepthook
 
     def hook(tp: Any, value: Any, tb: Any) -> None:
         global _uncaught
         _uncaught = True
-        previous(tp, value, tb)
+        previous_hook(tp, value, tb)
 
+    previous_exit = sys.exit
+
+    def exit(status: Any = None) -> None:
+        global _exit_code
+        _exit_code = status
+        previous_exit(status)
+
+    exit.__doc__ = previous_exit.__doc__
     sys.excepthook = hook
+    sys.exit = exit
     atexit.register(_end_open_runs)
 
 
+def _exit_failed() -> bool:
+    code = _exit_code
+    return _uncaught or (code is not None and code != 0)
+
+
 def _end_open_runs() -> None:
-    status = "FAILED" if _uncaught else "FINISHED"
+    status = "FAILED" if _exit_failed() else "FINISHED"
     with _owned_lock:
         runs = list(_owned_strong.values())
     for run in runs:
@@ -532,3 +657,20 @@ def _end_open_runs() -> None:
             import sys
 
             print(f"nbtrack: could not end run {run.run_id}: {exc}", file=sys.stderr)
+
+
+def _after_fork_in_child() -> None:
+    """A forked child owns none of its parent's runs: it never ends them at exit.
+
+    Its handles keep working for logging points (written under the child's own writer id,
+    into fresh buffers: the parent's pending points are the parent's to write).
+    """
+    global _owned_lock
+    _owned_lock = threading.Lock()
+    _owned_strong.clear()
+    for run in list(_owned.values()):
+        run._lock = threading.Lock()
+        run._mb = run._store.metric_buffer(run.run_id, run._experiment_id)
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -6,7 +6,7 @@ import threading
 from dataclasses import dataclass, field
 
 from nbtrack import config
-from nbtrack.storage import ParquetStore, open_store
+from nbtrack.storage import ParquetStore, open_store, release_store
 from nbtrack.tracking import validation
 
 DEFAULT_EXPERIMENT = "Default"
@@ -45,7 +45,12 @@ def set_store(uri: str) -> ParquetStore:
         raise StoreError(f"store URI must be a non-empty string, got {uri!r}")
     store = get_store(uri)
     with SETTINGS.lock:
+        previous = SETTINGS.store_uri or config.default_store_uri()
         SETTINGS.store_uri = store.uri
+    if previous != store.uri:
+        # The store we leave keeps no thread, connection or temp folder once it has no
+        # open run (it reopens them if used again).
+        release_store(previous)
     return store
 
 

@@ -16,6 +16,9 @@ MAX_PARAM = 6_000
 MAX_TAG = 8_000
 _KEY_RE = re.compile(r"[\w.\-/ :]+")
 _INT64 = (-(2**63), 2**63 - 1)
+# What every reader can read: DuckDB, pandas and Python's datetime all hold years 1-9999.
+MIN_TIMESTAMP_MS = -62_135_596_800_000  # 0001-01-01T00:00:00Z
+MAX_TIMESTAMP_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
 STATUSES = ("RUNNING", "FINISHED", "FAILED", "KILLED")
 
 # Keys already checked: a training loop logs the same few keys millions of times.
@@ -100,38 +103,88 @@ def step_value(step: Any) -> int:
 
 
 def timestamp_ms(ts: Any) -> int:
-    """Milliseconds since the epoch from ms (int/float) or a datetime (naive = UTC)."""
+    """Milliseconds since the epoch from ms (int/float) or a datetime.
+
+    A naive datetime is local time, as ``datetime.timestamp()`` takes it. The result must
+    lie in years 1-9999 (what DuckDB, pandas and ``datetime`` read back).
+    """
     if isinstance(ts, _dt.datetime):
-        if ts.tzinfo is None:
-            ts = ts.replace(tzinfo=_dt.timezone.utc)
-        return int(ts.timestamp() * 1000)
+        try:
+            ms = int(ts.timestamp() * 1000)
+        except (OverflowError, OSError, ValueError):
+            raise InvalidValueError(f"timestamp {ts!r} cannot be converted to a time") from None
+        return _timestamp_in_range(ms, ts)
     if isinstance(ts, bool) or not isinstance(ts, numbers.Real):
         raise InvalidValueError(
             f"timestamp must be milliseconds since the epoch or a datetime, got {ts!r:.60}"
         )
     f = float(ts)
-    if math.isnan(f) or math.isinf(f) or not _INT64[0] <= f <= _INT64[1]:
+    if math.isnan(f) or math.isinf(f):
         raise InvalidValueError(f"timestamp {ts!r} is not a valid time in milliseconds")
-    return int(f)
+    return _timestamp_in_range(int(ts) if isinstance(ts, numbers.Integral) else int(f), ts)
+
+
+def _timestamp_in_range(ms: int, given: Any) -> int:
+    if not MIN_TIMESTAMP_MS <= ms <= MAX_TIMESTAMP_MS:
+        raise InvalidValueError(
+            f"timestamp {given!r:.60} is outside years 1-9999; give milliseconds since "
+            "the epoch (e.g. time.time() * 1000) or a datetime"
+        )
+    return ms
+
+
+def text(value: str, what: str) -> str:
+    """``value`` if it can be stored as UTF-8, else InvalidValueError naming the fault.
+
+    A lone surrogate (``os.fsdecode`` of a non-UTF-8 file name gives one) cannot be
+    encoded; refusing it here keeps it from poisoning a whole flush later.
+    """
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad = value[exc.start : exc.end]
+        raise InvalidValueError(
+            f"{what} holds {bad!r} at position {exc.start}, which is not valid Unicode text "
+            "(a lone surrogate, e.g. from os.fsdecode of a non-UTF-8 file name); "
+            "clean it first, e.g. value.encode('utf-8', 'replace').decode()"
+        ) from None
+    return value
 
 
 def param_value(key: str, value: Any) -> str:
-    text = value if isinstance(value, str) else str(value)
-    if len(text) > MAX_PARAM:
+    out = value if isinstance(value, str) else str(value)
+    if len(out) > MAX_PARAM:
         raise InvalidValueError(
-            f"param {key!r} has a value of {len(text)} characters; the limit is {MAX_PARAM} "
+            f"param {key!r} has a value of {len(out)} characters; the limit is {MAX_PARAM} "
             "(log long text with log_text instead)"
         )
-    return text
+    return text(out, f"param {key!r}")
 
 
 def tag_value(key: str, value: Any) -> str:
-    text = value if isinstance(value, str) else str(value)
-    if len(text) > MAX_TAG:
+    out = value if isinstance(value, str) else str(value)
+    if len(out) > MAX_TAG:
         raise InvalidValueError(
-            f"tag {key!r} has a value of {len(text)} characters; the limit is {MAX_TAG}"
+            f"tag {key!r} has a value of {len(out)} characters; the limit is {MAX_TAG}"
         )
-    return text
+    return text(out, f"tag {key!r}")
+
+
+def run_name(name: Any) -> str | None:
+    """A run name: None (generated later) or a string of at most 250 characters."""
+    if name is None:
+        return None
+    if not isinstance(name, str) or len(name) > MAX_KEY:
+        raise InvalidValueError(f"run name must be a string of at most 250 characters: {name!r:.80}")
+    return text(name, "run name")
+
+
+def description(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidValueError("run description must be a string")
+    return text(value, "run description")
 
 
 def status_value(status: Any) -> str:
@@ -150,11 +203,15 @@ def experiment_name(name: Any) -> str:
         raise InvalidValueError(
             f"experiment name {name[:60]!r} is too long or holds control characters"
         )
-    return name
+    return text(name, "experiment name")
 
 
 def artifact_path(path: str | None, what: str = "artifact_path") -> str:
-    """Normalise a relative artifact folder/name; refuse absolute paths and '..'."""
+    """Normalise a relative artifact folder/name under the key rule; refuse the rest.
+
+    ``a/./b//c`` becomes ``a/b/c``; absolute paths, ``..`` and characters outside the key
+    rule (DESIGN.md §3 Keys: letters, digits, ``_ - . / :`` and spaces) are refused.
+    """
     if path is None or path == "":
         return ""
     if not isinstance(path, str):
@@ -168,8 +225,12 @@ def artifact_path(path: str | None, what: str = "artifact_path") -> str:
     out = "/".join(parts)
     if "\x00" in out:
         raise ArtifactError(f"{what} {path!r} contains a NUL byte")
-    if len(out) > 1000:
-        raise ArtifactError(f"{what} is longer than 1000 characters")
+    try:
+        check_key(out, what)
+    except InvalidKeyError as exc:
+        raise ArtifactError(
+            f"{exc}; rename the file (artifact names follow the key rule)"
+        ) from None
     return out
 
 

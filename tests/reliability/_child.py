@@ -15,7 +15,8 @@ Roles:
     artifact SIZE NAME                  logs SIZE bytes of fixed content as artifact NAME
     end_then_leave HOW                  ends a run on a slow disk, then leaves at once by
                                         HOW: os_exit (as a forked multiprocessing child
-                                        does) or sigterm (as Pool.__exit__ does to workers)
+                                        does), sigterm (as Pool.__exit__ does to workers)
+                                        or sigkill (kill -9)
 """
 
 from __future__ import annotations
@@ -283,7 +284,7 @@ def end_then_leave(how: str) -> None:
     say("ended", run.id)  # the run has ended: what it logged must now be durable
     if how == "os_exit":
         os._exit(0)
-    os.kill(os.getpid(), signal.SIGTERM)
+    os.kill(os.getpid(), signal.SIGKILL if how == "sigkill" else signal.SIGTERM)
     time.sleep(60)
 
 

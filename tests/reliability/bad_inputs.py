@@ -10,6 +10,7 @@ or is *stored* faithfully (a check reads the value back and describes it).
 
 from __future__ import annotations
 
+import datetime as _dt
 import decimal
 import math
 import os
@@ -140,6 +141,36 @@ def metric_key(key: str) -> Callable[[Ctx], Any]:
     return lambda ctx: ctx.run.log_metric(key, 1.0, step=0)
 
 
+def metric_at(timestamp: Any) -> Callable[[Ctx], Any]:
+    return lambda ctx: ctx.run.log_metric("m", 1.0, step=0, timestamp=timestamp)
+
+
+def stored_time(expected_ms: int) -> Callable[[Ctx, Any], str]:
+    def check(ctx: Ctx, _: Any) -> str:
+        got = nt.sql(
+            f"SELECT epoch_ms(timestamp) AS ms FROM metrics WHERE run_id = '{ctx.run.id}' "
+            "AND key = 'm'"
+        )
+        assert list(got["ms"]) == [expected_ms], got
+        history = nt.get_metric_history(ctx.run.id, "m")
+        assert len(history) == 1
+        return f"stored; reads back as `{history['timestamp'][0]}`"
+
+    return check
+
+
+def start_nested(**kwargs: Any) -> Callable[[Ctx], Any]:
+    def act(ctx: Ctx) -> Any:
+        run = nt.start_run(nested=True, **kwargs)
+        run.end()
+        return run
+
+    return act
+
+
+_SURROGATE = os.fsdecode(b"data/\xff.csv")  # what a non-UTF-8 file name decodes to
+
+
 def search(text: str) -> Callable[[Ctx], Any]:
     return lambda ctx: nt.search_runs(experiment="*", filter=text)
 
@@ -205,6 +236,7 @@ def _torch_scalar(ctx: Ctx) -> Any:
 # ---- the catalogue -------------------------------------------------------------------
 
 M, K, P, A, F, S = "metric value", "key", "param/tag value", "artifact", "filter", "nt.sql"
+T = "metric timestamp"
 _READ_ONLY = "read-only"
 _OUTSIDE = "Permission Error|disabled by configuration"
 
@@ -257,16 +289,39 @@ CASES: list[Case] = [
     Case(P, "param \"'; DROP TABLE params; --\"", lambda c: c.run.log_param("p", "'; DROP TABLE params; --"), check=stored_param("p", "'; DROP TABLE params; --")),
     Case(P, "tag 8,000 characters", lambda c: c.run.set_tag("t", "v" * 8000), check=stored_tag("t", "v" * 8000)),
     Case(P, "tag 8,001 characters", lambda c: c.run.set_tag("t", "v" * 8001), InvalidValueError, "limit is 8000"),
+    Case(P, "param holding a lone surrogate (os.fsdecode)", lambda c: c.run.log_param("p", _SURROGATE), InvalidValueError, "not valid Unicode"),
+    Case(P, "tag holding a lone surrogate", lambda c: c.run.set_tag("t", _SURROGATE), InvalidValueError, "not valid Unicode"),
+    Case(P, "run name holding a lone surrogate", start_nested(name=_SURROGATE), InvalidValueError, "run name .*not valid Unicode"),
+    Case(P, "run description holding a lone surrogate", start_nested(description=_SURROGATE), InvalidValueError, "description .*not valid Unicode"),
+    Case(P, "experiment name holding a lone surrogate", start_nested(experiment=_SURROGATE), InvalidValueError, "experiment name .*not valid Unicode"),
+    Case(P, "param 'données ✓ 損失' (unicode)", lambda c: c.run.log_param("p", "données ✓ 損失"), check=stored_param("p", "données ✓ 損失")),
+    # metric timestamps: what every reader can read (years 1-9999)
+    Case(T, "2**62 ms", metric_at(2**62), InvalidValueError, "outside years 1-9999"),
+    Case(T, "-2**62 ms", metric_at(-(2**62)), InvalidValueError, "outside years 1-9999"),
+    Case(T, "year 10000 (253402300800000 ms)", metric_at(253_402_300_800_000), InvalidValueError, "outside years 1-9999"),
+    Case(T, "1e300 (float)", metric_at(1e300), InvalidValueError, "outside years 1-9999"),
+    Case(T, "NaN", metric_at(float("nan")), InvalidValueError, "not a valid time"),
+    Case(T, "'2024-01-01' (str)", metric_at("2024-01-01"), InvalidValueError, "milliseconds since the epoch or a datetime"),
+    Case(T, "9999-12-31T23:59:59.999Z (last ms)", metric_at(253_402_300_799_999), check=stored_time(253_402_300_799_999)),
+    Case(T, "0001-01-01T00:00Z (aware datetime)", metric_at(_dt.datetime(1, 1, 1, tzinfo=_dt.timezone.utc)), check=stored_time(-62_135_596_800_000)),
+    Case(T, "0 (the epoch)", metric_at(0), check=stored_time(0)),
     # artifacts
     Case(A, "name '../../etc/passwd'", log_text_as("../../etc/passwd"), ArtifactError, "climbs out", outside=_outside("etc")),
     Case(A, "name '/etc/passwd' (absolute)", log_text_as("/etc/passwd"), ArtifactError, "absolute"),
     Case(A, "name '..\\\\..\\\\x' (backslashes)", log_text_as("..\\..\\x"), ArtifactError, "climbs out"),
     Case(A, "name 'C:\\\\x' (drive)", log_text_as("C:\\x"), ArtifactError, "absolute"),
     Case(A, "name 'a\\x00b' (NUL)", log_text_as("a\x00b"), ArtifactError, "NUL"),
-    Case(A, "name of 1,001 characters", log_text_as("n" * 1001), ArtifactError, "longer than 1000"),
+    Case(A, "name of 1,001 characters", log_text_as("n" * 1001), ArtifactError, "limit is 250"),
+    Case(A, "name of 251 characters", log_text_as("n" * 251), ArtifactError, "limit is 250"),
+    Case(A, "name 'a*b?.txt' (glob characters)", log_text_as("a*b?.txt"), ArtifactError, "contains '\\*'"),
+    Case(A, "name 'a\\nb.txt' (newline)", log_text_as("a\nb.txt"), ArtifactError, "contains"),
+    Case(A, "name 'loss🔥.png' (emoji)", log_text_as("loss🔥.png"), ArtifactError, "contains"),
+    Case(A, "name holding a lone surrogate", log_text_as(_SURROGATE), ArtifactError, "contains"),
     Case(A, "name 'a/./b//c'", log_text_as("a/./b//c"), check=stored_artifact("a/b/c", b"payload")),
-    Case(A, "name '~/x'", log_text_as("~/x"), check=stored_artifact("~/x", b"payload")),
-    Case(A, "name '$HOME/x'", log_text_as("$HOME/x"), check=stored_artifact("$HOME/x", b"payload")),
+    Case(A, "name '~/x'", log_text_as("~/x"), ArtifactError, "contains '~'"),
+    Case(A, "name '$HOME/x'", log_text_as("$HOME/x"), ArtifactError, "contains"),
+    Case(A, "name 'val 2/model-v1.0:final.txt'", log_text_as("val 2/model-v1.0:final.txt"), check=stored_artifact("val 2/model-v1.0:final.txt", b"payload")),
+    Case(A, "log_text of a lone surrogate", lambda c: c.run.log_text(_SURROGATE, "x.txt"), InvalidValueError, "not valid Unicode"),
     Case(A, "name '..x'", log_text_as("..x"), check=stored_artifact("..x", b"payload")),
     Case(A, "artifact_path '/tmp' (absolute)", log_artifact_to("/tmp"), ArtifactError, "absolute"),
     Case(A, "artifact_path '../..'", log_artifact_to("../.."), ArtifactError, "climbs out"),

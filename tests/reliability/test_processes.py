@@ -18,12 +18,6 @@ from _reliability import Child
 
 import nbtrack as nt
 
-_ASYNC_END = pytest.mark.xfail(
-    strict=True,
-    reason="core bug: Run.end() only wakes the flusher thread; a worker that then leaves "
-    "by os._exit (every fork/forkserver multiprocessing child) or SIGTERM (Pool.__exit__) "
-    "loses the run's last records (here all of them) although its block had exited",
-)
 TIMEOUT = 120
 
 
@@ -47,8 +41,7 @@ def test_runs_ended_in_spawned_pool_workers_are_stored(store_path: Path) -> None
     _check(ids)
 
 
-@_ASYNC_END
-@pytest.mark.parametrize("how", ["os_exit", "sigterm"])
+@pytest.mark.parametrize("how", ["os_exit", "sigterm", "sigkill"])
 def test_a_run_is_durable_once_it_has_ended_however_the_process_leaves(
     store_path: Path, how: str
 ) -> None:
