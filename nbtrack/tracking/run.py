@@ -14,6 +14,7 @@ import threading
 import time
 import warnings
 import weakref
+from array import array
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -298,11 +299,12 @@ class Run:
                 ns[key] = step + 1
             elif step >= ns.get(key, 0):
                 ns[key] = step + 1
-            mb.keys.append(key)
+            code = mb.code_of.get(key)
+            mb.codes.append(mb.code(key) if code is None else code)
             mb.steps.append(step)
             mb.timestamps.append(ts)
             mb.values.append(v)
-            n = len(mb.keys)
+            n = len(mb.codes)
         if n >= self._flush_at:
             self._store.wake_flusher()
         if self._listeners:
@@ -339,10 +341,16 @@ class Run:
                     if step >= ns.get(k, 0):
                         ns[k] = step + 1
                 mb.steps.extend([step] * n_keys)
-            mb.keys.extend(keys)
+            if keys == mb.last_keys:  # a training loop logs the same dict every step
+                mb.codes.extend(mb.last_codes)
+            else:
+                code_of = mb.code_of
+                codes = [code_of[k] if k in code_of else mb.code(k) for k in keys]
+                mb.last_keys, mb.last_codes = keys, array("i", codes)
+                mb.codes.extend(mb.last_codes)
             mb.timestamps.extend([ts] * n_keys)
             mb.values.extend(vals)
-            n = len(mb.keys)
+            n = len(mb.codes)
         if n >= self._flush_at:
             self._store.wake_flusher()
         if self._listeners:
