@@ -451,14 +451,21 @@ class ParquetStore:
         return dead
 
     def query(self, sql: str, params: list[Any] | None = None) -> pa.Table:
-        """Run ``sql`` over fresh views and return an Arrow table."""
-        v = self.refresh()
+        """Run ``sql`` over fresh views and return an Arrow table.
+
+        Raises:
+            StoreError: DuckDB failed (a damaged file it could not skip, a bad query).
+        """
         try:
-            return v.execute(sql, params)
+            v = self.refresh()
+            try:
+                return v.execute(sql, params)
+            except duckdb.Error as exc:
+                if not self.recover_from(exc):
+                    raise
+                return self.refresh().execute(sql, params)
         except duckdb.Error as exc:
-            if not self.recover_from(exc):
-                raise
-            return self.refresh().execute(sql, params)
+            raise StoreError(f"reading the store failed: {exc}") from exc
 
     def recover_from(self, exc: BaseException) -> bool:
         """After a DuckDB read error, find files that are broken; True if any were."""
