@@ -42,9 +42,10 @@ import pyarrow.compute
 import pyarrow.parquet
 
 from nbtrack import config
-from nbtrack.errors import NbtrackError, NbtrackWarning, StoreError
+from nbtrack.errors import NbtrackWarning, StoreError
 from nbtrack.storage import schema, segments
 from nbtrack.storage._fs import FileSystem, open_fs
+from nbtrack.storage.background import Background
 from nbtrack.storage.buffer import Buffer, MetricBuffer
 from nbtrack.storage.views import DuckViews, FileCatalog, Snapshot
 
@@ -129,14 +130,11 @@ class ParquetStore:
         self._seq_lock = threading.Lock()
         self._new_writer()
         self._open_runs: set[str] = set()
-        self._thread: threading.Thread | None = None
-        self._thread_lock = threading.Lock()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
+        self.background = Background(self)
         self._lease_written = False
         self._last_heartbeat = 0.0
-        self._flush_error: BaseException | None = None
-        self._compact_hook: Callable[[ParquetStore], None] | None = None
+        # Set by the tracking layer (automatic compaction); run by the compactor thread.
+        self.compact_hook: Callable[[ParquetStore], None] | None = None
         self._lease_cache: dict[str, dict[str, Any] | None] = {}
         self.rejected: list[Any] = []  # records the buffer could not encode (reported)
         self._written_since_compact = 0  # segments written by any flush since the last check
@@ -174,10 +172,8 @@ class ParquetStore:
         self._flush_lock = threading.Lock()
         self._seq_lock = threading.Lock()
         self._open_runs = set()
-        self._thread = None
-        self._thread_lock = threading.Lock()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
+        self.background = Background(self)  # the parent's threads do not exist here
+        self._written_since_compact = 0
         self._lease_written = False
         # Never let the inherited DuckDB connection be destroyed in the child: that
         # segfaults. Keep it referenced for the child's life and open a new one on demand.
@@ -216,15 +212,23 @@ class ParquetStore:
 
     # ---- write side ---------------------------------------------------------------------
     def run_opened(self, run_id: str) -> None:
-        """Note an open run: ensures the lease and the background flusher exist."""
-        with self._thread_lock:
+        """Note an open run: ensures the lease and the background threads exist."""
+        with self.background.lock:
             self._open_runs.add(run_id)
-        if not self._lease_written:
-            self.heartbeat()
-        self._ensure_thread()
+            if not self._lease_written:
+                self.heartbeat()
+        self.background.ensure()
 
     def run_closed(self, run_id: str) -> None:
         self._open_runs.discard(run_id)
+
+    def has_open_runs(self) -> bool:
+        return bool(self._open_runs)
+
+    def take_written_count(self) -> int:
+        """Segments written since the last call (the compactor is woken when > 0)."""
+        n, self._written_since_compact = self._written_since_compact, 0
+        return n
 
     def metric_buffer(self, run_id: str, experiment_id: str) -> MetricBuffer:
         return self.buffer.metric_buffer(run_id, experiment_id)
@@ -233,7 +237,7 @@ class ParquetStore:
         self.buffer.add(table, experiment_id, row)
 
     def wake_flusher(self) -> None:
-        self._wake.set()
+        self.background.wake_flush()
 
     def flush(self) -> list[tuple[str, str]]:
         """Write every pending record now. Returns the (table, partition) pairs written.
@@ -283,58 +287,8 @@ class ParquetStore:
         if threading.current_thread() is threading.main_thread():
             warnings.warn(text, NbtrackWarning, stacklevel=3)
 
-    def _ensure_thread(self) -> None:
-        with self._thread_lock:
-            if self._thread is not None and self._thread.is_alive():
-                return
-            self._stop.clear()
-            t = threading.Thread(target=self._loop, name="nbtrack-flusher", daemon=True)
-            self._thread = t
-            t.start()
-
-    def _interval(self) -> float:
-        try:
-            return config.flush_interval()
-        except NbtrackError:  # checked when the store opened; a later bad change falls back
-            return 1.0
-
-    def _loop(self) -> None:
-        warned = False
-        while not self._stop.is_set():
-            self._wake.wait(self._interval())
-            self._wake.clear()
-            if self._stop.is_set():
-                break
-            try:
-                self.flush()
-                if self._open_runs and (
-                    time.monotonic() - self._last_heartbeat >= config.heartbeat_interval()
-                ):
-                    self.heartbeat()
-                # Segments written since the last look, by this thread or by a caller's
-                # synchronous flush (start_run, end_run): maybe time to compact.
-                if self._written_since_compact and self._compact_hook is not None:
-                    self._written_since_compact = 0
-                    if config.auto_compact():
-                        self._compact_hook(self)
-                self._flush_error = None
-                warned = False
-            # The background flush must never kill the user's process: the error is kept,
-            # logged and warned once, and the records stay buffered for the next try.
-            except Exception as exc:  # noqa: BLE001
-                self._flush_error = exc
-                if not warned:
-                    _log.warning("nbtrack: background flush failed: %s", exc)
-                    warned = True
-                continue
-            with self._thread_lock:
-                # Idle: no open run and nothing buffered. Leave; run_opened starts a new one.
-                if not self._open_runs and self.buffer.is_empty():
-                    self._drop_lease()
-                    self._thread = None
-                    return
-
-    def _drop_lease(self) -> None:
+    def drop_lease(self) -> None:
+        """Delete this writer's lease once no run is open (a dead lease means KILLED)."""
         if self._lease_written and not self._open_runs:
             try:
                 self.fs.delete(self.lease_path)
@@ -347,14 +301,9 @@ class ParquetStore:
 
         The store stays usable: a later write or read starts what it needs again.
         """
-        self._stop.set()
-        self._wake.set()
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=30)
-        self._thread = None
+        self.background.stop()
         self.flush()
-        self._drop_lease()
+        self.drop_lease()
         views, self._views = self._views, None
         if views is not None:
             views.close()

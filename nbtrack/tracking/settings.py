@@ -25,10 +25,10 @@ SETTINGS = Settings()
 
 
 def _with_hooks(store: ParquetStore) -> ParquetStore:
-    if store._compact_hook is None:
+    if store.compact_hook is None:
         from nbtrack.storage.compaction import auto_compact
 
-        store._compact_hook = auto_compact
+        store.compact_hook = auto_compact
     return store
 
 

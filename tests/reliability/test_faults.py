@@ -214,7 +214,7 @@ def test_a_background_flush_failure_keeps_the_points_until_space_is_back(
     while failing.calls < 3:  # the flusher thread tried and failed, more than once
         assert time.monotonic() < deadline
         time.sleep(0.05)
-    assert store._flush_error is not None
+    assert store.background.flush_error is not None
     assert not store.buffer.is_empty()
     failing.on = False
     deadline = time.monotonic() + 60

@@ -409,7 +409,7 @@ def test_a_setting_broken_while_running_does_not_stop_the_flusher(
     run.log_metric("x", 1.0, step=0)
     store.wake_flusher()
     _wait_for(lambda: store.buffer.is_empty(), "the flusher to write the point")
-    assert store._thread is not None and store._thread.is_alive()
+    assert store.background.is_running()
     run.end()
 
 
