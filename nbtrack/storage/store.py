@@ -1,18 +1,14 @@
 """ParquetStore: one store URI, this process's writer into it, and the read path over it.
 
 Writer identity: every process gets a ``writer_id`` (regenerated after ``fork``). All its
-files carry that id, so writers never touch each other's files and need no lock. While a
-writer has open runs it keeps a lease file ``_writers/<writer_id>.json`` (host, boot id,
-pid namespace, pid, the pid's start time) whose mtime a background thread refreshes every
-``NBTRACK_HEARTBEAT`` seconds. A reader decides that a ``RUNNING`` run's writer is dead
-when, in the same pid namespace of the same boot of the same host, the pid is gone (or was
-reused), or, from anywhere else (another host, container or boot), the lease is older than
-``NBTRACK_DEAD_AFTER`` seconds; such runs read ``KILLED``.
+files carry that id, so writers never touch each other's files and need no lock. Liveness
+(lease files, the KILLED rule) lives in ``liveness``; the background threads (flusher,
+heartbeat, compactor) in ``background``.
 
-Threads and forks: the flusher thread runs only while runs are open and never imports
-anything (every module it needs is imported here, in the thread that opens the store), so
-a ``fork`` at any moment cannot leave a child waiting on an import lock; the locks it takes
-are held across ``fork`` by the forking thread and renewed in the child.
+Threads and forks: the background threads never import anything (every module they need is
+imported here, in the thread that opens the store), so a ``fork`` at any moment cannot leave
+a child waiting on an import lock; the locks a flush takes are held across ``fork`` by the
+forking thread and renewed in the child.
 """
 
 from __future__ import annotations
@@ -28,7 +24,6 @@ import json
 import logging
 import os
 import secrets
-import socket
 import threading
 import time
 import warnings
@@ -43,74 +38,14 @@ import pyarrow.parquet
 
 from nbtrack import config
 from nbtrack.errors import NbtrackWarning, StoreError
-from nbtrack.storage import schema, segments
+from nbtrack.storage import liveness, schema, segments
 from nbtrack.storage._fs import FileSystem, open_fs
 from nbtrack.storage.background import Background
 from nbtrack.storage.buffer import Buffer, MetricBuffer
+from nbtrack.storage.liveness import Leases
 from nbtrack.storage.views import DuckViews, FileCatalog, Snapshot
 
-HOST = socket.gethostname()
 _log = logging.getLogger("nbtrack")
-
-
-def _read_text(path: str) -> str | None:
-    try:
-        with open(path) as fh:
-            return fh.read().strip()
-    except OSError:
-        return None
-
-
-def _pid_namespace() -> str | None:
-    try:
-        return os.readlink("/proc/self/ns/pid")
-    except OSError:
-        return None
-
-
-# Two processes can check each other's pids only inside one pid namespace of one boot of
-# one host: containers share hostnames across pid namespaces, and a reboot reuses pids.
-BOOT_ID = _read_text("/proc/sys/kernel/random/boot_id")
-PID_NS = _pid_namespace()
-
-
-def _pid_start(pid: int) -> str | None:
-    """Start time of a process in clock ticks since boot (Linux), to detect pid reuse."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            data = fh.read()
-    except OSError:
-        return None
-    # The command name may hold spaces and parentheses: split after the last ')'.
-    fields = data[data.rfind(b")") + 2 :].split()
-    return fields[19].decode() if len(fields) > 19 else None
-
-
-def _pid_alive(pid: int, start: str | None) -> bool:
-    if os.path.isdir("/proc"):
-        now = _pid_start(pid)
-        if now is None:
-            return False
-        return start is None or now == start
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _same_pid_space(lease: dict[str, Any]) -> bool:
-    """True when the lease's pid can be checked here: same host, boot and pid namespace."""
-    if lease.get("host") != HOST:
-        return False
-    if "boot_id" not in lease:  # a lease written before boot ids were recorded
-        return True
-    return bool(
-        lease.get("boot_id") == BOOT_ID and BOOT_ID is not None
-        and lease.get("pid_ns") == PID_NS and PID_NS is not None
-    )
 
 
 class ParquetStore:
@@ -135,7 +70,7 @@ class ParquetStore:
         self._last_heartbeat = 0.0
         # Set by the tracking layer (automatic compaction); run by the compactor thread.
         self.compact_hook: Callable[[ParquetStore], None] | None = None
-        self._lease_cache: dict[str, dict[str, Any] | None] = {}
+        self.leases = Leases(self.fs)
         self.rejected: list[Any] = []  # records the buffer could not encode (reported)
         self._written_since_compact = 0  # segments written by any flush since the last check
 
@@ -195,11 +130,7 @@ class ParquetStore:
         return json.dumps(
             {
                 "writer_id": self.writer_id,
-                "host": HOST,
-                "boot_id": BOOT_ID,
-                "pid_ns": PID_NS,
-                "pid": self.pid,
-                "pid_start": _pid_start(self.pid),
+                **liveness.identity(self.pid),
                 "started": time.time(),
             }
         ).encode()
@@ -370,34 +301,9 @@ class ParquetStore:
         v.set_dead_writers(self._dead_writers(v.running_owners()))
         return v
 
-    def _read_lease(self, owner: str) -> dict[str, Any] | None:
-        if owner not in self._lease_cache:
-            try:
-                self._lease_cache[owner] = json.loads(
-                    self.fs.read_bytes(self.fs.join("_writers", f"{owner}.json"))
-                )
-            except (OSError, ValueError):
-                return None
-        return self._lease_cache[owner]
-
     def _dead_writers(self, owners: list[str]) -> dict[str, float]:
-        dead: dict[str, float] = {}
-        now = time.time()
-        for owner in owners:
-            if owner == self.writer_id and os.getpid() == self.pid:
-                continue
-            path = self.fs.join("_writers", f"{owner}.json")
-            mtime = self.fs.mtime(path)
-            lease = self._read_lease(owner) if mtime is not None else None
-            if lease is None:
-                dead[owner] = mtime or now
-                continue
-            if _same_pid_space(lease):
-                if not _pid_alive(int(lease["pid"]), lease.get("pid_start")):
-                    dead[owner] = mtime or now
-            elif mtime is None or now - mtime > config.dead_after():
-                dead[owner] = mtime or now
-        return dead
+        mine = self.writer_id if os.getpid() == self.pid else None
+        return self.leases.dead_writers(owners, mine)
 
     def query(self, sql: str, params: list[Any] | None = None) -> pa.Table:
         """Run ``sql`` over fresh views and return an Arrow table.

@@ -414,7 +414,7 @@ def test_a_setting_broken_while_running_does_not_stop_the_flusher(
 
 
 def test_liveness_checks_pids_only_inside_the_same_pid_namespace(store) -> None:
-    from nbtrack.storage import store as store_mod
+    from nbtrack.storage import liveness as store_mod
 
     dead_pid = 2**22 + 12345  # above pid_max: no such process
     leases = store.fs.join("_writers")

@@ -1,0 +1,131 @@
+"""Writer liveness: lease files, host identity and the rule that makes a run KILLED.
+
+While a writer has open runs it keeps ``_writers/<writer_id>.json`` (host, boot id, pid
+namespace, pid, the pid's start time) and refreshes its mtime every ``NBTRACK_HEARTBEAT``
+seconds. A reader decides that a writer is dead when, in the same pid namespace of the same
+boot of the same host, the pid is gone (or was reused), or, from anywhere else (another host,
+container or boot), the lease is older than ``NBTRACK_DEAD_AFTER`` seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from typing import Any
+
+from nbtrack import config
+from nbtrack.storage._fs import FileSystem
+
+HOST = socket.gethostname()
+
+
+def _read_text(path: str) -> str | None:
+    try:
+        with open(path) as fh:
+            return fh.read().strip()
+    except OSError:
+        return None
+
+
+def _pid_namespace() -> str | None:
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return None
+
+
+# Two processes can check each other's pids only inside one pid namespace of one boot of
+# one host: containers share hostnames across pid namespaces, and a reboot reuses pids.
+BOOT_ID = _read_text("/proc/sys/kernel/random/boot_id")
+PID_NS = _pid_namespace()
+
+
+def _pid_start(pid: int) -> str | None:
+    """Start time of a process in clock ticks since boot (Linux), to detect pid reuse."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return None
+    # The command name may hold spaces and parentheses: split after the last ')'.
+    fields = data[data.rfind(b")") + 2 :].split()
+    return fields[19].decode() if len(fields) > 19 else None
+
+
+def _pid_alive(pid: int, start: str | None) -> bool:
+    if os.path.isdir("/proc"):
+        now = _pid_start(pid)
+        if now is None:
+            return False
+        return start is None or now == start
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _same_pid_space(lease: dict[str, Any]) -> bool:
+    """True when the lease's pid can be checked here: same host, boot and pid namespace."""
+    if lease.get("host") != HOST:
+        return False
+    if "boot_id" not in lease:  # a lease written before boot ids were recorded
+        return True
+    return bool(
+        lease.get("boot_id") == BOOT_ID and BOOT_ID is not None
+        and lease.get("pid_ns") == PID_NS and PID_NS is not None
+    )
+
+
+def identity(pid: int) -> dict[str, Any]:
+    """What a lease says about its writer's process."""
+    return {
+        "host": HOST,
+        "boot_id": BOOT_ID,
+        "pid_ns": PID_NS,
+        "pid": pid,
+        "pid_start": _pid_start(pid),
+    }
+
+
+class Leases:
+    """Reads the leases of a store (cached: a lease's identity never changes)."""
+
+    def __init__(self, fs: FileSystem) -> None:
+        self.fs = fs
+        self._cache: dict[str, dict[str, Any] | None] = {}
+
+    def read(self, owner: str) -> dict[str, Any] | None:
+        if owner not in self._cache:
+            try:
+                self._cache[owner] = json.loads(
+                    self.fs.read_bytes(self.fs.join("_writers", f"{owner}.json"))
+                )
+            except (OSError, ValueError):
+                return None
+        return self._cache[owner]
+
+    def dead_writers(self, owners: list[str], mine: str | None) -> dict[str, float]:
+        """Owners (writer ids) among ``owners`` whose process is dead, with when it was last
+        seen (lease mtime). ``mine`` (this process's writer) is never dead."""
+        dead: dict[str, float] = {}
+        now = time.time()
+        for owner in owners:
+            if owner == mine:
+                continue
+            path = self.fs.join("_writers", f"{owner}.json")
+            mtime = self.fs.mtime(path)
+            lease = self.read(owner) if mtime is not None else None
+            if lease is None:
+                dead[owner] = mtime or now
+                continue
+            if _same_pid_space(lease):
+                if not _pid_alive(int(lease["pid"]), lease.get("pid_start")):
+                    dead[owner] = mtime or now
+            elif mtime is None or now - mtime > config.dead_after():
+                dead[owner] = mtime or now
+        return dead
