@@ -330,6 +330,10 @@ class DuckViews:
             # Long OR chains in filters nest deeply once parsed.
             con.execute("SET max_expression_depth = 20000")
             con.execute(f"SET threads = {min(2, os.cpu_count() or 1)}")
+            # DuckDB draws a progress bar on stdout for queries that run past a threshold
+            # (2 s); in a notebook or a CLI pipe that is noise in the user's output.
+            con.execute("SET enable_progress_bar = false")
+            con.execute("SET enable_progress_bar_print = false")
             con.execute("SET lock_configuration = true")
         except duckdb.Error as exc:
             raise StoreError(f"cannot set up DuckDB over the store: {exc}") from exc
