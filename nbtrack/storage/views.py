@@ -39,6 +39,8 @@ class PartitionFiles:
     visible: list[FileInfo] = field(default_factory=list)
     # name -> mtime of the accepted compacted file that replaces it (for gc)
     replaced: dict[str, float] = field(default_factory=dict)
+    # name -> the accepted compacted file that hides it now (gc checks that file first)
+    hidden_by: dict[str, str] = field(default_factory=dict)
     losers: list[FileInfo] = field(default_factory=list)
     temporary: list[FileInfo] = field(default_factory=list)
     corrupt: list[tuple[FileInfo, str]] = field(default_factory=list)
@@ -74,6 +76,8 @@ class FileCatalog:
         self._bad: dict[tuple[str, int], str | None] = {}
         self._warned: set[str] = set()
         self._lock = threading.Lock()
+        # (path, size) -> None when DuckDB read the whole file, else why not
+        self._duck_checked: dict[tuple[str, int], str | None] = {}
 
     def _problem(self, path: str, info: FileInfo) -> str | None:
         # Footers are checked once per (path, size): files never change once visible.
@@ -97,6 +101,15 @@ class FileCatalog:
         for info in self.fs.list_files(folder):
             if info.name == name:
                 self._bad[(path, info.size)] = why
+
+    def duckdb_problem(self, reader: SegmentReader, path: str, table: str) -> str | None:
+        """None when DuckDB reads every row of ``path`` (checked once per file), else why not."""
+        folder, name = path.rsplit("/", 1) if "/" in path else ("", path)
+        size = next((f.size for f in self.fs.list_files(folder) if f.name == name), -1)
+        key = (path, size)
+        if key not in self._duck_checked:
+            self._duck_checked[key] = reader.problem(path, table)
+        return self._duck_checked[key]
 
     def mark_bad(self, snap: Snapshot) -> int:
         """Check every visible file's footer in full; mark failures. Returns how many."""
@@ -160,6 +173,7 @@ class FileCatalog:
             for name in replaces:
                 dropped.add(name)
                 part.replaced[name] = f.mtime
+                part.hidden_by.setdefault(name, f.name)
         # A file's grace period runs from the first compaction that replaced it, not from
         # the newest one that lists it again (transitively): older compacted files that are
         # themselves replaced now still tell when that was.
@@ -304,39 +318,114 @@ CREATE OR REPLACE VIEW artifacts AS SELECT run_id, path, size, sha256 FROM _arti
 """
 
 
+def connect(fs: FileSystem, *, sandbox: bool) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection set up as every nbtrack read is, its configuration locked.
+
+    Args:
+        fs: The store's file system (an fsspec one is registered with DuckDB).
+        sandbox: Allow reading nothing but the store (the connection that runs ``nt.sql``).
+
+    Raises:
+        StoreError: DuckDB refused a setting.
+    """
+    con = duckdb.connect(":memory:")
+    try:
+        if fs.is_remote:
+            con.register_filesystem(fs.fs)  # type: ignore[union-attr]
+        elif sandbox:
+            root = fs.root.rstrip("/") + "/"
+            con.execute(f"SET allowed_directories = [{_sql_string(root)}]")
+            # DuckDB allows reading its temp_directory (default <cwd>/.tmp): point it at a
+            # private folder so nt.sql cannot read the user's working directory through it.
+            import tempfile
+
+            con.execute(
+                f"SET temp_directory = {_sql_string(tempfile.mkdtemp(prefix='nbtrack-duck-'))}"
+            )
+
+            con.execute("SET enable_external_access = false")
+        con.execute("SET TimeZone = 'UTC'")
+        # Long OR chains in filters nest deeply once parsed.
+        con.execute("SET max_expression_depth = 20000")
+        con.execute(f"SET threads = {min(2, os.cpu_count() or 1)}")
+        # DuckDB draws a progress bar on stdout for queries that run past a threshold
+        # (2 s); in a notebook or a CLI pipe that is noise in the user's output.
+        con.execute("SET enable_progress_bar = false")
+        con.execute("SET enable_progress_bar_print = false")
+        con.execute("SET lock_configuration = true")
+    except duckdb.Error as exc:
+        con.close()
+        raise StoreError(f"cannot set up DuckDB over the store: {exc}") from exc
+    return con
+
+
+def error_line(exc: BaseException) -> str:
+    """The first line of an error's message (DuckDB's run on for several)."""
+    return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+
+
+class SegmentReader:
+    """Reads whole segment files with DuckDB, the reader that serves every query.
+
+    Compaction and gc use it so that a file they trust is a file queries can read: pyarrow
+    writes values (e.g. timestamps past year 294247 in microseconds) that DuckDB refuses.
+    Use it as a context manager: the connection is closed at the end (never left for a
+    forked child to destroy).
+    """
+
+    def __init__(self, fs: FileSystem) -> None:
+        self.fs = fs
+        self.con = connect(fs, sandbox=False)
+
+    def __enter__(self) -> SegmentReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.con.close()
+
+    def read(self, path: str, table: str) -> pa.Table:
+        """Every row of ``path`` in ``table``'s schema, in file order.
+
+        Raises:
+            duckdb.Error: DuckDB cannot read the file (so no query can).
+        """
+        sch = schema.SCHEMAS[table]
+        cols = ", ".join(quote_ident(f.name) for f in sch)
+        # One file, insertion order preserved (DuckDB's default): row order is arrival order.
+        got = self.con.sql(f"SELECT {cols} FROM read_parquet(?)", params=[path]).to_arrow_table()
+        return pa.table([got.column(i).cast(f.type) for i, f in enumerate(sch)], schema=sch)
+
+    def problem(self, path: str, table: str) -> str | None:
+        """None when DuckDB reads every row and column of ``path``, else why not."""
+        try:
+            self.read(path, table)
+        except (duckdb.Error, pa.ArrowException) as exc:
+            return error_line(exc)
+        return None
+
+    def problem_in_bytes(self, data: bytes, table: str) -> str | None:
+        """None when DuckDB reads the Parquet file ``data`` in full, else why not.
+
+        Checks a file before it is made visible: it goes through a private temporary file.
+        """
+        import tempfile
+
+        fd, tmp = tempfile.mkstemp(prefix="nbtrack-check-", suffix=".parquet")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            return self.problem(tmp, table)
+        finally:
+            os.unlink(tmp)
+
+
 class DuckViews:
     """One DuckDB connection, restricted to reading the store, with the views over it."""
 
     def __init__(self, fs: FileSystem) -> None:
         self.fs = fs
         self.lock = threading.RLock()
-        con = duckdb.connect(":memory:")
-        try:
-            if fs.is_remote:
-                con.register_filesystem(fs.fs)  # type: ignore[union-attr]
-            else:
-                root = fs.root.rstrip("/") + "/"
-                con.execute(f"SET allowed_directories = [{_sql_string(root)}]")
-                # DuckDB allows reading its temp_directory (default <cwd>/.tmp): point it at a
-                # private folder so nt.sql cannot read the user's working directory through it.
-                import tempfile
-
-                con.execute(
-                    f"SET temp_directory = {_sql_string(tempfile.mkdtemp(prefix='nbtrack-duck-'))}"
-                )
-
-                con.execute("SET enable_external_access = false")
-            con.execute("SET TimeZone = 'UTC'")
-            # Long OR chains in filters nest deeply once parsed.
-            con.execute("SET max_expression_depth = 20000")
-            con.execute(f"SET threads = {min(2, os.cpu_count() or 1)}")
-            # DuckDB draws a progress bar on stdout for queries that run past a threshold
-            # (2 s); in a notebook or a CLI pipe that is noise in the user's output.
-            con.execute("SET enable_progress_bar = false")
-            con.execute("SET enable_progress_bar_print = false")
-            con.execute("SET lock_configuration = true")
-        except duckdb.Error as exc:
-            raise StoreError(f"cannot set up DuckDB over the store: {exc}") from exc
+        con = connect(fs, sandbox=True)
         con.execute("CREATE TEMP TABLE _dead_writers (owner VARCHAR, last_seen TIMESTAMPTZ)")
         self.con = con
         self._key: tuple[Any, ...] | None = None
