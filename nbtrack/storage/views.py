@@ -41,6 +41,8 @@ class PartitionFiles:
     replaced: dict[str, float] = field(default_factory=dict)
     # name -> the accepted compacted file that hides it now (gc checks that file first)
     hidden_by: dict[str, str] = field(default_factory=dict)
+    # visible name -> its place in arrival order (see ``arrival_position``)
+    positions: dict[str, str] = field(default_factory=dict)
     losers: list[FileInfo] = field(default_factory=list)
     temporary: list[FileInfo] = field(default_factory=list)
     corrupt: list[tuple[FileInfo, str]] = field(default_factory=list)
@@ -59,12 +61,36 @@ class Snapshot:
             out.extend(fs.join(part.folder, f.name) for f in part.visible)
         return out
 
+    def positions(self, fs: FileSystem, table: str) -> dict[str, str]:
+        """Path -> arrival position of every visible file of ``table``."""
+        return {
+            fs.join(part.folder, name): pos
+            for part in self.partitions.get(table, [])
+            for name, pos in part.positions.items()
+        }
+
     def key(self) -> tuple[Any, ...]:
         return tuple(
             (t, p.folder, tuple(sorted(f.name for f in p.visible)))
             for t, parts in sorted(self.partitions.items())
             for p in parts
         )
+
+
+def arrival_position(name: str, replaces: list[str]) -> str:
+    """Where a file's rows stand in arrival order, as a string that sorts like it.
+
+    Rows arrive in file order, then row order within a file: a flush keeps the order of
+    the calls (the buffer groups points by key with a stable sort), and compaction
+    concatenates its inputs in name order and sorts stably. A flushed (``s-``) file stands
+    at its own name (its time and writer sequence); a compacted (``c-``) file at the
+    largest ``s-`` name it replaces, i.e. at its newest rows.
+    """
+    if name.startswith(segments.COMPACTED_PREFIX):
+        parts = [r for r in replaces if r.startswith(segments.SEGMENT_PREFIX)]
+        if parts:
+            return max(parts)
+    return name
 
 
 class FileCatalog:
@@ -188,6 +214,10 @@ class FileCatalog:
                 part.losers.append(info)
             elif name not in dropped:
                 part.visible.append(info)
+                part.positions[name] = arrival_position(
+                    name, self._replaced_by(self.fs.join(folder_rel, name))
+                    if name.startswith(segments.COMPACTED_PREFIX) else []
+                )
         return part
 
     def snapshot(self, tables: tuple[str, ...] = schema.TABLES) -> Snapshot:
@@ -281,16 +311,29 @@ CREATE OR REPLACE TABLE _tags_cur AS
     QUALIFY row_number() OVER (PARTITION BY run_id, key ORDER BY record_time DESC) = 1
   ) WHERE value IS NOT NULL;
 CREATE OR REPLACE TABLE _latest_cur AS
-  SELECT run_id, key, max(step) AS step,
-    arg_max(timestamp, [step, epoch_ms(timestamp)]) AS timestamp,
-    arg_max(value, [step, epoch_ms(timestamp)]) AS value
-  FROM _metric_summary
+  SELECT run_id, key, step, timestamp, value FROM _metric_summary
   WHERE run_id IN (SELECT run_id FROM _runs_cur)
-  GROUP BY run_id, key;
+  QUALIFY row_number() OVER (
+    PARTITION BY run_id, key ORDER BY step DESC, timestamp DESC, pos DESC) = 1;
 CREATE OR REPLACE TABLE _artifacts_cur AS
   SELECT run_id, path, size, sha256 FROM _artifacts_raw
   WHERE run_id IN (SELECT run_id FROM _runs_cur)
   QUALIFY row_number() OVER (PARTITION BY run_id, path ORDER BY record_time DESC) = 1;
+"""
+
+# The latest point of each run and key within each new metric file: highest step, then
+# newest timestamp, then the last row (arrival order within a file); docs/format.md.
+_SUMMARIZE_METRICS = """
+INSERT INTO _metric_summary
+  SELECT run_id, key, max(step),
+    arg_max(timestamp, [step, epoch_ms(timestamp), file_row_number]),
+    arg_max(value, [step, epoch_ms(timestamp), file_row_number]),
+    max(timestamp), p.pos, filename
+  FROM read_parquet(?::VARCHAR[], filename = true, file_row_number = true,
+                    union_by_name = true)
+  JOIN (SELECT unnest(?::VARCHAR[]) AS file, unnest(?::VARCHAR[]) AS pos) p
+    ON p.file = filename
+  GROUP BY run_id, key, filename, p.pos
 """
 
 _VIEWS = """
@@ -437,10 +480,12 @@ class DuckViews:
         for table in _CACHED:
             cols = ", ".join(f"{f.name} {_DUCK_TYPES[f.type]}" for f in schema.SCHEMAS[table])
             self.con.execute(f"CREATE TABLE _{table}_raw ({cols}, _file VARCHAR)")
-        # Per metric file: the latest point of each run and key in that file.
+        # Per metric file and run and key: the latest point in that file, the file's arrival
+        # position (ties between files) and its newest timestamp (a KILLED run's end_time).
         self.con.execute(
             "CREATE TABLE _metric_summary (run_id VARCHAR, key VARCHAR, step BIGINT, "
-            "timestamp TIMESTAMPTZ, value DOUBLE, _file VARCHAR)"
+            "timestamp TIMESTAMPTZ, value DOUBLE, max_timestamp TIMESTAMPTZ, pos VARCHAR, "
+            "_file VARCHAR)"
         )
         self.con.execute(f"CREATE OR REPLACE VIEW _metrics_raw AS {_empty_select('metrics')}")
         self.con.execute(_MATERIALIZE)
@@ -472,14 +517,8 @@ class DuckViews:
                         )
                     if new:
                         if table == "metrics":
-                            self.con.execute(
-                                "INSERT INTO _metric_summary SELECT run_id, key, max(step), "
-                                "arg_max(timestamp, [step, epoch_ms(timestamp)]), "
-                                "arg_max(value, [step, epoch_ms(timestamp)]), filename "
-                                "FROM read_parquet(?::VARCHAR[], filename = true, "
-                                "union_by_name = true) GROUP BY run_id, key, filename",
-                                [new],
-                            )
+                            pos = snap.positions(self.fs, "metrics")
+                            self.con.execute(_SUMMARIZE_METRICS, [new, new, [pos[p] for p in new]])
                         else:
                             cols = ", ".join(f.name for f in schema.SCHEMAS[table])
                             self.con.execute(
