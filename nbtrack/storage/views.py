@@ -8,11 +8,16 @@ after a grace period, each snapshot counts every record exactly once.
 Views (created on one DuckDB connection that may read nothing but the store):
 
     runs(run_id, experiment, name, status, start_time, end_time, duration_s,
-         parent_run_id, description)
+         parent_run_id, description)      a dead writer's RUNNING run reads KILLED, its
+                                          end_time the time of its last record
+                                          (docs/format.md, Liveness)
     params(run_id, key, value)          tags(run_id, key, value)
     metrics(run_id, key, step, timestamp, value)
     artifacts(run_id, path, size, sha256)
-    latest_metrics(run_id, key, step, timestamp, value)   one row per run and key
+    latest_metrics(run_id, key, step, timestamp, value)   one row per run and key: highest
+        step, then newest timestamp, then arrival order (``arrival_position``, row number)
+
+docs/format.md gives the same rules as plain DuckDB and Polars code; a test runs that code.
 """
 
 from __future__ import annotations
@@ -300,6 +305,15 @@ CREATE OR REPLACE TABLE _runs_cur AS
       QUALIFY row_number() OVER (PARTITION BY run_id ORDER BY record_time DESC) = 1
     ) WHERE deleted)
   QUALIFY row_number() OVER (PARTITION BY run_id ORDER BY record_time DESC) = 1;
+CREATE OR REPLACE TABLE _last_record AS
+  SELECT run_id, make_timestamptz(max(ms) * 1000) AS t FROM (
+    SELECT run_id, greatest(epoch_ms(start_time), record_time // 1000000) AS ms FROM _runs_raw
+    UNION ALL SELECT run_id, record_time // 1000000 FROM _params_raw
+    UNION ALL SELECT run_id, record_time // 1000000 FROM _tags_raw
+    UNION ALL SELECT run_id, record_time // 1000000 FROM _artifacts_raw
+    UNION ALL SELECT run_id, epoch_ms(max_timestamp) FROM _metric_summary
+  ) WHERE run_id IN (SELECT run_id FROM _runs_cur WHERE status = 'RUNNING')
+  GROUP BY run_id;
 CREATE OR REPLACE TABLE _params_cur AS
   SELECT run_id, key, arg_min(value, record_time) AS value FROM _params_raw
   WHERE run_id IN (SELECT run_id FROM _runs_cur)
@@ -342,14 +356,15 @@ CREATE OR REPLACE VIEW runs AS
     CASE WHEN r.status = 'RUNNING' AND d.owner IS NOT NULL THEN 'KILLED' ELSE r.status END
       AS status,
     r.start_time,
-    CASE WHEN r.status = 'RUNNING' AND d.owner IS NOT NULL THEN d.last_seen ELSE r.end_time END
+    CASE WHEN r.status = 'RUNNING' AND d.owner IS NOT NULL THEN l.t ELSE r.end_time END
       AS end_time,
     date_diff('millisecond', r.start_time,
-      CASE WHEN r.status = 'RUNNING' AND d.owner IS NOT NULL THEN d.last_seen
+      CASE WHEN r.status = 'RUNNING' AND d.owner IS NOT NULL THEN l.t
            ELSE coalesce(r.end_time, now()) END) / 1000.0 AS duration_s,
     r.parent_run_id, r.description
   FROM _runs_cur r
-  LEFT JOIN _dead_writers d ON r.owner = d.owner;
+  LEFT JOIN _dead_writers d ON r.owner = d.owner
+  LEFT JOIN _last_record l ON r.run_id = l.run_id;
 CREATE OR REPLACE VIEW params AS SELECT run_id, key, value FROM _params_cur;
 CREATE OR REPLACE VIEW tags AS SELECT run_id, key, value FROM _tags_cur;
 CREATE OR REPLACE VIEW latest_metrics AS
@@ -469,6 +484,8 @@ class DuckViews:
         self.fs = fs
         self.lock = threading.RLock()
         con = connect(fs, sandbox=True)
+        # Writers found dead (last_seen: their lease's mtime, informative only: a KILLED
+        # run's end_time comes from the data, so it is the same for every reader and read).
         con.execute("CREATE TEMP TABLE _dead_writers (owner VARCHAR, last_seen TIMESTAMPTZ)")
         self.con = con
         self._key: tuple[Any, ...] | None = None
