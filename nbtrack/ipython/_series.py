@@ -3,7 +3,8 @@
 Filled by the run's metric listener (in the logging thread, so appending is O(1) and
 cheap) and read by the live view and the run summary. A series keeps at most
 ``2 * capacity`` points by decimation (every other point is dropped and the stride
-doubles), plus its latest point (highest step), minimum and maximum exactly.
+doubles), plus its latest point, minimum and maximum exactly. The run summary takes its
+latest values from the store; the latest point here only feeds the live view.
 """
 
 from __future__ import annotations
@@ -21,7 +22,17 @@ class MetricSeries:
         capacity: Points kept before decimating (the kept count stays below twice this).
     """
 
-    __slots__ = ("_capacity", "_seen", "_stride", "count", "last", "maximum", "minimum", "points")
+    __slots__ = (
+        "_capacity",
+        "_last_ts",
+        "_seen",
+        "_stride",
+        "count",
+        "last",
+        "maximum",
+        "minimum",
+        "points",
+    )
 
     def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
         self._capacity = capacity
@@ -30,15 +41,18 @@ class MetricSeries:
         self.points: list[tuple[int, float]] = []
         self.count = 0
         self.last: tuple[int, float] | None = None
+        self._last_ts = 0
         self.minimum = math.inf
         self.maximum = -math.inf
 
-    def append(self, step: int, value: float) -> None:
+    def append(self, step: int, value: float, timestamp_ms: int = 0) -> None:
         """Add a point (points usually arrive in step order, but need not)."""
         self.count += 1
-        # "latest" is the value at the highest step, newest among equal steps (DESIGN §3)
-        if self.last is None or step >= self.last[0]:
+        # The store's rule (docs/format.md), so the live header agrees with the summary:
+        # highest step, then newest timestamp, then the point logged last.
+        if self.last is None or (step, timestamp_ms) >= (self.last[0], self._last_ts):
             self.last = (step, value)
+            self._last_ts = timestamp_ms
         if value < self.minimum:
             self.minimum = value
         if value > self.maximum:
@@ -82,7 +96,7 @@ class MetricSeriesSet:
             series = self._series.get(key)
             if series is None:
                 series = self._series[key] = MetricSeries(self._capacity)
-            series.append(int(step), float(value))
+            series.append(int(step), float(value), int(timestamp_ms))
             self.version += 1
 
     def __bool__(self) -> bool:

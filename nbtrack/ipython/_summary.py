@@ -187,6 +187,31 @@ class RunSummary:
         return "\n".join(lines)
 
 
+def latest_metrics(
+    run: Any, counted: Mapping[str, tuple[int, float, int]]
+) -> dict[str, tuple[int, float, int]]:
+    """Each key's ``(step, value, count)`` with the value the store calls latest.
+
+    "Latest" has one implementation, the store's (``run.metrics``: highest step, then
+    newest timestamp, then the last logged); ``counted`` (the cell's own series) only adds
+    the step and the number of points. If the store cannot be read the cell's own view
+    of the latest point is shown rather than nothing.
+
+    Args:
+        run: The cell's run (``nbtrack.Run``).
+        counted: ``MetricSeriesSet.latest()`` of the cell.
+    """
+    from nbtrack.errors import NbtrackError
+
+    try:
+        stored = run.metrics
+    except NbtrackError:
+        return dict(counted)
+    return {
+        key: (step, stored.get(key, value), count) for key, (step, value, count) in counted.items()
+    }
+
+
 def _short(value: Any, limit: int = 60) -> str:
     text = str(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"

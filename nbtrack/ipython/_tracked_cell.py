@@ -35,7 +35,7 @@ from nbtrack.ipython._context import GitCapture, context_tags, deferred_sigint
 from nbtrack.ipython._live import LiveMetricsView, LiveRenderer
 from nbtrack.ipython._output import CappedText, tee_output
 from nbtrack.ipython._series import MetricSeriesSet
-from nbtrack.ipython._summary import RunSummary
+from nbtrack.ipython._summary import RunSummary, latest_metrics
 from nbtrack.tracking import capture, fluent
 from nbtrack.tracking.validation import MAX_PARAM
 
@@ -286,7 +286,7 @@ class TrackedCell:
             status=run.status if run.is_finished else self.status,
             duration_s=duration_s,
             params=self.params,
-            metrics=self.all_series.latest(),
+            metrics=latest_metrics(run, self.all_series.latest()),
             series=self.all_series.snapshot(),
             error=f"{type(error).__name__}: {error}".rstrip(": ") if error is not None else None,
         )

@@ -14,17 +14,21 @@ compacted file with the newest name and ignore the other (see ``FileCatalog``).
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import time
 from collections.abc import Iterator
 from typing import Any
 
+import duckdb
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from nbtrack import config
 from nbtrack.storage import schema, segments
 from nbtrack.storage.store import ParquetStore
+from nbtrack.storage.views import PartitionFiles, SegmentReader, error_line
+
+log = logging.getLogger("nbtrack")
 
 TARGET_BYTES = 128 * 1024 * 1024  # files above this size are left alone
 
@@ -54,63 +58,93 @@ def compaction_lock(store: ParquetStore, *, blocking: bool) -> Iterator[bool]:
         os.close(fd)
 
 
-def _read(store: ParquetStore, path: str, table: str) -> pa.Table:
-    sch = schema.SCHEMAS[table]
-    with store.fs.open_read(path) as fh:
-        t = pq.read_table(fh)
-    t = t.replace_schema_metadata(None)
-    cols = []
-    for f in sch:
-        if f.name in t.column_names:
-            cols.append(t.column(f.name).cast(f.type))
-        else:
-            cols.append(pa.nulls(len(t), f.type))
-    return pa.table(cols, schema=sch)
-
-
 def compact_partition(
-    store: ParquetStore, table: str, folder_rel: str, *, min_files: int = 2
+    store: ParquetStore,
+    table: str,
+    folder_rel: str,
+    *,
+    min_files: int = 2,
+    reader: SegmentReader | None = None,
 ) -> dict[str, int]:
-    """Merge the small visible files of one partition. Returns counts for reporting."""
+    """Merge the small visible files of one partition. Returns counts for reporting.
+
+    Every input is read by DuckDB, the reader that serves queries: a file that DuckDB
+    cannot read is never merged (it stays in place, queries skip it and ``doctor`` lists
+    it). The merged file is read back by DuckDB before it is made visible.
+    """
+    if reader is None:
+        with SegmentReader(store.fs) as own:
+            return compact_partition(store, table, folder_rel, min_files=min_files, reader=own)
+    counts = {"merged_files": 0, "rows": 0, "unreadable": 0}
     part = store.catalog.resolve_partition(folder_rel)
     small = sorted((f for f in part.visible if f.size < TARGET_BYTES), key=lambda f: f.name)
     if len(small) < min_files:
-        return {"merged_files": 0, "rows": 0}
+        return counts
     replaces: set[str] = set()
     tables = []
     for f in small:
         path = store.fs.join(folder_rel, f.name)
+        try:
+            rows = reader.read(path, table)
+        except (duckdb.Error, pa.ArrowException) as exc:
+            # Left in place and skipped by every read from now on; `nbtrack doctor` lists it.
+            store.catalog.mark_path_bad(path, f"DuckDB cannot read it: {error_line(exc)}")
+            counts["unreadable"] += 1
+            continue
         replaces.add(f.name)
         if f.name.startswith(segments.COMPACTED_PREFIX):
             replaces.update(segments.read_replaces(store.fs, path))
-        tables.append(_read(store, path, table))
+        tables.append(rows)
+    if len(tables) < 2:
+        return counts
+    # Inputs in name order, then a stable sort: among rows of equal sort keys the order is
+    # still arrival order (what the "latest" metric rule breaks ties with).
     merged = pa.concat_tables(tables)
     if table == "metrics":
         # Background work: a full sort regroups a run's points across the merged flushes.
         merged = merged.sort_by(schema.SORT_KEYS["metrics"])
     data = segments.encode(table, merged, sorted(replaces))
+    problem = reader.problem_in_bytes(data, table)
+    if problem is not None:
+        log.warning("nbtrack: compaction of %s skipped: DuckDB cannot read the result (%s)",
+                    folder_rel, problem)
+        return counts
     name = segments.segment_name(segments.COMPACTED_PREFIX, store.writer_id, store.next_seq())
     segments.write_segment(store.fs, store.fs.join(folder_rel, name), data)
-    return {"merged_files": len(small), "rows": merged.num_rows}
+    counts["merged_files"] = len(tables)
+    counts["rows"] = merged.num_rows
+    return counts
 
 
 def compact(store: ParquetStore, *, min_files: int = 2, blocking: bool = True) -> dict[str, Any]:
-    """Compact every partition of every table that has at least ``min_files`` small files."""
+    """Compact every partition of every table that has at least ``min_files`` small files.
+
+    Returns:
+        Counts: ``partitions`` and ``merged_files`` merged, ``rows`` written, ``unreadable``
+        input files left in place (DuckDB cannot read them), and ``skipped`` when another
+        compactor held the lock.
+    """
     store.flush()
-    stats: dict[str, Any] = {"partitions": 0, "merged_files": 0, "rows": 0, "skipped": False}
+    stats: dict[str, Any] = {
+        "partitions": 0, "merged_files": 0, "rows": 0, "unreadable": 0, "skipped": False
+    }
     with compaction_lock(store, blocking=blocking) as got:
         if not got:
             stats["skipped"] = True
             return stats
-        for table in schema.TABLES:
-            for d in sorted(store.fs.list_dirs(store.fs.join(table))):
-                if not d.startswith(schema.PARTITION_KEY + "="):
-                    continue
-                r = compact_partition(store, table, f"{table}/{d}", min_files=min_files)
-                if r["merged_files"]:
-                    stats["partitions"] += 1
-                    stats["merged_files"] += r["merged_files"]
-                    stats["rows"] += r["rows"]
+        with SegmentReader(store.fs) as reader:
+            for table in schema.TABLES:
+                for d in sorted(store.fs.list_dirs(store.fs.join(table))):
+                    if not d.startswith(schema.PARTITION_KEY + "="):
+                        continue
+                    r = compact_partition(
+                        store, table, f"{table}/{d}", min_files=min_files, reader=reader
+                    )
+                    stats["unreadable"] += r["unreadable"]
+                    if r["merged_files"]:
+                        stats["partitions"] += 1
+                        stats["merged_files"] += r["merged_files"]
+                        stats["rows"] += r["rows"]
     gc(store, only_expired=True)
     return stats
 
@@ -130,38 +164,75 @@ def auto_compact(store: ParquetStore) -> None:
     with compaction_lock(store, blocking=False) as got:
         if not got:
             return
-        for table, folder in busy:
-            compact_partition(store, table, folder, min_files=threshold)
+        with SegmentReader(store.fs) as reader:
+            for table, folder in busy:
+                compact_partition(store, table, folder, min_files=threshold, reader=reader)
     gc(store, only_expired=True)
 
 
 def gc(store: ParquetStore, *, only_expired: bool = True) -> dict[str, int]:
-    """Delete replaced files, losing compactions and stale temporary files after the grace."""
+    """Delete replaced files, losing compactions and stale temporary files after the grace.
+
+    A replaced file is deleted only once DuckDB has read in full the compacted file that
+    replaces it; when it cannot, that compacted file is marked unreadable (queries fall
+    back to the files it replaces, which stay) and counted under ``unreadable``.
+    """
     grace = config.gc_grace()
     now = time.time()
-    removed = {"replaced": 0, "temporary": 0, "losers": 0}
+    removed = {"replaced": 0, "temporary": 0, "losers": 0, "unreadable": 0}
     snap = store.catalog.snapshot()
-    for parts in snap.partitions.values():
-        for part in parts:
-            listing = {f.name: f for f in store.fs.list_files(store.fs.join(part.folder))}
-            for name, since in part.replaced.items():
-                if name in listing and (not only_expired or now - since > grace):
-                    store.fs.delete(store.fs.join(part.folder, name))
-                    removed["replaced"] += 1
-            for f in part.losers:
-                if not only_expired or now - f.mtime > grace:
-                    store.fs.delete(store.fs.join(part.folder, f.name))
-                    removed["losers"] += 1
-            for f in part.temporary:
-                # A temp file younger than the grace may be a write in progress.
-                if now - f.mtime > max(grace, 60.0):
-                    store.fs.delete(store.fs.join(part.folder, f.name))
-                    removed["temporary"] += 1
+    with SegmentReader(store.fs) as reader:
+        for table, parts in snap.partitions.items():
+            for part in parts:
+                _gc_partition(store, reader, table, part, only_expired, now, grace, removed)
     for folder, info in _stray_temporaries(store):
         if now - info.mtime > max(grace, 60.0):
             store.fs.delete(store.fs.join(folder, info.name) if folder else store.fs.join(info.name))
             removed["temporary"] += 1
     return removed
+
+
+def _gc_partition(
+    store: ParquetStore,
+    reader: SegmentReader,
+    table: str,
+    part: PartitionFiles,
+    only_expired: bool,
+    now: float,
+    grace: float,
+    removed: dict[str, int],
+) -> None:
+    listing = {f.name: f for f in store.fs.list_files(store.fs.join(part.folder))}
+    readable: dict[str, bool] = {}
+    for name, since in part.replaced.items():
+        if name not in listing or (only_expired and now - since <= grace):
+            continue
+        keeper = part.hidden_by.get(name)
+        if keeper is None:
+            continue
+        if keeper not in readable:
+            path = store.fs.join(part.folder, keeper)
+            problem = store.catalog.duckdb_problem(reader, path, table)
+            readable[keeper] = problem is None
+            if problem is not None:
+                store.catalog.mark_path_bad(path, f"DuckDB cannot read it: {problem}")
+                removed["unreadable"] += 1
+                log.warning(
+                    "nbtrack: gc kept the files %s replaces: DuckDB cannot read it (%s)",
+                    path, problem,
+                )
+        if readable[keeper]:
+            store.fs.delete(store.fs.join(part.folder, name))
+            removed["replaced"] += 1
+    for f in part.losers:
+        if not only_expired or now - f.mtime > grace:
+            store.fs.delete(store.fs.join(part.folder, f.name))
+            removed["losers"] += 1
+    for f in part.temporary:
+        # A temp file younger than the grace may be a write in progress.
+        if now - f.mtime > max(grace, 60.0):
+            store.fs.delete(store.fs.join(part.folder, f.name))
+            removed["temporary"] += 1
 
 
 def _stray_temporaries(store: ParquetStore) -> list[tuple[str, Any]]:

@@ -8,11 +8,16 @@ after a grace period, each snapshot counts every record exactly once.
 Views (created on one DuckDB connection that may read nothing but the store):
 
     runs(run_id, experiment, name, status, start_time, end_time, duration_s,
-         parent_run_id, description)
+         parent_run_id, description)      a dead writer's RUNNING run reads KILLED, its
+                                          end_time the time of its last record
+                                          (docs/format.md, Liveness)
     params(run_id, key, value)          tags(run_id, key, value)
     metrics(run_id, key, step, timestamp, value)
     artifacts(run_id, path, size, sha256)
-    latest_metrics(run_id, key, step, timestamp, value)   one row per run and key
+    latest_metrics(run_id, key, step, timestamp, value)   one row per run and key: highest
+        step, then newest timestamp, then arrival order (``arrival_position``, row number)
+
+docs/format.md gives the same rules as plain DuckDB and Polars code; a test runs that code.
 """
 
 from __future__ import annotations
@@ -39,6 +44,10 @@ class PartitionFiles:
     visible: list[FileInfo] = field(default_factory=list)
     # name -> mtime of the accepted compacted file that replaces it (for gc)
     replaced: dict[str, float] = field(default_factory=dict)
+    # name -> the accepted compacted file that hides it now (gc checks that file first)
+    hidden_by: dict[str, str] = field(default_factory=dict)
+    # visible name -> its place in arrival order (see ``arrival_position``)
+    positions: dict[str, str] = field(default_factory=dict)
     losers: list[FileInfo] = field(default_factory=list)
     temporary: list[FileInfo] = field(default_factory=list)
     corrupt: list[tuple[FileInfo, str]] = field(default_factory=list)
@@ -57,12 +66,36 @@ class Snapshot:
             out.extend(fs.join(part.folder, f.name) for f in part.visible)
         return out
 
+    def positions(self, fs: FileSystem, table: str) -> dict[str, str]:
+        """Path -> arrival position of every visible file of ``table``."""
+        return {
+            fs.join(part.folder, name): pos
+            for part in self.partitions.get(table, [])
+            for name, pos in part.positions.items()
+        }
+
     def key(self) -> tuple[Any, ...]:
         return tuple(
             (t, p.folder, tuple(sorted(f.name for f in p.visible)))
             for t, parts in sorted(self.partitions.items())
             for p in parts
         )
+
+
+def arrival_position(name: str, replaces: list[str]) -> str:
+    """Where a file's rows stand in arrival order, as a string that sorts like it.
+
+    Rows arrive in file order, then row order within a file: a flush keeps the order of
+    the calls (the buffer groups points by key with a stable sort), and compaction
+    concatenates its inputs in name order and sorts stably. A flushed (``s-``) file stands
+    at its own name (its time and writer sequence); a compacted (``c-``) file at the
+    largest ``s-`` name it replaces, i.e. at its newest rows.
+    """
+    if name.startswith(segments.COMPACTED_PREFIX):
+        parts = [r for r in replaces if r.startswith(segments.SEGMENT_PREFIX)]
+        if parts:
+            return max(parts)
+    return name
 
 
 class FileCatalog:
@@ -74,6 +107,8 @@ class FileCatalog:
         self._bad: dict[tuple[str, int], str | None] = {}
         self._warned: set[str] = set()
         self._lock = threading.Lock()
+        # (path, size) -> None when DuckDB read the whole file, else why not
+        self._duck_checked: dict[tuple[str, int], str | None] = {}
 
     def _problem(self, path: str, info: FileInfo) -> str | None:
         # Footers are checked once per (path, size): files never change once visible.
@@ -97,6 +132,15 @@ class FileCatalog:
         for info in self.fs.list_files(folder):
             if info.name == name:
                 self._bad[(path, info.size)] = why
+
+    def duckdb_problem(self, reader: SegmentReader, path: str, table: str) -> str | None:
+        """None when DuckDB reads every row of ``path`` (checked once per file), else why not."""
+        folder, name = path.rsplit("/", 1) if "/" in path else ("", path)
+        size = next((f.size for f in self.fs.list_files(folder) if f.name == name), -1)
+        key = (path, size)
+        if key not in self._duck_checked:
+            self._duck_checked[key] = reader.problem(path, table)
+        return self._duck_checked[key]
 
     def mark_bad(self, snap: Snapshot) -> int:
         """Check every visible file's footer in full; mark failures. Returns how many."""
@@ -160,6 +204,7 @@ class FileCatalog:
             for name in replaces:
                 dropped.add(name)
                 part.replaced[name] = f.mtime
+                part.hidden_by.setdefault(name, f.name)
         # A file's grace period runs from the first compaction that replaced it, not from
         # the newest one that lists it again (transitively): older compacted files that are
         # themselves replaced now still tell when that was.
@@ -174,6 +219,10 @@ class FileCatalog:
                 part.losers.append(info)
             elif name not in dropped:
                 part.visible.append(info)
+                part.positions[name] = arrival_position(
+                    name, self._replaced_by(self.fs.join(folder_rel, name))
+                    if name.startswith(segments.COMPACTED_PREFIX) else []
+                )
         return part
 
     def snapshot(self, tables: tuple[str, ...] = schema.TABLES) -> Snapshot:
@@ -256,6 +305,15 @@ CREATE OR REPLACE TABLE _runs_cur AS
       QUALIFY row_number() OVER (PARTITION BY run_id ORDER BY record_time DESC) = 1
     ) WHERE deleted)
   QUALIFY row_number() OVER (PARTITION BY run_id ORDER BY record_time DESC) = 1;
+CREATE OR REPLACE TABLE _last_record AS
+  SELECT run_id, make_timestamptz(max(ms) * 1000) AS t FROM (
+    SELECT run_id, greatest(epoch_ms(start_time), record_time // 1000000) AS ms FROM _runs_raw
+    UNION ALL SELECT run_id, record_time // 1000000 FROM _params_raw
+    UNION ALL SELECT run_id, record_time // 1000000 FROM _tags_raw
+    UNION ALL SELECT run_id, record_time // 1000000 FROM _artifacts_raw
+    UNION ALL SELECT run_id, epoch_ms(max_timestamp) FROM _metric_summary
+  ) WHERE run_id IN (SELECT run_id FROM _runs_cur WHERE status = 'RUNNING')
+  GROUP BY run_id;
 CREATE OR REPLACE TABLE _params_cur AS
   SELECT run_id, key, arg_min(value, record_time) AS value FROM _params_raw
   WHERE run_id IN (SELECT run_id FROM _runs_cur)
@@ -267,16 +325,29 @@ CREATE OR REPLACE TABLE _tags_cur AS
     QUALIFY row_number() OVER (PARTITION BY run_id, key ORDER BY record_time DESC) = 1
   ) WHERE value IS NOT NULL;
 CREATE OR REPLACE TABLE _latest_cur AS
-  SELECT run_id, key, max(step) AS step,
-    arg_max(timestamp, [step, epoch_ms(timestamp)]) AS timestamp,
-    arg_max(value, [step, epoch_ms(timestamp)]) AS value
-  FROM _metric_summary
+  SELECT run_id, key, step, timestamp, value FROM _metric_summary
   WHERE run_id IN (SELECT run_id FROM _runs_cur)
-  GROUP BY run_id, key;
+  QUALIFY row_number() OVER (
+    PARTITION BY run_id, key ORDER BY step DESC, timestamp DESC, pos DESC) = 1;
 CREATE OR REPLACE TABLE _artifacts_cur AS
   SELECT run_id, path, size, sha256 FROM _artifacts_raw
   WHERE run_id IN (SELECT run_id FROM _runs_cur)
   QUALIFY row_number() OVER (PARTITION BY run_id, path ORDER BY record_time DESC) = 1;
+"""
+
+# The latest point of each run and key within each new metric file: highest step, then
+# newest timestamp, then the last row (arrival order within a file); docs/format.md.
+_SUMMARIZE_METRICS = """
+INSERT INTO _metric_summary
+  SELECT run_id, key, max(step),
+    arg_max(timestamp, [step, epoch_ms(timestamp), file_row_number]),
+    arg_max(value, [step, epoch_ms(timestamp), file_row_number]),
+    max(timestamp), p.pos, filename
+  FROM read_parquet(?::VARCHAR[], filename = true, file_row_number = true,
+                    union_by_name = true)
+  JOIN (SELECT unnest(?::VARCHAR[]) AS file, unnest(?::VARCHAR[]) AS pos) p
+    ON p.file = filename
+  GROUP BY run_id, key, filename, p.pos
 """
 
 _VIEWS = """
@@ -285,14 +356,15 @@ CREATE OR REPLACE VIEW runs AS
     CASE WHEN r.status = 'RUNNING' AND d.owner IS NOT NULL THEN 'KILLED' ELSE r.status END
       AS status,
     r.start_time,
-    CASE WHEN r.status = 'RUNNING' AND d.owner IS NOT NULL THEN d.last_seen ELSE r.end_time END
+    CASE WHEN r.status = 'RUNNING' AND d.owner IS NOT NULL THEN l.t ELSE r.end_time END
       AS end_time,
     date_diff('millisecond', r.start_time,
-      CASE WHEN r.status = 'RUNNING' AND d.owner IS NOT NULL THEN d.last_seen
+      CASE WHEN r.status = 'RUNNING' AND d.owner IS NOT NULL THEN l.t
            ELSE coalesce(r.end_time, now()) END) / 1000.0 AS duration_s,
     r.parent_run_id, r.description
   FROM _runs_cur r
-  LEFT JOIN _dead_writers d ON r.owner = d.owner;
+  LEFT JOIN _dead_writers d ON r.owner = d.owner
+  LEFT JOIN _last_record l ON r.run_id = l.run_id;
 CREATE OR REPLACE VIEW params AS SELECT run_id, key, value FROM _params_cur;
 CREATE OR REPLACE VIEW tags AS SELECT run_id, key, value FROM _tags_cur;
 CREATE OR REPLACE VIEW latest_metrics AS
@@ -304,6 +376,111 @@ CREATE OR REPLACE VIEW artifacts AS SELECT run_id, path, size, sha256 FROM _arti
 """
 
 
+def connect(
+    fs: FileSystem, *, sandbox: bool, temp_directory: str | None = None
+) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection set up as every nbtrack read is, its configuration locked.
+
+    Args:
+        fs: The store's file system (an fsspec one is registered with DuckDB).
+        sandbox: Allow reading nothing but the store (the connection that runs ``nt.sql``).
+        temp_directory: DuckDB's spill folder (the caller removes it); a private one is
+            made when None.
+
+    Raises:
+        StoreError: DuckDB refused a setting.
+    """
+    con = duckdb.connect(":memory:")
+    try:
+        if fs.is_remote:
+            con.register_filesystem(fs.fs)  # type: ignore[union-attr]
+        elif sandbox:
+            root = fs.root.rstrip("/") + "/"
+            con.execute(f"SET allowed_directories = [{_sql_string(root)}]")
+            # DuckDB allows reading its temp_directory (default <cwd>/.tmp): point it at a
+            # private folder so nt.sql cannot read the user's working directory through it.
+            if temp_directory is None:
+                import tempfile
+
+                temp_directory = tempfile.mkdtemp(prefix="nbtrack-duck-")
+            con.execute(f"SET temp_directory = {_sql_string(temp_directory)}")
+
+            con.execute("SET enable_external_access = false")
+        con.execute("SET TimeZone = 'UTC'")
+        # Long OR chains in filters nest deeply once parsed.
+        con.execute("SET max_expression_depth = 20000")
+        con.execute(f"SET threads = {min(2, os.cpu_count() or 1)}")
+        # DuckDB draws a progress bar on stdout for queries that run past a threshold
+        # (2 s); in a notebook or a CLI pipe that is noise in the user's output.
+        con.execute("SET enable_progress_bar = false")
+        con.execute("SET enable_progress_bar_print = false")
+        con.execute("SET lock_configuration = true")
+    except duckdb.Error as exc:
+        con.close()
+        raise StoreError(f"cannot set up DuckDB over the store: {exc}") from exc
+    return con
+
+
+def error_line(exc: BaseException) -> str:
+    """The first line of an error's message (DuckDB's run on for several)."""
+    return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+
+
+class SegmentReader:
+    """Reads whole segment files with DuckDB, the reader that serves every query.
+
+    Compaction and gc use it so that a file they trust is a file queries can read: pyarrow
+    writes values (e.g. timestamps past year 294247 in microseconds) that DuckDB refuses.
+    Use it as a context manager: the connection is closed at the end (never left for a
+    forked child to destroy).
+    """
+
+    def __init__(self, fs: FileSystem) -> None:
+        self.fs = fs
+        self.con = connect(fs, sandbox=False)
+
+    def __enter__(self) -> SegmentReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.con.close()
+
+    def read(self, path: str, table: str) -> pa.Table:
+        """Every row of ``path`` in ``table``'s schema, in file order.
+
+        Raises:
+            duckdb.Error: DuckDB cannot read the file (so no query can).
+        """
+        sch = schema.SCHEMAS[table]
+        cols = ", ".join(quote_ident(f.name) for f in sch)
+        # One file, insertion order preserved (DuckDB's default): row order is arrival order.
+        got = self.con.sql(f"SELECT {cols} FROM read_parquet(?)", params=[path]).to_arrow_table()
+        return pa.table([got.column(i).cast(f.type) for i, f in enumerate(sch)], schema=sch)
+
+    def problem(self, path: str, table: str) -> str | None:
+        """None when DuckDB reads every row and column of ``path``, else why not."""
+        try:
+            self.read(path, table)
+        except (duckdb.Error, pa.ArrowException) as exc:
+            return error_line(exc)
+        return None
+
+    def problem_in_bytes(self, data: bytes, table: str) -> str | None:
+        """None when DuckDB reads the Parquet file ``data`` in full, else why not.
+
+        Checks a file before it is made visible: it goes through a private temporary file.
+        """
+        import tempfile
+
+        fd, tmp = tempfile.mkstemp(prefix="nbtrack-check-", suffix=".parquet")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            return self.problem(tmp, table)
+        finally:
+            os.unlink(tmp)
+
+
 class DuckViews:
     """One DuckDB connection, restricted to reading the store, with the views over it."""
 
@@ -311,28 +488,13 @@ class DuckViews:
         self.fs = fs
         self.lock = threading.RLock()
         self._tmpdir: str | None = None
-        con = duckdb.connect(":memory:")
-        try:
-            if fs.is_remote:
-                con.register_filesystem(fs.fs)  # type: ignore[union-attr]
-            else:
-                root = fs.root.rstrip("/") + "/"
-                con.execute(f"SET allowed_directories = [{_sql_string(root)}]")
-                # DuckDB allows reading its temp_directory (default <cwd>/.tmp): point it at a
-                # private folder so nt.sql cannot read the user's working directory through it.
-                import tempfile
+        if not fs.is_remote:
+            import tempfile
 
-                self._tmpdir = tempfile.mkdtemp(prefix="nbtrack-duck-")
-                con.execute(f"SET temp_directory = {_sql_string(self._tmpdir)}")
-
-                con.execute("SET enable_external_access = false")
-            con.execute("SET TimeZone = 'UTC'")
-            # Long OR chains in filters nest deeply once parsed.
-            con.execute("SET max_expression_depth = 20000")
-            con.execute(f"SET threads = {min(2, os.cpu_count() or 1)}")
-            con.execute("SET lock_configuration = true")
-        except duckdb.Error as exc:
-            raise StoreError(f"cannot set up DuckDB over the store: {exc}") from exc
+            self._tmpdir = tempfile.mkdtemp(prefix="nbtrack-duck-")
+        con = connect(fs, sandbox=True, temp_directory=self._tmpdir)
+        # Writers found dead (last_seen: their lease's mtime, informative only: a KILLED
+        # run's end_time comes from the data, so it is the same for every reader and read).
         con.execute("CREATE TEMP TABLE _dead_writers (owner VARCHAR, last_seen TIMESTAMPTZ)")
         self.con = con
         self._key: tuple[Any, ...] | None = None
@@ -344,10 +506,12 @@ class DuckViews:
         for table in _CACHED:
             cols = ", ".join(f"{f.name} {_DUCK_TYPES[f.type]}" for f in schema.SCHEMAS[table])
             self.con.execute(f"CREATE TABLE _{table}_raw ({cols}, _file VARCHAR)")
-        # Per metric file: the latest point of each run and key in that file.
+        # Per metric file and run and key: the latest point in that file, the file's arrival
+        # position (ties between files) and its newest timestamp (a KILLED run's end_time).
         self.con.execute(
             "CREATE TABLE _metric_summary (run_id VARCHAR, key VARCHAR, step BIGINT, "
-            "timestamp TIMESTAMPTZ, value DOUBLE, _file VARCHAR)"
+            "timestamp TIMESTAMPTZ, value DOUBLE, max_timestamp TIMESTAMPTZ, pos VARCHAR, "
+            "_file VARCHAR)"
         )
         self.con.execute(f"CREATE OR REPLACE VIEW _metrics_raw AS {_empty_select('metrics')}")
         self.con.execute(_MATERIALIZE)
@@ -379,14 +543,8 @@ class DuckViews:
                         )
                     if new:
                         if table == "metrics":
-                            self.con.execute(
-                                "INSERT INTO _metric_summary SELECT run_id, key, max(step), "
-                                "arg_max(timestamp, [step, epoch_ms(timestamp)]), "
-                                "arg_max(value, [step, epoch_ms(timestamp)]), filename "
-                                "FROM read_parquet(?::VARCHAR[], filename = true, "
-                                "union_by_name = true) GROUP BY run_id, key, filename",
-                                [new],
-                            )
+                            pos = snap.positions(self.fs, "metrics")
+                            self.con.execute(_SUMMARIZE_METRICS, [new, new, [pos[p] for p in new]])
                         else:
                             cols = ", ".join(f.name for f in schema.SCHEMAS[table])
                             self.con.execute(

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 import nbtrack as nt
-from nbtrack.storage import compaction
+from nbtrack.errors import NbtrackWarning
+from nbtrack.storage import compaction, segments
+from nbtrack.storage.schema import SCHEMAS, experiment_id
+from nbtrack.storage.store import ParquetStore
 
 
 def _visible(store: Any, table: str = "metrics") -> list[int]:
@@ -85,3 +91,126 @@ def test_gc_deletes_files_replaced_long_ago_even_while_compaction_continues(
     assert [p.exists() for p in parts] == [False, False]
     assert old_compacted[0].exists()
     assert len(nt.get_metric_history(run.id, "x")) == 3
+
+
+# ---- one unreadable file never becomes lost data (issue 9, item 1) ----------------------
+
+POISON_MS = 2**62  # pyarrow writes it; DuckDB cannot turn it into a timestamp
+
+
+def _good_runs(store: Any, n: int = 3, points: int = 10) -> dict[str, list[float]]:
+    """``n`` finished runs, one metrics segment each; returns run id -> logged values."""
+    logged = {}
+    for i in range(n):
+        with nt.start_run(name=f"good-{i}") as run:
+            values = [float(100 * i + s) for s in range(points)]
+            for s, v in enumerate(values):
+                run.log_metric("x", v, step=s)
+        store.flush()
+        logged[run.id] = values
+    return logged
+
+
+def _poisoned_metrics(run_id: str) -> pa.Table:
+    return pa.table(
+        [
+            pa.array([run_id, run_id]),
+            pa.array(["x", "x"]),
+            pa.array([1000, 1001], pa.int64()),
+            pa.array([1_700_000_000_000, POISON_MS], pa.int64()).cast(pa.timestamp("ms", tz="UTC")),
+            pa.array([-1.0, -2.0]),
+        ],
+        schema=SCHEMAS["metrics"],
+    )
+
+
+def _metrics_folder(store_path: Path) -> Path:
+    return store_path / "metrics" / f"experiment_id={experiment_id('Default')}"
+
+
+def _assert_every_good_point_reads(logged: dict[str, list[float]]) -> None:
+    for run_id, values in logged.items():
+        hist = nt.get_metric_history(run_id, "x")
+        assert hist["value"].tolist() == values, run_id
+        assert hist["step"].tolist() == list(range(len(values)))
+    total = nt.sql("SELECT count(*) AS n, sum(value) AS s FROM metrics WHERE value >= 0")
+    assert int(total["n"][0]) == sum(len(v) for v in logged.values())
+    assert float(total["s"][0]) == sum(sum(v) for v in logged.values())
+
+
+def test_compaction_never_merges_a_segment_duckdb_cannot_read(store_path: Path) -> None:
+    store = nt.set_store(str(store_path))
+    logged = _good_runs(store)
+    folder = _metrics_folder(store_path)
+    logged_segments = list(folder.iterdir())
+    poisoned = folder / segments.segment_name(segments.SEGMENT_PREFIX, "wpoison00000", 1)
+    pq.write_table(_poisoned_metrics(next(iter(logged))), poisoned)  # as pyarrow allows
+
+    stats = compaction.compact(store)
+    compaction.gc(store, only_expired=False)
+    # Every good point survives compaction and gc, whatever else the partition holds.
+    with pytest.warns(NbtrackWarning, match=poisoned.name):
+        _assert_every_good_point_reads(logged)
+    assert stats["unreadable"] == 1
+    (merged,) = folder.glob("c-*.parquet")  # the three good segments, not the poisoned one
+    assert segments.read_replaces(store.fs, str(merged)) == sorted(
+        p.name for p in logged_segments
+    )
+    # The good segments are merged and gone; the poisoned one is left where it was.
+    assert poisoned.exists()
+    assert sorted(p.name[:2] for p in folder.iterdir()) == ["c-", "s-"]
+    assert [p["path"] for p in compaction.doctor(store)] == [str(poisoned)]
+    # ... also for a doctor that starts from nothing (as `nbtrack doctor` does).
+    fresh = ParquetStore(str(store_path))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NbtrackWarning)
+        problems = compaction.doctor(fresh)
+    assert [p["path"] for p in problems] == [str(poisoned)]
+    assert "unreadable" in problems[0]["problem"]
+
+
+def test_gc_keeps_the_originals_of_a_compacted_file_duckdb_cannot_read(
+    store_path: Path,
+) -> None:
+    store = nt.set_store(str(store_path))
+    logged = _good_runs(store)
+    folder = _metrics_folder(store_path)
+    originals = sorted(p.name for p in folder.iterdir())
+    # A compacted file that claims to replace them but holds a value DuckDB cannot read
+    # (as an older nbtrack that merged with pyarrow wrote).
+    merged = pa.concat_tables(
+        [pq.read_table(folder / n, schema=SCHEMAS["metrics"]) for n in originals]
+        + [_poisoned_metrics(next(iter(logged)))]
+    )
+    bad = folder / segments.segment_name(segments.COMPACTED_PREFIX, "wpoison00000", 2)
+    bad.write_bytes(segments.encode("metrics", merged, originals))
+
+    removed = compaction.gc(store, only_expired=False)
+    assert removed["replaced"] == 0
+    assert removed["unreadable"] == 1
+    assert sorted(p.name for p in folder.iterdir()) == sorted([*originals, bad.name])
+    with pytest.warns(NbtrackWarning, match=bad.name):
+        _assert_every_good_point_reads(logged)
+    assert str(bad) in [p["path"] for p in compaction.doctor(store)]
+
+
+def test_a_compacted_file_duckdb_cannot_read_is_never_made_visible(
+    store_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = nt.set_store(str(store_path))
+    logged = _good_runs(store)
+    encode = segments.encode
+
+    def faulty_encode(table: str, rows: pa.Table, replaces: list[str] | None = None) -> bytes:
+        if replaces is not None and table == "metrics":  # only the compacted metrics file
+            rows = pa.concat_tables([rows, _poisoned_metrics(next(iter(logged)))])
+        return encode(table, rows, replaces)
+
+    monkeypatch.setattr(segments, "encode", faulty_encode)
+    folder = _metrics_folder(store_path)
+    before = sorted(p.name for p in folder.iterdir())
+    stats = compaction.compact(store)
+    assert stats["merged_files"] > 0  # the other tables were compacted
+    assert sorted(p.name for p in folder.iterdir()) == before
+    compaction.gc(store, only_expired=False)
+    _assert_every_good_point_reads(logged)
