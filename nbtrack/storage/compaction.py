@@ -14,6 +14,7 @@ compacted file with the newest name and ignore the other (see ``FileCatalog``).
 from __future__ import annotations
 
 import contextlib
+import fcntl  # imported here, never by the compactor thread (fork safety)
 import logging
 import os
 import time
@@ -39,8 +40,6 @@ def compaction_lock(store: ParquetStore, *, blocking: bool) -> Iterator[bool]:
     if store.fs.is_remote:
         yield True
         return
-    import fcntl
-
     folder = store.fs.join("_locks")
     os.makedirs(folder, exist_ok=True)
     fd = os.open(os.path.join(folder, "compact.lock"), os.O_RDWR | os.O_CREAT, 0o644)
