@@ -127,7 +127,7 @@ MAX_DEPTH = 200
 KINDS = ("metrics", "params", "tags", "attributes")
 """Canonical kinds of :class:`Comparison`, in the order they are documented."""
 
-ATTRIBUTES = ("status", "name", "run_id", "start_time", "end_time", "experiment")
+ATTRIBUTES = ("status", "name", "run_id", "start_time", "end_time", "experiment", "parent_run_id")
 """Canonical attribute names (``run_name`` is parsed as ``name``)."""
 
 _PREFIXES = {
@@ -144,7 +144,12 @@ _PREFIXES = {
     "attr": "attributes",
     "run": "attributes",
 }
-_ATTRIBUTE_ALIASES = {"run_name": "name"}
+# MLflow's spellings: ``run_name``, ``attributes.`Run name` `` and ``created`` (start time).
+_ATTRIBUTE_ALIASES = {"run_name": "name", "run name": "name", "created": "start_time"}
+# MLflow keeps these run attributes as system tags; a filter on the tag reads the attribute.
+_SYSTEM_TAGS = {"mlflow.runName": "name", "mlflow.parentRunId": "parent_run_id"}
+# MLflow's ``attributes.user_id`` is the ``mlflow.user`` tag.
+_ATTRIBUTE_TAGS = {"user_id": "mlflow.user"}
 _TIME_ATTRIBUTES = frozenset({"start_time", "end_time"})
 
 COMPARISON_OPS = ("=", "!=", "<", "<=", ">", ">=")
@@ -313,9 +318,16 @@ def _tokens(text: str) -> Iterator[_Token]:
             i = token.end
             continue
         if c == "`":
-            raise FilterError(
-                "backticks quote a key after a prefix, as in metrics.`val loss`", text, i
-            )
+            # MLflow accepts a backticked prefix: `metrics`.loss, `tags`.team
+            inner, end = _read_quoted(text, i, "unterminated backtick: add the closing `")
+            if not text.startswith(".", end) or inner.lower() not in _PREFIXES:
+                raise FilterError(
+                    "backticks quote a key after a prefix, as in metrics.`val loss`", text, i
+                )
+            token = _read_identifier(text, inner, i, end)
+            yield token
+            i = token.end
+            continue
         raise FilterError(f"unexpected character {c!r}", text, i)
 
 
@@ -343,7 +355,18 @@ def _read_word(text: str, m: re.Match[str]) -> _Token:
         upper = word.upper()
         if upper in _KEYWORDS:
             return _Token("keyword", upper, start, end)
+        name = _ATTRIBUTE_ALIASES.get(word.lower(), word.lower())
+        if name in ATTRIBUTES:
+            # A bare attribute name, as MLflow allows: run_name = 'x', run_id = '...'
+            return _Token("ident", ("attributes", name), start, end)
+        if word.lower() in _ATTRIBUTE_TAGS:
+            return _Token("ident", ("tags", _ATTRIBUTE_TAGS[word.lower()]), start, end)
         return _Token("word", word, start, end)
+    return _read_identifier(text, word, start, end)
+
+
+def _read_identifier(text: str, word: str, start: int, end: int) -> _Token:
+    """Read ``<word>.<key>`` where ``text[end]`` is the dot."""
     kind = _PREFIXES.get(word.lower())
     if kind is None:
         raise FilterError(
@@ -369,7 +392,11 @@ def _read_word(text: str, m: re.Match[str]) -> _Token:
                 k,
             )
         key, key_end = km.group(), km.end()
-    if kind == "attributes":
+    if kind == "tags" and key in _SYSTEM_TAGS:
+        kind, key = "attributes", _SYSTEM_TAGS[key]
+    elif kind == "attributes" and key.lower() in _ATTRIBUTE_TAGS:
+        kind, key = "tags", _ATTRIBUTE_TAGS[key.lower()]
+    elif kind == "attributes":
         name = key.lower()
         name = _ATTRIBUTE_ALIASES.get(name, name)
         if name not in ATTRIBUTES:
