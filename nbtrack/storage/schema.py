@@ -67,11 +67,12 @@ SCHEMAS: dict[str, pa.Schema] = {
         ]
     ),
     # Experiment metadata (MLflow's experiment ids, tags, lifecycle); newest record per
-    # experiment_id wins. Runs name their experiment; an experiment without a record is
-    # just a name. ``tags`` is a JSON object of key -> value.
+    # id wins. Runs name their experiment; an experiment without a record is just a name.
+    # ``tags`` is a JSON object of key -> value. (The id column is not called
+    # ``experiment_id``: that is the Hive partition key, which readers put over it.)
     "experiments": pa.schema(
         [
-            ("experiment_id", pa.string()),
+            ("id", pa.string()),
             ("name", pa.string()),
             ("lifecycle_stage", pa.string()),
             ("artifact_location", pa.string()),
@@ -108,7 +109,7 @@ SORT_KEYS: dict[str, list[tuple[str, str]]] = {
     "tags": [("run_id", "ascending"), ("key", "ascending"), ("record_time", "ascending")],
     "metrics": [("run_id", "ascending"), ("key", "ascending"), ("step", "ascending")],
     "artifacts": [("run_id", "ascending"), ("path", "ascending")],
-    "experiments": [("experiment_id", "ascending"), ("record_time", "ascending")],
+    "experiments": [("id", "ascending"), ("record_time", "ascending")],
     "inputs": [("run_id", "ascending"), ("name", "ascending")],
 }
 

@@ -279,7 +279,7 @@ CREATE OR REPLACE TABLE _artifacts_cur AS
   QUALIFY row_number() OVER (PARTITION BY run_id, path ORDER BY record_time DESC) = 1;
 CREATE OR REPLACE TABLE _experiments_cur AS
   SELECT * EXCLUDE (_file, record_time) FROM _experiments_raw
-  QUALIFY row_number() OVER (PARTITION BY experiment_id ORDER BY record_time DESC) = 1;
+  QUALIFY row_number() OVER (PARTITION BY id ORDER BY record_time DESC) = 1;
 """
 
 _VIEWS = """
@@ -304,7 +304,7 @@ CREATE OR REPLACE VIEW metrics AS
   SELECT run_id, key, step, timestamp, value FROM _metrics_raw
   WHERE run_id IN (SELECT run_id FROM _runs_cur);
 CREATE OR REPLACE VIEW artifacts AS SELECT run_id, path, size, sha256 FROM _artifacts_cur;
-CREATE OR REPLACE VIEW experiments AS SELECT * FROM _experiments_cur;
+CREATE OR REPLACE VIEW experiments AS SELECT id AS experiment_id, * EXCLUDE (id) FROM _experiments_cur;
 CREATE OR REPLACE VIEW inputs AS
   SELECT DISTINCT run_id, name, digest, source_type, source, schema, profile, context
   FROM _inputs_raw WHERE run_id IN (SELECT run_id FROM _runs_cur);

@@ -109,8 +109,10 @@ def search_run_ids(
 
 def _subquery(kind: str, key: str, params: list[Any]) -> str:
     rel = {"metrics": "latest_metrics", "params": "params", "tags": "tags"}[kind]
-    params.append(key)
-    return f"(SELECT x.value FROM {rel} x WHERE x.run_id = r.run_id AND x.key = ?)"
+    # ORDER BY repeats the expression (missing/NaN rank, then value), so the key is a
+    # quoted SQL string literal rather than a ``?`` parameter; quoting doubles any quote.
+    literal = "'" + key.replace("'", "''") + "'"
+    return f"(SELECT x.value FROM {rel} x WHERE x.run_id = r.run_id AND x.key = {literal})"
 
 
 @dataclass

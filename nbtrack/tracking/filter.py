@@ -124,7 +124,7 @@ __all__ = [
 MAX_DEPTH = 200
 """Deepest nesting of parentheses and ``NOT`` a filter may use."""
 
-KINDS = ("metrics", "params", "tags", "attributes")
+KINDS = ("metrics", "params", "tags", "attributes", "datasets")
 """Canonical kinds of :class:`Comparison`, in the order they are documented."""
 
 ATTRIBUTES = ("status", "name", "run_id", "start_time", "end_time", "experiment", "parent_run_id")
@@ -143,7 +143,11 @@ _PREFIXES = {
     "attribute": "attributes",
     "attr": "attributes",
     "run": "attributes",
+    "datasets": "datasets",
+    "dataset": "datasets",
 }
+DATASET_KEYS = ("name", "digest", "context")
+"""Keys of ``datasets.<key>`` (a run's inputs, as MLflow's ``log_input`` records them)."""
 # MLflow's spellings: ``run_name``, ``attributes.`Run name` `` and ``created`` (start time).
 _ATTRIBUTE_ALIASES = {"run_name": "name", "run name": "name", "created": "start_time"}
 # MLflow keeps these run attributes as system tags; a filter on the tag reads the attribute.
@@ -396,6 +400,10 @@ def _read_identifier(text: str, word: str, start: int, end: int) -> _Token:
         kind, key = "attributes", _SYSTEM_TAGS[key]
     elif kind == "attributes" and key.lower() in _ATTRIBUTE_TAGS:
         kind, key = "tags", _ATTRIBUTE_TAGS[key.lower()]
+    elif kind == "datasets" and key not in DATASET_KEYS:
+        raise FilterError(
+            f"unknown dataset key {_quote(key)}; use one of {', '.join(DATASET_KEYS)}", text, k
+        )
     elif kind == "attributes":
         name = key.lower()
         name = _ATTRIBUTE_ALIASES.get(name, name)
@@ -420,6 +428,8 @@ def _parse_number_text(text: str) -> float | None:
 
 
 def _op_problem(kind: str, key: str, op: str) -> str | None:
+    if kind == "datasets" and op in NULL_OPS:
+        return f"{op} does not apply to datasets; compare datasets.{key} with a string"
     if op in LIKE_OPS:
         if kind == "metrics":
             return f"{op} applies to params, tags and text attributes; metrics are numbers"
@@ -816,6 +826,10 @@ def _compile_comparison(node: Comparison, target: _Target, params: list[object])
     alias = target.alias
     if node.kind == "attributes":
         return _compile_attribute(node, literals, alias, params)
+    if node.kind == "datasets":
+        # node.key is one of DATASET_KEYS: safe to inline as the column name
+        predicate = _text_predicate("tags", node.op, literals, params, f"i.{node.key}")
+        return f"{alias}.run_id IN (SELECT i.run_id FROM inputs i WHERE {predicate})"
     if target.wide is not None:
         return _compile_wide(node, literals, target, params)
     relation = _RELATIONS[node.kind]
