@@ -56,7 +56,7 @@ def run_entity(rec: bulk.RunRecord, ids: Mapping[str, str]) -> entities.Run:
     info = entities.RunInfo(
         run_id=rec.run_id,
         experiment_id=ids.get(rec.experiment, exps.implicit_id(rec.experiment)),
-        user_id=rec.tags.get(_systags.USER, ""),
+        user_id=_systags.user_id(rec.tags),
         status=rec.status,
         start_time=rec.start_ms,
         end_time=rec.end_ms,

@@ -13,6 +13,8 @@ NOTE = "mlflow.note.content"
 USER = "mlflow.user"
 SOURCE_NAME = "mlflow.source.name"
 SOURCE_TYPE = "mlflow.source.type"
+USER_ID = "nbtrack.user"
+"""Reserved tag holding MLflow's ``run.info.user_id`` (shown as ``user_id``, not as a tag)."""
 
 ATTRIBUTE_TAGS = {RUN_NAME: "name", PARENT_RUN_ID: "parent_run_id", NOTE: "description"}
 """MLflow tag -> nbtrack run attribute."""
@@ -35,7 +37,7 @@ def to_mlflow_tags(
     tags: dict[str, str], *, name: str | None, parent_run_id: str | None, description: str | None
 ) -> dict[str, str]:
     """A run's tags as MLflow shows them: attributes as system tags, reserved names mapped."""
-    out = {_BACK.get(k, k): v for k, v in tags.items()}
+    out = {_BACK.get(k, k): v for k, v in tags.items() if k != USER_ID}
     if name is not None:
         out[RUN_NAME] = name
     if parent_run_id is not None:
@@ -43,3 +45,8 @@ def to_mlflow_tags(
     if description is not None:
         out[NOTE] = description
     return out
+
+
+def user_id(tags: dict[str, str]) -> str:
+    """MLflow's ``user_id`` of a run with these (nbtrack) tags."""
+    return tags.get(USER_ID) or tags.get(USER, "")

@@ -167,3 +167,23 @@ def read_runs(store: ParquetStore, run_ids: Sequence[str]) -> list[RunRecord]:
     for row in t.to_pylist():
         out[row.pop("run_id")].inputs.append(row)
     return [out[i] for i in ids if i in out]
+
+
+def metric_points(store: ParquetStore, run_id: str) -> list[tuple[str, int, int, float]]:
+    """Every point of a run, deleted runs included: (key, step, timestamp_ms, value)."""
+    t = store.query(
+        "SELECT key, step, epoch_ms(timestamp), value FROM _metrics_raw WHERE run_id = ? "
+        "ORDER BY key, step, timestamp",
+        [run_id],
+    )
+    return list(zip(*(t.column(i).to_pylist() for i in range(4)), strict=True))
+
+
+def artifact_index(store: ParquetStore, run_id: str) -> dict[str, str]:
+    """Artifact path -> sha256 of a run, deleted runs included."""
+    t = store.query(
+        "SELECT path, sha256 FROM _artifacts_raw WHERE run_id = ? "
+        "QUALIFY row_number() OVER (PARTITION BY path ORDER BY record_time DESC) = 1",
+        [run_id],
+    )
+    return dict(zip(t.column(0).to_pylist(), t.column(1).to_pylist(), strict=True))
