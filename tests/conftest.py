@@ -23,9 +23,13 @@ def _isolated_store(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
         if not run.is_finished:
             run.end("KILLED")
     fluent._active.stack.clear()
+    from nbtrack.errors import StoreError
     from nbtrack.storage import release_store
 
-    release_store(str(root))  # no thread, DuckDB connection or temp folder left behind
+    try:
+        release_store(str(root))  # no thread, DuckDB connection or temp folder left behind
+    except StoreError:
+        pass  # a test that leaves a failing disk behind has already reported it
     settings.SETTINGS.store_uri = None
     settings.SETTINGS.experiment = settings.DEFAULT_EXPERIMENT
 

@@ -123,6 +123,7 @@ class GitCapture:
         self._run: Any = None
         self._logged = False
         self._abandoned = False
+        self._tags_given = False  # the git tags went into start_run already
         self.is_done, self.info = capture.peek_git_info(directory)
         self._thread: threading.Thread | None = None
         if not self.is_done:
@@ -143,6 +144,7 @@ class GitCapture:
         """Tags to start the run with: the git tags if already known."""
         with self._lock:
             if self.is_done and self.info is not None:
+                self._tags_given = True
                 return self.info.as_tags()
         return {}
 
@@ -151,7 +153,8 @@ class GitCapture:
         with self._lock:
             self._run = run
             if self.is_done:
-                self._log(tags=False)
+                # git may have answered between start_tags() and now: log its tags then.
+                self._log(tags=not self._tags_given)
 
     def finish(self, timeout: float = 3 * capture.GIT_TIMEOUT_S) -> None:
         """Wait for git (bounded) so its records go in before the run ends."""

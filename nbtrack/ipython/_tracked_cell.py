@@ -30,14 +30,13 @@ from typing import Any
 
 from IPython.core.error import UsageError
 
-import nbtrack
 from nbtrack.errors import ActiveRunError, NbtrackError, ParamConflictError
 from nbtrack.ipython._context import GitCapture, context_tags, deferred_sigint
 from nbtrack.ipython._live import LiveMetricsView, LiveRenderer
 from nbtrack.ipython._output import CappedText, tee_output
 from nbtrack.ipython._series import MetricSeriesSet
 from nbtrack.ipython._summary import RunSummary
-from nbtrack.tracking import capture
+from nbtrack.tracking import capture, fluent
 from nbtrack.tracking.validation import MAX_PARAM
 
 
@@ -202,7 +201,7 @@ class TrackedCell:
         }
         self.params = loggable_params(params)
         try:
-            run = nbtrack.start_run(
+            run = fluent.start_run(
                 name=self.options.name,
                 experiment=self.options.experiment,
                 params=self.params,
@@ -334,13 +333,13 @@ class TrackedCell:
         # Runs the cell started and left open are children of this one: end them first,
         # with the cell's status, so the fluent stack is back to what it was.
         while True:
-            top = nbtrack.active_run()
+            top = fluent.active_run()
             if top is None or top is run or run.is_finished:
                 break
-            nbtrack.end_run(self.status)
+            fluent.end_run(self.status)
         if not run.is_finished:
-            if nbtrack.active_run() is run:
-                nbtrack.end_run(self.status)
+            if fluent.active_run() is run:
+                fluent.end_run(self.status)
             else:
                 run.end(self.status)
 

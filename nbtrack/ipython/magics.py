@@ -16,11 +16,11 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 from IPython.utils.process import arg_split
 
-import nbtrack
 from nbtrack.errors import NbtrackError
 from nbtrack.ipython._context import kernel_id
 from nbtrack.ipython._live import LiveRenderer, PlotlyLiveRenderer
 from nbtrack.ipython._tracked_cell import TrackedCell, TrackOptions, prepare_cell
+from nbtrack.tracking import query, settings
 from nbtrack.tracking.validation import check_key
 
 _EXPERIMENT_OPTION_RE = re.compile(
@@ -200,7 +200,7 @@ class TrackMagics(Magics):
         try:
             if show_runs is not None:
                 return show_runs(experiment=experiment, filter=filter_text)
-            return nbtrack.search_runs(experiment=experiment, filter=filter_text)
+            return query.search_runs(experiment=experiment, filter=filter_text)
         except NbtrackError as exc:
             raise UsageError(f"%track_runs: {exc}") from None
 
@@ -213,7 +213,7 @@ class TrackMagics(Magics):
         compare = _view("compare")
         try:
             for run_id in run_ids:
-                nbtrack.get_run(run_id)  # an unknown id is a clear error, not an empty view
+                query.get_run(run_id)  # an unknown id is a clear error, not an empty view
             if compare is not None:
                 return compare(run_ids)
             return _compare_frame(run_ids)
@@ -227,7 +227,7 @@ class TrackMagics(Magics):
         if not uri:
             raise UsageError("%track_store takes a store URI (a local path or fsspec URL)")
         try:
-            nbtrack.set_store(uri)
+            settings.set_store(uri)
         except NbtrackError as exc:
             raise UsageError(f"%track_store: {exc}") from None
         print(f"nbtrack store: {uri}")
@@ -239,7 +239,7 @@ class TrackMagics(Magics):
         if not name:
             raise UsageError("%track_experiment takes an experiment name")
         try:
-            nbtrack.set_experiment(name)
+            settings.set_experiment(name)
         except NbtrackError as exc:
             raise UsageError(f"%track_experiment: {exc}") from None
         print(f"nbtrack experiment: {name}")
@@ -261,7 +261,7 @@ def _compare_frame(run_ids: list[str]) -> Any:
 
     columns: dict[str, dict[str, Any]] = {}
     for run_id in run_ids:
-        run = nbtrack.get_run(run_id)
+        run = query.get_run(run_id)
         column: dict[str, Any] = {
             "name": run.name,
             "experiment": run.experiment,

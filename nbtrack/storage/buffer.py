@@ -10,6 +10,7 @@ lost and the next flush retries them first.
 from __future__ import annotations
 
 import threading
+from array import array
 from collections import defaultdict
 from typing import Any
 
@@ -27,12 +28,22 @@ MAX_TS_MS = 253_402_300_799_999
 
 
 class MetricBuffer:
-    """Pending metric points of one run (columns as lists). Guarded by ``lock``."""
+    """Pending metric points of one run, column by column. Guarded by ``lock``.
+
+    The columns are ``array.array`` objects (C ints and doubles): appending to them costs
+    what a list append costs, and a flush turns them into NumPy arrays without touching
+    each element. Keys are stored as small int codes into ``key_names`` (a run logs the
+    same few keys millions of times), so no string is copied per point.
+    """
 
     __slots__ = (
         "closed",
+        "code_of",
+        "codes",
         "experiment_id",
-        "keys",
+        "key_names",
+        "last_codes",
+        "last_keys",
         "lock",
         "run_id",
         "steps",
@@ -44,42 +55,64 @@ class MetricBuffer:
         self.run_id = run_id
         self.experiment_id = experiment_id
         self.lock = threading.Lock()
-        self.keys: list[str] = []
-        self.steps: list[int] = []
-        self.timestamps: list[int] = []
-        self.values: list[float] = []
+        self.code_of: dict[str, int] = {}
+        self.key_names: list[str] = []
+        self.codes = array("i")
+        self.steps = array("q")
+        self.timestamps = array("q")
+        self.values = array("d")
         self.closed = False  # set when the run ends: dropped after its last drain
+        # log_metrics' cache: the key list of its last call and their codes
+        self.last_keys: list[str] = []
+        self.last_codes = array("i")
+
+    def code(self, key: str) -> int:
+        """The code of ``key`` in this buffer (call with ``lock`` held)."""
+        code = self.code_of.get(key)
+        if code is None:
+            code = self.code_of[key] = len(self.key_names)
+            self.key_names.append(key)
+        return code
+
+    def append(self, key: str, step: int, timestamp_ms: int, value: float) -> None:
+        """Add one point (for callers off the hot path; ``Run`` inlines this)."""
+        with self.lock:
+            self.codes.append(self.code(key))
+            self.steps.append(step)
+            self.timestamps.append(timestamp_ms)
+            self.values.append(value)
+
+    def __len__(self) -> int:
+        return len(self.codes)
 
     def drain(self, rejected: list[Rejected]) -> pa.Table | None:
         """This run's pending points as a table; points that cannot be stored go to
         ``rejected`` instead (the rest are never lost with them)."""
         with self.lock:
-            if not self.keys:
+            if not self.codes:
                 return None
-            keys, steps, ts, values = self.keys, self.steps, self.timestamps, self.values
-            self.keys, self.steps, self.timestamps, self.values = [], [], [], []
+            cols = (self.codes, self.steps, self.timestamps, self.values)
+            self.codes, self.steps = array("i"), array("q")
+            self.timestamps, self.values = array("q"), array("d")
+            names = list(self.key_names)
+        codes, steps, ts, values = (np.frombuffer(c, dtype=c.typecode) for c in cols)
         try:
-            return _metric_table(self.run_id, keys, steps, ts, values)
+            return _metric_table(self.run_id, names, codes, steps, ts, values)
         except _ENCODE_ERRORS:
             pass  # some point cannot be encoded: find it below, keep the others
-        good: list[int] = []
-        for i in range(len(keys)):
+        good = np.ones(len(codes), dtype=bool)
+        for i in range(len(codes)):
+            one = slice(i, i + 1)
             try:
-                _metric_table(self.run_id, keys[i : i + 1], steps[i : i + 1], ts[i : i + 1],
-                              values[i : i + 1])
-                good.append(i)
+                _metric_table(self.run_id, names, codes[one], steps[one], ts[one], values[one])
             except _ENCODE_ERRORS as exc:
-                rejected.append(
-                    Rejected("metrics", (self.run_id, keys[i], steps[i], ts[i], values[i]), str(exc))
-                )
-        if not good:
+                good[i] = False
+                row = (self.run_id, names[codes[i]], int(steps[i]), int(ts[i]), float(values[i]))
+                rejected.append(Rejected("metrics", row, str(exc)))
+        if not good.any():
             return None
         return _metric_table(
-            self.run_id,
-            [keys[i] for i in good],
-            [steps[i] for i in good],
-            [ts[i] for i in good],
-            [values[i] for i in good],
+            self.run_id, names, codes[good], steps[good], ts[good], values[good]
         )
 
 
@@ -98,37 +131,41 @@ class Rejected:
 
 
 def _metric_table(
-    run_id: str, keys: list[str], steps: list[int], ts: list[int], values: list[float]
+    run_id: str,
+    names: list[str],
+    codes: np.ndarray,
+    steps: np.ndarray,
+    ts: np.ndarray,
+    values: np.ndarray,
 ) -> pa.Table:
     """One run's points as an Arrow table, grouped by key with steps rising.
 
-    Grouping here (on dictionary codes, cheap) rather than sorting strings at write time is
-    what makes a flush fast; the run id column is a one-entry dictionary, not n strings.
+    Grouping on the key codes (cheap) rather than sorting strings at write time is what
+    makes a flush fast; run id and key are built from dictionaries, not n Python strings.
     """
-    n = len(keys)
-    key_arr = pa.array(keys, pa.string())
-    step_np = np.fromiter(steps, np.int64, n)
-    ts_np = np.fromiter(ts, np.int64, n)
-    if n and (int(ts_np.min()) < MIN_TS_MS or int(ts_np.max()) > MAX_TS_MS):
+    n = len(codes)
+    if n and (int(ts.min()) < MIN_TS_MS or int(ts.max()) > MAX_TS_MS):
         raise ValueError("a timestamp is outside years 1-9999")
-    table = pa.table(
+    if n > 1 and not (
+        int(codes.max()) == int(codes.min()) and bool((steps[1:] >= steps[:-1]).all())
+    ):
+        # A stable sort: equal (key, step) points keep the order they were logged in.
+        order = np.lexsort((steps, codes))
+        if not bool((order[1:] > order[:-1]).all()):
+            codes, steps, ts, values = codes[order], steps[order], ts[order], values[order]
+    key_dict = pa.array(names, pa.string())
+    return pa.table(
         [
             pa.DictionaryArray.from_arrays(
                 pa.array(np.zeros(n, np.int32)), pa.array([run_id], pa.string())
             ).cast(pa.string()),
-            key_arr,
-            pa.array(step_np),
-            pa.array(ts_np).cast(pa.timestamp("ms", tz="UTC")),
+            pa.DictionaryArray.from_arrays(pa.array(codes), key_dict).cast(pa.string()),
+            pa.array(steps, pa.int64()),
+            pa.array(ts, pa.int64()).cast(pa.timestamp("ms", tz="UTC")),
             pa.array(values, pa.float64()),
         ],
         schema=schema.SCHEMAS["metrics"],
     )
-    codes = pc.dictionary_encode(key_arr).indices.to_numpy()
-    if n > 1 and not (codes.max() == 0 and bool((step_np[1:] >= step_np[:-1]).all())):
-        order = np.lexsort((step_np, codes))
-        if not bool((order[1:] > order[:-1]).all()):
-            table = table.take(pa.array(order))
-    return table
 
 
 Batch = list[tuple[str, str, pa.Table]]  # (table, experiment_id, rows)
@@ -196,7 +233,7 @@ class Buffer:
     def is_empty(self) -> bool:
         with self.lock:
             return not self._records and not self._retry and not any(
-                mb.keys for mb in self._metrics.values()
+                mb.codes for mb in self._metrics.values()
             )
 
     def take(self) -> Batch:
@@ -223,7 +260,7 @@ class Buffer:
                 per_partition[mb.experiment_id].append(t)
         with self.lock:
             for mb in mbs:
-                if mb.closed and not mb.keys:
+                if mb.closed and not mb.codes:
                     self._metrics.pop(mb.run_id, None)
             self.rejected.extend(rejected)
         for eid, tables in per_partition.items():

@@ -139,6 +139,7 @@ class ParquetStore:
         self._compact_hook: Callable[[ParquetStore], None] | None = None
         self._lease_cache: dict[str, dict[str, Any] | None] = {}
         self.rejected: list[Any] = []  # records the buffer could not encode (reported)
+        self._written_since_compact = 0  # segments written by any flush since the last check
 
     # ---- format -----------------------------------------------------------------------
     def _check_format(self) -> None:
@@ -262,6 +263,7 @@ class ParquetStore:
                     self.buffer.give_back(batch[i:])
                     raise
                 written.append((table, eid))
+            self._written_since_compact += len(written)
         self._report_rejected()
         return written
 
@@ -304,13 +306,17 @@ class ParquetStore:
             if self._stop.is_set():
                 break
             try:
-                written = self.flush()
+                self.flush()
                 if self._open_runs and (
                     time.monotonic() - self._last_heartbeat >= config.heartbeat_interval()
                 ):
                     self.heartbeat()
-                if written and self._compact_hook is not None and config.auto_compact():
-                    self._compact_hook(self)
+                # Segments written since the last look, by this thread or by a caller's
+                # synchronous flush (start_run, end_run): maybe time to compact.
+                if self._written_since_compact and self._compact_hook is not None:
+                    self._written_since_compact = 0
+                    if config.auto_compact():
+                        self._compact_hook(self)
                 self._flush_error = None
                 warned = False
             # The background flush must never kill the user's process: the error is kept,
@@ -445,14 +451,21 @@ class ParquetStore:
         return dead
 
     def query(self, sql: str, params: list[Any] | None = None) -> pa.Table:
-        """Run ``sql`` over fresh views and return an Arrow table."""
-        v = self.refresh()
+        """Run ``sql`` over fresh views and return an Arrow table.
+
+        Raises:
+            StoreError: DuckDB failed (a damaged file it could not skip, a bad query).
+        """
         try:
-            return v.execute(sql, params)
+            v = self.refresh()
+            try:
+                return v.execute(sql, params)
+            except duckdb.Error as exc:
+                if not self.recover_from(exc):
+                    raise
+                return self.refresh().execute(sql, params)
         except duckdb.Error as exc:
-            if not self.recover_from(exc):
-                raise
-            return self.refresh().execute(sql, params)
+            raise StoreError(f"reading the store failed: {exc}") from exc
 
     def recover_from(self, exc: BaseException) -> bool:
         """After a DuckDB read error, find files that are broken; True if any were."""

@@ -10,11 +10,19 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from nbtrack.errors import ActiveRunError, NoActiveRunError
-from nbtrack.tracking import settings, validation
-from nbtrack.tracking.run import Run, resume_owned_run, start_owned_run
+from nbtrack.errors import (
+    ActiveRunError,
+    InvalidValueError,
+    NoActiveRunError,
+    ParamConflictError,
+)
+from nbtrack.tracking import query, settings, validation
+from nbtrack.tracking.run import Run, open_owned, owned_run, start_owned_run
+
+if TYPE_CHECKING:
+    from nbtrack.storage import ParquetStore
 
 
 class _ActiveRuns(threading.local):
@@ -26,16 +34,11 @@ _active = _ActiveRuns()
 
 
 def _stack() -> list[Run]:
+    """This thread's open runs, innermost last (ended runs are dropped wherever they are)."""
     st = _active.stack
-    while st and st[-1]._finished:
-        st.pop()
+    if any(r._finished for r in st):
+        st[:] = [r for r in st if not r._finished]
     return st
-
-
-def _forget(run: Run) -> None:
-    st = _active.stack
-    if run in st:
-        st.remove(run)
 
 
 def active_run() -> Run | None:
@@ -98,7 +101,7 @@ def start_run(
                 "start_run(run_id=...) resumes a run as it is; rename or describe it "
                 "after it has started, not with name= or description="
             )
-        run = resume_owned_run(
+        run = _resume(
             settings.get_store(), run_id, experiment=experiment, params=params, tags=tags
         )
         st.append(run)
@@ -131,10 +134,7 @@ def end_run(status: str = "FINISHED") -> None:
     run = active_run()
     if run is None:
         return
-    try:
-        run.end(status)
-    finally:
-        _forget(run)
+    run.end(status)
 
 
 def log_param(key: str, value: Any) -> None:
@@ -188,3 +188,57 @@ def log_dict(obj: Any, name: str) -> str:
 
 def log_figure(fig: Any, name: str) -> str:
     return _require("log_figure").log_figure(fig, name)
+
+
+def _resume(
+    store: ParquetStore,
+    run_id: str,
+    *,
+    experiment: str | None,
+    params: Mapping[str, Any] | None,
+    tags: Mapping[str, Any] | None,
+) -> Run:
+    """Take over an ended (or killed) run: steps continue, params keep their values.
+
+    Raises:
+        RunNotFoundError: no such run (or it is deleted).
+        ActiveRunError: the run is RUNNING in a live process (this one included).
+        InvalidValueError: ``experiment`` is not the run's experiment.
+        ParamConflictError: ``params`` changes a param the run already has.
+    """
+    checked_params = validation.checked_texts(params or {}, "param", "start_run(params=)")
+    checked_tags = validation.checked_texts(tags or {}, "tag", "start_run(tags=)")
+    live = owned_run(run_id)
+    if live is not None and not live.is_finished and live._owner_pid == os.getpid():
+        raise ActiveRunError(f"run {live.name!r} ({run_id}) is already open in this process")
+    old = query.get_run(run_id, store=store)
+    if old.status == "RUNNING":
+        raise ActiveRunError(
+            f"run {old.name!r} ({run_id}) is RUNNING in another live process; end it "
+            "there first (a run has one writer at a time)"
+        )
+    if experiment is not None and experiment != old.experiment:
+        raise InvalidValueError(
+            f"run {run_id} belongs to experiment {old.experiment!r}, not {experiment!r}"
+        )
+    run = Run(
+        store,
+        run_id=old.run_id,
+        name=old.name,
+        experiment=old.experiment,
+        status="RUNNING",
+        start_ms=old._start_ms,
+        parent_run_id=old.parent_run_id,
+        description=old.description,
+    )
+    run._params = dict(old.params)
+    for key, step in query.max_steps(run_id, store=store).items():
+        run._next_step[key] = step + 1
+    # Param conflicts are errors before anything is written.
+    for k, text in checked_params.items():
+        if k in run._params and run._params[k] != text:
+            raise ParamConflictError(
+                f"param {k!r} of run {run_id} is already {run._params[k]!r}; a resumed run "
+                f"keeps its params (tried {text[:60]!r})"
+            )
+    return open_owned(run, checked_params, checked_tags)

@@ -25,13 +25,12 @@ from nbtrack.errors import (
 from nbtrack.storage.views import quote_ident
 from nbtrack.tracking import settings
 from nbtrack.tracking.filter import Node, compile_filter, parse_filter
+from nbtrack.tracking.run import Run, owned_run
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from nbtrack.storage import ParquetStore
-    from nbtrack.tracking.run import Run
-
 RUN_COLUMNS = (
     "run_id",
     "experiment",
@@ -326,8 +325,6 @@ def _fetch_run_row(run_id: str, store: ParquetStore) -> dict[str, Any]:
 
 def get_run(run_id: str, *, store: ParquetStore | None = None) -> Run:
     """The run with this id (``.params``, ``.metrics``, ``.tags``, ``.status`` ...)."""
-    from nbtrack.tracking.run import Run, owned_run
-
     st = _store(store)
     live = owned_run(run_id) if isinstance(run_id, str) else None
     row = _fetch_run_row(run_id, st)
@@ -414,8 +411,6 @@ def tag_values(
 
 def resolve_run_ids(runs: Any, *, store: ParquetStore | None = None) -> list[str]:
     """Run ids from a list of ids, a list of Run objects, a search_runs DataFrame or a filter."""
-    from nbtrack.tracking.run import Run
-
     if runs is None:
         return []
     if isinstance(runs, str):

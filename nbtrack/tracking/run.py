@@ -14,6 +14,7 @@ import threading
 import time
 import warnings
 import weakref
+from array import array
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -128,22 +129,26 @@ class Run:
 
     @property
     def params(self) -> dict[str, str]:
-        from nbtrack.tracking import query
-
-        return query.run_params(self.run_id, self._store)
+        """Params of the run, as stored (read from the store, this process's writes first)."""
+        return _read_pairs(
+            self._store, "SELECT key, value FROM params WHERE run_id = ? ORDER BY key", self.run_id
+        )
 
     @property
     def metrics(self) -> dict[str, float]:
         """Latest value of each metric (highest step; newest among equal steps)."""
-        from nbtrack.tracking import query
-
-        return query.run_metrics(self.run_id, self._store)
+        return _read_pairs(
+            self._store,
+            "SELECT key, value FROM latest_metrics WHERE run_id = ? ORDER BY key",
+            self.run_id,
+        )
 
     @property
     def tags(self) -> dict[str, str]:
-        from nbtrack.tracking import query
-
-        return query.run_tags(self.run_id, self._store)
+        """Tags of the run (deleted tags are gone)."""
+        return _read_pairs(
+            self._store, "SELECT key, value FROM tags WHERE run_id = ? ORDER BY key", self.run_id
+        )
 
     def __repr__(self) -> str:
         return (
@@ -243,12 +248,8 @@ class Run:
             status = "KILLED"
         else:
             status = "FAILED"
-        from nbtrack.tracking import fluent
-
-        try:
-            self.end(status)
-        finally:
-            fluent._forget(self)
+        # The fluent API's stack drops ended runs by itself (fluent._stack).
+        self.end(status)
 
     # ---- metrics -----------------------------------------------------------------------
     def add_metric_listener(self, fn: MetricListener) -> Callable[[], None]:
@@ -298,11 +299,12 @@ class Run:
                 ns[key] = step + 1
             elif step >= ns.get(key, 0):
                 ns[key] = step + 1
-            mb.keys.append(key)
+            code = mb.code_of.get(key)
+            mb.codes.append(mb.code(key) if code is None else code)
             mb.steps.append(step)
             mb.timestamps.append(ts)
             mb.values.append(v)
-            n = len(mb.keys)
+            n = len(mb.codes)
         if n >= self._flush_at:
             self._store.wake_flusher()
         if self._listeners:
@@ -339,10 +341,16 @@ class Run:
                     if step >= ns.get(k, 0):
                         ns[k] = step + 1
                 mb.steps.extend([step] * n_keys)
-            mb.keys.extend(keys)
+            if keys == mb.last_keys:  # a training loop logs the same dict every step
+                mb.codes.extend(mb.last_codes)
+            else:
+                code_of = mb.code_of
+                codes = [code_of[k] if k in code_of else mb.code(k) for k in keys]
+                mb.last_keys, mb.last_codes = keys, array("i", codes)
+                mb.codes.extend(mb.last_codes)
             mb.timestamps.extend([ts] * n_keys)
             mb.values.extend(vals)
-            n = len(mb.keys)
+            n = len(mb.codes)
         if n >= self._flush_at:
             self._store.wake_flusher()
         if self._listeners:
@@ -517,67 +525,11 @@ def start_owned_run(
         parent_run_id=parent_run_id,
         description=description,
     )
-    return _open(run, checked_params, checked_tags)
+    return open_owned(run, checked_params, checked_tags)
 
 
-def resume_owned_run(
-    store: ParquetStore,
-    run_id: str,
-    *,
-    experiment: str | None,
-    params: Mapping[str, Any] | None,
-    tags: Mapping[str, Any] | None,
-) -> Run:
-    """Take over an ended (or killed) run: steps continue, params keep their values.
-
-    Raises:
-        RunNotFoundError: no such run (or it is deleted).
-        ActiveRunError: the run is RUNNING in a live process (this one included).
-        InvalidValueError: ``experiment`` is not the run's experiment.
-        ParamConflictError: ``params`` changes a param the run already has.
-    """
-    from nbtrack.errors import ActiveRunError
-    from nbtrack.tracking import query
-
-    checked_params = validation.checked_texts(params or {}, "param", "start_run(params=)")
-    checked_tags = validation.checked_texts(tags or {}, "tag", "start_run(tags=)")
-    live = owned_run(run_id)
-    if live is not None and not live.is_finished and live._owner_pid == os.getpid():
-        raise ActiveRunError(f"run {live.name!r} ({run_id}) is already open in this process")
-    old = query.get_run(run_id, store=store)
-    if old.status == "RUNNING":
-        raise ActiveRunError(
-            f"run {old.name!r} ({run_id}) is RUNNING in another live process; end it "
-            "there first (a run has one writer at a time)"
-        )
-    if experiment is not None and experiment != old.experiment:
-        raise InvalidValueError(
-            f"run {run_id} belongs to experiment {old.experiment!r}, not {experiment!r}"
-        )
-    run = Run(
-        store,
-        run_id=old.run_id,
-        name=old.name,
-        experiment=old.experiment,
-        status="RUNNING",
-        start_ms=old._start_ms,
-        parent_run_id=old.parent_run_id,
-        description=old.description,
-    )
-    run._params = dict(old.params)
-    for key, step in query.max_steps(run_id, store=store).items():
-        run._next_step[key] = step + 1
-    # Param conflicts are errors before anything is written.
-    for k, text in checked_params.items():
-        if k in run._params and run._params[k] != text:
-            raise ParamConflictError(
-                f"param {k!r} of run {run_id} is already {run._params[k]!r}; a resumed run "
-                f"keeps its params (tried {text[:60]!r})"
-            )
-    return _open(run, checked_params, checked_tags)
-
-
-def _open(run: Run, params: dict[str, str], tags: dict[str, str]) -> Run:
+def open_owned(run: Run, params: dict[str, str], tags: dict[str, str]) -> Run:
+    """Make ``run`` this process's to write: start record, params, tags, visible at once."""
     store = run._store
     run._read_only = False
     run._finished = False
@@ -594,6 +546,11 @@ def _open(run: Run, params: dict[str, str], tags: dict[str, str]) -> Run:
     # Visible to other processes as soon as start_run returns (DESIGN.md §2.4).
     store.flush()
     return run
+
+
+def _read_pairs(store: ParquetStore, sql: str, run_id: str) -> dict[str, Any]:
+    t = store.query(sql, [run_id])
+    return dict(zip(t.column(0).to_pylist(), t.column(1).to_pylist(), strict=True))
 
 
 def owned_run(run_id: str) -> Run | None:

@@ -181,7 +181,11 @@ def test_a_failed_write_raises_at_the_next_flush_keeps_the_points_and_succeeds_o
     # Artifacts are written synchronously: the logging call itself raises, nothing recorded.
     with pytest.raises(StoreError):
         run.log_text("hello", "notes.txt")
-    run.end()  # ends in memory; the record waits for space like the rest
+    # Ending is a durability point: it says the final write failed; the run has ended in
+    # memory and its records wait for space like the rest.
+    with pytest.raises(StoreError, match="kept in memory"):
+        run.end()
+    assert run.is_finished
     with pytest.raises(StoreError):
         store.flush()
     assert failing.calls >= 3

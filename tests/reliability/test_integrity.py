@@ -73,11 +73,7 @@ def test_a_record_that_cannot_be_encoded_is_set_aside_and_every_other_record_is_
     open_run.log_metric("acc", 0.9, step=0)
     eid = open_run._experiment_id
     store.add_record("params", eid, (open_run.id, "path", "data/\udcff.csv", time.time_ns()))
-    with open_run._mb.lock:
-        open_run._mb.keys.append("acc")
-        open_run._mb.steps.append(1)
-        open_run._mb.timestamps.append(2**62)
-        open_run._mb.values.append(1.0)
+    open_run._mb.append("acc", 1, 2**62, 1.0)
     with pytest.warns(NbtrackWarning, match=r"2 record\(s\) could not be stored"):
         open_run.end()
     ended.end()
