@@ -178,7 +178,8 @@ def write_metrics(
         validation.timestamp_ms(hi)
     mb = store.metric_buffer(run_id, partition_of(experiment))
     with mb.lock:
-        mb.keys.extend(keys)
+        code_of = {k: mb.code(k) for k in set(keys)}
+        mb.codes.extend(code_of[k] for k in keys)
         mb.steps.extend(st)
         mb.timestamps.extend(ts)
         mb.values.extend(vals)
