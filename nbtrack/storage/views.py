@@ -292,7 +292,7 @@ def _metrics_source(paths: list[str]) -> str:
 # Small tables live in DuckDB memory, loaded file by file: a file is immutable, so when the
 # snapshot changes only the files that appeared are read and the rows of files that went
 # away (replaced by a compacted file holding the same rows) are deleted, in one transaction.
-_CACHED = ("runs", "deletions", "params", "tags", "artifacts")
+_CACHED = ("runs", "deletions", "params", "tags", "artifacts", "experiments", "inputs")
 
 # Current state, recomputed in one go whenever the snapshot changes (newest record wins,
 # deleted runs removed), so that repeated reads of an unchanged store touch small tables only.
@@ -333,6 +333,9 @@ CREATE OR REPLACE TABLE _artifacts_cur AS
   SELECT run_id, path, size, sha256 FROM _artifacts_raw
   WHERE run_id IN (SELECT run_id FROM _runs_cur)
   QUALIFY row_number() OVER (PARTITION BY run_id, path ORDER BY record_time DESC) = 1;
+CREATE OR REPLACE TABLE _experiments_cur AS
+  SELECT * EXCLUDE (_file, record_time) FROM _experiments_raw
+  QUALIFY row_number() OVER (PARTITION BY id ORDER BY record_time DESC) = 1;
 """
 
 # The latest point of each run and key within each new metric file: highest step, then
@@ -373,6 +376,10 @@ CREATE OR REPLACE VIEW metrics AS
   SELECT run_id, key, step, timestamp, value FROM _metrics_raw
   WHERE run_id IN (SELECT run_id FROM _runs_cur);
 CREATE OR REPLACE VIEW artifacts AS SELECT run_id, path, size, sha256 FROM _artifacts_cur;
+CREATE OR REPLACE VIEW experiments AS SELECT id AS experiment_id, * EXCLUDE (id) FROM _experiments_cur;
+CREATE OR REPLACE VIEW inputs AS
+  SELECT DISTINCT run_id, name, digest, source_type, source, schema, profile, context
+  FROM _inputs_raw WHERE run_id IN (SELECT run_id FROM _runs_cur);
 """
 
 

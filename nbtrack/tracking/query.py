@@ -7,7 +7,7 @@ writes), then takes a fresh snapshot of the store's files.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -53,9 +53,14 @@ _ATTRIBUTES = {
     "duration_s": "duration_s",
     "duration": "duration_s",
     "parent_run_id": "parent_run_id",
+    # MLflow's spellings
+    "run name": "name",
+    "created": "start_time",
 }
+# MLflow keeps these attributes as system tags; ordering by the tag orders by the attribute.
+_SYSTEM_TAGS = {"mlflow.runName": "name", "mlflow.parentRunId": "parent_run_id"}
 _ORDER_RE = re.compile(
-    r"""^\s*(?:(?P<kind>metrics?|params?|tags?|attributes?|attr|run)\.)?
+    r"""^\s*(?:(?P<tick>`?)(?P<kind>metrics?|params?|parameters?|tags?|attributes?|attr|run)(?P=tick)\.)?
         (?P<key>`(?:[^`]|``)+`|"(?:[^"]|"")+"|[\w.\-/:]+)
         (?:\s+(?P<dir>ASC|DESC))?\s*$""",
     re.IGNORECASE | re.VERBOSE,
@@ -100,32 +105,34 @@ class _OrderKey:
 
 
 def _parse_order_by(order_by: Sequence[str] | str | None) -> list[_OrderKey] | None:
-    """Parsed ``order_by`` items.
+    """Parsed ``order_by`` items (MLflow's syntax: ``metrics.loss DESC``, ``created``).
 
     Raises:
-        FilterError: an item is malformed or names an unknown attribute.
+        FilterError: an item is malformed, names an unknown attribute, or repeats a field.
     """
     if order_by is None:
         return None
     if isinstance(order_by, str):
         order_by = [order_by]
-    out = []
+    out: list[_OrderKey] = []
     for item in order_by:
-        m = _ORDER_RE.match(item or "")
+        m = _ORDER_RE.match(item or "") if isinstance(item, str) else None
         if not m:
             raise FilterError(
                 f"cannot read order_by {item!r}; write e.g. 'metrics.loss ASC' or "
                 "'attributes.start_time DESC'",
-                item or "",
+                item if isinstance(item, str) else "",
                 0,
             )
         kind = (m.group("kind") or "attributes").lower()
         key = m.group("key")
         if key[0] in "`\"":
             key = key[1:-1].replace(key[0] * 2, key[0])
-        plural = {"metric": "metrics", "param": "params", "tag": "tags"}.get(
+        plural = {"metric": "metrics", "param": "params", "parameter": "params", "tag": "tags"}.get(
             kind.rstrip("s"), "attributes"
         )
+        if plural == "tags" and key in _SYSTEM_TAGS:
+            plural, key = "attributes", _SYSTEM_TAGS[key]
         if plural == "attributes":
             col = _ATTRIBUTES.get(key.lower())
             if col is None:
@@ -136,33 +143,58 @@ def _parse_order_by(order_by: Sequence[str] | str | None) -> list[_OrderKey] | N
                     m.start("key"),
                 )
             key = col
+        if any(k.kind == plural and k.key == key for k in out):
+            raise FilterError(f"order_by names {plural}.{key} twice: {list(order_by)!r}", item, 0)
         out.append(_OrderKey(plural, key, (m.group("dir") or "ASC").upper()))
     return out
 
 
-def _order_sql(keys: list[_OrderKey] | None, wide: dict[str, list[str]]) -> str:
-    """ORDER BY text over ``runs r`` and the wide table ``w`` whose keys are ``wide``."""
-    if keys is None:
-        return "r.start_time DESC, r.run_id DESC"
+def order_sql(
+    keys: list[_OrderKey] | None, column_of: Callable[[str, str], str | None]
+) -> str:
+    """ORDER BY text over ``runs r``, with MLflow's rules.
+
+    ``column_of(kind, key)`` gives the SQL of a metric/param/tag value (None: no run has it).
+    Missing values sort last in both directions, and NaN metrics just before them (as
+    MLflow's SQL store); params and tags order as text. Ties go newest first (start time
+    descending, unless ordered by start time), then by run id.
+    """
     parts = []
-    first_dir = None
-    for k in keys:
+    by_start = False
+    for k in keys or []:
         if k.kind == "attributes":
-            exprs = [f"r.{k.key}"]
-        elif k.key in wide.get(k.kind, []):
-            col = "w." + quote_ident(f"{k.kind}.{k.key}")
-            # params: numbers by value first, then as text
-            exprs = [f"TRY_CAST({col} AS DOUBLE)", col] if k.kind == "params" else [col]
+            expr = f"r.{k.key}"
+            by_start = by_start or k.key == "start_time"
         else:
-            continue  # no run has this key: ordering by it changes nothing
-        first_dir = first_dir or k.direction
-        parts.extend(f"{e} {k.direction} NULLS LAST" for e in exprs)
-    # Run ids sort by start time: break ties in the direction of the first key used.
-    parts.append(f"r.run_id {first_dir or 'ASC'}")
+            col = column_of(k.kind, k.key)
+            if col is None:
+                continue  # no run has this key: ordering by it changes nothing
+            expr = col
+        if k.kind == "metrics":
+            parts.append(f"CASE WHEN {expr} IS NULL THEN 2 WHEN isnan({expr}) THEN 1 ELSE 0 END")
+        else:
+            parts.append(f"CASE WHEN {expr} IS NULL THEN 1 ELSE 0 END")
+        parts.append(f"{expr} {k.direction}")
+    if not by_start:
+        parts.append("r.start_time DESC")
+    parts.append("r.run_id ASC")
     return ", ".join(parts)
 
 
-def _parse(filter: str) -> Node | None:
+def _order_sql(keys: list[_OrderKey] | None, wide: dict[str, list[str]]) -> str:
+    """ORDER BY text over ``runs r`` and the wide table ``w`` whose keys are ``wide``."""
+
+    def column_of(kind: str, key: str) -> str | None:
+        if key not in wide.get(kind, []):
+            return None
+        return "w." + quote_ident(f"{kind}.{key}")
+
+    return order_sql(keys, column_of)
+
+
+def _parse(filter: str | None) -> Node | None:
+    if filter is None:  # MLflow accepts filter_string=None
+        return None
     if not isinstance(filter, str):
         raise FilterError(f"filter must be a string, got {type(filter).__name__}", "", 0)
     return parse_filter(filter)
@@ -189,7 +221,7 @@ def _where(
 
 def search_runs(
     experiment: str | Sequence[str] | None = None,
-    filter: str = "",
+    filter: str | None = "",
     order_by: Sequence[str] | str | None = None,
     max_results: int | None = None,
     *,
@@ -258,7 +290,7 @@ def _search_locked(
 
 def count_runs(
     experiment: str | Sequence[str] | None = None,
-    filter: str = "",
+    filter: str | None = "",
     *,
     store: ParquetStore | None = None,
 ) -> int:
