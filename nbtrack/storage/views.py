@@ -1,21 +1,11 @@
-"""The read path: a consistent snapshot of the segment files and DuckDB views over it.
+"""The read path's foundations: a consistent snapshot of the segment files (the catalog)
+and DuckDB connections set up to read them (``connect``, ``SegmentReader``). The tables and
+views built over a snapshot are in ``read_model``.
 
 A snapshot lists every partition folder once, drops temporary files, unreadable files
 (with one warning each) and every file that an accepted compacted file replaces. Because a
 compacted file becomes visible in one atomic step and the files it replaces are deleted only
 after a grace period, each snapshot counts every record exactly once.
-
-Views (created on one DuckDB connection that may read nothing but the store):
-
-    runs(run_id, experiment, name, status, start_time, end_time, duration_s,
-         parent_run_id, description)      a dead writer's RUNNING run reads KILLED, its
-                                          end_time the time of its last record
-                                          (docs/format.md, Liveness)
-    params(run_id, key, value)          tags(run_id, key, value)
-    metrics(run_id, key, step, timestamp, value)
-    artifacts(run_id, path, size, sha256)
-    latest_metrics(run_id, key, step, timestamp, value)   one row per run and key: highest
-        step, then newest timestamp, then arrival order (``arrival_position``, row number)
 
 docs/format.md gives the same rules as plain DuckDB and Polars code; a test runs that code.
 """
@@ -275,116 +265,12 @@ def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _empty_select(table: str) -> str:
-    sch = schema.SCHEMAS[table]
-    cols = ", ".join(f"CAST(NULL AS {_DUCK_TYPES[f.type]}) AS {f.name}" for f in sch)
-    return f"SELECT {cols} LIMIT 0"
-
-
-def _metrics_source(paths: list[str]) -> str:
-    if not paths:
-        return _empty_select("metrics")
-    listed = ", ".join(_sql_string(p) for p in paths)
-    cols = ", ".join(f.name for f in schema.SCHEMAS["metrics"])
-    return f"SELECT {cols} FROM read_parquet([{listed}], union_by_name = true)"
-
-
-# Small tables live in DuckDB memory, loaded file by file: a file is immutable, so when the
-# snapshot changes only the files that appeared are read and the rows of files that went
-# away (replaced by a compacted file holding the same rows) are deleted, in one transaction.
-_CACHED = ("runs", "deletions", "params", "tags", "artifacts", "experiments", "inputs")
-
-# Current state, recomputed in one go whenever the snapshot changes (newest record wins,
-# deleted runs removed), so that repeated reads of an unchanged store touch small tables only.
-_MATERIALIZE = """
-CREATE OR REPLACE TABLE _runs_cur AS
-  SELECT * EXCLUDE (_file) FROM _runs_raw
-  WHERE run_id NOT IN (
-    SELECT run_id FROM (
-      SELECT run_id, deleted FROM _deletions_raw
-      QUALIFY row_number() OVER (PARTITION BY run_id ORDER BY record_time DESC) = 1
-    ) WHERE deleted)
-  QUALIFY row_number() OVER (PARTITION BY run_id ORDER BY record_time DESC) = 1;
-CREATE OR REPLACE TABLE _last_record AS
-  SELECT run_id, make_timestamptz(max(ms) * 1000) AS t FROM (
-    SELECT run_id, greatest(epoch_ms(start_time), record_time // 1000000) AS ms FROM _runs_raw
-    UNION ALL SELECT run_id, record_time // 1000000 FROM _params_raw
-    UNION ALL SELECT run_id, record_time // 1000000 FROM _tags_raw
-    UNION ALL SELECT run_id, record_time // 1000000 FROM _artifacts_raw
-    UNION ALL SELECT run_id, epoch_ms(max_timestamp) FROM _metric_summary
-  ) WHERE run_id IN (SELECT run_id FROM _runs_cur WHERE status = 'RUNNING')
-  GROUP BY run_id;
-CREATE OR REPLACE TABLE _params_cur AS
-  SELECT run_id, key, arg_min(value, record_time) AS value FROM _params_raw
-  WHERE run_id IN (SELECT run_id FROM _runs_cur)
-  GROUP BY run_id, key;
-CREATE OR REPLACE TABLE _tags_cur AS
-  SELECT run_id, key, value FROM (
-    SELECT run_id, key, value FROM _tags_raw
-    WHERE run_id IN (SELECT run_id FROM _runs_cur)
-    QUALIFY row_number() OVER (PARTITION BY run_id, key ORDER BY record_time DESC) = 1
-  ) WHERE value IS NOT NULL;
-CREATE OR REPLACE TABLE _latest_cur AS
-  SELECT run_id, key, step, timestamp, value FROM _metric_summary
-  WHERE run_id IN (SELECT run_id FROM _runs_cur)
-  QUALIFY row_number() OVER (
-    PARTITION BY run_id, key ORDER BY step DESC, timestamp DESC, pos DESC) = 1;
-CREATE OR REPLACE TABLE _artifacts_cur AS
-  SELECT run_id, path, size, sha256 FROM _artifacts_raw
-  WHERE run_id IN (SELECT run_id FROM _runs_cur)
-  QUALIFY row_number() OVER (PARTITION BY run_id, path ORDER BY record_time DESC) = 1;
-CREATE OR REPLACE TABLE _experiments_cur AS
-  SELECT * EXCLUDE (_file, record_time) FROM _experiments_raw
-  QUALIFY row_number() OVER (PARTITION BY id ORDER BY record_time DESC) = 1;
-"""
-
-# The latest point of each run and key within each new metric file: highest step, then
-# newest timestamp, then the last row (arrival order within a file); docs/format.md.
-_SUMMARIZE_METRICS = """
-INSERT INTO _metric_summary
-  SELECT run_id, key, max(step),
-    arg_max(timestamp, [step, epoch_ms(timestamp), file_row_number]),
-    arg_max(value, [step, epoch_ms(timestamp), file_row_number]),
-    max(timestamp), p.pos, filename
-  FROM read_parquet(?::VARCHAR[], filename = true, file_row_number = true,
-                    union_by_name = true)
-  JOIN (SELECT unnest(?::VARCHAR[]) AS file, unnest(?::VARCHAR[]) AS pos) p
-    ON p.file = filename
-  GROUP BY run_id, key, filename, p.pos
-"""
-
-_VIEWS = """
-CREATE OR REPLACE VIEW runs AS
-  SELECT r.run_id, r.experiment, r.name,
-    CASE WHEN r.status = 'RUNNING' AND d.owner IS NOT NULL THEN 'KILLED' ELSE r.status END
-      AS status,
-    r.start_time,
-    CASE WHEN r.status = 'RUNNING' AND d.owner IS NOT NULL THEN l.t ELSE r.end_time END
-      AS end_time,
-    date_diff('millisecond', r.start_time,
-      CASE WHEN r.status = 'RUNNING' AND d.owner IS NOT NULL THEN l.t
-           ELSE coalesce(r.end_time, now()) END) / 1000.0 AS duration_s,
-    r.parent_run_id, r.description
-  FROM _runs_cur r
-  LEFT JOIN _dead_writers d ON r.owner = d.owner
-  LEFT JOIN _last_record l ON r.run_id = l.run_id;
-CREATE OR REPLACE VIEW params AS SELECT run_id, key, value FROM _params_cur;
-CREATE OR REPLACE VIEW tags AS SELECT run_id, key, value FROM _tags_cur;
-CREATE OR REPLACE VIEW latest_metrics AS
-  SELECT run_id, key, step, timestamp, value FROM _latest_cur;
-CREATE OR REPLACE VIEW metrics AS
-  SELECT run_id, key, step, timestamp, value FROM _metrics_raw
-  WHERE run_id IN (SELECT run_id FROM _runs_cur);
-CREATE OR REPLACE VIEW artifacts AS SELECT run_id, path, size, sha256 FROM _artifacts_cur;
-CREATE OR REPLACE VIEW experiments AS SELECT id AS experiment_id, * EXCLUDE (id) FROM _experiments_cur;
-CREATE OR REPLACE VIEW inputs AS
-  SELECT DISTINCT run_id, name, digest, source_type, source, schema, profile, context
-  FROM _inputs_raw WHERE run_id IN (SELECT run_id FROM _runs_cur);
-"""
-
-
 def connect(
-    fs: FileSystem, *, sandbox: bool, temp_directory: str | None = None
+    fs: FileSystem,
+    *,
+    sandbox: bool,
+    temp_directory: str | None = None,
+    memory_limit: str | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection set up as every nbtrack read is, its configuration locked.
 
@@ -393,6 +279,7 @@ def connect(
         sandbox: Allow reading nothing but the store (the connection that runs ``nt.sql``).
         temp_directory: DuckDB's spill folder (the caller removes it); a private one is
             made when None.
+        memory_limit: DuckDB's memory limit (e.g. ``"256MB"``); beyond it, it spills.
 
     Raises:
         StoreError: DuckDB refused a setting.
@@ -421,6 +308,8 @@ def connect(
         # (2 s); in a notebook or a CLI pipe that is noise in the user's output.
         con.execute("SET enable_progress_bar = false")
         con.execute("SET enable_progress_bar_print = false")
+        if memory_limit is not None:
+            con.execute(f"SET memory_limit = {_sql_string(memory_limit)}")
         con.execute("SET lock_configuration = true")
     except duckdb.Error as exc:
         con.close()
@@ -486,191 +375,3 @@ class SegmentReader:
             return self.problem(tmp, table)
         finally:
             os.unlink(tmp)
-
-
-class DuckViews:
-    """One DuckDB connection, restricted to reading the store, with the views over it."""
-
-    def __init__(self, fs: FileSystem) -> None:
-        self.fs = fs
-        self.lock = threading.RLock()
-        self._tmpdir: str | None = None
-        if not fs.is_remote:
-            import tempfile
-
-            self._tmpdir = tempfile.mkdtemp(prefix="nbtrack-duck-")
-        con = connect(fs, sandbox=True, temp_directory=self._tmpdir)
-        # Writers found dead (last_seen: their lease's mtime, informative only: a KILLED
-        # run's end_time comes from the data, so it is the same for every reader and read).
-        con.execute("CREATE TEMP TABLE _dead_writers (owner VARCHAR, last_seen TIMESTAMPTZ)")
-        self.con = con
-        self._key: tuple[Any, ...] | None = None
-        self._dead: frozenset[tuple[str, float]] = frozenset()
-        self.owners: list[str] = []
-        self.keys: dict[str, list[str]] = {"params": [], "metrics": [], "tags": []}
-
-    def _setup_tables(self) -> None:
-        for table in _CACHED:
-            cols = ", ".join(f"{f.name} {_DUCK_TYPES[f.type]}" for f in schema.SCHEMAS[table])
-            self.con.execute(f"CREATE TABLE _{table}_raw ({cols}, _file VARCHAR)")
-        # Per metric file and run and key: the latest point in that file, the file's arrival
-        # position (ties between files) and its newest timestamp (a KILLED run's end_time).
-        self.con.execute(
-            "CREATE TABLE _metric_summary (run_id VARCHAR, key VARCHAR, step BIGINT, "
-            "timestamp TIMESTAMPTZ, value DOUBLE, max_timestamp TIMESTAMPTZ, pos VARCHAR, "
-            "_file VARCHAR)"
-        )
-        self.con.execute(f"CREATE OR REPLACE VIEW _metrics_raw AS {_empty_select('metrics')}")
-        self.con.execute(_MATERIALIZE)
-        self._build_wide({"params": [], "metrics": [], "tags": []})
-        self.con.execute(_VIEWS)
-        self._loaded: dict[str, set[str]] = {t: set() for t in (*_CACHED, "metrics")}
-
-    def install(self, snap: Snapshot) -> None:
-        """Bring the in-memory tables and views up to the snapshot (incrementally)."""
-        key = snap.key()
-        if key == self._key:
-            return
-        with self.lock:
-            if self._key is None:
-                self._setup_tables()
-            self.con.execute("BEGIN TRANSACTION")
-            try:
-                for table in (*_CACHED, "metrics"):
-                    visible = snap.paths(self.fs, table)
-                    vis_set = set(visible)
-                    loaded = self._loaded[table]
-                    gone = sorted(loaded - vis_set)
-                    new = [p for p in visible if p not in loaded]
-                    target = "_metric_summary" if table == "metrics" else f"_{table}_raw"
-                    if gone:
-                        self.con.execute(
-                            f"DELETE FROM {target} WHERE _file IN (SELECT unnest(?::VARCHAR[]))",
-                            [gone],
-                        )
-                    if new:
-                        if table == "metrics":
-                            pos = snap.positions(self.fs, "metrics")
-                            self.con.execute(_SUMMARIZE_METRICS, [new, new, [pos[p] for p in new]])
-                        else:
-                            cols = ", ".join(f.name for f in schema.SCHEMAS[table])
-                            self.con.execute(
-                                f"INSERT INTO _{table}_raw SELECT {cols}, filename FROM "
-                                "read_parquet(?::VARCHAR[], filename = true, union_by_name = true)",
-                                [new],
-                            )
-                    if table == "metrics" and (gone or new):
-                        self.con.execute(
-                            f"CREATE OR REPLACE VIEW _metrics_raw AS {_metrics_source(visible)}"
-                        )
-                    self._loaded[table] = vis_set
-                self.con.execute(_MATERIALIZE)
-                self.owners = [
-                    r[0]
-                    for r in self.con.execute(
-                        "SELECT DISTINCT owner FROM _runs_cur WHERE status = 'RUNNING' "
-                        "AND owner IS NOT NULL"
-                    ).fetchall()
-                ]
-                keys: dict[str, list[str]] = {"params": [], "metrics": [], "tags": []}
-                for kind, name in self.con.execute(
-                    "SELECT 'params', key FROM _params_cur GROUP BY key UNION ALL "
-                    "SELECT 'metrics', key FROM _latest_cur GROUP BY key UNION ALL "
-                    "SELECT 'tags', key FROM _tags_cur GROUP BY key ORDER BY 1, 2"
-                ).fetchall():
-                    keys[kind].append(name)
-                self.keys = keys
-                self._build_wide(keys)
-                self.con.execute("COMMIT")
-            except BaseException:
-                self.con.execute("ROLLBACK")
-                self._key = None
-                self._reset_tables()
-                raise
-            self._key = key
-
-    def _build_wide(self, keys: dict[str, list[str]]) -> None:
-        """One row per run with a column per key: ``params.<k>``, ``metrics.<k>``, ``tags.<k>``.
-
-        Built once per snapshot change, so a search only filters and joins it.
-        """
-        pieces, joins, params = [], [], []
-        for kind, rel in (
-            ("params", "_params_cur"),
-            ("metrics", "_latest_cur"),
-            ("tags", "_tags_cur"),
-        ):
-            if not keys[kind]:
-                continue
-            aggs = ", ".join(
-                f"any_value(value) FILTER (WHERE key = ?) AS {quote_ident(kind + '.' + k)}"
-                for k in keys[kind]
-            )
-            params.extend(keys[kind])
-            pieces.append(f"_{kind} AS (SELECT run_id, {aggs} FROM {rel} GROUP BY run_id)")
-            joins.append(f"LEFT JOIN _{kind} USING (run_id)")
-        with_clause = f"WITH {', '.join(pieces)} " if pieces else ""
-        self.con.execute(
-            f"CREATE OR REPLACE TABLE _wide AS {with_clause}"
-            f"SELECT r.run_id, * EXCLUDE (run_id) FROM (SELECT run_id FROM _runs_cur) r "
-            f"{' '.join(joins)}",
-            params,
-        )
-
-    def probe_new_files(self, snap: Snapshot) -> dict[str, str]:
-        """Read each not-yet-loaded file alone; return the ones DuckDB fails on, with why."""
-        bad: dict[str, str] = {}
-        for table in (*_CACHED, "metrics"):
-            cols = ", ".join(f.name for f in schema.SCHEMAS[table])
-            loaded = self._loaded.get(table, set()) if hasattr(self, "_loaded") else set()
-            for path in snap.paths(self.fs, table):
-                if path in loaded:
-                    continue
-                try:
-                    with self.lock:
-                        # Reads every column of every row: bad pages fail here too.
-                        self.con.sql(
-                            f"SELECT {cols} FROM read_parquet(?)", params=[path]
-                        ).to_arrow_table()
-                except duckdb.Error as exc:
-                    bad[path] = str(exc).splitlines()[0][:200]
-        return bad
-
-    def _reset_tables(self) -> None:
-        """After a failed update start over: drop every cached row."""
-        for table in _CACHED:
-            self.con.execute(f"DELETE FROM _{table}_raw")
-        self.con.execute("DELETE FROM _metric_summary")
-        self._loaded = {t: set() for t in (*_CACHED, "metrics")}
-        self._key = ("reset",)
-
-    def running_owners(self) -> list[str]:
-        """Writers of runs whose newest record says RUNNING (as of the last install)."""
-        return list(self.owners)
-
-    def set_dead_writers(self, dead: dict[str, float]) -> None:
-        frozen = frozenset(dead.items())
-        if frozen == self._dead:
-            return
-        with self.lock:
-            self.con.execute("DELETE FROM _dead_writers")
-            if dead:
-                self.con.executemany(
-                    "INSERT INTO _dead_writers VALUES (?, to_timestamp(?))",
-                    [[k, v] for k, v in dead.items()],
-                )
-            self._dead = frozen
-
-    def execute(self, sql: str, params: list[Any] | None = None) -> pa.Table:
-        with self.lock:
-            return self.con.sql(sql, params=params or None).to_arrow_table()
-
-    def close(self) -> None:
-        """Close the connection and remove its private temp folder."""
-        import shutil
-
-        with self.lock:
-            self.con.close()
-        if self._tmpdir is not None:
-            shutil.rmtree(self._tmpdir, ignore_errors=True)
-            self._tmpdir = None

@@ -22,7 +22,6 @@ from nbtrack.errors import (
     RunNotFoundError,
     StoreError,
 )
-from nbtrack.storage.views import quote_ident
 from nbtrack.tracking import settings
 from nbtrack.tracking.filter import Node, compile_filter, parse_filter
 from nbtrack.tracking.run import Run, owned_run
@@ -181,17 +180,6 @@ def order_sql(
     return ", ".join(parts)
 
 
-def _order_sql(keys: list[_OrderKey] | None, wide: dict[str, list[str]]) -> str:
-    """ORDER BY text over ``runs r`` and the wide table ``w`` whose keys are ``wide``."""
-
-    def column_of(kind: str, key: str) -> str | None:
-        if key not in wide.get(kind, []):
-            return None
-        return "w." + quote_ident(f"{kind}.{key}")
-
-    return order_sql(keys, column_of)
-
-
 def _parse(filter: str | None) -> Node | None:
     if filter is None:  # MLflow accepts filter_string=None
         return None
@@ -247,19 +235,15 @@ def search_runs(
         v = st.refresh()
     except duckdb.Error as exc:
         raise StoreError(f"reading the store failed: {exc}") from exc
-    # Under the lock the wide table and its key list belong to the same snapshot (another
+    # Under the lock the runs and their wide columns belong to the same snapshot (another
     # thread may install a newer one between refresh() and here).
     with v.lock:
-        table = _search_locked(v, experiment, node, order_keys, max_results)
-    # Keep a key's column only if some matching run has that key.
-    keep = [
-        name
-        for name in table.column_names
-        if name in RUN_COLUMNS or table.column(name).null_count < len(table)
-    ]
-    if len(table) == 0:
-        keep = list(RUN_COLUMNS)
-    return table.select(keep).to_pandas()
+        attrs = _search_locked(v, experiment, node, order_keys, max_results)
+        wide = v.wide(attrs.column("run_id").combine_chunks())
+    table = attrs
+    for name, column in zip(wide.column_names, wide.columns, strict=True):
+        table = table.append_column(name, column)
+    return table.to_pandas()
 
 
 def _search_locked(
@@ -269,16 +253,27 @@ def _search_locked(
     order_keys: list[_OrderKey] | None,
     max_results: int | None,
 ) -> pa.Table:
+    """The matching runs' attributes, ordered and limited (the filter runs as semi-joins
+    on the long tables, so its cost does not grow with the number of keys)."""
     params: list[Any] = []
-    where = _where(experiment, node, params, v.keys)
-    order = _order_sql(order_keys, v.keys)
+    joins: list[str] = []
+    join_params: list[Any] = []
+    relation = {"metrics": "latest_metrics", "params": "params", "tags": "tags"}
+
+    def column_of(kind: str, key: str) -> str | None:
+        alias = f"o{len(joins)}"
+        joins.append(
+            f"LEFT JOIN (SELECT run_id, value FROM {relation[kind]} WHERE key = ?) {alias} "
+            f"ON {alias}.run_id = r.run_id"
+        )
+        join_params.append(key)
+        return f"{alias}.value"
+
+    order = order_sql(order_keys, column_of)
+    where = _where(experiment, node, params)
     cols = ", ".join("r." + c for c in RUN_COLUMNS)
-    # The wide table (one column per key) is rebuilt only when the store's files change.
-    query = (
-        f"SELECT {cols}, w.* EXCLUDE (run_id) FROM runs r JOIN _wide w USING (run_id) "
-        f"WHERE {where} ORDER BY {order}"
-    )
-    all_params = params
+    query = f"SELECT {cols} FROM runs r {' '.join(joins)} WHERE {where} ORDER BY {order}"
+    all_params = join_params + params
     if max_results is not None:
         query += " LIMIT ?"
         all_params.append(max_results)
@@ -484,7 +479,9 @@ def sql(query: str, *, store: ParquetStore | None = None) -> pd.DataFrame:
     try:
         v = st.refresh()
         with v.lock:
-            table = v.con.sql(query).to_arrow_table()
+            # A connection that holds nothing but the five public views (no internal
+            # tables, so no deleted runs), sandboxed to the store like the main one.
+            table = v.sql_connection().sql(query).to_arrow_table()
     except duckdb.Error as exc:
         first = str(exc).splitlines()[0]
         raise QueryError(f"the query failed: {first}") from exc
