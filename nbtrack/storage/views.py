@@ -388,6 +388,11 @@ def connect(fs: FileSystem, *, sandbox: bool) -> duckdb.DuckDBPyConnection:
     """
     con = duckdb.connect(":memory:")
     try:
+        # First, so that no statement here can draw it either: DuckDB draws a progress bar
+        # on stdout for statements that run past a threshold (2 s); in a notebook or a CLI
+        # pipe that is noise in the user's output.
+        con.execute("SET enable_progress_bar = false")
+        con.execute("SET enable_progress_bar_print = false")
         if fs.is_remote:
             con.register_filesystem(fs.fs)  # type: ignore[union-attr]
         elif sandbox:
@@ -406,10 +411,6 @@ def connect(fs: FileSystem, *, sandbox: bool) -> duckdb.DuckDBPyConnection:
         # Long OR chains in filters nest deeply once parsed.
         con.execute("SET max_expression_depth = 20000")
         con.execute(f"SET threads = {min(2, os.cpu_count() or 1)}")
-        # DuckDB draws a progress bar on stdout for queries that run past a threshold
-        # (2 s); in a notebook or a CLI pipe that is noise in the user's output.
-        con.execute("SET enable_progress_bar = false")
-        con.execute("SET enable_progress_bar_print = false")
         con.execute("SET lock_configuration = true")
     except duckdb.Error as exc:
         con.close()
@@ -441,16 +442,29 @@ class SegmentReader:
     def __exit__(self, *exc: object) -> None:
         self.con.close()
 
-    def read(self, path: str, table: str) -> pa.Table:
-        """Every row of ``path`` in ``table``'s schema, in file order.
+    def read(self, paths: str | list[str], table: str, *, sort: bool = False) -> pa.Table:
+        """Every row of ``paths`` (one file or several) in ``table``'s schema.
+
+        Rows come in arrival order: files in the order given, rows in file order. With
+        ``sort``, they are ordered by the table's sort keys, arrival order among equals
+        (what a stable sort of the concatenated files gives).
 
         Raises:
-            duckdb.Error: DuckDB cannot read the file (so no query can).
+            duckdb.Error: DuckDB cannot read one of the files (so no query can).
         """
+        files = [paths] if isinstance(paths, str) else list(paths)
         sch = schema.SCHEMAS[table]
         cols = ", ".join(quote_ident(f.name) for f in sch)
-        # One file, insertion order preserved (DuckDB's default): row order is arrival order.
-        got = self.con.sql(f"SELECT {cols} FROM read_parquet(?)", params=[path]).to_arrow_table()
+        keys = [quote_ident(k) for k, _ in schema.SORT_KEYS[table]] if sort else []
+        order = ", ".join([*keys, "_i", "file_row_number"])
+        got = self.con.sql(
+            f"SELECT {cols} FROM read_parquet(?::VARCHAR[], filename = true, "
+            "file_row_number = true, union_by_name = true) "
+            "JOIN (SELECT unnest(?::VARCHAR[]) AS filename, "
+            "unnest(range(len(?::VARCHAR[]))) AS _i) USING (filename) "
+            f"ORDER BY {order}",
+            params=[files, files, files],
+        ).to_arrow_table()
         return pa.table([got.column(i).cast(f.type) for i, f in enumerate(sch)], schema=sch)
 
     def problem(self, path: str, table: str) -> str | None:
