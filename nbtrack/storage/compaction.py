@@ -25,8 +25,9 @@ import pyarrow as pa
 
 from nbtrack import config
 from nbtrack.storage import schema, segments
+from nbtrack.storage.catalog import PartitionFiles
+from nbtrack.storage.reader import SegmentReader
 from nbtrack.storage.store import ParquetStore
-from nbtrack.storage.views import PartitionFiles, SegmentReader
 
 log = logging.getLogger("nbtrack")
 
