@@ -26,7 +26,7 @@ import pyarrow as pa
 from nbtrack import config
 from nbtrack.storage import schema, segments
 from nbtrack.storage.catalog import PartitionFiles
-from nbtrack.storage.reader import SegmentReader
+from nbtrack.storage.reader import SegmentReader, error_line
 from nbtrack.storage.store import ParquetStore
 
 log = logging.getLogger("nbtrack")
@@ -100,7 +100,12 @@ def compact_partition(
         if len(good) < 2:
             return counts
         paths = good
-        merged = reader.read(paths, table, sort=table == "metrics")
+        try:
+            merged = reader.read(paths, table, sort=table == "metrics")
+        except (duckdb.Error, pa.ArrowException) as exc:
+            # Each file read alone but not together (one vanished meanwhile?): next time.
+            log.warning("nbtrack: compaction of %s skipped: %s", folder_rel, error_line(exc))
+            return counts
     replaces: set[str] = set()
     for path in paths:
         name = path.rsplit("/", 1)[-1]
