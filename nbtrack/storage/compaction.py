@@ -26,8 +26,9 @@ import pyarrow as pa
 
 from nbtrack import config
 from nbtrack.storage import schema, segments
+from nbtrack.storage.catalog import PartitionFiles
+from nbtrack.storage.reader import SegmentReader, error_line
 from nbtrack.storage.store import ParquetStore
-from nbtrack.storage.views import PartitionFiles, SegmentReader, error_line
 
 log = logging.getLogger("nbtrack")
 
@@ -79,29 +80,37 @@ def compact_partition(
     small = sorted((f for f in part.visible if f.size < TARGET_BYTES), key=lambda f: f.name)
     if len(small) < min_files:
         return counts
-    replaces: set[str] = set()
-    tables = []
-    for f in small:
-        path = store.fs.join(folder_rel, f.name)
+    paths = [store.fs.join(folder_rel, f.name) for f in small]
+    # Inputs in name order; metrics sorted with arrival order among equal keys (what the
+    # "latest" metric rule breaks ties with), other tables left in arrival order.
+    try:
+        merged = reader.read(paths, table, sort=table == "metrics")
+    except (duckdb.Error, pa.ArrowException):
+        # Some input is unreadable: find it, leave it in place (every read skips it from
+        # now on and `nbtrack doctor` lists it), and merge the others.
+        good = []
+        for path in paths:
+            problem = reader.problem(path, table)
+            if problem is None:
+                good.append(path)
+            else:
+                store.catalog.mark_path_bad(path, f"DuckDB cannot read it: {problem}")
+                counts["unreadable"] += 1
+        if len(good) < 2:
+            return counts
+        paths = good
         try:
-            rows = reader.read(path, table)
+            merged = reader.read(paths, table, sort=table == "metrics")
         except (duckdb.Error, pa.ArrowException) as exc:
-            # Left in place and skipped by every read from now on; `nbtrack doctor` lists it.
-            store.catalog.mark_path_bad(path, f"DuckDB cannot read it: {error_line(exc)}")
-            counts["unreadable"] += 1
-            continue
-        replaces.add(f.name)
-        if f.name.startswith(segments.COMPACTED_PREFIX):
+            # Each file read alone but not together (one vanished meanwhile?): next time.
+            log.warning("nbtrack: compaction of %s skipped: %s", folder_rel, error_line(exc))
+            return counts
+    replaces: set[str] = set()
+    for path in paths:
+        name = path.rsplit("/", 1)[-1]
+        replaces.add(name)
+        if name.startswith(segments.COMPACTED_PREFIX):
             replaces.update(segments.read_replaces(store.fs, path))
-        tables.append(rows)
-    if len(tables) < 2:
-        return counts
-    # Inputs in name order, then a stable sort: among rows of equal sort keys the order is
-    # still arrival order (what the "latest" metric rule breaks ties with).
-    merged = pa.concat_tables(tables)
-    if table == "metrics":
-        # Background work: a full sort regroups a run's points across the merged flushes.
-        merged = merged.sort_by(schema.SORT_KEYS["metrics"])
     data = segments.encode(table, merged, sorted(replaces))
     problem = reader.problem_in_bytes(data, table)
     if problem is not None:
@@ -110,7 +119,7 @@ def compact_partition(
         return counts
     name = segments.segment_name(segments.COMPACTED_PREFIX, store.writer_id, store.next_seq())
     segments.write_segment(store.fs, store.fs.join(folder_rel, name), data)
-    counts["merged_files"] = len(tables)
+    counts["merged_files"] = len(paths)
     counts["rows"] = merged.num_rows
     return counts
 

@@ -47,13 +47,18 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from nbtrack.storage import schema
-from nbtrack.storage.views import (
-    _DUCK_TYPES,
-    FileSystem,
-    Snapshot,
-    _sql_string,
-    connect,
-)
+from nbtrack.storage._fs import FileSystem
+from nbtrack.storage.catalog import Snapshot
+from nbtrack.storage.reader import connect
+from nbtrack.storage.reader import sql_string as _sql_string
+
+_DUCK_TYPES = {
+    pa.string(): "VARCHAR",
+    pa.int64(): "BIGINT",
+    pa.float64(): "DOUBLE",
+    pa.bool_(): "BOOLEAN",
+    pa.timestamp("ms", tz="UTC"): "TIMESTAMPTZ",
+}
 
 #: Tables loaded into DuckDB memory file by file (metrics are summarised instead).
 _CACHED = ("runs", "deletions", "params", "tags", "artifacts", "experiments", "inputs")

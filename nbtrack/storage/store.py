@@ -42,9 +42,9 @@ from nbtrack.storage import liveness, schema, segments
 from nbtrack.storage._fs import FileSystem, open_fs
 from nbtrack.storage.background import Background
 from nbtrack.storage.buffer import Buffer, MetricBuffer
+from nbtrack.storage.catalog import FileCatalog, Snapshot
 from nbtrack.storage.liveness import Leases
 from nbtrack.storage.read_model import ReadModel
-from nbtrack.storage.views import FileCatalog, Snapshot
 
 _log = logging.getLogger("nbtrack")
 

@@ -1,29 +1,26 @@
-"""The read path's foundations: a consistent snapshot of the segment files (the catalog)
-and DuckDB connections set up to read them (``connect``, ``SegmentReader``). The tables and
-views built over a snapshot are in ``read_model``.
+"""The catalog of a store's files: which segment files a reader takes, as one snapshot.
 
 A snapshot lists every partition folder once, drops temporary files, unreadable files
 (with one warning each) and every file that an accepted compacted file replaces. Because a
 compacted file becomes visible in one atomic step and the files it replaces are deleted only
-after a grace period, each snapshot counts every record exactly once.
-
-docs/format.md gives the same rules as plain DuckDB and Polars code; a test runs that code.
+after a grace period, each snapshot counts every record exactly once. It also gives each
+file its place in arrival order (``arrival_position``), which breaks ties in the latest
+metric (docs/format.md).
 """
 
 from __future__ import annotations
 
-import os
 import threading
 import warnings
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import duckdb
-import pyarrow as pa
-
-from nbtrack.errors import NbtrackWarning, StoreError
+from nbtrack.errors import NbtrackWarning
 from nbtrack.storage import schema, segments
 from nbtrack.storage._fs import TMP_SUFFIX, FileInfo, FileSystem
+
+if TYPE_CHECKING:
+    from nbtrack.storage.reader import SegmentReader
 
 
 @dataclass
@@ -243,135 +240,3 @@ class FileCatalog:
                             NbtrackWarning,
                             stacklevel=4,
                         )
-
-
-_DUCK_TYPES = {
-    pa.string(): "VARCHAR",
-    pa.int64(): "BIGINT",
-    pa.float64(): "DOUBLE",
-    pa.bool_(): "BOOLEAN",
-    pa.timestamp("ms", tz="UTC"): "TIMESTAMPTZ",
-}
-
-
-def _sql_string(text: str) -> str:
-    # Paths come from our own listing of the store, but the store root is user input:
-    # quote it as a SQL string literal (a quote doubled), never paste it raw.
-    return "'" + text.replace("'", "''") + "'"
-
-
-def quote_ident(name: str) -> str:
-    """A SQL identifier for ``name`` (column aliases cannot be parameters)."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def connect(
-    fs: FileSystem,
-    *,
-    sandbox: bool,
-    temp_directory: str | None = None,
-    memory_limit: str | None = None,
-) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection set up as every nbtrack read is, its configuration locked.
-
-    Args:
-        fs: The store's file system (an fsspec one is registered with DuckDB).
-        sandbox: Allow reading nothing but the store (the connection that runs ``nt.sql``).
-        temp_directory: DuckDB's spill folder (the caller removes it); a private one is
-            made when None.
-        memory_limit: DuckDB's memory limit (e.g. ``"256MB"``); beyond it, it spills.
-
-    Raises:
-        StoreError: DuckDB refused a setting.
-    """
-    con = duckdb.connect(":memory:")
-    try:
-        if fs.is_remote:
-            con.register_filesystem(fs.fs)  # type: ignore[union-attr]
-        elif sandbox:
-            root = fs.root.rstrip("/") + "/"
-            con.execute(f"SET allowed_directories = [{_sql_string(root)}]")
-            # DuckDB allows reading its temp_directory (default <cwd>/.tmp): point it at a
-            # private folder so nt.sql cannot read the user's working directory through it.
-            if temp_directory is None:
-                import tempfile
-
-                temp_directory = tempfile.mkdtemp(prefix="nbtrack-duck-")
-            con.execute(f"SET temp_directory = {_sql_string(temp_directory)}")
-
-            con.execute("SET enable_external_access = false")
-        con.execute("SET TimeZone = 'UTC'")
-        # Long OR chains in filters nest deeply once parsed.
-        con.execute("SET max_expression_depth = 20000")
-        con.execute(f"SET threads = {min(2, os.cpu_count() or 1)}")
-        # DuckDB draws a progress bar on stdout for queries that run past a threshold
-        # (2 s); in a notebook or a CLI pipe that is noise in the user's output.
-        con.execute("SET enable_progress_bar = false")
-        con.execute("SET enable_progress_bar_print = false")
-        if memory_limit is not None:
-            con.execute(f"SET memory_limit = {_sql_string(memory_limit)}")
-        con.execute("SET lock_configuration = true")
-    except duckdb.Error as exc:
-        con.close()
-        raise StoreError(f"cannot set up DuckDB over the store: {exc}") from exc
-    return con
-
-
-def error_line(exc: BaseException) -> str:
-    """The first line of an error's message (DuckDB's run on for several)."""
-    return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-
-
-class SegmentReader:
-    """Reads whole segment files with DuckDB, the reader that serves every query.
-
-    Compaction and gc use it so that a file they trust is a file queries can read: pyarrow
-    writes values (e.g. timestamps past year 294247 in microseconds) that DuckDB refuses.
-    Use it as a context manager: the connection is closed at the end (never left for a
-    forked child to destroy).
-    """
-
-    def __init__(self, fs: FileSystem) -> None:
-        self.fs = fs
-        self.con = connect(fs, sandbox=False)
-
-    def __enter__(self) -> SegmentReader:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.con.close()
-
-    def read(self, path: str, table: str) -> pa.Table:
-        """Every row of ``path`` in ``table``'s schema, in file order.
-
-        Raises:
-            duckdb.Error: DuckDB cannot read the file (so no query can).
-        """
-        sch = schema.SCHEMAS[table]
-        cols = ", ".join(quote_ident(f.name) for f in sch)
-        # One file, insertion order preserved (DuckDB's default): row order is arrival order.
-        got = self.con.sql(f"SELECT {cols} FROM read_parquet(?)", params=[path]).to_arrow_table()
-        return pa.table([got.column(i).cast(f.type) for i, f in enumerate(sch)], schema=sch)
-
-    def problem(self, path: str, table: str) -> str | None:
-        """None when DuckDB reads every row and column of ``path``, else why not."""
-        try:
-            self.read(path, table)
-        except (duckdb.Error, pa.ArrowException) as exc:
-            return error_line(exc)
-        return None
-
-    def problem_in_bytes(self, data: bytes, table: str) -> str | None:
-        """None when DuckDB reads the Parquet file ``data`` in full, else why not.
-
-        Checks a file before it is made visible: it goes through a private temporary file.
-        """
-        import tempfile
-
-        fd, tmp = tempfile.mkstemp(prefix="nbtrack-check-", suffix=".parquet")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            return self.problem(tmp, table)
-        finally:
-            os.unlink(tmp)
