@@ -76,6 +76,31 @@ class LocalFileSystem:
         except NotADirectoryError:
             return []
 
+    def list_files_known(self, path: str, known: dict[str, FileInfo]) -> list[FileInfo]:
+        """Like ``list_files``, but names in ``known`` are not stat'ed again.
+
+        Flushed segments (``s-``) never change once visible, so their size and mtime are
+        cached by the caller; only new names, compacted files (gc times its grace from their
+        mtime) and temporary files (which grow) cost a ``stat``.
+        """
+        try:
+            with os.scandir(path) as it:
+                out = []
+                for entry in it:
+                    info = known.get(entry.name)
+                    if info is not None and entry.name.startswith("s-"):
+                        out.append(info)
+                        continue
+                    if entry.is_file(follow_symlinks=False):
+                        try:
+                            st = entry.stat(follow_symlinks=False)
+                        except FileNotFoundError:
+                            continue
+                        out.append(FileInfo(entry.name, st.st_size, st.st_mtime))
+                return out
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+
     def list_dirs(self, path: str) -> list[str]:
         try:
             with os.scandir(path) as it:
@@ -184,6 +209,10 @@ class RemoteFileSystem:
                 mtime = mtime.timestamp()
             out.append(FileInfo(e["name"].rsplit("/", 1)[-1], int(e.get("size") or 0), float(mtime)))
         return out
+
+    def list_files_known(self, path: str, known: dict[str, FileInfo]) -> list[FileInfo]:
+        """One listing request returns sizes and mtimes anyway: ``known`` is not needed."""
+        return self.list_files(path)
 
     def list_dirs(self, path: str) -> list[str]:
         try:

@@ -96,6 +96,12 @@ class FileCatalog:
         self._lock = threading.Lock()
         # (path, size) -> None when DuckDB read the whole file, else why not
         self._duck_checked: dict[tuple[str, int], str | None] = {}
+        # Per folder: the FileInfo of every name seen (immutable files: stat'ed once), and
+        # the last resolution with the listing it came from. A snapshot of an unchanged
+        # folder reuses it, so files kept for the gc grace cost nothing on every read.
+        self._infos: dict[str, dict[str, FileInfo]] = {}
+        self._resolved: dict[str, tuple[tuple[Any, ...], PartitionFiles]] = {}
+        self._bad_version = 0
 
     def _problem(self, path: str, info: FileInfo) -> str | None:
         # Footers are checked once per (path, size): files never change once visible.
@@ -113,6 +119,7 @@ class FileCatalog:
 
     def mark_path_bad(self, path: str, why: str) -> None:
         """Skip ``path`` from now on (DuckDB could not read it)."""
+        self._bad_version += 1
         for key in [k for k in self._bad if k[0] == path]:
             self._bad[key] = why
         folder, name = path.rsplit("/", 1) if "/" in path else ("", path)
@@ -140,6 +147,8 @@ class FileCatalog:
                     if problem is not None:
                         self._bad[(path, info.size)] = problem
                         found += 1
+        if found:
+            self._bad_version += 1
         return found
 
     def _replaced_by(self, path: str) -> list[str]:
@@ -148,10 +157,33 @@ class FileCatalog:
         return self._replaces[path]
 
     def resolve_partition(self, folder_rel: str) -> PartitionFiles:
-        part = PartitionFiles(folder_rel)
+        """The partition's files, resolved (reused while the folder's listing is unchanged)."""
         folder = self.fs.join(folder_rel)
+        known = self._infos.setdefault(folder_rel, {})
+        listing = self.fs.list_files_known(folder, known)
+        for info in listing:
+            known[info.name] = info
+        if len(known) > 2 * len(listing) + 64:  # forget files gc removed long ago
+            names = {i.name for i in listing}
+            for name in [n for n in known if n not in names]:
+                del known[name]
+        key = (
+            frozenset((i.name, i.size) for i in listing),
+            self._bad_version,
+            # gc and doctor time compacted and temporary files by their mtimes
+            tuple(sorted((i.name, i.mtime) for i in listing if not i.name.startswith("s-"))),
+        )
+        cached = self._resolved.get(folder_rel)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        part = self._resolve(folder_rel, listing)
+        self._resolved[folder_rel] = (key, part)
+        return part
+
+    def _resolve(self, folder_rel: str, listing: list[FileInfo]) -> PartitionFiles:
+        part = PartitionFiles(folder_rel)
         data: list[FileInfo] = []
-        for info in self.fs.list_files(folder):
+        for info in listing:
             if info.name.endswith(TMP_SUFFIX) and info.name.startswith("."):
                 part.temporary.append(info)
             elif not segments.is_data_file(info.name) or not (

@@ -371,8 +371,11 @@ class ReadModel:
                     self._wide_cache = self._pivot(every.to_arrow_table().column(0), None)
                 cache = self._wide_cache
                 rows = pc.index_in(run_ids, value_set=cache.column(0).combine_chunks())
-                picked = cache.take(rows).drop_columns(["run_id"])
-                keep = [c for c in picked.column_names if picked.column(c).null_count < len(picked)]
+                picked = cache.take(rows)
+                n = len(picked)
+                keep = [
+                    i for i, col in enumerate(picked.columns) if i and col.null_count < n
+                ]
                 return picked.select(keep)
             return self._pivot(run_ids, run_ids).drop_columns(["run_id"])
 

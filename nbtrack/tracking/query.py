@@ -240,9 +240,9 @@ def search_runs(
     with v.lock:
         attrs = _search_locked(v, experiment, node, order_keys, max_results)
         wide = v.wide(attrs.column("run_id").combine_chunks())
-    table = attrs
-    for name, column in zip(wide.column_names, wide.columns, strict=True):
-        table = table.append_column(name, column)
+    table = pa.Table.from_arrays(
+        [*attrs.columns, *wide.columns], names=[*attrs.column_names, *wide.column_names]
+    )
     return table.to_pandas()
 
 
