@@ -19,6 +19,7 @@ import atexit
 # registers a threading exit hook; at interpreter exit (our final flush) that registration
 # fails with "can't register atexit after shutdown". Importing it now avoids that.
 import concurrent.futures.thread  # noqa: F401
+import contextlib
 import hashlib
 import json
 import logging
@@ -27,7 +28,7 @@ import secrets
 import threading
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import duckdb
@@ -44,6 +45,7 @@ from nbtrack.storage.background import Background
 from nbtrack.storage.buffer import Buffer, MetricBuffer
 from nbtrack.storage.catalog import FileCatalog, Snapshot
 from nbtrack.storage.liveness import Leases
+from nbtrack.storage.protocol import Reading
 from nbtrack.storage.read_model import ReadModel
 
 _log = logging.getLogger("nbtrack")
@@ -302,6 +304,20 @@ class ParquetStore:
         v.set_dead_writers(self._dead_writers(v.running_owners()))
         return v
 
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[Reading]:
+        """One consistent snapshot for several reads (the read model's lock is held).
+
+        Raises:
+            StoreError: the store could not be read.
+        """
+        try:
+            model = self.refresh()
+        except duckdb.Error as exc:
+            raise StoreError(f"reading the store failed: {exc}") from exc
+        with model.lock:
+            yield _Reading(model)
+
     def _dead_writers(self, owners: list[str]) -> dict[str, float]:
         mine = self.writer_id if os.getpid() == self.pid else None
         return self.leases.dead_writers(owners, mine)
@@ -329,6 +345,30 @@ class ParquetStore:
         if not any(w in text for w in ("parquet", "Parquet", "magic", "No such file", "IO Error")):
             return False
         return self.catalog.mark_bad(self.catalog.snapshot()) > 0
+
+
+class _Reading:
+    """``Reading`` over a locked ReadModel (see ``nbtrack.storage.protocol``)."""
+
+    def __init__(self, model: ReadModel) -> None:
+        self._model = model
+
+    @property
+    def keys(self) -> dict[str, list[str]]:
+        return self._model.keys
+
+    def query(self, sql: str, params: list[Any] | None = None) -> pa.Table:
+        try:
+            return self._model.execute(sql, params)
+        except duckdb.Error as exc:
+            raise StoreError(f"reading the store failed: {exc}") from exc
+
+    def wide(self, run_ids: pa.Array) -> pa.Table:
+        return self._model.wide(run_ids)
+
+    def sql(self, text: str) -> pa.Table:
+        """Raises duckdb.Error as is: nt.sql turns it into a QueryError with its text."""
+        return self._model.sql_connection().sql(text).to_arrow_table()
 
 
 _stores: dict[str, ParquetStore] = {}

@@ -22,7 +22,7 @@ from nbtrack.tracking import query, settings, validation
 from nbtrack.tracking.run import Run, open_owned, owned_run, start_owned_run
 
 if TYPE_CHECKING:
-    from nbtrack.storage import ParquetStore
+    from nbtrack.storage.protocol import Store
 
 
 class _ActiveRuns(threading.local):
@@ -191,7 +191,7 @@ def log_figure(fig: Any, name: str) -> str:
 
 
 def _resume(
-    store: ParquetStore,
+    store: Store,
     run_id: str,
     *,
     experiment: str | None,

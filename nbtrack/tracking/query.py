@@ -29,7 +29,7 @@ from nbtrack.tracking.run import Run, owned_run
 if TYPE_CHECKING:
     import pandas as pd
 
-    from nbtrack.storage import ParquetStore
+    from nbtrack.storage.protocol import Reading, Store
 RUN_COLUMNS = (
     "run_id",
     "experiment",
@@ -66,11 +66,11 @@ _ORDER_RE = re.compile(
 )
 
 
-def _store(store: ParquetStore | None) -> ParquetStore:
+def _store(store: Store | None) -> Store:
     return store if store is not None else settings.get_store()
 
 
-def _run(sql: str, params: list[Any] | None = None, store: ParquetStore | None = None) -> pa.Table:
+def _run(sql: str, params: list[Any] | None = None, store: Store | None = None) -> pa.Table:
     st = _store(store)
     try:
         return st.query(sql, params)
@@ -213,7 +213,7 @@ def search_runs(
     order_by: Sequence[str] | str | None = None,
     max_results: int | None = None,
     *,
-    store: ParquetStore | None = None,
+    store: Store | None = None,
 ) -> pd.DataFrame:
     """Runs matching ``filter`` as a wide DataFrame, newest first by default.
 
@@ -231,15 +231,10 @@ def search_runs(
     node = _parse(filter)  # malformed input fails before the store is touched
     order_keys = _parse_order_by(order_by)
     st = _store(store)
-    try:
-        v = st.refresh()
-    except duckdb.Error as exc:
-        raise StoreError(f"reading the store failed: {exc}") from exc
-    # Under the lock the runs and their wide columns belong to the same snapshot (another
-    # thread may install a newer one between refresh() and here).
-    with v.lock:
-        attrs = _search_locked(v, experiment, node, order_keys, max_results)
-        wide = v.wide(attrs.column("run_id").combine_chunks())
+    # One snapshot for both reads: another thread may install a newer one meanwhile.
+    with st.reading() as reading:
+        attrs = _search_locked(reading, experiment, node, order_keys, max_results)
+        wide = reading.wide(attrs.column("run_id").combine_chunks())
     table = pa.Table.from_arrays(
         [*attrs.columns, *wide.columns], names=[*attrs.column_names, *wide.column_names]
     )
@@ -247,7 +242,7 @@ def search_runs(
 
 
 def _search_locked(
-    v: Any,
+    reading: Reading,
     experiment: str | Sequence[str] | None,
     node: Node | None,
     order_keys: list[_OrderKey] | None,
@@ -277,17 +272,14 @@ def _search_locked(
     if max_results is not None:
         query += " LIMIT ?"
         all_params.append(max_results)
-    try:
-        return v.con.sql(query, params=all_params).to_arrow_table()
-    except duckdb.Error as exc:
-        raise StoreError(f"searching the store failed: {exc}") from exc
+    return reading.query(query, all_params)
 
 
 def count_runs(
     experiment: str | Sequence[str] | None = None,
     filter: str | None = "",
     *,
-    store: ParquetStore | None = None,
+    store: Store | None = None,
 ) -> int:
     params: list[Any] = []
     where = _where(experiment, _parse(filter), params)
@@ -295,13 +287,13 @@ def count_runs(
     return int(t.column(0)[0].as_py())
 
 
-def list_experiments(*, store: ParquetStore | None = None) -> list[str]:
+def list_experiments(*, store: Store | None = None) -> list[str]:
     """Names of the experiments that hold at least one (not deleted) run."""
     t = _run("SELECT DISTINCT experiment FROM runs ORDER BY experiment", None, store)
     return [x for x in t.column(0).to_pylist() if x is not None]
 
 
-def _fetch_run_row(run_id: str, store: ParquetStore) -> dict[str, Any]:
+def _fetch_run_row(run_id: str, store: Store) -> dict[str, Any]:
     if not isinstance(run_id, str) or not run_id:
         raise RunNotFoundError(f"run id must be a non-empty string, got {run_id!r}")
     t = _run(
@@ -318,7 +310,7 @@ def _fetch_run_row(run_id: str, store: ParquetStore) -> dict[str, Any]:
     return t.to_pylist()[0]
 
 
-def get_run(run_id: str, *, store: ParquetStore | None = None) -> Run:
+def get_run(run_id: str, *, store: Store | None = None) -> Run:
     """The run with this id (``.params``, ``.metrics``, ``.tags``, ``.status`` ...)."""
     st = _store(store)
     live = owned_run(run_id) if isinstance(run_id, str) else None
@@ -338,31 +330,31 @@ def get_run(run_id: str, *, store: ParquetStore | None = None) -> Run:
     )
 
 
-def _kv(sql: str, run_id: str, store: ParquetStore | None) -> dict[str, Any]:
+def _kv(sql: str, run_id: str, store: Store | None) -> dict[str, Any]:
     t = _run(sql, [run_id], store)
     return dict(zip(t.column(0).to_pylist(), t.column(1).to_pylist(), strict=True))
 
 
-def run_params(run_id: str, store: ParquetStore | None = None) -> dict[str, str]:
+def run_params(run_id: str, store: Store | None = None) -> dict[str, str]:
     return _kv("SELECT key, value FROM params WHERE run_id = ? ORDER BY key", run_id, store)
 
 
-def run_metrics(run_id: str, store: ParquetStore | None = None) -> dict[str, float]:
+def run_metrics(run_id: str, store: Store | None = None) -> dict[str, float]:
     return _kv("SELECT key, value FROM latest_metrics WHERE run_id = ? ORDER BY key", run_id, store)
 
 
-def run_tags(run_id: str, store: ParquetStore | None = None) -> dict[str, str]:
+def run_tags(run_id: str, store: Store | None = None) -> dict[str, str]:
     return _kv("SELECT key, value FROM tags WHERE run_id = ? ORDER BY key", run_id, store)
 
 
-def max_steps(run_id: str, *, store: ParquetStore | None = None) -> dict[str, int]:
+def max_steps(run_id: str, *, store: Store | None = None) -> dict[str, int]:
     """Highest step logged so far for each metric key of a run."""
     return _kv(
         "SELECT key, max(step) FROM metrics WHERE run_id = ? GROUP BY key", run_id, store
     )
 
 
-def get_metric_history(run_id: str, key: str, *, store: ParquetStore | None = None) -> pd.DataFrame:
+def get_metric_history(run_id: str, key: str, *, store: Store | None = None) -> pd.DataFrame:
     """Every point of one metric: columns step, value, timestamp (sorted by step, time)."""
     st = _store(store)
     t = _run(
@@ -377,7 +369,7 @@ def get_metric_history(run_id: str, key: str, *, store: ParquetStore | None = No
 
 
 def get_metric_histories(
-    run_ids: Sequence[str], keys: Sequence[str] | None = None, *, store: ParquetStore | None = None
+    run_ids: Sequence[str], keys: Sequence[str] | None = None, *, store: Store | None = None
 ) -> pd.DataFrame:
     """Points of many runs and keys: columns run_id, key, step, timestamp, value."""
     params: list[Any] = [list(run_ids)]
@@ -390,7 +382,7 @@ def get_metric_histories(
 
 
 def tag_values(
-    experiment: str | Sequence[str] | None = None, *, store: ParquetStore | None = None
+    experiment: str | Sequence[str] | None = None, *, store: Store | None = None
 ) -> dict[str, list[str]]:
     """Every tag key in the experiment(s) with its distinct values (sorted)."""
     params: list[Any] = []
@@ -404,7 +396,7 @@ def tag_values(
     return dict(zip(t.column(0).to_pylist(), t.column(1).to_pylist(), strict=True))
 
 
-def resolve_run_ids(runs: Any, *, store: ParquetStore | None = None) -> list[str]:
+def resolve_run_ids(runs: Any, *, store: Store | None = None) -> list[str]:
     """Run ids from a list of ids, a list of Run objects, a search_runs DataFrame or a filter."""
     if runs is None:
         return []
@@ -434,14 +426,14 @@ def resolve_run_ids(runs: Any, *, store: ParquetStore | None = None) -> list[str
     )
 
 
-def list_artifacts(run_id: str, *, store: ParquetStore | None = None) -> list[str]:
+def list_artifacts(run_id: str, *, store: Store | None = None) -> list[str]:
     st = _store(store)
     _fetch_run_row(run_id, st)
     t = _run("SELECT path FROM artifacts WHERE run_id = ? ORDER BY path", [run_id], st)
     return t.column(0).to_pylist()
 
 
-def read_artifact(run_id: str, path: str, *, store: ParquetStore | None = None) -> bytes:
+def read_artifact(run_id: str, path: str, *, store: Store | None = None) -> bytes:
     st = _store(store)
     _fetch_run_row(run_id, st)
     t = _run("SELECT sha256 FROM artifacts WHERE run_id = ? AND path = ?", [run_id, path], st)
@@ -455,7 +447,7 @@ def read_artifact(run_id: str, path: str, *, store: ParquetStore | None = None) 
 _ALLOWED_STATEMENTS = {"StatementType.SELECT"}
 
 
-def sql(query: str, *, store: ParquetStore | None = None) -> pd.DataFrame:
+def sql(query: str, *, store: Store | None = None) -> pd.DataFrame:
     """Run one read-only SELECT over the views runs, params, metrics, tags, artifacts.
 
     Raises:
@@ -477,27 +469,26 @@ def sql(query: str, *, store: ParquetStore | None = None) -> pd.DataFrame:
         )
     st = _store(store)
     try:
-        v = st.refresh()
-        with v.lock:
+        with st.reading() as reading:
             # A connection that holds nothing but the five public views (no internal
             # tables, so no deleted runs), sandboxed to the store like the main one.
-            table = v.sql_connection().sql(query).to_arrow_table()
+            table = reading.sql(query)
     except duckdb.Error as exc:
         first = str(exc).splitlines()[0]
         raise QueryError(f"the query failed: {first}") from exc
     return _to_pandas(table)
 
 
-def delete_run(run_id: str, *, store: ParquetStore | None = None) -> None:
+def delete_run(run_id: str, *, store: Store | None = None) -> None:
     """Soft-delete a run: hidden from every read path until ``restore_run``."""
     _set_deleted(run_id, True, store)
 
 
-def restore_run(run_id: str, *, store: ParquetStore | None = None) -> None:
+def restore_run(run_id: str, *, store: Store | None = None) -> None:
     _set_deleted(run_id, False, store)
 
 
-def _set_deleted(run_id: str, deleted: bool, store: ParquetStore | None) -> None:
+def _set_deleted(run_id: str, deleted: bool, store: Store | None) -> None:
     import time
 
     from nbtrack.storage.schema import experiment_id

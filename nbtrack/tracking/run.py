@@ -33,7 +33,7 @@ from nbtrack.tracking import validation
 from nbtrack.tracking.validation import _valid_keys, check_key, metric_value
 
 if TYPE_CHECKING:
-    from nbtrack.storage import ParquetStore
+    from nbtrack.storage.protocol import Store
 
 MetricListener = Callable[[str, float, int, int], None]
 
@@ -58,7 +58,7 @@ class Run:
 
     def __init__(
         self,
-        store: ParquetStore,
+        store: Store,
         *,
         run_id: str,
         name: str,
@@ -494,7 +494,7 @@ class Run:
 
 
 def start_owned_run(
-    store: ParquetStore,
+    store: Store,
     *,
     experiment: str,
     name: str | None,
@@ -548,7 +548,7 @@ def open_owned(run: Run, params: dict[str, str], tags: dict[str, str]) -> Run:
     return run
 
 
-def _read_pairs(store: ParquetStore, sql: str, run_id: str) -> dict[str, Any]:
+def _read_pairs(store: Store, sql: str, run_id: str) -> dict[str, Any]:
     t = store.query(sql, [run_id])
     return dict(zip(t.column(0).to_pylist(), t.column(1).to_pylist(), strict=True))
 
