@@ -296,9 +296,11 @@ def list_experiments(*, store: Store | None = None) -> list[str]:
 def _fetch_run_row(run_id: str, store: Store) -> dict[str, Any]:
     if not isinstance(run_id, str) or not run_id:
         raise RunNotFoundError(f"run id must be a non-empty string, got {run_id!r}")
+    # Times as ms, not timestamps: converting a zoned timestamp to Python imports pandas
+    # (~0.5 s), which a plain get_run should not pay.
     t = _run(
-        f"SELECT {', '.join(RUN_COLUMNS)}, epoch_ms(start_time) AS s_ms, "
-        "epoch_ms(end_time) AS e_ms FROM runs WHERE run_id = ?",
+        "SELECT run_id, experiment, name, status, parent_run_id, description, "
+        "epoch_ms(start_time) AS s_ms, epoch_ms(end_time) AS e_ms FROM runs WHERE run_id = ?",
         [run_id],
         store,
     )
