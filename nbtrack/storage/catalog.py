@@ -193,10 +193,27 @@ class FileCatalog:
                 part.foreign.append(info)
             else:
                 data.append(info)
+        # Compacted files are checked first: a flushed segment that an accepted compacted
+        # file replaces is hidden whatever its state, so it costs no footer read (a store
+        # keeps many of them for the gc grace; a cold reader would read each one).
         good: list[FileInfo] = []
         for info in data:
-            path = self.fs.join(folder_rel, info.name)
-            problem = self._problem(path, info)
+            if info.name.startswith(segments.COMPACTED_PREFIX):
+                problem = self._problem(self.fs.join(folder_rel, info.name), info)
+                if problem is None:
+                    good.append(info)
+                else:
+                    part.corrupt.append((info, problem))
+        covered: set[str] = set()
+        for f in good:
+            covered.update(self._replaced_by(self.fs.join(folder_rel, f.name)))
+        for info in data:
+            if info.name.startswith(segments.COMPACTED_PREFIX):
+                continue
+            if info.name in covered:
+                good.append(info)
+                continue
+            problem = self._problem(self.fs.join(folder_rel, info.name), info)
             if problem is None:
                 good.append(info)
             else:

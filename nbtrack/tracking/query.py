@@ -22,8 +22,9 @@ from nbtrack.errors import (
     RunNotFoundError,
     StoreError,
 )
+from nbtrack.storage.reader import quote_ident
 from nbtrack.tracking import settings
-from nbtrack.tracking.filter import Node, compile_filter, parse_filter
+from nbtrack.tracking.filter import Node, compile_filter, parse_filter, referenced_keys
 from nbtrack.tracking.run import Run, owned_run
 
 if TYPE_CHECKING:
@@ -265,14 +266,50 @@ def _search_locked(
         return f"{alias}.value"
 
     order = order_sql(order_keys, column_of)
-    where = _where(experiment, node, params)
+    # The filter reads one column per key it names, from a small wide relation built for
+    # this search only (the keys a filter names are few, however long it is).
+    present = reading.keys
+    wide: dict[str, list[str]] = {"params": [], "metrics": [], "tags": []}
+    for kind, key in sorted(referenced_keys(node)):
+        if key in set(present.get(kind, ())):
+            wide[kind].append(key)
+    wide_sql, wide_params = _filter_columns(wide)
+    where = _where(experiment, node, params, wide)
     cols = ", ".join("r." + c for c in RUN_COLUMNS)
-    query = f"SELECT {cols} FROM runs r {' '.join(joins)} WHERE {where} ORDER BY {order}"
-    all_params = join_params + params
+    query = (
+        f"SELECT {cols} FROM runs r {' '.join(joins)} LEFT JOIN ({wide_sql}) w "
+        f"ON w.run_id = r.run_id WHERE {where} ORDER BY {order}"
+    )
+    all_params = join_params + wide_params + params
     if max_results is not None:
         query += " LIMIT ?"
         all_params.append(max_results)
     return reading.query(query, all_params)
+
+
+def _filter_columns(wide: dict[str, list[str]]) -> tuple[str, list[Any]]:
+    """SQL of a relation ``(run_id, "<kind>.<key>" ...)`` for the given keys, and its params."""
+    relation = {"metrics": "latest_metrics", "params": "params", "tags": "tags"}
+    selects, params = [], []
+    for kind, keys in wide.items():
+        if not keys:
+            continue
+        aggs = ", ".join(
+            f"any_value(value) FILTER (WHERE key = ?) AS {quote_ident(kind + '.' + k)}"
+            for k in keys
+        )
+        params.extend(keys)
+        selects.append(
+            f"SELECT run_id, {aggs} FROM {relation[kind]} "
+            "WHERE key IN (SELECT unnest(?::VARCHAR[])) GROUP BY run_id"
+        )
+        params.append(keys)
+    if not selects:
+        return "SELECT NULL::VARCHAR AS run_id LIMIT 0", []
+    sql = f"SELECT * FROM ({selects[0]})"
+    for other in selects[1:]:
+        sql += f" FULL OUTER JOIN ({other}) USING (run_id)"
+    return sql, params
 
 
 def count_runs(
