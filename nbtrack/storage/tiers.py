@@ -2,9 +2,11 @@
 
 The rule (bounded write amplification; docs/format.md's on-disk contract is unchanged):
 
-1. **Tiers.** A file of ``size`` bytes is in tier ``floor(log4(size / 256 KiB))``, at least
-   0: tier 0 holds files under 1 MiB (the flush segments), tier 1 files of 1–4 MiB, tier 2
-   4–16 MiB, and so on. Files of ``TARGET_BYTES`` (128 MiB) or more are never merged.
+1. **Tiers.** A file of ``size`` bytes is in tier ``floor(log4(size / 64 KiB))``, at least
+   0: tier 0 holds files under 256 KiB (the flush segments), tier 1 files of 256 KiB–1 MiB,
+   tier 2 1–4 MiB, tier 3 4–16 MiB, and so on. Files of ``TARGET_BYTES`` (128 MiB) or more
+   are never merged. (A base of 64 KiB keeps the rewrites of tier 0 few: the files merged
+   out of a few dozen flushes already move up a tier.)
 2. **Windows.** The partition's visible files are put in arrival order (the order the
    latest-metric tie-break uses). For a tier ``t``, a *window* is a maximal run of
    consecutive files whose tier is at most ``t``. A merge only ever takes consecutive files
@@ -22,8 +24,8 @@ The rule (bounded write amplification; docs/format.md's on-disk contract is unch
    ``nbtrack compact``, which has no budget (its merges stream, so memory stays bounded).
 
 Why amplification stays bounded: a merge of ``k >= 4`` files of tier ``t`` (each at least
-``256 KiB * 4**t``) writes a file of tier ``t + 1`` or more (compression aside), so every
-rewrite moves a row up a tier and a row is rewritten about ``log4(partition size / 256 KiB)``
+``64 KiB * 4**t``) writes a file of tier ``t + 1`` or more (compression aside), so every
+rewrite moves a row up a tier and a row is rewritten about ``log4(partition size / 64 KiB)``
 times; a big file is only rewritten together with three more of its size, never for a few
 new points (these wait in tier 0 until ``NBTRACK_COMPACT_FILES`` of them pile up).
 """
@@ -33,7 +35,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-BASE_BYTES = 256 * 1024
+BASE_BYTES = 64 * 1024
 FANOUT = 4
 TARGET_BYTES = 128 * 1024 * 1024  # files of this size or more are left alone
 AUTO_BUDGET_BYTES = 16 * 1024 * 1024
