@@ -3,14 +3,15 @@
 Compaction merges files of one partition, size tier by size tier (``tiers``: a file is
 rewritten about log4(partition size) times, never a big file for a few new points), into a
 ``c-`` file whose Parquet footer names every file it replaces (transitively: the parts of
-any compacted file it merges too); ``merging`` streams the rows with bounded memory. The new file becomes visible in one atomic step; from then on readers drop
-the replaced files, which ``gc`` deletes only after ``NBTRACK_GC_GRACE`` seconds so a scan
-that started earlier can finish. Query results never change.
+any compacted file it merges too); ``merging`` streams the rows with bounded memory, and
+automatic compaction of a local store runs in a child process (``compactor``). The new file
+becomes visible in one atomic step; from then on readers drop the replaced files, which
+``gc`` deletes only after ``NBTRACK_GC_GRACE`` seconds so a scan that started earlier can
+finish. Query results never change.
 
 Compactors exclude each other with a lock file on local stores (writers never take it).
 On object storage run one compactor at a time; if two race anyway, readers accept the
-compacted file with the newest name and ignore the other (see ``FileCatalog``).
-"""
+compacted file with the newest name and ignore the other (see ``FileCatalog``)."""
 
 from __future__ import annotations
 
@@ -18,18 +19,20 @@ import contextlib
 import fcntl  # imported here, never by the compactor thread (fork safety)
 import logging
 import os
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from nbtrack import config
-from nbtrack.storage import schema, segments, tiers
+from nbtrack.storage import compactor, schema, segments, tiers
 from nbtrack.storage.merging import Merger
 from nbtrack.storage.store import ParquetStore
 from nbtrack.storage.tiers import TARGET_BYTES
-from nbtrack.storage.views import PartitionFiles, SegmentReader
+from nbtrack.storage.views import PartitionFiles, error_line
 
 log = logging.getLogger("nbtrack")
 
@@ -179,16 +182,10 @@ def compact(store: ParquetStore, *, min_files: int = 2, blocking: bool = True) -
     return stats
 
 
-def auto_compact(store: ParquetStore) -> dict[str, Any] | None:
-    """Background hook: merge the tiers that qualify within the memory budget (never blocks).
-
-    Runs in the training process: each merge reads at most ``tiers.AUTO_BUDGET_BYTES`` of
-    input files, streamed, so the process's memory grows by a few tens of MB at most; bigger
-    merges are left to ``nbtrack compact``. Returns the counts, or None when it did nothing.
-    """
-    threshold = config.compact_files()
+def _due(store: ParquetStore, threshold: int) -> list[tuple[str, str]]:
+    """(table, folder) of the partitions where a merge within the automatic budget is due."""
     snap = store.catalog.snapshot()
-    busy = [
+    return [
         (t, p.folder)
         for t, parts in snap.partitions.items()
         for p in parts
@@ -199,6 +196,17 @@ def auto_compact(store: ParquetStore) -> dict[str, Any] | None:
         )
         is not None
     ]
+
+
+def merge_due(store: ParquetStore) -> dict[str, Any] | None:
+    """Merge, in this process, the tiers that qualify within the automatic budget.
+
+    Each merge reads at most ``tiers.AUTO_BUDGET_BYTES`` of input files (streamed); bigger
+    merges are left to ``nbtrack compact``. Returns the counts, or None when nothing was due
+    or another compactor held the lock.
+    """
+    threshold = config.compact_files()
+    busy = _due(store, threshold)
     if not busy:
         return None
     with compaction_lock(store, blocking=False) as got:
@@ -207,6 +215,22 @@ def auto_compact(store: ParquetStore) -> dict[str, Any] | None:
         stats = _compact_all(store, busy, min_files=threshold, budget=tiers.AUTO_BUDGET_BYTES)
     gc(store, only_expired=True)
     return stats
+
+
+def auto_compact(store: ParquetStore) -> dict[str, Any] | None:
+    """Background hook: ``merge_due``, in a separate process for a local store.
+
+    The training process only plans (it reads file listings and footers): the merge runs in
+    a child process (``nbtrack.storage.compactor``) at a lower CPU priority, so it takes no
+    memory, GIL or DuckDB code pages from the training process. A store on object storage
+    (whose file system object a child cannot rebuild) merges in this thread, within the same
+    budget. Returns the counts, or None when nothing was due.
+    """
+    if not _due(store, config.compact_files()):
+        return None
+    if store.fs.is_remote or not sys.executable:
+        return merge_due(store)
+    return compactor.run_in_child(store.fs.root, store.background.stopping)
 
 
 def gc(store: ParquetStore, *, only_expired: bool = True) -> dict[str, int]:
@@ -220,7 +244,7 @@ def gc(store: ParquetStore, *, only_expired: bool = True) -> dict[str, int]:
     now = time.time()
     removed = {"replaced": 0, "temporary": 0, "losers": 0, "unreadable": 0}
     snap = store.catalog.snapshot()
-    with SegmentReader(store.fs) as reader:
+    with Merger(store.fs) as reader:
         for table, parts in snap.partitions.items():
             for part in parts:
                 _gc_partition(store, reader, table, part, only_expired, now, grace, removed)
@@ -231,9 +255,26 @@ def gc(store: ParquetStore, *, only_expired: bool = True) -> dict[str, int]:
     return removed
 
 
+# (path, size) -> None when DuckDB read the whole file, else why not (files never change).
+_checked: dict[tuple[str, int], str | None] = {}
+
+
+def _duckdb_problem(reader: Merger, path: str, table: str) -> str | None:
+    """None when DuckDB reads every row of ``path``, streamed (checked once per file)."""
+    folder, name = path.rsplit("/", 1) if "/" in path else ("", path)
+    size = next((f.size for f in reader.fs.list_files(folder) if f.name == name), -1)
+    if (path, size) not in _checked:
+        try:
+            reader.checksum([path], table)
+            _checked[(path, size)] = None
+        except (duckdb.Error, pa.ArrowException) as exc:
+            _checked[(path, size)] = error_line(exc)
+    return _checked[(path, size)]
+
+
 def _gc_partition(
     store: ParquetStore,
-    reader: SegmentReader,
+    reader: Merger,
     table: str,
     part: PartitionFiles,
     only_expired: bool,
@@ -251,7 +292,7 @@ def _gc_partition(
             continue
         if keeper not in readable:
             path = store.fs.join(part.folder, keeper)
-            problem = store.catalog.duckdb_problem(reader, path, table)
+            problem = _duckdb_problem(reader, path, table)
             readable[keeper] = problem is None
             if problem is not None:
                 store.catalog.mark_path_bad(path, f"DuckDB cannot read it: {problem}")

@@ -126,7 +126,7 @@ def test_each_point_is_rewritten_a_logarithmic_number_of_times(
     with nt.start_run() as run:
         for _ in range(48):
             _log_flushes(store, run, rng, 1, 4000)  # ~30 KiB segments
-            r = compaction.auto_compact(store)
+            r = compaction.merge_due(store)
             written += r["bytes_written"] if r else 0
     flushed = {f.name: f.stat().st_size for f in store_path.glob("metrics/*/s-*.parquet")}
     assert len(flushed) == 48
@@ -158,7 +158,7 @@ def test_a_big_compacted_file_survives_a_few_new_segments(
         assert tier_of(big.stat().st_size) >= 2
         for _ in range(3):
             _log_flushes(store, run, rng, 1, 100)  # a few new points, three segments
-            compaction.auto_compact(store)
+            compaction.merge_due(store)
             stats = compaction.compact(store)
             assert stats["merges"] <= 1
     visible = {f.name for p in store.snapshot().partitions["metrics"] for f in p.visible}
@@ -227,7 +227,7 @@ def _random_history(store: Any, rng: random.Random) -> None:
         if rng.random() < 0.4:
             before = _everything()
             if rng.random() < 0.5:
-                compaction.auto_compact(store)
+                compaction.merge_due(store)
             else:
                 compaction.compact(store)
             after = _everything()
