@@ -332,3 +332,51 @@ def test_a_merged_file_keeps_arrival_order_and_names_what_it_replaces(store_path
     latest = nt.sql("SELECT value FROM latest_metrics WHERE key = 'x'")
     assert latest["value"].tolist() == [3.0]
     assert isinstance(latest, pd.DataFrame)
+
+
+# ---- where automatic compaction runs ----------------------------------------------------------
+
+
+def test_automatic_compaction_of_a_local_store_merges_in_a_child_process(
+    store_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NBTRACK_COMPACT_FILES", "3")
+    store = nt.set_store(str(store_path))
+    with nt.start_run() as run:
+        for step in range(3):
+            run.log_metric("x", float(step), step=step)
+            store.flush()
+        stats = compaction.auto_compact(store)
+    assert stats is not None
+    assert stats["merged_files"] == 3
+    (merged,) = store_path.glob("metrics/*/c-*.parquet")
+    # The compacted file carries another writer's id: the child process wrote it.
+    assert store.writer_id not in merged.name
+    assert nt.get_metric_history(run.id, "x")["value"].tolist() == [0.0, 1.0, 2.0]
+    assert compaction.auto_compact(store) is None  # nothing due any more
+
+
+def test_automatic_compaction_of_a_remote_store_merges_here_within_the_budget(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import fsspec
+
+    monkeypatch.setenv("NBTRACK_COMPACT_FILES", "3")
+    uri = f"memory://nbtrack-tiers-{random.randrange(1 << 30)}"
+    store = nt.set_store(uri)
+    fs = fsspec.filesystem("memory")
+    try:
+        with nt.start_run() as run:
+            for step in range(3):
+                run.log_metric("x", float(step), step=step)
+                store.flush()
+            stats = compaction.auto_compact(store)
+        assert stats is not None
+        assert stats["merged_files"] == 3
+        names = [p.rsplit("/", 1)[-1] for p in fs.glob(f"{uri}/metrics/*/c-*.parquet")]
+        assert len(names) == 1
+        assert store.writer_id in names[0]  # merged in this process
+        assert not fs.glob(f"{uri}/metrics/*/.*")  # no temporary file left behind
+        assert nt.get_metric_history(run.id, "x")["value"].tolist() == [0.0, 1.0, 2.0]
+    finally:
+        fs.rm(uri, recursive=True)
