@@ -676,7 +676,52 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         p = commands.add_parser(name, parents=[common], help=text)
         p.set_defaults(func=func)
+    _add_interop_commands(commands, common)
     return parser
+
+
+# ---- import / export (MLflow interop) ------------------------------------------------------
+def _add_interop_commands(commands: Any, common: argparse.ArgumentParser) -> None:
+    p = commands.add_parser(
+        "import", parents=[common],
+        help="import runs from an MLflow file store, SQLite database or tracking server",
+    )
+    p.add_argument("source", metavar="SOURCE", help="mlruns folder, sqlite:///mlflow.db or http://host:port")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_import)
+    p = commands.add_parser(
+        "export", parents=[common], help="export runs to an MLflow file store or SQLite database"
+    )
+    p.add_argument("dest", metavar="DEST", help="new folder (file store) or sqlite:///out.db")
+    p.add_argument("-e", "--experiment", action="append", metavar="NAME", help="only this experiment (repeat)")
+    p.add_argument("-f", "--filter", default="", metavar="FILTER", help="only runs matching this filter")
+    p.set_defaults(func=cmd_export)
+
+
+def cmd_import(args: argparse.Namespace, out: Output) -> int:
+    from nbtrack.interop import import_mlflow
+
+    stats = import_mlflow(args.source, progress=not args.no_progress and not out.as_json)
+    data = dict(stats.__dict__)
+    if out.as_json:
+        print(json.dumps(data))
+    else:
+        print(
+            f"imported {stats.runs} runs ({stats.points} metric points, {stats.artifacts} "
+            f"artifacts) and {stats.experiments} experiments; {stats.skipped} runs already here"
+        )
+    return 0
+
+
+def cmd_export(args: argparse.Namespace, out: Output) -> int:
+    from nbtrack.interop import export_mlflow
+
+    n = export_mlflow(args.dest, experiments=args.experiment, filter=args.filter)
+    if out.as_json:
+        print(json.dumps({"runs": n, "dest": args.dest}))
+    else:
+        print(f"exported {n} runs to {args.dest}")
+    return 0
 
 
 def _one_line(error: Exception) -> str:

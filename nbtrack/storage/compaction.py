@@ -29,10 +29,11 @@ import pyarrow as pa
 
 from nbtrack import config
 from nbtrack.storage import compactor, schema, segments, tiers
+from nbtrack.storage.catalog import PartitionFiles
 from nbtrack.storage.merging import Merger
+from nbtrack.storage.reader import error_line
 from nbtrack.storage.store import ParquetStore
 from nbtrack.storage.tiers import TARGET_BYTES
-from nbtrack.storage.views import PartitionFiles, error_line
 
 log = logging.getLogger("nbtrack")
 

@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 
 from nbtrack.storage import schema, segments
 from nbtrack.storage._fs import FileSystem
-from nbtrack.storage.views import error_line, quote_ident
+from nbtrack.storage.reader import error_line, quote_ident
 
 #: Rows per batch handed from DuckDB to the Parquet writer (and per output row group).
 BATCH_ROWS = 16_384

@@ -66,6 +66,36 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("record_time", pa.int64()),
         ]
     ),
+    # Experiment metadata (MLflow's experiment ids, tags, lifecycle); newest record per
+    # id wins. Runs name their experiment; an experiment without a record is just a name.
+    # ``tags`` is a JSON object of key -> value. (The id column is not called
+    # ``experiment_id``: that is the Hive partition key, which readers put over it.)
+    "experiments": pa.schema(
+        [
+            ("id", pa.string()),
+            ("name", pa.string()),
+            ("lifecycle_stage", pa.string()),
+            ("artifact_location", pa.string()),
+            ("tags", pa.string()),
+            ("creation_time", pa.int64()),
+            ("last_update_time", pa.int64()),
+            ("record_time", pa.int64()),
+        ]
+    ),
+    # Datasets a run used (MLflow's run inputs): one record per (run, name, digest, context).
+    "inputs": pa.schema(
+        [
+            ("run_id", pa.string()),
+            ("name", pa.string()),
+            ("digest", pa.string()),
+            ("source_type", pa.string()),
+            ("source", pa.string()),
+            ("schema", pa.string()),
+            ("profile", pa.string()),
+            ("context", pa.string()),
+            ("record_time", pa.int64()),
+        ]
+    ),
 }
 
 TABLES: tuple[str, ...] = tuple(SCHEMAS)
@@ -79,6 +109,8 @@ SORT_KEYS: dict[str, list[tuple[str, str]]] = {
     "tags": [("run_id", "ascending"), ("key", "ascending"), ("record_time", "ascending")],
     "metrics": [("run_id", "ascending"), ("key", "ascending"), ("step", "ascending")],
     "artifacts": [("run_id", "ascending"), ("path", "ascending")],
+    "experiments": [("id", "ascending"), ("record_time", "ascending")],
+    "inputs": [("run_id", "ascending"), ("name", "ascending")],
 }
 
 PARTITION_KEY = "experiment_id"

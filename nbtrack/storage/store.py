@@ -42,8 +42,9 @@ from nbtrack.storage import liveness, schema, segments
 from nbtrack.storage._fs import FileSystem, open_fs
 from nbtrack.storage.background import Background
 from nbtrack.storage.buffer import Buffer, MetricBuffer
+from nbtrack.storage.catalog import FileCatalog, Snapshot
 from nbtrack.storage.liveness import Leases
-from nbtrack.storage.views import DuckViews, FileCatalog, Snapshot
+from nbtrack.storage.read_model import ReadModel
 
 _log = logging.getLogger("nbtrack")
 
@@ -59,7 +60,7 @@ class ParquetStore:
         self._check_format()
         self.buffer = Buffer()
         self.catalog = FileCatalog(self.fs)
-        self._views: DuckViews | None = None
+        self._views: ReadModel | None = None
         self._flush_lock = threading.Lock()
         self._seq = 0
         self._seq_lock = threading.Lock()
@@ -270,15 +271,15 @@ class ParquetStore:
             raise StoreError(f"artifact content {sha} is missing from the store: {exc}") from exc
 
     # ---- read side ----------------------------------------------------------------------
-    def views(self) -> DuckViews:
+    def views(self) -> ReadModel:
         if self._views is None:
-            self._views = DuckViews(self.fs)
+            self._views = ReadModel(self.fs)
         return self._views
 
     def snapshot(self) -> Snapshot:
         return self.catalog.snapshot()
 
-    def refresh(self) -> DuckViews:
+    def refresh(self) -> ReadModel:
         """Flush this process's records, then point the views at the current files."""
         # Always go through flush(): it waits for a background flush in progress, whose
         # records are no longer in the buffer but not yet on disk either.

@@ -124,10 +124,10 @@ __all__ = [
 MAX_DEPTH = 200
 """Deepest nesting of parentheses and ``NOT`` a filter may use."""
 
-KINDS = ("metrics", "params", "tags", "attributes")
+KINDS = ("metrics", "params", "tags", "attributes", "datasets")
 """Canonical kinds of :class:`Comparison`, in the order they are documented."""
 
-ATTRIBUTES = ("status", "name", "run_id", "start_time", "end_time", "experiment")
+ATTRIBUTES = ("status", "name", "run_id", "start_time", "end_time", "experiment", "parent_run_id")
 """Canonical attribute names (``run_name`` is parsed as ``name``)."""
 
 _PREFIXES = {
@@ -143,8 +143,17 @@ _PREFIXES = {
     "attribute": "attributes",
     "attr": "attributes",
     "run": "attributes",
+    "datasets": "datasets",
+    "dataset": "datasets",
 }
-_ATTRIBUTE_ALIASES = {"run_name": "name"}
+DATASET_KEYS = ("name", "digest", "context")
+"""Keys of ``datasets.<key>`` (a run's inputs, as MLflow's ``log_input`` records them)."""
+# MLflow's spellings: ``run_name``, ``attributes.`Run name` `` and ``created`` (start time).
+_ATTRIBUTE_ALIASES = {"run_name": "name", "run name": "name", "created": "start_time"}
+# MLflow keeps these run attributes as system tags; a filter on the tag reads the attribute.
+_SYSTEM_TAGS = {"mlflow.runName": "name", "mlflow.parentRunId": "parent_run_id"}
+# MLflow's ``attributes.user_id`` is the ``mlflow.user`` tag.
+_ATTRIBUTE_TAGS = {"user_id": "mlflow.user"}
 _TIME_ATTRIBUTES = frozenset({"start_time", "end_time"})
 
 COMPARISON_OPS = ("=", "!=", "<", "<=", ">", ">=")
@@ -313,9 +322,16 @@ def _tokens(text: str) -> Iterator[_Token]:
             i = token.end
             continue
         if c == "`":
-            raise FilterError(
-                "backticks quote a key after a prefix, as in metrics.`val loss`", text, i
-            )
+            # MLflow accepts a backticked prefix: `metrics`.loss, `tags`.team
+            inner, end = _read_quoted(text, i, "unterminated backtick: add the closing `")
+            if not text.startswith(".", end) or inner.lower() not in _PREFIXES:
+                raise FilterError(
+                    "backticks quote a key after a prefix, as in metrics.`val loss`", text, i
+                )
+            token = _read_identifier(text, inner, i, end)
+            yield token
+            i = token.end
+            continue
         raise FilterError(f"unexpected character {c!r}", text, i)
 
 
@@ -343,7 +359,18 @@ def _read_word(text: str, m: re.Match[str]) -> _Token:
         upper = word.upper()
         if upper in _KEYWORDS:
             return _Token("keyword", upper, start, end)
+        name = _ATTRIBUTE_ALIASES.get(word.lower(), word.lower())
+        if name in ATTRIBUTES:
+            # A bare attribute name, as MLflow allows: run_name = 'x', run_id = '...'
+            return _Token("ident", ("attributes", name), start, end)
+        if word.lower() in _ATTRIBUTE_TAGS:
+            return _Token("ident", ("tags", _ATTRIBUTE_TAGS[word.lower()]), start, end)
         return _Token("word", word, start, end)
+    return _read_identifier(text, word, start, end)
+
+
+def _read_identifier(text: str, word: str, start: int, end: int) -> _Token:
+    """Read ``<word>.<key>`` where ``text[end]`` is the dot."""
     kind = _PREFIXES.get(word.lower())
     if kind is None:
         raise FilterError(
@@ -369,7 +396,15 @@ def _read_word(text: str, m: re.Match[str]) -> _Token:
                 k,
             )
         key, key_end = km.group(), km.end()
-    if kind == "attributes":
+    if kind == "tags" and key in _SYSTEM_TAGS:
+        kind, key = "attributes", _SYSTEM_TAGS[key]
+    elif kind == "attributes" and key.lower() in _ATTRIBUTE_TAGS:
+        kind, key = "tags", _ATTRIBUTE_TAGS[key.lower()]
+    elif kind == "datasets" and key not in DATASET_KEYS:
+        raise FilterError(
+            f"unknown dataset key {_quote(key)}; use one of {', '.join(DATASET_KEYS)}", text, k
+        )
+    elif kind == "attributes":
         name = key.lower()
         name = _ATTRIBUTE_ALIASES.get(name, name)
         if name not in ATTRIBUTES:
@@ -393,6 +428,8 @@ def _parse_number_text(text: str) -> float | None:
 
 
 def _op_problem(kind: str, key: str, op: str) -> str | None:
+    if kind == "datasets" and op in NULL_OPS:
+        return f"{op} does not apply to datasets; compare datasets.{key} with a string"
     if op in LIKE_OPS:
         if kind == "metrics":
             return f"{op} applies to params, tags and text attributes; metrics are numbers"
@@ -789,6 +826,10 @@ def _compile_comparison(node: Comparison, target: _Target, params: list[object])
     alias = target.alias
     if node.kind == "attributes":
         return _compile_attribute(node, literals, alias, params)
+    if node.kind == "datasets":
+        # node.key is one of DATASET_KEYS: safe to inline as the column name
+        predicate = _text_predicate("tags", node.op, literals, params, f"i.{node.key}")
+        return f"{alias}.run_id IN (SELECT i.run_id FROM inputs i WHERE {predicate})"
     if target.wide is not None:
         return _compile_wide(node, literals, target, params)
     relation = _RELATIONS[node.kind]

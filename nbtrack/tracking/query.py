@@ -7,7 +7,7 @@ writes), then takes a fresh snapshot of the store's files.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +22,6 @@ from nbtrack.errors import (
     RunNotFoundError,
     StoreError,
 )
-from nbtrack.storage.views import quote_ident
 from nbtrack.tracking import settings
 from nbtrack.tracking.filter import Node, compile_filter, parse_filter
 from nbtrack.tracking.run import Run, owned_run
@@ -53,9 +52,14 @@ _ATTRIBUTES = {
     "duration_s": "duration_s",
     "duration": "duration_s",
     "parent_run_id": "parent_run_id",
+    # MLflow's spellings
+    "run name": "name",
+    "created": "start_time",
 }
+# MLflow keeps these attributes as system tags; ordering by the tag orders by the attribute.
+_SYSTEM_TAGS = {"mlflow.runName": "name", "mlflow.parentRunId": "parent_run_id"}
 _ORDER_RE = re.compile(
-    r"""^\s*(?:(?P<kind>metrics?|params?|tags?|attributes?|attr|run)\.)?
+    r"""^\s*(?:(?P<tick>`?)(?P<kind>metrics?|params?|parameters?|tags?|attributes?|attr|run)(?P=tick)\.)?
         (?P<key>`(?:[^`]|``)+`|"(?:[^"]|"")+"|[\w.\-/:]+)
         (?:\s+(?P<dir>ASC|DESC))?\s*$""",
     re.IGNORECASE | re.VERBOSE,
@@ -100,32 +104,34 @@ class _OrderKey:
 
 
 def _parse_order_by(order_by: Sequence[str] | str | None) -> list[_OrderKey] | None:
-    """Parsed ``order_by`` items.
+    """Parsed ``order_by`` items (MLflow's syntax: ``metrics.loss DESC``, ``created``).
 
     Raises:
-        FilterError: an item is malformed or names an unknown attribute.
+        FilterError: an item is malformed, names an unknown attribute, or repeats a field.
     """
     if order_by is None:
         return None
     if isinstance(order_by, str):
         order_by = [order_by]
-    out = []
+    out: list[_OrderKey] = []
     for item in order_by:
-        m = _ORDER_RE.match(item or "")
+        m = _ORDER_RE.match(item or "") if isinstance(item, str) else None
         if not m:
             raise FilterError(
                 f"cannot read order_by {item!r}; write e.g. 'metrics.loss ASC' or "
                 "'attributes.start_time DESC'",
-                item or "",
+                item if isinstance(item, str) else "",
                 0,
             )
         kind = (m.group("kind") or "attributes").lower()
         key = m.group("key")
         if key[0] in "`\"":
             key = key[1:-1].replace(key[0] * 2, key[0])
-        plural = {"metric": "metrics", "param": "params", "tag": "tags"}.get(
+        plural = {"metric": "metrics", "param": "params", "parameter": "params", "tag": "tags"}.get(
             kind.rstrip("s"), "attributes"
         )
+        if plural == "tags" and key in _SYSTEM_TAGS:
+            plural, key = "attributes", _SYSTEM_TAGS[key]
         if plural == "attributes":
             col = _ATTRIBUTES.get(key.lower())
             if col is None:
@@ -136,33 +142,47 @@ def _parse_order_by(order_by: Sequence[str] | str | None) -> list[_OrderKey] | N
                     m.start("key"),
                 )
             key = col
+        if any(k.kind == plural and k.key == key for k in out):
+            raise FilterError(f"order_by names {plural}.{key} twice: {list(order_by)!r}", item, 0)
         out.append(_OrderKey(plural, key, (m.group("dir") or "ASC").upper()))
     return out
 
 
-def _order_sql(keys: list[_OrderKey] | None, wide: dict[str, list[str]]) -> str:
-    """ORDER BY text over ``runs r`` and the wide table ``w`` whose keys are ``wide``."""
-    if keys is None:
-        return "r.start_time DESC, r.run_id DESC"
+def order_sql(
+    keys: list[_OrderKey] | None, column_of: Callable[[str, str], str | None]
+) -> str:
+    """ORDER BY text over ``runs r``, with MLflow's rules.
+
+    ``column_of(kind, key)`` gives the SQL of a metric/param/tag value (None: no run has it).
+    Missing values sort last in both directions, and NaN metrics just before them (as
+    MLflow's SQL store); params and tags order as text. Ties go newest first (start time
+    descending, unless ordered by start time), then by run id.
+    """
     parts = []
-    first_dir = None
-    for k in keys:
+    by_start = False
+    for k in keys or []:
         if k.kind == "attributes":
-            exprs = [f"r.{k.key}"]
-        elif k.key in wide.get(k.kind, []):
-            col = "w." + quote_ident(f"{k.kind}.{k.key}")
-            # params: numbers by value first, then as text
-            exprs = [f"TRY_CAST({col} AS DOUBLE)", col] if k.kind == "params" else [col]
+            expr = f"r.{k.key}"
+            by_start = by_start or k.key == "start_time"
         else:
-            continue  # no run has this key: ordering by it changes nothing
-        first_dir = first_dir or k.direction
-        parts.extend(f"{e} {k.direction} NULLS LAST" for e in exprs)
-    # Run ids sort by start time: break ties in the direction of the first key used.
-    parts.append(f"r.run_id {first_dir or 'ASC'}")
+            col = column_of(k.kind, k.key)
+            if col is None:
+                continue  # no run has this key: ordering by it changes nothing
+            expr = col
+        if k.kind == "metrics":
+            parts.append(f"CASE WHEN {expr} IS NULL THEN 2 WHEN isnan({expr}) THEN 1 ELSE 0 END")
+        else:
+            parts.append(f"CASE WHEN {expr} IS NULL THEN 1 ELSE 0 END")
+        parts.append(f"{expr} {k.direction}")
+    if not by_start:
+        parts.append("r.start_time DESC")
+    parts.append("r.run_id ASC")
     return ", ".join(parts)
 
 
-def _parse(filter: str) -> Node | None:
+def _parse(filter: str | None) -> Node | None:
+    if filter is None:  # MLflow accepts filter_string=None
+        return None
     if not isinstance(filter, str):
         raise FilterError(f"filter must be a string, got {type(filter).__name__}", "", 0)
     return parse_filter(filter)
@@ -189,7 +209,7 @@ def _where(
 
 def search_runs(
     experiment: str | Sequence[str] | None = None,
-    filter: str = "",
+    filter: str | None = "",
     order_by: Sequence[str] | str | None = None,
     max_results: int | None = None,
     *,
@@ -215,19 +235,15 @@ def search_runs(
         v = st.refresh()
     except duckdb.Error as exc:
         raise StoreError(f"reading the store failed: {exc}") from exc
-    # Under the lock the wide table and its key list belong to the same snapshot (another
+    # Under the lock the runs and their wide columns belong to the same snapshot (another
     # thread may install a newer one between refresh() and here).
     with v.lock:
-        table = _search_locked(v, experiment, node, order_keys, max_results)
-    # Keep a key's column only if some matching run has that key.
-    keep = [
-        name
-        for name in table.column_names
-        if name in RUN_COLUMNS or table.column(name).null_count < len(table)
-    ]
-    if len(table) == 0:
-        keep = list(RUN_COLUMNS)
-    return table.select(keep).to_pandas()
+        attrs = _search_locked(v, experiment, node, order_keys, max_results)
+        wide = v.wide(attrs.column("run_id").combine_chunks())
+    table = attrs
+    for name, column in zip(wide.column_names, wide.columns, strict=True):
+        table = table.append_column(name, column)
+    return table.to_pandas()
 
 
 def _search_locked(
@@ -237,16 +253,27 @@ def _search_locked(
     order_keys: list[_OrderKey] | None,
     max_results: int | None,
 ) -> pa.Table:
+    """The matching runs' attributes, ordered and limited (the filter runs as semi-joins
+    on the long tables, so its cost does not grow with the number of keys)."""
     params: list[Any] = []
-    where = _where(experiment, node, params, v.keys)
-    order = _order_sql(order_keys, v.keys)
+    joins: list[str] = []
+    join_params: list[Any] = []
+    relation = {"metrics": "latest_metrics", "params": "params", "tags": "tags"}
+
+    def column_of(kind: str, key: str) -> str | None:
+        alias = f"o{len(joins)}"
+        joins.append(
+            f"LEFT JOIN (SELECT run_id, value FROM {relation[kind]} WHERE key = ?) {alias} "
+            f"ON {alias}.run_id = r.run_id"
+        )
+        join_params.append(key)
+        return f"{alias}.value"
+
+    order = order_sql(order_keys, column_of)
+    where = _where(experiment, node, params)
     cols = ", ".join("r." + c for c in RUN_COLUMNS)
-    # The wide table (one column per key) is rebuilt only when the store's files change.
-    query = (
-        f"SELECT {cols}, w.* EXCLUDE (run_id) FROM runs r JOIN _wide w USING (run_id) "
-        f"WHERE {where} ORDER BY {order}"
-    )
-    all_params = params
+    query = f"SELECT {cols} FROM runs r {' '.join(joins)} WHERE {where} ORDER BY {order}"
+    all_params = join_params + params
     if max_results is not None:
         query += " LIMIT ?"
         all_params.append(max_results)
@@ -258,7 +285,7 @@ def _search_locked(
 
 def count_runs(
     experiment: str | Sequence[str] | None = None,
-    filter: str = "",
+    filter: str | None = "",
     *,
     store: ParquetStore | None = None,
 ) -> int:
@@ -452,7 +479,9 @@ def sql(query: str, *, store: ParquetStore | None = None) -> pd.DataFrame:
     try:
         v = st.refresh()
         with v.lock:
-            table = v.con.sql(query).to_arrow_table()
+            # A connection that holds nothing but the five public views (no internal
+            # tables, so no deleted runs), sandboxed to the store like the main one.
+            table = v.sql_connection().sql(query).to_arrow_table()
     except duckdb.Error as exc:
         first = str(exc).splitlines()[0]
         raise QueryError(f"the query failed: {first}") from exc

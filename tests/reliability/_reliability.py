@@ -159,7 +159,10 @@ def fingerprint(run_ids: list[str]) -> str:
     df = nt.search_runs(experiment="*", filter="")
     df = df[df["run_id"].isin(run_ids)].sort_values("run_id")
     df = df.drop(columns=["duration_s"]).dropna(axis=1, how="all")
-    rows = nt.sql(_FINGERPRINT_SQL)
+    from nbtrack.tracking import settings
+
+    # The read model's own connection (it has latest_metrics; nt.sql has the five views).
+    rows = settings.get_store().query(_FINGERPRINT_SQL).to_pandas()
     rows = rows[rows["run_id"].isin(run_ids)]
     parts: list[Any] = [
         df.to_json(orient="records", date_format="iso"),

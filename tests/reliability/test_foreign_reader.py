@@ -136,7 +136,11 @@ def _rows(df: Any, cols: list[str]) -> list[list[Any]]:
 
 def read_with_nbtrack() -> dict[str, Any]:
     """What nbtrack shows, in the driver's shapes (JSON round trip: tuples become lists)."""
-    q = nt.sql
+    # The read model's own connection: it has latest_metrics besides nt.sql's five views.
+    from nbtrack.tracking import settings
+
+    def q(sql: str):  # type: ignore[no-untyped-def]
+        return settings.get_store().query(sql).to_pandas()
     runs = nt.search_runs(experiment="*")
     got = {
         "counts": {v: int(q(f"SELECT count(*) AS n FROM {v}")["n"][0]) for v in VIEWS},

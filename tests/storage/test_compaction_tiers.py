@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
@@ -179,7 +178,6 @@ def _everything() -> dict[str, Any]:
     out: dict[str, Any] = {"search_runs": runs.astype(str).to_dict("list")}
     for table, order in [
         ("metrics", "run_id, key, step, timestamp, value"),
-        ("latest_metrics", "run_id, key"),
         ("params", "run_id, key"),
         ("tags", "run_id, key"),
     ]:
@@ -249,9 +247,8 @@ def test_query_results_never_change_across_compaction(
     compaction.compact(store)
     compaction.gc(store, only_expired=False)
     assert _everything() == before
-    # The latest "tie" of each run is the value logged last (arrival order), as before.
-    latest = nt.sql("SELECT run_id, value FROM latest_metrics WHERE key = 'tie'")
-    assert len(latest) >= 1
+    # search_runs's metrics.* columns are the latest values (arrival order breaks ties).
+    assert "metrics.tie" in nt.search_runs().columns
 
 
 def test_small_segments_on_both_sides_of_a_bigger_flush_are_not_merged_together(
@@ -276,8 +273,7 @@ def test_small_segments_on_both_sides_of_a_bigger_flush_are_not_merged_together(
         sizes = sorted(f.stat().st_size for f in store_path.glob("metrics/*/s-*.parquet"))
         assert tier_of(sizes[-1]) >= 1 > tier_of(sizes[-2])
         assert compaction.compact(store)["merges"] >= 1
-    latest = nt.sql("SELECT value FROM latest_metrics WHERE key = 'tie'")
-    assert latest["value"].tolist() == [2.0]
+    assert nt.search_runs()["metrics.tie"].tolist() == [2.0]
 
 
 # ---- the merge itself ------------------------------------------------------------------------
@@ -329,9 +325,7 @@ def test_a_merged_file_keeps_arrival_order_and_names_what_it_replaces(store_path
     assert len(replaces) == 5
     rows = pq.read_table(newest).column("value").to_pylist()
     assert rows == [0.0, 1.0, 2.0, 3.0]  # arrival order kept
-    latest = nt.sql("SELECT value FROM latest_metrics WHERE key = 'x'")
-    assert latest["value"].tolist() == [3.0]
-    assert isinstance(latest, pd.DataFrame)
+    assert nt.search_runs()["metrics.x"].tolist() == [3.0]
 
 
 # ---- where automatic compaction runs ----------------------------------------------------------
@@ -377,6 +371,8 @@ def test_automatic_compaction_of_a_remote_store_merges_here_within_the_budget(
         assert len(names) == 1
         assert store.writer_id in names[0]  # merged in this process
         assert not fs.glob(f"{uri}/metrics/*/.*")  # no temporary file left behind
-        assert nt.get_metric_history(run.id, "x")["value"].tolist() == [0.0, 1.0, 2.0]
+        (path,) = fs.glob(f"{uri}/metrics/*/c-*.parquet")
+        with fs.open(path, "rb") as fh:
+            assert pq.read_table(fh).column("value").to_pylist() == [0.0, 1.0, 2.0]
     finally:
         fs.rm(uri, recursive=True)

@@ -21,7 +21,11 @@ def _latest_everywhere(run_id: str) -> dict[str, Any]:
     """The latest value of ``x`` through every read path that reports one."""
     wide = nt.search_runs(experiment="*")
     row = wide[wide["run_id"] == run_id].iloc[0]
-    view = nt.sql(f"SELECT value FROM latest_metrics WHERE run_id = '{run_id}' AND key = 'x'")
+    from nbtrack.tracking import settings
+
+    view = settings.get_store().query(
+        f"SELECT value FROM latest_metrics WHERE run_id = '{run_id}' AND key = 'x'"
+    ).to_pandas()
     return {
         "get_run": nt.get_run(run_id).metrics["x"],
         "search_runs": row["metrics.x"],

@@ -250,6 +250,7 @@ def test_packages_are_the_imported_distributions() -> None:
 
 
 def test_packages_match_importlib_metadata() -> None:
+    capture.reset_capture_cache()  # earlier tests may have imported packages since it was filled
     mapping = importlib.metadata.packages_distributions()
     expected = {}
     for top in {name.partition(".")[0] for name in list(sys.modules)}:

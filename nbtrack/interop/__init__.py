@@ -1,0 +1,14 @@
+"""Moving runs between nbtrack and MLflow: ``import_mlflow`` (file store, SQLite database,
+tracking server) and ``export_mlflow`` (file store or SQLite database).
+
+Imports keep MLflow's run and experiment ids, statuses, times, params, full metric histories
+(steps, timestamps, NaN/inf), tags (system tags become nbtrack fields or reserved names),
+parent/child links, artifacts and the deleted state. Importing twice adds nothing.
+"""
+
+from __future__ import annotations
+
+from nbtrack.interop.exporter import export_mlflow
+from nbtrack.interop.importer import ImportStats, import_mlflow
+
+__all__ = ["ImportStats", "export_mlflow", "import_mlflow"]

@@ -1,0 +1,325 @@
+"""Readers of MLflow data: a file store (``mlruns/``), a SQLite database, a tracking server.
+
+Each yields the same plain records (``SourceExperiment``, ``SourceRun``), so the importer has
+one path. Artifacts are read lazily, run by run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nbtrack.errors import NbtrackError
+
+STATUS = {1: "RUNNING", 2: "RUNNING", 3: "FINISHED", 4: "FAILED", 5: "KILLED"}  # 2: SCHEDULED
+
+
+class SourceError(NbtrackError):
+    """The MLflow source cannot be opened or read."""
+
+
+@dataclass
+class SourceExperiment:
+    experiment_id: str
+    name: str
+    lifecycle_stage: str = "active"
+    artifact_location: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
+    creation_time: int | None = None
+    last_update_time: int | None = None
+
+
+@dataclass
+class SourceRun:
+    run_id: str
+    experiment_id: str
+    name: str | None
+    status: str
+    start_time: int
+    end_time: int | None
+    lifecycle_stage: str
+    user_id: str = ""
+    params: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    # (key, value, timestamp_ms, step)
+    metrics: list[tuple[str, float, int, int]] = field(default_factory=list)
+    artifact_uri: str = ""
+
+
+class Source:
+    """What the importer needs from an MLflow store."""
+
+    def experiments(self) -> list[SourceExperiment]:
+        raise NotImplementedError
+
+    def run_ids(self, experiment_id: str) -> list[str]:
+        raise NotImplementedError
+
+    def run(self, experiment_id: str, run_id: str) -> SourceRun:
+        raise NotImplementedError
+
+    def artifacts(self, run: SourceRun) -> Iterator[tuple[str, bytes]]:
+        """(path inside the run, content) of every artifact file."""
+        root = _local_path(run.artifact_uri)
+        if root is None or not root.is_dir():
+            return
+        for p in sorted(root.rglob("*")):
+            if p.is_file():
+                yield p.relative_to(root).as_posix(), p.read_bytes()
+
+
+def _local_path(uri: str) -> Path | None:
+    if not uri:
+        return None
+    if uri.startswith("file:"):
+        return Path(urllib.parse.unquote(urllib.parse.urlparse(uri).path))
+    if "://" not in uri:
+        return Path(uri)
+    return None
+
+
+def _status(value: Any) -> str:
+    if isinstance(value, int):
+        return STATUS.get(value, "FINISHED")
+    text = str(value).upper()
+    return "RUNNING" if text == "SCHEDULED" else text
+
+
+# ---- SQLite ------------------------------------------------------------------------------
+class SqliteSource(Source):
+    """An MLflow SQLAlchemy store in SQLite (``sqlite:///mlflow.db`` or a path)."""
+
+    def __init__(self, path: str) -> None:
+        if path.startswith("sqlite:///"):
+            path = path[len("sqlite:///") :]
+        if not os.path.isfile(path):
+            raise SourceError(f"no MLflow database at {path!r}")
+        self.con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            self.con.execute("SELECT 1 FROM runs LIMIT 1")
+        except sqlite3.Error as exc:
+            raise SourceError(f"{path!r} is not an MLflow database: {exc}") from exc
+
+    def experiments(self) -> list[SourceExperiment]:
+        tags: dict[str, dict[str, str]] = {}
+        for k, v, eid in self.con.execute("SELECT key, value, experiment_id FROM experiment_tags"):
+            tags.setdefault(str(eid), {})[k] = v
+        return [
+            SourceExperiment(str(eid), name, stage, loc or "", tags.get(str(eid), {}), ct, ut)
+            for eid, name, loc, stage, ct, ut in self.con.execute(
+                "SELECT experiment_id, name, artifact_location, lifecycle_stage, creation_time, "
+                "last_update_time FROM experiments ORDER BY experiment_id"
+            )
+        ]
+
+    def run_ids(self, experiment_id: str) -> list[str]:
+        return [r[0] for r in self.con.execute(
+            "SELECT run_uuid FROM runs WHERE experiment_id = ? ORDER BY start_time, run_uuid",
+            (int(experiment_id) if experiment_id.isdigit() else experiment_id,),
+        )]
+
+    def run(self, experiment_id: str, run_id: str) -> SourceRun:
+        row = self.con.execute(
+            "SELECT name, status, start_time, end_time, lifecycle_stage, user_id, artifact_uri "
+            "FROM runs WHERE run_uuid = ?", (run_id,)
+        ).fetchone()
+        name, status, start, end, stage, user, uri = row
+        run = SourceRun(run_id, experiment_id, name, _status(status), start or 0, end,
+                        stage or "active", user or "", artifact_uri=uri or "")
+        run.params = dict(self.con.execute("SELECT key, value FROM params WHERE run_uuid = ?", (run_id,)))
+        run.tags = dict(self.con.execute("SELECT key, value FROM tags WHERE run_uuid = ?", (run_id,)))
+        run.metrics = [
+            (k, float("nan") if is_nan else float(v), int(ts), int(step))
+            for k, v, ts, step, is_nan in self.con.execute(
+                "SELECT key, value, timestamp, step, is_nan FROM metrics WHERE run_uuid = ? "
+                "ORDER BY key, step, timestamp", (run_id,)
+            )
+        ]
+        return run
+
+
+# ---- file store --------------------------------------------------------------------------
+def _yaml_load(path: Path) -> dict[str, Any]:
+    try:
+        import yaml
+    except ImportError:
+        raise SourceError("reading an MLflow file store needs PyYAML: pip install 'nbtrack[mlflow]'") from None
+    with open(path, encoding="utf-8") as fh:
+        return yaml.safe_load(fh) or {}
+
+
+class FileSource(Source):
+    """An MLflow file store folder (``mlruns/``)."""
+
+    def __init__(self, path: str) -> None:
+        if path.startswith("file:"):
+            path = str(_local_path(path))
+        self.root = Path(path)
+        if not self.root.is_dir():
+            raise SourceError(f"no MLflow file store at {path!r}")
+        self._dirs: dict[str, Path] = {}
+
+    def experiments(self) -> list[SourceExperiment]:
+        out = []
+        for base in (self.root, self.root / ".trash"):
+            if not base.is_dir():
+                continue
+            for d in sorted(base.iterdir()):
+                meta = d / "meta.yaml"
+                if not d.is_dir() or not meta.is_file():
+                    continue
+                m = _yaml_load(meta)
+                eid = str(m.get("experiment_id", d.name))
+                self._dirs[eid] = d
+                tags = {}
+                if (d / "tags").is_dir():
+                    tags = {p.name: p.read_text(encoding="utf-8") for p in (d / "tags").iterdir()}
+                out.append(SourceExperiment(
+                    eid, m["name"], m.get("lifecycle_stage", "active"),
+                    m.get("artifact_location") or "", tags, m.get("creation_time"),
+                    m.get("last_update_time"),
+                ))
+        return out
+
+    def run_ids(self, experiment_id: str) -> list[str]:
+        d = self._dirs[experiment_id]
+        return sorted(p.name for p in d.iterdir() if (p / "meta.yaml").is_file())
+
+    def run(self, experiment_id: str, run_id: str) -> SourceRun:
+        d = self._dirs[experiment_id] / run_id
+        m = _yaml_load(d / "meta.yaml")
+        run = SourceRun(
+            run_id, experiment_id, m.get("run_name"), _status(m.get("status", 3)),
+            m.get("start_time") or 0, m.get("end_time"), m.get("lifecycle_stage", "active"),
+            m.get("user_id") or "", artifact_uri=m.get("artifact_uri") or "",
+        )
+        run.params = _read_kv(d / "params")
+        run.tags = _read_kv(d / "tags")
+        mdir = d / "metrics"
+        if mdir.is_dir():
+            for p in sorted(mdir.rglob("*")):
+                if not p.is_file():
+                    continue
+                key = p.relative_to(mdir).as_posix()
+                for line in p.read_text(encoding="utf-8").splitlines():
+                    parts = line.split()
+                    if len(parts) >= 2:
+                        step = int(parts[2]) if len(parts) > 2 else 0
+                        run.metrics.append((key, float(parts[1]), int(parts[0]), step))
+        if not (_local_path(run.artifact_uri) or Path("/nonexistent")).is_dir():
+            run.artifact_uri = str(d / "artifacts")  # a store that was moved: use its own folder
+        return run
+
+
+def _read_kv(folder: Path) -> dict[str, str]:
+    if not folder.is_dir():
+        return {}
+    return {
+        p.relative_to(folder).as_posix(): p.read_text(encoding="utf-8")
+        for p in sorted(folder.rglob("*")) if p.is_file()
+    }
+
+
+# ---- REST --------------------------------------------------------------------------------
+class RestSource(Source):
+    """A running MLflow tracking server (``http(s)://host:port``), through its REST API."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url.rstrip("/")
+        self._call("GET", "experiments/search", {"max_results": 1})
+
+    def _call(self, method: str, endpoint: str, body: dict[str, Any]) -> dict[str, Any]:
+        url = f"{self.url}/api/2.0/mlflow/{endpoint}"
+        data = None
+        if method == "GET":
+            url += "?" + urllib.parse.urlencode(body, doseq=True)
+        else:
+            data = json.dumps(body).encode()
+        req = urllib.request.Request(url, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=60) as resp:
+                return json.loads(resp.read() or b"{}")
+        except OSError as exc:
+            raise SourceError(f"MLflow server at {self.url} failed on {endpoint}: {exc}") from exc
+
+    def _pages(self, method: str, endpoint: str, body: dict[str, Any], key: str) -> Iterator[dict[str, Any]]:
+        token = None
+        while True:
+            page = self._call(method, endpoint, {**body, **({"page_token": token} if token else {})})
+            yield from page.get(key, [])
+            token = page.get("next_page_token")
+            if not token:
+                return
+
+    def experiments(self) -> list[SourceExperiment]:
+        out = []
+        for e in self._pages("POST", "experiments/search", {"max_results": 1000, "view_type": "ALL"}, "experiments"):
+            out.append(SourceExperiment(
+                str(e["experiment_id"]), e["name"], e.get("lifecycle_stage", "active"),
+                e.get("artifact_location", ""), {t["key"]: t["value"] for t in e.get("tags", [])},
+                _int(e.get("creation_time")), _int(e.get("last_update_time")),
+            ))
+        return out
+
+    def run_ids(self, experiment_id: str) -> list[str]:
+        self._runs: dict[str, dict[str, Any]] = getattr(self, "_runs", {})
+        ids = []
+        body = {"experiment_ids": [experiment_id], "run_view_type": "ALL", "max_results": 1000}
+        for r in self._pages("POST", "runs/search", body, "runs"):
+            self._runs[r["info"]["run_id"]] = r
+            ids.append(r["info"]["run_id"])
+        return ids
+
+    def run(self, experiment_id: str, run_id: str) -> SourceRun:
+        r = self._runs.pop(run_id, None) or self._call("GET", "runs/get", {"run_id": run_id})["run"]
+        info, data = r["info"], r.get("data", {})
+        run = SourceRun(
+            run_id, experiment_id, info.get("run_name"), _status(info.get("status", "FINISHED")),
+            _int(info.get("start_time")) or 0, _int(info.get("end_time")),
+            info.get("lifecycle_stage", "active"), info.get("user_id", ""),
+            artifact_uri=info.get("artifact_uri", ""),
+        )
+        run.params = {p["key"]: p["value"] for p in data.get("params", [])}
+        run.tags = {t["key"]: t["value"] for t in data.get("tags", [])}
+        for m in data.get("metrics", []):
+            for p in self._pages("GET", "metrics/get-history",
+                                 {"run_id": run_id, "metric_key": m["key"], "max_results": 25000}, "metrics"):
+                run.metrics.append((p["key"], float(p["value"]), int(p["timestamp"]), int(p.get("step", 0))))
+        return run
+
+    def artifacts(self, run: SourceRun) -> Iterator[tuple[str, bytes]]:
+        stack = [""]
+        while stack:
+            path = stack.pop()
+            body = {"run_id": run.run_id, **({"path": path} if path else {})}
+            for f in self._call("GET", "artifacts/list", body).get("files", []):
+                if f.get("is_dir"):
+                    stack.append(f["path"])
+                    continue
+                q = urllib.parse.urlencode({"run_id": run.run_id, "path": f["path"]})
+                try:
+                    with urllib.request.urlopen(f"{self.url}/get-artifact?{q}", timeout=60) as resp:
+                        yield f["path"], resp.read()
+                except OSError as exc:
+                    raise SourceError(f"could not download artifact {f['path']}: {exc}") from exc
+
+
+def _int(v: Any) -> int | None:
+    return None if v is None else int(v)
+
+
+def open_source(uri: str) -> Source:
+    """A reader for ``uri``: http(s) server, sqlite:/// or *.db file, or an mlruns folder."""
+    if uri.startswith(("http://", "https://")):
+        return RestSource(uri)
+    if uri.startswith("sqlite:") or (os.path.isfile(uri) and uri.endswith((".db", ".sqlite"))):
+        return SqliteSource(uri)
+    return FileSource(uri)

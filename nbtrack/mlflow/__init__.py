@@ -1,0 +1,90 @@
+"""MLflow's tracking API on nbtrack: ``import nbtrack.mlflow as mlflow``.
+
+Runs go to the nbtrack store (``set_tracking_uri`` takes a path, ``file:`` URI or fsspec
+URL). Differences from MLflow are few and deliberate (see docs/mlflow.md): models, the
+registry, tracing and autologging raise ``NotImplementedError`` naming the nbtrack way, and
+MLflow servers/databases are read with ``nbtrack import``. Like MLflow (and unlike
+``nbtrack.log_metric``), a logging call with no active run starts one.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from nbtrack.mlflow import artifacts, data, entities, exceptions
+from nbtrack.mlflow._unsupported import FLAVORS, UnsupportedModule, unsupported
+from nbtrack.mlflow.client import MlflowClient
+from nbtrack.mlflow.entities import RunStatus, ViewType
+from nbtrack.mlflow.exceptions import MlflowException
+from nbtrack.mlflow.experiments import (
+    create_experiment,
+    delete_experiment,
+    get_experiment,
+    get_experiment_by_name,
+    restore_experiment,
+    search_experiments,
+    set_experiment,
+    set_experiment_tag,
+    set_experiment_tags,
+)
+from nbtrack.mlflow.fluent import (
+    ActiveRun,
+    active_run,
+    delete_run,
+    delete_tag,
+    end_run,
+    get_artifact_uri,
+    get_parent_run,
+    get_run,
+    last_active_run,
+    log_artifact,
+    log_artifacts,
+    log_dict,
+    log_figure,
+    log_image,
+    log_input,
+    log_metric,
+    log_metrics,
+    log_param,
+    log_params,
+    log_table,
+    log_text,
+    set_tag,
+    set_tags,
+    start_run,
+)
+from nbtrack.mlflow.search import search_runs
+from nbtrack.mlflow.tracking_uri import get_tracking_uri, is_tracking_uri_set, set_tracking_uri
+
+load_table = artifacts.load_table
+tracking = sys.modules[__name__]  # ``mlflow.tracking.MlflowClient`` works too
+
+__version__ = "3.0.0+nbtrack"
+
+__all__ = [
+    "ActiveRun", "MlflowClient", "MlflowException", "RunStatus", "ViewType", "active_run",
+    "artifacts", "create_experiment", "data", "delete_experiment", "delete_run", "delete_tag",
+    "end_run", "entities", "exceptions", "get_artifact_uri", "get_experiment",
+    "get_experiment_by_name", "get_parent_run", "get_run", "get_tracking_uri",
+    "is_tracking_uri_set", "last_active_run", "load_table", "log_artifact", "log_artifacts",
+    "log_dict", "log_figure", "log_image", "log_input", "log_metric", "log_metrics",
+    "log_param", "log_params", "log_table", "log_text", "restore_experiment", "search_experiments",
+    "search_runs", "set_experiment", "set_experiment_tag", "set_experiment_tags", "set_tag",
+    "set_tags", "set_tracking_uri", "start_run",
+]
+
+for _flavor in FLAVORS:
+    _mod = UnsupportedModule(f"{__name__}.{_flavor}")
+    sys.modules[f"{__name__}.{_flavor}"] = _mod
+    globals()[_flavor] = _mod
+
+autolog = unsupported("mlflow.autolog")
+log_model = unsupported("mlflow.log_model")
+register_model = unsupported("mlflow.register_model")
+
+
+def __getattr__(name: str) -> Any:
+    if name.startswith("__"):
+        raise AttributeError(name)
+    return unsupported(f"mlflow.{name}")

@@ -1,0 +1,47 @@
+"""What nbtrack.mlflow cannot honour raises NotImplementedError naming the nbtrack way."""
+
+from __future__ import annotations
+
+import types
+from typing import Any, NoReturn
+
+_ALTERNATIVES = {
+    "autolog": "log params and metrics yourself, or run the cell with %%track",
+    "log_model": "save the model file and log it with mlflow.log_artifact(path)",
+    "load_model": "read a logged model file with nbtrack.read_artifact(run_id, path)",
+    "genai": "nbtrack tracks runs (params, metrics, tags, artifacts) only",
+    "tracing": "nbtrack tracks runs (params, metrics, tags, artifacts) only",
+    "registry": "nbtrack has no model registry yet; tag runs (e.g. stage=prod) instead",
+}
+
+
+def _hint(name: str) -> str:
+    for word, hint in _ALTERNATIVES.items():
+        if word in name:
+            return hint
+    return "use nbtrack's API (nbtrack.start_run, log_metric, log_artifact, search_runs)"
+
+
+def unsupported(name: str) -> Any:
+    def call(*args: Any, **kwargs: Any) -> NoReturn:
+        raise NotImplementedError(f"{name} is not supported by nbtrack.mlflow; {_hint(name)}")
+
+    call.__name__ = name.rsplit(".", 1)[-1]
+    return call
+
+
+class UnsupportedModule(types.ModuleType):
+    """``mlflow.sklearn``, ``mlflow.pytorch`` ...: every function raises NotImplementedError."""
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        return unsupported(f"{self.__name__.replace('nbtrack.mlflow', 'mlflow')}.{attr}")
+
+
+FLAVORS = (
+    "sklearn", "pytorch", "tensorflow", "keras", "xgboost", "lightgbm", "catboost", "pyfunc",
+    "transformers", "sentence_transformers", "spark", "onnx", "statsmodels", "prophet",
+    "langchain", "openai", "genai", "models", "tracing", "llama_index", "h2o", "spacy",
+    "fastai", "paddle", "pmdarima", "diviner", "shap",
+)

@@ -1,0 +1,151 @@
+"""MLflow's experiment functions: ``set_experiment``, ``create_experiment`` ... over
+``nbtrack.tracking.experiments`` (ids, tags and lifecycle kept as records)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from nbtrack.mlflow import _runs, entities
+from nbtrack.mlflow.exceptions import RESOURCE_DOES_NOT_EXIST, MlflowException, translated
+from nbtrack.tracking import experiments as exps
+from nbtrack.tracking import settings
+
+
+def _get(experiment_id: Any) -> exps.Experiment:
+    try:
+        return exps.get_by_id(_runs.store(), str(experiment_id))
+    except exps.ExperimentNotFoundError:
+        raise MlflowException(
+            f"No Experiment with id={experiment_id} exists", RESOURCE_DOES_NOT_EXIST
+        ) from None
+
+
+@translated
+def set_experiment(
+    experiment_name: str | None = None, experiment_id: str | None = None
+) -> entities.Experiment:
+    """Make the experiment current (creating it by name if needed); returns it."""
+    if (experiment_name is None) == (experiment_id is None):
+        raise MlflowException.invalid_parameter_value(
+            "Must specify exactly one of: `experiment_id` or `experiment_name`."
+        )
+    st = _runs.store()
+    if experiment_id is not None:
+        exp = _get(experiment_id)
+    else:
+        found = exps.get_by_name(st, experiment_name)  # type: ignore[arg-type]
+        exp = found if found is not None and found.registered else exps.ensure(st, experiment_name)  # type: ignore[arg-type]
+    if exp.lifecycle_stage == exps.DELETED:
+        raise MlflowException.invalid_parameter_value(
+            f"Cannot set a deleted experiment {exp.name!r} as the active experiment. You can "
+            "restore the experiment, or permanently delete the experiment to create a new one."
+        )
+    settings.set_experiment(exp.name)
+    return _runs.experiment_entity(exp)
+
+
+@translated
+def create_experiment(
+    name: str, artifact_location: str | None = None, tags: Mapping[str, Any] | None = None
+) -> str:
+    """Register a new experiment; returns its id."""
+    return exps.create(_runs.store(), name, artifact_location=artifact_location, tags=tags).experiment_id
+
+
+@translated
+def get_experiment(experiment_id: str) -> entities.Experiment:
+    return _runs.experiment_entity(_get(experiment_id))
+
+
+@translated
+def get_experiment_by_name(name: str) -> entities.Experiment | None:
+    exp = exps.get_by_name(_runs.store(), name)
+    return _runs.experiment_entity(exp) if exp is not None else None
+
+
+@translated
+def search_experiments(
+    view_type: int = entities.ViewType.ACTIVE_ONLY,
+    max_results: int | None = None,
+    filter_string: str | None = None,
+    order_by: Sequence[str] | None = None,
+) -> list[entities.Experiment]:
+    """Experiments by lifecycle stage, newest first (MLflow's default order).
+
+    ``filter_string`` supports ``name = 'x'``, ``name LIKE 'x%'`` and ``tags.<k> = 'v'``
+    joined by AND; other filters and ``order_by`` raise NotImplementedError.
+    """
+    if order_by:
+        raise NotImplementedError(
+            "search_experiments(order_by=) is not supported by nbtrack.mlflow; sort the list "
+            "in Python (e.g. sorted(exps, key=lambda e: e.name))"
+        )
+    stages = entities.LifecycleStage.view_type_to_stages(view_type)
+    out = [e for e in exps.list_all(_runs.store()) if e.lifecycle_stage in stages]
+    if filter_string:
+        out = [e for e in out if _matches(e, filter_string)]
+    out.sort(key=lambda e: (e.creation_time or 0, e.experiment_id), reverse=True)
+    if max_results is not None:
+        out = out[:max_results]
+    return [_runs.experiment_entity(e) for e in out]
+
+
+def _matches(exp: exps.Experiment, text: str) -> bool:
+    import fnmatch
+    import re
+
+    for clause in re.split(r"\s+AND\s+", text.strip(), flags=re.IGNORECASE):
+        m = re.fullmatch(
+            r"\s*(?:attributes?\.)?(name|tags?\.`?([^`=!<> ]+)`?)\s*(=|!=|LIKE|ILIKE)\s*'(.*)'\s*",
+            clause, re.IGNORECASE,
+        )
+        if not m:
+            raise NotImplementedError(
+                f"search_experiments filter {clause!r} is not supported by nbtrack.mlflow; "
+                "use name = '...', name LIKE '...' or tags.<key> = '...'"
+            )
+        value = exp.name if m.group(2) is None else exp.tags.get(m.group(2))
+        op, lit = m.group(3).upper(), m.group(4)
+        if value is None:
+            return False
+        if op in ("LIKE", "ILIKE"):
+            pat = fnmatch.translate(lit.replace("%", "*").replace("_", "?"))
+            ok = re.fullmatch(pat, value, re.IGNORECASE if op == "ILIKE" else 0) is not None
+        else:
+            ok = (value == lit) == (op == "=")
+        if not ok:
+            return False
+    return True
+
+
+@translated
+def delete_experiment(experiment_id: str) -> None:
+    exps.update(_runs.store(), _get(experiment_id), lifecycle_stage=exps.DELETED)
+
+
+@translated
+def restore_experiment(experiment_id: str) -> None:
+    exps.update(_runs.store(), _get(experiment_id), lifecycle_stage=exps.ACTIVE)
+
+
+def _current() -> exps.Experiment:
+    st = _runs.store()
+    name = settings.current_experiment()
+    exp = exps.get_by_name(st, name)
+    return exp if exp is not None else exps.Experiment(exps.implicit_id(name), name, registered=False)
+
+
+@translated
+def set_experiment_tag(key: str, value: Any) -> None:
+    exps.set_tag(_runs.store(), _current(), key, value)
+
+
+@translated
+def set_experiment_tags(tags: Mapping[str, Any]) -> None:
+    for k, v in tags.items():
+        set_experiment_tag(k, v)
+
+
+def current_experiment_id() -> str:
+    return _current().experiment_id

@@ -1,0 +1,242 @@
+"""The catalog of a store's files: which segment files a reader takes, as one snapshot.
+
+A snapshot lists every partition folder once, drops temporary files, unreadable files
+(with one warning each) and every file that an accepted compacted file replaces. Because a
+compacted file becomes visible in one atomic step and the files it replaces are deleted only
+after a grace period, each snapshot counts every record exactly once. It also gives each
+file its place in arrival order (``arrival_position``), which breaks ties in the latest
+metric (docs/format.md).
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from nbtrack.errors import NbtrackWarning
+from nbtrack.storage import schema, segments
+from nbtrack.storage._fs import TMP_SUFFIX, FileInfo, FileSystem
+
+if TYPE_CHECKING:
+    from nbtrack.storage.reader import SegmentReader
+
+
+@dataclass
+class PartitionFiles:
+    """Resolved files of one partition folder."""
+
+    folder: str
+    visible: list[FileInfo] = field(default_factory=list)
+    # name -> mtime of the accepted compacted file that replaces it (for gc)
+    replaced: dict[str, float] = field(default_factory=dict)
+    # name -> the accepted compacted file that hides it now (gc checks that file first)
+    hidden_by: dict[str, str] = field(default_factory=dict)
+    # visible name -> its place in arrival order (see ``arrival_position``)
+    positions: dict[str, str] = field(default_factory=dict)
+    losers: list[FileInfo] = field(default_factory=list)
+    temporary: list[FileInfo] = field(default_factory=list)
+    corrupt: list[tuple[FileInfo, str]] = field(default_factory=list)
+    foreign: list[FileInfo] = field(default_factory=list)
+
+
+@dataclass
+class Snapshot:
+    """Every table's partitions, resolved."""
+
+    partitions: dict[str, list[PartitionFiles]]
+
+    def paths(self, fs: FileSystem, table: str) -> list[str]:
+        out = []
+        for part in self.partitions.get(table, []):
+            out.extend(fs.join(part.folder, f.name) for f in part.visible)
+        return out
+
+    def positions(self, fs: FileSystem, table: str) -> dict[str, str]:
+        """Path -> arrival position of every visible file of ``table``."""
+        return {
+            fs.join(part.folder, name): pos
+            for part in self.partitions.get(table, [])
+            for name, pos in part.positions.items()
+        }
+
+    def key(self) -> tuple[Any, ...]:
+        return tuple(
+            (t, p.folder, tuple(sorted(f.name for f in p.visible)))
+            for t, parts in sorted(self.partitions.items())
+            for p in parts
+        )
+
+
+def arrival_position(name: str, replaces: list[str]) -> str:
+    """Where a file's rows stand in arrival order, as a string that sorts like it.
+
+    Rows arrive in file order, then row order within a file: a flush keeps the order of
+    the calls (the buffer groups points by key with a stable sort), and compaction
+    concatenates its inputs in name order and sorts stably. A flushed (``s-``) file stands
+    at its own name (its time and writer sequence); a compacted (``c-``) file at the
+    largest ``s-`` name it replaces, i.e. at its newest rows.
+    """
+    if name.startswith(segments.COMPACTED_PREFIX):
+        parts = [r for r in replaces if r.startswith(segments.SEGMENT_PREFIX)]
+        if parts:
+            return max(parts)
+    return name
+
+
+class FileCatalog:
+    """Lists and resolves segment files; caches facts about immutable files."""
+
+    def __init__(self, fs: FileSystem) -> None:
+        self.fs = fs
+        self._replaces: dict[str, list[str]] = {}
+        self._bad: dict[tuple[str, int], str | None] = {}
+        self._warned: set[str] = set()
+        self._lock = threading.Lock()
+        # (path, size) -> None when DuckDB read the whole file, else why not
+        self._duck_checked: dict[tuple[str, int], str | None] = {}
+
+    def _problem(self, path: str, info: FileInfo) -> str | None:
+        # Footers are checked once per (path, size): files never change once visible.
+        key = (path, info.size)
+        if key not in self._bad:
+            problem = segments.check_readable(self.fs, path, info.size)
+            if problem is None:
+                # Once per new file: a footer read, so a Parquet file of another shape
+                # under a segment name is skipped instead of breaking every query.
+                table = path[len(self.fs.root) :].strip("/").split("/", 1)[0]
+                if table in schema.SCHEMAS:
+                    problem = segments.check_schema(self.fs, path, table)
+            self._bad[key] = problem
+        return self._bad[key]
+
+    def mark_path_bad(self, path: str, why: str) -> None:
+        """Skip ``path`` from now on (DuckDB could not read it)."""
+        for key in [k for k in self._bad if k[0] == path]:
+            self._bad[key] = why
+        folder, name = path.rsplit("/", 1) if "/" in path else ("", path)
+        for info in self.fs.list_files(folder):
+            if info.name == name:
+                self._bad[(path, info.size)] = why
+
+    def duckdb_problem(self, reader: SegmentReader, path: str, table: str) -> str | None:
+        """None when DuckDB reads every row of ``path`` (checked once per file), else why not."""
+        folder, name = path.rsplit("/", 1) if "/" in path else ("", path)
+        size = next((f.size for f in self.fs.list_files(folder) if f.name == name), -1)
+        key = (path, size)
+        if key not in self._duck_checked:
+            self._duck_checked[key] = reader.problem(path, table)
+        return self._duck_checked[key]
+
+    def mark_bad(self, snap: Snapshot) -> int:
+        """Check every visible file's footer in full; mark failures. Returns how many."""
+        found = 0
+        for parts in snap.partitions.values():
+            for part in parts:
+                for info in part.visible:
+                    path = self.fs.join(part.folder, info.name)
+                    problem = segments.check_footer(self.fs, path)
+                    if problem is not None:
+                        self._bad[(path, info.size)] = problem
+                        found += 1
+        return found
+
+    def _replaced_by(self, path: str) -> list[str]:
+        if path not in self._replaces:
+            self._replaces[path] = segments.read_replaces(self.fs, path)
+        return self._replaces[path]
+
+    def resolve_partition(self, folder_rel: str) -> PartitionFiles:
+        part = PartitionFiles(folder_rel)
+        folder = self.fs.join(folder_rel)
+        data: list[FileInfo] = []
+        for info in self.fs.list_files(folder):
+            if info.name.endswith(TMP_SUFFIX) and info.name.startswith("."):
+                part.temporary.append(info)
+            elif not segments.is_data_file(info.name) or not (
+                info.name.startswith(segments.SEGMENT_PREFIX)
+                or info.name.startswith(segments.COMPACTED_PREFIX)
+            ):
+                part.foreign.append(info)
+            else:
+                data.append(info)
+        good: list[FileInfo] = []
+        for info in data:
+            path = self.fs.join(folder_rel, info.name)
+            problem = self._problem(path, info)
+            if problem is None:
+                good.append(info)
+            else:
+                part.corrupt.append((info, problem))
+        # Accept compacted files newest name first. A newer compacted file that merged an
+        # older one names it (and its parts) in its footer, so the older one is dropped.
+        # A compacted file whose inputs overlap an accepted one without being replaced by it
+        # lost a race with another compactor and is ignored entirely.
+        dropped: set[str] = set()
+        by_name = {f.name: f for f in good}
+        compacted = sorted(
+            (f for f in good if f.name.startswith(segments.COMPACTED_PREFIX)),
+            key=lambda f: f.name,
+            reverse=True,
+        )
+        loser_names: set[str] = set()
+        for f in compacted:
+            if f.name in dropped:
+                continue
+            replaces = set(self._replaced_by(self.fs.join(folder_rel, f.name)))
+            if replaces & dropped:
+                loser_names.add(f.name)
+                continue
+            for name in replaces:
+                dropped.add(name)
+                part.replaced[name] = f.mtime
+                part.hidden_by.setdefault(name, f.name)
+        # A file's grace period runs from the first compaction that replaced it, not from
+        # the newest one that lists it again (transitively): older compacted files that are
+        # themselves replaced now still tell when that was.
+        for f in compacted:
+            if f.name in loser_names:
+                continue
+            for name in self._replaced_by(self.fs.join(folder_rel, f.name)):
+                if name in part.replaced and f.mtime < part.replaced[name]:
+                    part.replaced[name] = f.mtime
+        for name, info in by_name.items():
+            if name in loser_names:
+                part.losers.append(info)
+            elif name not in dropped:
+                part.visible.append(info)
+                part.positions[name] = arrival_position(
+                    name, self._replaced_by(self.fs.join(folder_rel, name))
+                    if name.startswith(segments.COMPACTED_PREFIX) else []
+                )
+        return part
+
+    def snapshot(self, tables: tuple[str, ...] = schema.TABLES) -> Snapshot:
+        with self._lock:
+            parts: dict[str, list[PartitionFiles]] = {}
+            for table in tables:
+                folders = sorted(self.fs.list_dirs(self.fs.join(table)))
+                parts[table] = [
+                    self.resolve_partition(f"{table}/{d}")
+                    for d in folders
+                    if d.startswith(schema.PARTITION_KEY + "=")
+                ]
+            return Snapshot(parts)
+
+    def warn_problems(self, snap: Snapshot) -> None:
+        for parts in snap.partitions.values():
+            for part in parts:
+                for info, problem in [
+                    *part.corrupt,
+                    *((f, "not an nbtrack segment") for f in part.foreign),
+                ]:
+                    path = self.fs.join(part.folder, info.name)
+                    if path not in self._warned:
+                        self._warned.add(path)
+                        warnings.warn(
+                            f"nbtrack: skipping {path} ({problem}); "
+                            "run `nbtrack doctor` for what to do",
+                            NbtrackWarning,
+                            stacklevel=4,
+                        )

@@ -1,0 +1,507 @@
+"""The read model: DuckDB tables and views over a snapshot of the store, kept up to date
+incrementally, and the one-row-per-run ("wide") shape that searches return.
+
+How it stays cheap as a store grows and writers flush every second:
+
+- **Raw tables load file by file.** Files are immutable, so when the snapshot changes only
+  the files that appeared are read, and the rows of files that went away (replaced by a
+  compacted file holding the same rows) are deleted. Metric files contribute one summary
+  row per run and key (the file's latest point), never their points.
+- **Current state is recomputed only for the runs that changed.** The run ids in new or
+  vanished rows form ``_affected``; each current-state table (newest record wins, deleted
+  runs removed) deletes and recomputes just those runs. A flush from one writer therefore
+  costs in proportion to what it wrote, not to the store.
+- **The wide shape is built on demand, with NumPy, not SQL.** ``wide(run_ids)`` pivots the
+  long ``(run_id, key, value)`` rows of params, latest metrics and tags into one column per
+  key by scattering into arrays. (A SQL pivot with one filtered aggregate per key grew with
+  keys × rows: 20 runs × 600 keys took 11 s and 600 MB.) It is cached per snapshot.
+- **``nt.sql`` gets its own connection** holding only the five public views
+  (``sql_connection``), so internal tables (deleted runs among them) are out of reach.
+
+Views (on a DuckDB connection that may read nothing but the store):
+
+    runs(run_id, experiment, name, status, start_time, end_time, duration_s,
+         parent_run_id, description)      a dead writer's RUNNING run reads KILLED, its
+                                          end_time the time of its last record
+                                          (docs/format.md, Liveness)
+    params(run_id, key, value)          tags(run_id, key, value)
+    metrics(run_id, key, step, timestamp, value)
+    artifacts(run_id, path, size, sha256)
+    latest_metrics(run_id, key, step, timestamp, value)   one row per run and key: highest
+        step, then newest timestamp, then arrival order (``arrival_position``, row number)
+
+Relations the tracking layer may query through ``ParquetStore.query`` (the internal
+connection): ``runs``, ``params``, ``tags``, ``metrics``, ``latest_metrics``, ``artifacts``,
+``experiments``, ``inputs``, and for deleted runs the raw tables ``_runs_raw``,
+``_deletions_raw``, ``_params_raw``, ``_tags_raw``, ``_artifacts_raw``, ``_inputs_raw``.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from nbtrack.storage import schema
+from nbtrack.storage._fs import FileSystem
+from nbtrack.storage.catalog import Snapshot
+from nbtrack.storage.reader import connect
+from nbtrack.storage.reader import sql_string as _sql_string
+
+_DUCK_TYPES = {
+    pa.string(): "VARCHAR",
+    pa.int64(): "BIGINT",
+    pa.float64(): "DOUBLE",
+    pa.bool_(): "BOOLEAN",
+    pa.timestamp("ms", tz="UTC"): "TIMESTAMPTZ",
+}
+
+#: Tables loaded into DuckDB memory file by file (metrics are summarised instead).
+_CACHED = ("runs", "deletions", "params", "tags", "artifacts", "experiments", "inputs")
+
+#: Memory DuckDB may use for one connection before it spills to its private temp folder.
+MEMORY_LIMIT = "256MB"
+
+#: Cells (runs × keys) up to which the wide shape of every run is cached per snapshot.
+WIDE_CACHE_CELLS = 4_000_000
+
+
+def _empty_select(table: str) -> str:
+    sch = schema.SCHEMAS[table]
+    cols = ", ".join(f"CAST(NULL AS {_DUCK_TYPES[f.type]}) AS {f.name}" for f in sch)
+    return f"SELECT {cols} LIMIT 0"
+
+
+def _metrics_source(paths: list[str]) -> str:
+    if not paths:
+        return _empty_select("metrics")
+    listed = ", ".join(_sql_string(p) for p in paths)
+    cols = ", ".join(f.name for f in schema.SCHEMAS["metrics"])
+    return f"SELECT {cols} FROM read_parquet([{listed}], union_by_name = true)"
+
+
+# Current-state tables in dependency order. ``{scope}`` restricts a recomputation to the
+# affected runs (incremental) or is TRUE (the first install). Each SELECT's columns are the
+# table's columns, so ``INSERT INTO t <select>`` and ``CREATE TABLE t AS <select>`` agree.
+_CURRENT: tuple[tuple[str, str], ...] = (
+    (
+        "_runs_cur",
+        """SELECT * EXCLUDE (_file) FROM _runs_raw
+  WHERE {scope} AND run_id NOT IN (
+    SELECT run_id FROM (
+      SELECT run_id, deleted FROM _deletions_raw WHERE {scope}
+      QUALIFY row_number() OVER (PARTITION BY run_id ORDER BY record_time DESC) = 1
+    ) WHERE deleted)
+  QUALIFY row_number() OVER (PARTITION BY run_id ORDER BY record_time DESC) = 1""",
+    ),
+    (
+        # When a run's last record was written (a KILLED run's end_time; docs/format.md).
+        "_last_record",
+        """SELECT run_id, make_timestamptz(max(ms) * 1000) AS t FROM (
+    SELECT run_id, greatest(epoch_ms(start_time), record_time // 1000000) AS ms
+      FROM _runs_raw WHERE {scope}
+    UNION ALL SELECT run_id, record_time // 1000000 FROM _params_raw WHERE {scope}
+    UNION ALL SELECT run_id, record_time // 1000000 FROM _tags_raw WHERE {scope}
+    UNION ALL SELECT run_id, record_time // 1000000 FROM _artifacts_raw WHERE {scope}
+    UNION ALL SELECT run_id, epoch_ms(max_timestamp) FROM _metric_summary WHERE {scope}
+  ) WHERE run_id IN (SELECT run_id FROM _runs_cur WHERE status = 'RUNNING')
+  GROUP BY run_id""",
+    ),
+    (
+        "_params_cur",
+        """SELECT run_id, key, arg_min(value, record_time) AS value FROM _params_raw
+  WHERE {scope} AND run_id IN (SELECT run_id FROM _runs_cur)
+  GROUP BY run_id, key""",
+    ),
+    (
+        "_tags_cur",
+        """SELECT run_id, key, value FROM (
+    SELECT run_id, key, value FROM _tags_raw
+    WHERE {scope} AND run_id IN (SELECT run_id FROM _runs_cur)
+    QUALIFY row_number() OVER (PARTITION BY run_id, key ORDER BY record_time DESC) = 1
+  ) WHERE value IS NOT NULL""",
+    ),
+    (
+        # Latest point: highest step, then newest timestamp, then arrival (file position).
+        "_latest_cur",
+        """SELECT run_id, key, step, timestamp, value FROM _metric_summary
+  WHERE {scope} AND run_id IN (SELECT run_id FROM _runs_cur)
+  QUALIFY row_number() OVER (
+    PARTITION BY run_id, key ORDER BY step DESC, timestamp DESC, pos DESC) = 1""",
+    ),
+    (
+        "_artifacts_cur",
+        """SELECT run_id, path, size, sha256 FROM _artifacts_raw
+  WHERE {scope} AND run_id IN (SELECT run_id FROM _runs_cur)
+  QUALIFY row_number() OVER (PARTITION BY run_id, path ORDER BY record_time DESC) = 1""",
+    ),
+)
+
+_EXPERIMENTS_CUR = """
+CREATE OR REPLACE TABLE _experiments_cur AS
+  SELECT * EXCLUDE (_file, record_time) FROM _experiments_raw
+  QUALIFY row_number() OVER (PARTITION BY id ORDER BY record_time DESC) = 1
+"""
+
+_AFFECTED_SCOPE = "run_id IN (SELECT run_id FROM _affected)"
+
+# The latest point of each run and key within each new metric file: highest step, then
+# newest timestamp, then the last row (arrival order within a file); docs/format.md.
+_SUMMARIZE_METRICS = """
+INSERT INTO _metric_summary
+  SELECT run_id, key, max(step),
+    arg_max(timestamp, [step, epoch_ms(timestamp), file_row_number]),
+    arg_max(value, [step, epoch_ms(timestamp), file_row_number]),
+    max(timestamp), p.pos, filename
+  FROM read_parquet(?::VARCHAR[], filename = true, file_row_number = true,
+                    union_by_name = true)
+  JOIN (SELECT unnest(?::VARCHAR[]) AS file, unnest(?::VARCHAR[]) AS pos) p
+    ON p.file = filename
+  GROUP BY run_id, key, filename, p.pos
+"""
+
+_RUNS_VIEW = """
+  SELECT r.run_id, r.experiment, r.name,
+    CASE WHEN r.status = 'RUNNING' AND d.owner IS NOT NULL THEN 'KILLED' ELSE r.status END
+      AS status,
+    r.start_time,
+    CASE WHEN r.status = 'RUNNING' AND d.owner IS NOT NULL THEN l.t ELSE r.end_time END
+      AS end_time,
+    date_diff('millisecond', r.start_time,
+      CASE WHEN r.status = 'RUNNING' AND d.owner IS NOT NULL THEN l.t
+           ELSE coalesce(r.end_time, now()) END) / 1000.0 AS duration_s,
+    r.parent_run_id, r.description
+  FROM _runs_cur r
+  LEFT JOIN _dead_writers d ON r.owner = d.owner
+  LEFT JOIN _last_record l ON r.run_id = l.run_id"""
+
+_VIEWS = f"""
+CREATE OR REPLACE VIEW runs AS {_RUNS_VIEW};
+CREATE OR REPLACE VIEW params AS SELECT run_id, key, value FROM _params_cur;
+CREATE OR REPLACE VIEW tags AS SELECT run_id, key, value FROM _tags_cur;
+CREATE OR REPLACE VIEW latest_metrics AS
+  SELECT run_id, key, step, timestamp, value FROM _latest_cur;
+CREATE OR REPLACE VIEW metrics AS
+  SELECT run_id, key, step, timestamp, value FROM _metrics_raw
+  WHERE run_id IN (SELECT run_id FROM _runs_cur);
+CREATE OR REPLACE VIEW artifacts AS SELECT run_id, path, size, sha256 FROM _artifacts_cur;
+CREATE OR REPLACE VIEW experiments AS
+  SELECT id AS experiment_id, * EXCLUDE (id) FROM _experiments_cur;
+CREATE OR REPLACE VIEW inputs AS
+  SELECT DISTINCT run_id, name, digest, source_type, source, schema, profile, context
+  FROM _inputs_raw WHERE run_id IN (SELECT run_id FROM _runs_cur);
+"""
+
+#: The wide shape's column groups: (column prefix, long relation, value type).
+_WIDE_KINDS = (
+    ("params", "_params_cur", pa.string()),
+    ("metrics", "_latest_cur", pa.float64()),
+    ("tags", "_tags_cur", pa.string()),
+)
+
+#: What ``nt.sql`` sees: exactly these five views (DESIGN.md §3).
+PUBLIC_VIEWS = ("runs", "params", "metrics", "tags", "artifacts")
+
+
+class ReadModel:
+    """One DuckDB connection, restricted to reading the store, with the views over it."""
+
+    def __init__(self, fs: FileSystem) -> None:
+        self.fs = fs
+        self.lock = threading.RLock()
+        self._tmpdir: str | None = None
+        if not fs.is_remote:
+            import tempfile
+
+            self._tmpdir = tempfile.mkdtemp(prefix="nbtrack-duck-")
+        con = connect(
+            fs, sandbox=True, temp_directory=self._tmpdir, memory_limit=MEMORY_LIMIT
+        )
+        # Writers found dead (last_seen: their lease's mtime, informative only: a KILLED
+        # run's end_time comes from the data, so it is the same for every reader and read).
+        con.execute("CREATE TEMP TABLE _dead_writers (owner VARCHAR, last_seen TIMESTAMPTZ)")
+        self.con = con
+        self._key: tuple[Any, ...] | None = None
+        self._dead: frozenset[tuple[str, float]] = frozenset()
+        self.owners: list[str] = []
+        self._keys: dict[str, list[str]] | None = None
+        self._wide_cache: pa.Table | None = None
+        self._visible_metrics: list[str] = []
+        self._sql_con: duckdb.DuckDBPyConnection | None = None
+        self._sql_key: tuple[Any, ...] | None = None
+        self.last_install: dict[str, int] = {}  # what the last install did (tests, benchmarks)
+
+    # ---- install ----------------------------------------------------------------------
+    def _setup_tables(self) -> None:
+        for table in _CACHED:
+            cols = ", ".join(f"{f.name} {_DUCK_TYPES[f.type]}" for f in schema.SCHEMAS[table])
+            self.con.execute(f"CREATE TABLE _{table}_raw ({cols}, _file VARCHAR)")
+        # Per metric file and run and key: the latest point in that file, the file's arrival
+        # position (ties between files) and its newest timestamp (a KILLED run's end_time).
+        self.con.execute(
+            "CREATE TABLE _metric_summary (run_id VARCHAR, key VARCHAR, step BIGINT, "
+            "timestamp TIMESTAMPTZ, value DOUBLE, max_timestamp TIMESTAMPTZ, pos VARCHAR, "
+            "_file VARCHAR)"
+        )
+        self.con.execute("CREATE TABLE _affected (run_id VARCHAR)")
+        self.con.execute(f"CREATE OR REPLACE VIEW _metrics_raw AS {_empty_select('metrics')}")
+        for name, select in _CURRENT:
+            self.con.execute(f"CREATE TABLE {name} AS {select.format(scope='TRUE')}")
+        self.con.execute(_EXPERIMENTS_CUR)
+        self.con.execute(_VIEWS)
+        self._loaded: dict[str, set[str]] = {t: set() for t in (*_CACHED, "metrics")}
+
+    def install(self, snap: Snapshot) -> None:
+        """Bring the tables and views up to the snapshot, recomputing only changed runs."""
+        key = snap.key()
+        if key == self._key:
+            return
+        with self.lock:
+            if self._key is None:
+                self._setup_tables()
+            self.con.execute("BEGIN TRANSACTION")
+            try:
+                self._load(snap)
+                self.con.execute("COMMIT")
+            except BaseException:
+                self.con.execute("ROLLBACK")
+                self._key = None
+                self._reset_tables()
+                raise
+            self._key = key
+            self._keys = None
+            self._wide_cache = None
+
+    def _load(self, snap: Snapshot) -> None:
+        con = self.con
+        con.execute("DELETE FROM _affected")
+        stats = {"new_files": 0, "gone_files": 0, "affected_runs": 0}
+        experiments_changed = False
+        for table in (*_CACHED, "metrics"):
+            visible = snap.paths(self.fs, table)
+            vis_set = set(visible)
+            loaded = self._loaded[table]
+            gone = sorted(loaded - vis_set)
+            new = [p for p in visible if p not in loaded]
+            if not gone and not new:
+                continue
+            stats["new_files"] += len(new)
+            stats["gone_files"] += len(gone)
+            target = "_metric_summary" if table == "metrics" else f"_{table}_raw"
+            has_run = table != "experiments"
+            if table == "experiments":
+                experiments_changed = True
+            if gone:
+                if has_run:
+                    con.execute(
+                        f"INSERT INTO _affected SELECT DISTINCT run_id FROM {target} "
+                        "WHERE _file IN (SELECT unnest(?::VARCHAR[]))",
+                        [gone],
+                    )
+                con.execute(
+                    f"DELETE FROM {target} WHERE _file IN (SELECT unnest(?::VARCHAR[]))", [gone]
+                )
+            if new:
+                if table == "metrics":
+                    pos = snap.positions(self.fs, "metrics")
+                    con.execute(_SUMMARIZE_METRICS, [new, new, [pos[p] for p in new]])
+                else:
+                    cols = ", ".join(f.name for f in schema.SCHEMAS[table])
+                    con.execute(
+                        f"INSERT INTO _{table}_raw SELECT {cols}, filename FROM "
+                        "read_parquet(?::VARCHAR[], filename = true, union_by_name = true)",
+                        [new],
+                    )
+                if has_run:
+                    con.execute(
+                        f"INSERT INTO _affected SELECT DISTINCT run_id FROM {target} "
+                        "WHERE _file IN (SELECT unnest(?::VARCHAR[]))",
+                        [new],
+                    )
+            if table == "metrics":
+                con.execute(f"CREATE OR REPLACE VIEW _metrics_raw AS {_metrics_source(visible)}")
+                self._visible_metrics = visible
+            self._loaded[table] = vis_set
+        n = con.execute("SELECT count(DISTINCT run_id) FROM _affected").fetchall()[0][0]
+        stats["affected_runs"] = int(n)
+        if n:
+            for name, select in _CURRENT:
+                con.execute(f"DELETE FROM {name} WHERE {_AFFECTED_SCOPE}")
+                con.execute(f"INSERT INTO {name} {select.format(scope=_AFFECTED_SCOPE)}")
+        if experiments_changed:
+            con.execute(_EXPERIMENTS_CUR)
+        self.owners = [
+            r[0]
+            for r in con.execute(
+                "SELECT DISTINCT owner FROM _runs_cur WHERE status = 'RUNNING' "
+                "AND owner IS NOT NULL"
+            ).fetchall()
+        ]
+        self.last_install = stats
+
+    # ---- the wide shape ---------------------------------------------------------------
+    @property
+    def keys(self) -> dict[str, list[str]]:
+        """Every param, metric and tag key of the current runs (sorted), per kind."""
+        with self.lock:
+            if self._keys is None:
+                keys: dict[str, list[str]] = {"params": [], "metrics": [], "tags": []}
+                for kind, name in self.con.execute(
+                    "SELECT 'params', key FROM _params_cur GROUP BY key UNION ALL "
+                    "SELECT 'metrics', key FROM _latest_cur GROUP BY key UNION ALL "
+                    "SELECT 'tags', key FROM _tags_cur GROUP BY key ORDER BY 1, 2"
+                ).fetchall():
+                    keys[kind].append(name)
+                self._keys = keys
+            return self._keys
+
+    def wide(self, run_ids: pa.Array) -> pa.Table:
+        """One row per id in ``run_ids`` (in that order): ``params.<k>``, ``metrics.<k>``,
+        ``tags.<k>`` for every key that at least one of these runs has."""
+        with self.lock:
+            n_keys = sum(len(v) for v in self.keys.values())
+            n_runs = self.con.execute("SELECT count(*) FROM _runs_cur").fetchall()[0][0]
+            if n_keys * n_runs <= WIDE_CACHE_CELLS:
+                if self._wide_cache is None:
+                    every = self.con.sql("SELECT run_id FROM _runs_cur ORDER BY run_id")
+                    self._wide_cache = self._pivot(every.to_arrow_table().column(0), None)
+                cache = self._wide_cache
+                rows = pc.index_in(run_ids, value_set=cache.column(0).combine_chunks())
+                picked = cache.take(rows).drop_columns(["run_id"])
+                keep = [c for c in picked.column_names if picked.column(c).null_count < len(picked)]
+                return picked.select(keep)
+            return self._pivot(run_ids, run_ids).drop_columns(["run_id"])
+
+    def _pivot(self, run_ids: pa.Array | pa.ChunkedArray, only: Any) -> pa.Table:
+        """Scatter the long (run, key, value) rows of ``run_ids`` into one column per key."""
+        run_ids = run_ids.combine_chunks() if isinstance(run_ids, pa.ChunkedArray) else run_ids
+        n = len(run_ids)
+        columns: list[pa.Array] = [run_ids]
+        names = ["run_id"]
+        for kind, relation, value_type in _WIDE_KINDS:
+            sql = f"SELECT run_id, key, value FROM {relation}"
+            params = None
+            if only is not None:
+                sql += " WHERE run_id IN (SELECT unnest(?::VARCHAR[]))"
+                params = [only.to_pylist()]
+            long = self.con.sql(sql + " ORDER BY key", params=params).to_arrow_table()
+            if long.num_rows == 0:
+                continue
+            pos = pc.index_in(long.column("run_id"), value_set=run_ids).to_numpy(
+                zero_copy_only=False
+            )
+            encoded = long.column("key").combine_chunks().dictionary_encode()
+            codes = encoded.indices.to_numpy(zero_copy_only=False)
+            keys = encoded.dictionary.to_pylist()  # in first-seen order: sorted (ORDER BY)
+            values = long.column("value").combine_chunks()
+            if value_type == pa.float64():
+                mat = np.full((len(keys), n), np.nan)
+                present = np.zeros((len(keys), n), dtype=bool)
+                mat[codes, pos] = values.to_numpy(zero_copy_only=False)
+                present[codes, pos] = True
+                for j, key in enumerate(keys):
+                    columns.append(pa.array(mat[j], mask=~present[j], type=pa.float64()))
+                    names.append(f"{kind}.{key}")
+            else:
+                index = np.full((len(keys), n), -1, dtype=np.int64)
+                index[codes, pos] = np.arange(long.num_rows)
+                for j, key in enumerate(keys):
+                    idx = index[j]
+                    columns.append(values.take(pa.array(idx, mask=idx < 0)))
+                    names.append(f"{kind}.{key}")
+        return pa.Table.from_arrays(columns, names=names)
+
+    # ---- nt.sql -------------------------------------------------------------------------
+    def sql_connection(self) -> duckdb.DuckDBPyConnection:
+        """A connection whose catalog holds only the five public views, at this snapshot.
+
+        Call with ``lock`` held. ``runs``, ``params``, ``tags`` and ``artifacts`` are the
+        current rows (small); ``metrics`` reads the visible metric files.
+        """
+        if self._sql_con is None:
+            self._sql_con = connect(
+                self.fs, sandbox=True, temp_directory=self._tmpdir, memory_limit=MEMORY_LIMIT
+            )
+        con = self._sql_con
+        state = (self._key, self._dead)
+        if state != self._sql_key:
+            for name in ("runs", "params", "tags", "artifacts"):
+                con.register(name, self.con.sql(f"SELECT * FROM {name}").to_arrow_table())
+            con.execute(
+                f"CREATE OR REPLACE TEMP VIEW metrics AS SELECT * FROM "
+                f"({_metrics_source(self._visible_metrics)}) "
+                "WHERE run_id IN (SELECT run_id FROM runs)"
+            )
+            self._sql_key = state
+        return con
+
+    # ---- upkeep -----------------------------------------------------------------------
+    def probe_new_files(self, snap: Snapshot) -> dict[str, str]:
+        """Read each not-yet-loaded file alone; return the ones DuckDB fails on, with why."""
+        bad: dict[str, str] = {}
+        for table in (*_CACHED, "metrics"):
+            cols = ", ".join(f.name for f in schema.SCHEMAS[table])
+            loaded = self._loaded.get(table, set()) if hasattr(self, "_loaded") else set()
+            for path in snap.paths(self.fs, table):
+                if path in loaded:
+                    continue
+                try:
+                    with self.lock:
+                        # Reads every column of every row: bad pages fail here too.
+                        self.con.sql(
+                            f"SELECT {cols} FROM read_parquet(?)", params=[path]
+                        ).to_arrow_table()
+                except duckdb.Error as exc:
+                    bad[path] = str(exc).splitlines()[0][:200]
+        return bad
+
+    def _reset_tables(self) -> None:
+        """After a failed update start over: drop every cached row."""
+        for table in _CACHED:
+            self.con.execute(f"DELETE FROM _{table}_raw")
+        self.con.execute("DELETE FROM _metric_summary")
+        for name, _ in _CURRENT:
+            self.con.execute(f"DELETE FROM {name}")
+        self._loaded = {t: set() for t in (*_CACHED, "metrics")}
+        self._key = ("reset",)
+
+    def running_owners(self) -> list[str]:
+        """Writers of runs whose newest record says RUNNING (as of the last install)."""
+        return list(self.owners)
+
+    def set_dead_writers(self, dead: dict[str, float]) -> None:
+        frozen = frozenset(dead.items())
+        if frozen == self._dead:
+            return
+        with self.lock:
+            self.con.execute("DELETE FROM _dead_writers")
+            if dead:
+                self.con.executemany(
+                    "INSERT INTO _dead_writers VALUES (?, to_timestamp(?))",
+                    [[k, v] for k, v in dead.items()],
+                )
+            self._dead = frozen
+
+    def execute(self, sql: str, params: list[Any] | None = None) -> pa.Table:
+        with self.lock:
+            return self.con.sql(sql, params=params or None).to_arrow_table()
+
+    def close(self) -> None:
+        """Close the connections and remove the private temp folder."""
+        import shutil
+
+        with self.lock:
+            self.con.close()
+            if self._sql_con is not None:
+                self._sql_con.close()
+                self._sql_con = None
+        if self._tmpdir is not None:
+            shutil.rmtree(self._tmpdir, ignore_errors=True)
+            self._tmpdir = None
+
+
+DuckViews = ReadModel  # the name the store and older code use

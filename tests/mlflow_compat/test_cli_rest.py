@@ -1,0 +1,101 @@
+"""`nbtrack import` / `nbtrack export` from the shell, and import from a live MLflow server."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+import nbtrack as nt
+from nbtrack.cli import main
+
+real = pytest.importorskip("mlflow")
+from mlflow import MlflowClient as RealClient  # noqa: E402
+
+
+def _make_sqlite(path) -> list[str]:
+    c = RealClient(tracking_uri=f"sqlite:///{path}")
+    ids = []
+    for i in range(3):
+        r = c.create_run("0", run_name=f"r{i}")
+        c.log_metric(r.info.run_id, "loss", 1.0 / (i + 1), step=i)
+        c.log_param(r.info.run_id, "i", str(i))
+        c.set_terminated(r.info.run_id)
+        ids.append(r.info.run_id)
+    return ids
+
+
+def test_cli_import_export(tmp_path, store_path, capsys):
+    ids = _make_sqlite(tmp_path / "m.db")
+    assert main(["--store", str(store_path), "import", f"sqlite:///{tmp_path}/m.db", "--no-progress"]) == 0
+    assert "imported 3 runs" in capsys.readouterr().out
+    assert main(["--store", str(store_path), "import", f"sqlite:///{tmp_path}/m.db", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["skipped"] == 3
+    assert main(["--store", str(store_path), "export", str(tmp_path / "out"), "-f", "params.i != '1'"]) == 0
+    assert "exported 2 runs" in capsys.readouterr().out
+    os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"
+    try:
+        got = RealClient(tracking_uri=str(tmp_path / "out")).search_runs(["0"])
+    finally:
+        del os.environ["MLFLOW_ALLOW_FILE_STORE"]
+    assert sorted(r.info.run_id for r in got) == sorted([ids[0], ids[2]])
+    assert main(["--store", str(store_path), "import", str(tmp_path / "nope")]) == 1
+    assert "no MLflow file store" in capsys.readouterr().err
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_import_from_running_mlflow_server(tmp_path, store):
+    ids = _make_sqlite(tmp_path / "srv.db")
+    c = RealClient(tracking_uri=f"sqlite:///{tmp_path}/srv.db")
+    (tmp_path / "f.txt").write_text("payload")
+    port = _free_port()
+    proc = subprocess.Popen(
+        [os.path.join(os.path.dirname(sys.executable), "mlflow"), "server", "--host", "127.0.0.1",
+         "--port", str(port), "--backend-store-uri", f"sqlite:///{tmp_path}/srv.db",
+         "--default-artifact-root", (tmp_path / "art").as_uri(), "--workers", "1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/health", timeout=5).read()
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    pytest.fail("mlflow server did not start")
+                time.sleep(1)
+        rc = RealClient(tracking_uri=url)
+        rc.log_artifact(ids[0], str(tmp_path / "f.txt"), "docs")
+        rc.delete_run(ids[1])
+        stats = nt_import(url)
+        assert stats.runs == 3 and stats.artifacts == 1
+        assert nt.read_artifact(ids[0], "docs/f.txt") == b"payload"
+        assert list(nt.get_metric_history(ids[2], "loss")["value"]) == [1.0 / 3]
+        assert nt.get_run(ids[0]).name == "r0"
+        with pytest.raises(nt.RunNotFoundError):
+            nt.get_run(ids[1])
+        assert nt_import(url).skipped == 3
+        assert c.get_run(ids[0]).info.run_name == "r0"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+
+
+def nt_import(url):
+    from nbtrack.interop import import_mlflow
+
+    return import_mlflow(url)

@@ -1,0 +1,200 @@
+"""The read model (issue 10): incremental updates equal a full rebuild, a flush recomputes
+only the runs it touched, the wide shape scales with keys, and nt.sql sees five views."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import nbtrack as nt
+from nbtrack.storage.read_model import ReadModel
+from nbtrack.tracking import query
+from nbtrack.tracking import settings as nt_settings
+
+_VIEWS = ("runs", "params", "tags", "latest_metrics", "artifacts", "experiments")
+
+
+def _state(model: ReadModel) -> dict[str, Any]:
+    """Everything the model answers, as plain sorted rows (NaN made comparable)."""
+
+    def plain(v: Any) -> Any:
+        if isinstance(v, float) and math.isnan(v):
+            return "NaN"
+        return v
+
+    out: dict[str, Any] = {}
+    for view in _VIEWS:
+        cols = "* EXCLUDE (duration_s)" if view == "runs" else "*"
+        rows = model.execute(f"SELECT {cols} FROM {view}").to_pylist()
+        out[view] = sorted((tuple(plain(x) for x in r.values()) for r in rows), key=repr)
+    ids = model.execute("SELECT run_id FROM runs ORDER BY run_id").column(0).combine_chunks()
+    wide = model.wide(ids)
+    out["wide"] = sorted(wide.column_names), [
+        [plain(x) for x in row.values()] for row in wide.to_pylist()
+    ]
+    out["keys"] = model.keys
+    return out
+
+
+def _fresh(store: Any) -> ReadModel:
+    model = ReadModel(store.fs)
+    model.install(store.catalog.snapshot())
+    model.set_dead_writers(store._dead_writers(model.running_owners()))
+    return model
+
+
+_ops = st.lists(
+    st.tuples(
+        st.sampled_from(["start", "param", "tag", "untag", "metric", "end", "delete", "restore",
+                         "flush", "compact"]),
+        st.integers(0, 3),
+        st.integers(0, 4),
+        st.floats(allow_nan=True, allow_infinity=False, width=32),
+    ),
+    min_size=4,
+    max_size=30,
+)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+@given(ops=_ops)
+def test_incremental_updates_equal_a_full_rebuild(store_path_factory: Any, ops: list) -> None:
+    from nbtrack.storage import compaction
+
+    store = nt.set_store(str(store_path_factory()))
+    model = store.views()
+    runs: list[nt.Run] = []
+    for op, i, k, x in ops:
+        open_runs = [r for r in runs if not r.is_finished]
+        if op == "start" or not runs:
+            runs.append(nt.start_run(name=f"r{len(runs)}", nested=True, experiment=f"e{i % 2}"))
+            continue
+        run = runs[i % len(runs)]
+        target = open_runs[i % len(open_runs)] if open_runs else None
+        if op == "param" and target is not None:
+            target.log_params({f"p{k}": k})
+        elif op == "tag" and target is not None:
+            target.set_tag(f"t{k}", str(x))
+        elif op == "untag" and target is not None:
+            target.delete_tag(f"t{k}")
+        elif op == "metric" and target is not None:
+            target.log_metric(f"m{k}", x, step=k)
+        elif op == "end" and target is not None:
+            target.end()
+        elif op == "delete":
+            nt.delete_run(run.id)
+        elif op == "restore":
+            nt.restore_run(run.id)
+        elif op == "flush":
+            store.flush()
+        elif op == "compact":
+            compaction.compact(store, min_files=2)
+        store.refresh()  # the incremental path, after every step
+        assert _state(model) == _state(_fresh(store))
+    for r in runs:
+        r.end()
+    nt_settings.SETTINGS.store_uri = None
+
+
+@pytest.fixture
+def store_path_factory(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    return lambda: tmp_path_factory.mktemp("rm") / "store"
+
+
+def test_a_flush_recomputes_only_the_runs_it_touched(
+    store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NBTRACK_AUTO_COMPACT", "0")  # a compaction touches every run it merges
+    for i in range(200):
+        with nt.start_run(params={"i": i}) as r:
+            r.log_metric("loss", 1.0 / (i + 1))
+    assert len(nt.search_runs()) == 200
+    model = store.views()
+    with nt.start_run(name="new") as r:
+        r.log_metric("loss", 0.5)
+    store.refresh()
+    assert model.last_install["affected_runs"] == 1
+    assert model.last_install["gone_files"] == 0
+    assert len(nt.search_runs()) == 201
+    # Nothing changed: nothing is recomputed.
+    before = dict(model.last_install)
+    store.refresh()
+    assert model.last_install == before
+
+
+def test_a_compaction_is_picked_up_and_changes_no_result(store) -> None:
+    from nbtrack.storage import compaction
+
+    for i in range(20):
+        with nt.start_run(params={"i": i}, tags={"g": str(i % 3)}) as r:
+            for s in range(5):
+                r.log_metric("loss", 1.0 / (i + s + 1), step=s)
+    before = nt.search_runs()
+    compaction.compact(store, min_files=2)
+    after = nt.search_runs()
+    assert store.views().last_install["gone_files"] > 0
+    assert before.equals(after)
+
+
+def test_the_wide_shape_handles_thousands_of_keys(store) -> None:
+    keys = [f"layer{j}/grad_norm" for j in range(3000)]
+    for i in range(3):
+        with nt.start_run() as r:
+            r.log_metrics({k: float(j + i) for j, k in enumerate(keys)}, step=0)
+            r.log_params({f"p{j}": j for j in range(300)})
+    df = nt.search_runs(filter="metrics.`layer10/grad_norm` > 11.5", order_by=["metrics.`layer5/grad_norm` DESC"])
+    assert len(df) == 1
+    assert df["metrics.layer2999/grad_norm"].tolist() == [3001.0]
+    assert df["params.p299"].tolist() == ["299"]
+    assert len([c for c in df.columns if c.startswith("metrics.")]) == 3000
+
+
+def test_search_columns_only_for_keys_the_matching_runs_have(store) -> None:
+    with nt.start_run(params={"a": 1}) as r1:
+        r1.log_metric("x", 1.0)
+    with nt.start_run(params={"b": 2}, tags={"t": "v"}) as r2:
+        r2.log_metric("y", float("nan"))
+    df = nt.search_runs(filter="params.b = '2'")
+    assert list(df["run_id"]) == [r2.id]
+    assert "params.a" not in df.columns and "metrics.x" not in df.columns
+    assert math.isnan(df["metrics.y"][0])  # NaN stays NaN (a value), not missing
+    every = nt.search_runs().set_index("run_id")
+    assert every.loc[r1.id, "params.a"] == "1"
+    assert every.loc[r1.id, "params.b"] is None or math.isnan(every.loc[r1.id, "params.b"])
+
+
+def test_nt_sql_sees_only_the_five_public_views(store) -> None:
+    with nt.start_run() as kept:
+        kept.log_metric("x", 1.0)
+    with nt.start_run() as gone:
+        gone.log_metric("x", 2.0)
+    nt.delete_run(gone.id)
+    names = nt.sql(
+        "SELECT table_name FROM information_schema.tables ORDER BY table_name"
+    )["table_name"].tolist()
+    assert sorted(names) == ["artifacts", "metrics", "params", "runs", "tags"]
+    for internal in ("_runs_raw", "_metrics_raw", "_runs_cur", "_deletions_raw", "latest_metrics"):
+        with pytest.raises(nt.QueryError, match="does not exist"):
+            nt.sql(f"SELECT * FROM {internal}")
+    assert nt.sql("SELECT run_id FROM runs")["run_id"].tolist() == [kept.id]
+    assert nt.sql("SELECT run_id, value FROM metrics")["value"].tolist() == [1.0]
+    # The sandbox holds on this connection too.
+    with pytest.raises(nt.QueryError):
+        nt.sql("SELECT * FROM read_text('/etc/passwd')")
+
+
+def test_get_run_and_search_agree_with_the_wide_shape(store) -> None:
+    with nt.start_run(params={"lr": 0.1}, tags={"team": "a"}) as r:
+        r.log_metrics({"acc": 0.5, "loss": 0.25}, step=3)
+    got = query.get_run(r.id)
+    row = nt.search_runs().iloc[0]
+    assert got.params == {"lr": "0.1"} and row["params.lr"] == "0.1"
+    assert got.metrics == {"acc": 0.5, "loss": 0.25}
+    assert row["metrics.acc"] == 0.5 and row["tags.team"] == "a"
+    wide = store.views().wide(pa.array([r.id]))
+    assert wide.column_names == ["params.lr", "metrics.acc", "metrics.loss", "tags.team"]
