@@ -27,7 +27,7 @@ from tests.conftest import python_env
 CHILD = Path(__file__).with_name("_logging_child.py")
 FLUSH_INTERVAL = 0.1
 HEARTBEAT = 0.25
-SLACK_S = 1.0  # on top of one interval: scheduling noise on a loaded machine
+SLACK_S = 2.0  # on top of one interval: scheduling noise on a loaded machine
 RSS_GROWTH_MB = 50
 
 
@@ -126,7 +126,8 @@ def test_compaction_beside_a_logging_process(
     worst = max(_gaps(starts))
     assert worst <= FLUSH_INTERVAL + SLACK_S, (worst, flushes, rounds)
     longest = max(rounds, key=lambda r: r["end"] - r["start"])
-    if longest["end"] - longest["start"] > 5 * FLUSH_INTERVAL + SLACK_S:
+    # A round long enough for several flushes had flushes finish while it ran.
+    if longest["end"] - longest["start"] > 10 * FLUSH_INTERVAL + 1.0:
         during = [e for _, e in flushes if longest["start"] < e < longest["end"]]
         assert len(during) >= 2, (longest, flushes)
     # The heartbeat kept its own timer.
