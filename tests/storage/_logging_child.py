@@ -6,7 +6,7 @@ Logs points until automatic compaction has merged ``STOP_AFTER_BYTES`` of input 
 and one more second has passed (or 120 s), then writes what it recorded to OUT_JSON:
 every background flush (start, end), every heartbeat, every compaction round (start, end,
 counts) and its peak RSS (VmHWM) just before the first compaction round and at the end.
-Prints the run id on its first line.
+Prints the run id on its first line; creates OUT_JSON.ending just before the run ends.
 """
 
 from __future__ import annotations
@@ -84,6 +84,9 @@ def main(out_path: str, stop_after_bytes: int) -> None:
                 done_at = time.monotonic()
             if done_at is not None and time.monotonic() - done_at > 1.0:
                 break
+        # Readers stop checking liveness from here: the run ends (and the lease goes).
+        with open(out_path + ".ending", "w"):
+            pass
     result = {
         "flushes": flushes,
         "beats": beats,
