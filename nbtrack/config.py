@@ -7,7 +7,7 @@
 | NBTRACK_FLUSH_POINTS | 100000 | buffered metric points that trigger an early flush |
 | NBTRACK_HEARTBEAT | 5.0 | seconds between writer heartbeats (lease touches) |
 | NBTRACK_DEAD_AFTER | 20.0 | seconds without a heartbeat after which a remote writer is dead |
-| NBTRACK_COMPACT_FILES | 32 | small segments in one partition that trigger automatic compaction |
+| NBTRACK_COMPACT_FILES | 32 | flush segments (size tier 0) in one partition that trigger automatic compaction (see nbtrack.storage.tiers) |
 | NBTRACK_AUTO_COMPACT | 1 | 0 turns automatic compaction off |
 | NBTRACK_GC_GRACE | 60.0 | seconds a replaced segment is kept for readers still scanning it |
 """

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 import time
 from dataclasses import dataclass
 from typing import Any, BinaryIO
@@ -165,6 +166,25 @@ class LocalFileSystem:
         except FileNotFoundError:
             return None
 
+    def staging_path(self, path: str) -> str:
+        """A local temporary path to write a file bound for ``path`` (see ``publish``).
+
+        Next to ``path``, under a temporary name no reader considers, so that ``publish``
+        is a rename.
+        """
+        folder = os.path.dirname(path)
+        os.makedirs(folder, exist_ok=True)
+        return os.path.join(
+            folder, f".{os.path.basename(path)}.{secrets.token_hex(4)}{TMP_SUFFIX}"
+        )
+
+    def publish(self, staged: str, path: str) -> None:
+        """Make the file at ``staged`` visible under ``path`` in one atomic step."""
+        if os.environ.get("NBTRACK_FSYNC") == "1":
+            with open(staged, "rb") as fh:
+                os.fsync(fh.fileno())
+        os.replace(staged, path)
+
     def sql_path(self, path: str) -> str:
         return path
 
@@ -256,6 +276,19 @@ class RemoteFileSystem:
         if m is None:
             return None
         return float(m.timestamp()) if hasattr(m, "timestamp") else float(m)
+
+    def staging_path(self, path: str) -> str:
+        """A local temporary path to write a file bound for ``path`` (see ``publish``)."""
+        fd, tmp = tempfile.mkstemp(prefix=".nbtrack-", suffix=TMP_SUFFIX)
+        os.close(fd)
+        return tmp
+
+    def publish(self, staged: str, path: str) -> None:
+        """Upload ``staged`` to ``path`` (one object: visible whole or not at all)."""
+        try:
+            self.fs.put_file(staged, path)
+        finally:
+            os.unlink(staged)
 
     def sql_path(self, path: str) -> str:
         return path

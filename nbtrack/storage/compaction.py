@@ -1,15 +1,17 @@
 """Compaction, garbage collection and health checks of a store.
 
-Compaction merges the small visible files of one partition into one ``c-`` file whose
-Parquet footer names every file it replaces (transitively: the parts of any compacted file
-it merges too). The new file becomes visible in one atomic step; from then on readers drop
-the replaced files, which ``gc`` deletes only after ``NBTRACK_GC_GRACE`` seconds so a scan
-that started earlier can finish. Query results never change.
+Compaction merges files of one partition, size tier by size tier (``tiers``: a file is
+rewritten about log4(partition size) times, never a big file for a few new points), into a
+``c-`` file whose Parquet footer names every file it replaces (transitively: the parts of
+any compacted file it merges too); ``merging`` streams the rows with bounded memory, and
+automatic compaction of a local store runs in a child process (``compactor``). The new file
+becomes visible in one atomic step; from then on readers drop the replaced files, which
+``gc`` deletes only after ``NBTRACK_GC_GRACE`` seconds so a scan that started earlier can
+finish. Query results never change.
 
 Compactors exclude each other with a lock file on local stores (writers never take it).
 On object storage run one compactor at a time; if two race anyway, readers accept the
-compacted file with the newest name and ignore the other (see ``FileCatalog``).
-"""
+compacted file with the newest name and ignore the other (see ``FileCatalog``)."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import contextlib
 import fcntl  # imported here, never by the compactor thread (fork safety)
 import logging
 import os
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -25,14 +28,14 @@ import duckdb
 import pyarrow as pa
 
 from nbtrack import config
-from nbtrack.storage import schema, segments
+from nbtrack.storage import compactor, schema, segments, tiers
 from nbtrack.storage.catalog import PartitionFiles
-from nbtrack.storage.reader import SegmentReader, error_line
+from nbtrack.storage.merging import Merger
+from nbtrack.storage.reader import error_line
 from nbtrack.storage.store import ParquetStore
+from nbtrack.storage.tiers import TARGET_BYTES
 
 log = logging.getLogger("nbtrack")
-
-TARGET_BYTES = 128 * 1024 * 1024  # files above this size are left alone
 
 
 @contextlib.contextmanager
@@ -64,118 +67,171 @@ def compact_partition(
     folder_rel: str,
     *,
     min_files: int = 2,
-    reader: SegmentReader | None = None,
+    budget: int | None = None,
+    merger: Merger | None = None,
+    max_merges: int = 64,
 ) -> dict[str, int]:
-    """Merge the small visible files of one partition. Returns counts for reporting.
+    """Merge a partition's files tier by tier (``tiers.plan_merge``) until none qualify.
 
-    Every input is read by DuckDB, the reader that serves queries: a file that DuckDB
-    cannot read is never merged (it stays in place, queries skip it and ``doctor`` lists
-    it). The merged file is read back by DuckDB before it is made visible.
+    Every input is read in full by DuckDB, the reader that serves queries, before it is
+    merged: a file that DuckDB cannot read is never merged (it stays in place, queries skip
+    it and ``doctor`` lists it). The merged file must hold exactly its inputs' rows as DuckDB
+    reads them before it is made visible (``merging``).
+
+    Returns:
+        Counts: ``merges`` done, ``merged_files``, ``rows`` written, ``bytes_read`` and
+        ``bytes_written`` (the write amplification), ``unreadable`` inputs left in place.
     """
-    if reader is None:
-        with SegmentReader(store.fs) as own:
-            return compact_partition(store, table, folder_rel, min_files=min_files, reader=own)
-    counts = {"merged_files": 0, "rows": 0, "unreadable": 0}
-    part = store.catalog.resolve_partition(folder_rel)
-    small = sorted((f for f in part.visible if f.size < TARGET_BYTES), key=lambda f: f.name)
-    if len(small) < min_files:
-        return counts
-    paths = [store.fs.join(folder_rel, f.name) for f in small]
-    # Inputs in name order; metrics sorted with arrival order among equal keys (what the
-    # "latest" metric rule breaks ties with), other tables left in arrival order.
-    try:
-        merged = reader.read(paths, table, sort=table == "metrics")
-    except (duckdb.Error, pa.ArrowException):
-        # Some input is unreadable: find it, leave it in place (every read skips it from
-        # now on and `nbtrack doctor` lists it), and merge the others.
-        good = []
-        for path in paths:
-            problem = reader.problem(path, table)
-            if problem is None:
-                good.append(path)
-            else:
-                store.catalog.mark_path_bad(path, f"DuckDB cannot read it: {problem}")
-                counts["unreadable"] += 1
-        if len(good) < 2:
-            return counts
-        paths = good
-        try:
-            merged = reader.read(paths, table, sort=table == "metrics")
-        except (duckdb.Error, pa.ArrowException) as exc:
-            # Each file read alone but not together (one vanished meanwhile?): next time.
-            log.warning("nbtrack: compaction of %s skipped: %s", folder_rel, error_line(exc))
-            return counts
-    replaces: set[str] = set()
-    for path in paths:
-        name = path.rsplit("/", 1)[-1]
-        replaces.add(name)
-        if name.startswith(segments.COMPACTED_PREFIX):
-            replaces.update(segments.read_replaces(store.fs, path))
-    data = segments.encode(table, merged, sorted(replaces))
-    problem = reader.problem_in_bytes(data, table)
-    if problem is not None:
-        log.warning("nbtrack: compaction of %s skipped: DuckDB cannot read the result (%s)",
-                    folder_rel, problem)
-        return counts
-    name = segments.segment_name(segments.COMPACTED_PREFIX, store.writer_id, store.next_seq())
-    segments.write_segment(store.fs, store.fs.join(folder_rel, name), data)
-    counts["merged_files"] = len(paths)
-    counts["rows"] = merged.num_rows
+    if merger is None:
+        with Merger(store.fs) as own:
+            return compact_partition(
+                store, table, folder_rel, min_files=min_files, budget=budget, merger=own,
+                max_merges=max_merges,
+            )
+    counts = {
+        "merges": 0, "merged_files": 0, "rows": 0, "bytes_read": 0, "bytes_written": 0,
+        "unreadable": 0,
+    }
+    for _ in range(max_merges):
+        part = store.catalog.resolve_partition(folder_rel)
+        chosen = tiers.plan_merge(
+            [tiers.Candidate(f.name, f.size, part.positions[f.name]) for f in part.visible],
+            min_files=min_files,
+            budget=budget,
+        )
+        if chosen is None:
+            break
+        replaces: set[str] = set()
+        for c in chosen:
+            replaces.add(c.name)
+            if c.name.startswith(segments.COMPACTED_PREFIX):
+                path = store.fs.join(folder_rel, c.name)
+                replaces.update(segments.read_replaces(store.fs, path))
+        name = segments.segment_name(segments.COMPACTED_PREFIX, store.writer_id, store.next_seq())
+        done = merger.merge(
+            table,
+            [(store.fs.join(folder_rel, c.name), c.size) for c in chosen],
+            sorted(replaces),
+            store.fs.join(folder_rel, name),
+        )
+        for path, why in done.unreadable.items():
+            # Left in place and skipped by every read from now on; `nbtrack doctor` lists it.
+            store.catalog.mark_path_bad(path, f"DuckDB cannot read it: {why}")
+            counts["unreadable"] += 1
+        if done.unreadable:
+            continue  # plan again without the files queries cannot read
+        if done.refused is not None:
+            log.warning("nbtrack: compaction of %s skipped: %s", folder_rel, done.refused)
+            break
+        if not done.merged:
+            break
+        counts["merges"] += 1
+        counts["merged_files"] += len(done.merged)
+        counts["rows"] += done.rows
+        counts["bytes_read"] += done.bytes_in
+        counts["bytes_written"] += done.bytes_out
     return counts
 
 
+def _compact_all(
+    store: ParquetStore, folders: list[tuple[str, str]], *, min_files: int, budget: int | None
+) -> dict[str, Any]:
+    stats: dict[str, Any] = {
+        "partitions": 0, "merges": 0, "merged_files": 0, "rows": 0, "bytes_read": 0,
+        "bytes_written": 0, "unreadable": 0,
+    }
+    with Merger(store.fs) as merger:
+        for table, folder in folders:
+            r = compact_partition(
+                store, table, folder, min_files=min_files, budget=budget, merger=merger
+            )
+            for key in ("merges", "merged_files", "rows", "bytes_read", "bytes_written",
+                        "unreadable"):
+                stats[key] += r[key]
+            stats["partitions"] += bool(r["merges"])
+    return stats
+
+
 def compact(store: ParquetStore, *, min_files: int = 2, blocking: bool = True) -> dict[str, Any]:
-    """Compact every partition of every table that has at least ``min_files`` small files.
+    """Compact every partition of every table, tier by tier, with no size budget.
+
+    A tier is merged once it holds ``min_files`` files (see ``nbtrack.storage.tiers``): a big
+    file is never rewritten for a few new points. Merges stream, so memory stays bounded
+    whatever the partition's size.
 
     Returns:
-        Counts: ``partitions`` and ``merged_files`` merged, ``rows`` written, ``unreadable``
-        input files left in place (DuckDB cannot read them), and ``skipped`` when another
-        compactor held the lock.
+        Counts: ``partitions`` compacted, ``merges`` done, ``merged_files``, ``rows`` and
+        ``bytes_read``/``bytes_written``, ``unreadable`` input files left in place (DuckDB
+        cannot read them), and ``skipped`` when another compactor held the lock.
     """
     store.flush()
-    stats: dict[str, Any] = {
-        "partitions": 0, "merged_files": 0, "rows": 0, "unreadable": 0, "skipped": False
-    }
     with compaction_lock(store, blocking=blocking) as got:
         if not got:
-            stats["skipped"] = True
-            return stats
-        with SegmentReader(store.fs) as reader:
-            for table in schema.TABLES:
-                for d in sorted(store.fs.list_dirs(store.fs.join(table))):
-                    if not d.startswith(schema.PARTITION_KEY + "="):
-                        continue
-                    r = compact_partition(
-                        store, table, f"{table}/{d}", min_files=min_files, reader=reader
-                    )
-                    stats["unreadable"] += r["unreadable"]
-                    if r["merged_files"]:
-                        stats["partitions"] += 1
-                        stats["merged_files"] += r["merged_files"]
-                        stats["rows"] += r["rows"]
+            return {
+                "partitions": 0, "merges": 0, "merged_files": 0, "rows": 0, "bytes_read": 0,
+                "bytes_written": 0, "unreadable": 0, "skipped": True,
+            }
+        folders = [
+            (table, f"{table}/{d}")
+            for table in schema.TABLES
+            for d in sorted(store.fs.list_dirs(store.fs.join(table)))
+            if d.startswith(schema.PARTITION_KEY + "=")
+        ]
+        stats = _compact_all(store, folders, min_files=min_files, budget=None)
+    stats["skipped"] = False
     gc(store, only_expired=True)
     return stats
 
 
-def auto_compact(store: ParquetStore) -> None:
-    """Background hook: compact partitions where small files piled up (never blocks)."""
-    threshold = config.compact_files()
+def _due(store: ParquetStore, threshold: int) -> list[tuple[str, str]]:
+    """(table, folder) of the partitions where a merge within the automatic budget is due."""
     snap = store.catalog.snapshot()
-    busy = [
+    return [
         (t, p.folder)
         for t, parts in snap.partitions.items()
         for p in parts
-        if sum(1 for f in p.visible if f.size < TARGET_BYTES) >= threshold
+        if tiers.plan_merge(
+            [tiers.Candidate(f.name, f.size, p.positions[f.name]) for f in p.visible],
+            min_files=threshold,
+            budget=tiers.AUTO_BUDGET_BYTES,
+        )
+        is not None
     ]
+
+
+def merge_due(store: ParquetStore) -> dict[str, Any] | None:
+    """Merge, in this process, the tiers that qualify within the automatic budget.
+
+    Each merge reads at most ``tiers.AUTO_BUDGET_BYTES`` of input files (streamed); bigger
+    merges are left to ``nbtrack compact``. Returns the counts, or None when nothing was due
+    or another compactor held the lock.
+    """
+    threshold = config.compact_files()
+    busy = _due(store, threshold)
     if not busy:
-        return
+        return None
     with compaction_lock(store, blocking=False) as got:
         if not got:
-            return
-        with SegmentReader(store.fs) as reader:
-            for table, folder in busy:
-                compact_partition(store, table, folder, min_files=threshold, reader=reader)
+            return None
+        stats = _compact_all(store, busy, min_files=threshold, budget=tiers.AUTO_BUDGET_BYTES)
     gc(store, only_expired=True)
+    return stats
+
+
+def auto_compact(store: ParquetStore) -> dict[str, Any] | None:
+    """Background hook: ``merge_due``, in a separate process for a local store.
+
+    The training process only plans (it reads file listings and footers): the merge runs in
+    a child process (``nbtrack.storage.compactor``) at a lower CPU priority, so it takes no
+    memory, GIL or DuckDB code pages from the training process. A store on object storage
+    (whose file system object a child cannot rebuild) merges in this thread, within the same
+    budget. Returns the counts, or None when nothing was due.
+    """
+    if not _due(store, config.compact_files()):
+        return None
+    if store.fs.is_remote or not sys.executable:
+        return merge_due(store)
+    return compactor.run_in_child(store.fs.root, store.background.stopping)
 
 
 def gc(store: ParquetStore, *, only_expired: bool = True) -> dict[str, int]:
@@ -189,7 +245,7 @@ def gc(store: ParquetStore, *, only_expired: bool = True) -> dict[str, int]:
     now = time.time()
     removed = {"replaced": 0, "temporary": 0, "losers": 0, "unreadable": 0}
     snap = store.catalog.snapshot()
-    with SegmentReader(store.fs) as reader:
+    with Merger(store.fs) as reader:
         for table, parts in snap.partitions.items():
             for part in parts:
                 _gc_partition(store, reader, table, part, only_expired, now, grace, removed)
@@ -200,9 +256,26 @@ def gc(store: ParquetStore, *, only_expired: bool = True) -> dict[str, int]:
     return removed
 
 
+# (path, size) -> None when DuckDB read the whole file, else why not (files never change).
+_checked: dict[tuple[str, int], str | None] = {}
+
+
+def _duckdb_problem(reader: Merger, path: str, table: str) -> str | None:
+    """None when DuckDB reads every row of ``path``, streamed (checked once per file)."""
+    folder, name = path.rsplit("/", 1) if "/" in path else ("", path)
+    size = next((f.size for f in reader.fs.list_files(folder) if f.name == name), -1)
+    if (path, size) not in _checked:
+        try:
+            reader.checksum([path], table)
+            _checked[(path, size)] = None
+        except (duckdb.Error, pa.ArrowException) as exc:
+            _checked[(path, size)] = error_line(exc)
+    return _checked[(path, size)]
+
+
 def _gc_partition(
     store: ParquetStore,
-    reader: SegmentReader,
+    reader: Merger,
     table: str,
     part: PartitionFiles,
     only_expired: bool,
@@ -220,7 +293,7 @@ def _gc_partition(
             continue
         if keeper not in readable:
             path = store.fs.join(part.folder, keeper)
-            problem = store.catalog.duckdb_problem(reader, path, table)
+            problem = _duckdb_problem(reader, path, table)
             readable[keeper] = problem is None
             if problem is not None:
                 store.catalog.mark_path_bad(path, f"DuckDB cannot read it: {problem}")
@@ -263,8 +336,6 @@ def doctor(store: ParquetStore) -> list[dict[str, str]]:
     """Every problem found in the store, with the action to take."""
     problems: list[dict[str, str]] = []
     import warnings
-
-    import duckdb
 
     # Look harder than a read does: parse every footer, and let DuckDB load everything so
     # files it cannot read get marked too.

@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import json
 import time
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -39,35 +40,41 @@ def partition_dir(fs: FileSystem, table: str, experiment_id: str) -> str:
     return fs.join(table, f"{schema.PARTITION_KEY}={experiment_id}")
 
 
+def footer_metadata(replaces: list[str] | None = None) -> dict[bytes, bytes]:
+    """Parquet key-value metadata of a segment (and the files a compacted one replaces)."""
+    meta = {schema.FORMAT_META: str(schema.FORMAT_VERSION).encode()}
+    if replaces is not None:
+        meta[schema.REPLACES_META] = json.dumps(sorted(replaces)).encode()
+    return meta
+
+
+def writer_options(table_name: str) -> dict[str, Any]:
+    """Options of ``pyarrow.parquet`` writers for ``table_name``'s segments."""
+    if table_name == "metrics":
+        # Delta encoding makes sorted steps and timestamps nearly free; byte-stream-split
+        # lets zstd find the shared exponent bytes of float values.
+        return {
+            "compression": "zstd",
+            "use_dictionary": ["run_id", "key"],
+            "column_encoding": {
+                "step": "DELTA_BINARY_PACKED",
+                "timestamp": "DELTA_BINARY_PACKED",
+                "value": "BYTE_STREAM_SPLIT",
+            },
+            "write_statistics": True,
+        }
+    return {"compression": "zstd"}
+
+
 def encode(table_name: str, table: pa.Table, replaces: list[str] | None = None) -> bytes:
     """Parquet bytes for ``table``, sorted and encoded for its kind of data."""
     if table_name != "metrics":
         # Metric rows arrive grouped by run and key from the buffer (and from compaction's
         # inputs); sorting millions of strings here would cost more than the write.
         table = table.sort_by(schema.SORT_KEYS[table_name])
-    meta = {schema.FORMAT_META: str(schema.FORMAT_VERSION).encode()}
-    if replaces is not None:
-        meta[schema.REPLACES_META] = json.dumps(sorted(replaces)).encode()
-    table = table.replace_schema_metadata(meta)
+    table = table.replace_schema_metadata(footer_metadata(replaces))
     sink = io.BytesIO()
-    if table_name == "metrics":
-        # Delta encoding makes sorted steps and timestamps nearly free; byte-stream-split
-        # lets zstd find the shared exponent bytes of float values.
-        pq.write_table(
-            table,
-            sink,
-            compression="zstd",
-            use_dictionary=["run_id", "key"],
-            column_encoding={
-                "step": "DELTA_BINARY_PACKED",
-                "timestamp": "DELTA_BINARY_PACKED",
-                "value": "BYTE_STREAM_SPLIT",
-            },
-            row_group_size=1 << 20,
-            write_statistics=True,
-        )
-    else:
-        pq.write_table(table, sink, compression="zstd", row_group_size=1 << 20)
+    pq.write_table(table, sink, row_group_size=1 << 20, **writer_options(table_name))
     return sink.getvalue()
 
 

@@ -14,7 +14,7 @@ import pytest
 
 import nbtrack as nt
 from nbtrack.errors import NbtrackWarning
-from nbtrack.storage import compaction, segments
+from nbtrack.storage import compaction, merging, segments
 from nbtrack.storage.schema import SCHEMAS, experiment_id
 from nbtrack.storage.store import ParquetStore
 
@@ -199,14 +199,22 @@ def test_a_compacted_file_duckdb_cannot_read_is_never_made_visible(
 ) -> None:
     store = nt.set_store(str(store_path))
     logged = _good_runs(store)
-    encode = segments.encode
+    write = merging.Merger._write
 
-    def faulty_encode(table: str, rows: pa.Table, replaces: list[str] | None = None) -> bytes:
-        if replaces is not None and table == "metrics":  # only the compacted metrics file
-            rows = pa.concat_tables([rows, _poisoned_metrics(next(iter(logged)))])
-        return encode(table, rows, replaces)
+    def faulty_write(
+        self: merging.Merger, table: str, paths: list[str], replaces: list[str], staged: str
+    ) -> int:
+        n = write(self, table, paths, replaces, staged)
+        if table == "metrics":  # only the compacted metrics file gets a value DuckDB refuses
+            rows = pa.concat_tables(
+                [pq.read_table(staged, schema=SCHEMAS["metrics"]),
+                 _poisoned_metrics(next(iter(logged)))]
+            )
+            Path(staged).write_bytes(segments.encode(table, rows, replaces))
+            return n + 2
+        return n
 
-    monkeypatch.setattr(segments, "encode", faulty_encode)
+    monkeypatch.setattr(merging.Merger, "_write", faulty_write)
     folder = _metrics_folder(store_path)
     before = sorted(p.name for p in folder.iterdir())
     stats = compaction.compact(store)
