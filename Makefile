@@ -3,6 +3,8 @@
 #   make test   # virtualenv + dev extras, then lint, import contracts, tests, notebooks
 # Everything lives in .venv/; a stamp file per extra skips reinstalling until
 # pyproject.toml changes, so a second `make test` starts testing at once.
+# `pip install -e .` also installs jupyter-config/ into .venv/etc/jupyter, so the server
+# extension (REST API, docs/rest.md) is enabled in the venv's JupyterLab with no extra step.
 
 PYTHON  ?= python3
 VENV    ?= .venv

@@ -234,6 +234,7 @@ def _search_locked(
     node: Node | None,
     order_keys: list[_OrderKey] | None,
     max_results: int | None,
+    offset: int = 0,
 ) -> pa.Table:
     params: list[Any] = []
     where = _where(experiment, node, params, v.keys)
@@ -248,6 +249,9 @@ def _search_locked(
     if max_results is not None:
         query += " LIMIT ?"
         all_params.append(max_results)
+    if offset:
+        query += " OFFSET ?"
+        all_params.append(offset)
     try:
         return v.con.sql(query, params=all_params).to_arrow_table()
     except duckdb.Error as exc:
