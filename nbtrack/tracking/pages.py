@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from nbtrack.errors import InvalidValueError
 from nbtrack.tracking import query
+from nbtrack.tracking.colors import color_for
 from nbtrack.tracking.filter import Comparison
 
 if TYPE_CHECKING:
@@ -67,12 +68,13 @@ def json_number(value: Any) -> float | str | None:
 def run_record(row: dict[str, Any]) -> dict[str, Any]:
     """A run as one JSON-ready dict from a row of the wide table.
 
-    Keys: run_id, name, experiment, status, start_time and end_time (ms since the epoch),
+    Keys: run_id, color (the run's colour in every view), name, experiment, status, start_time and end_time (ms since the epoch),
     duration_s, parent_run_id, description, params, metrics (latest values; non-finite
     ones as 'NaN'/'Infinity'/'-Infinity') and tags.
     """
     out: dict[str, Any] = {
         "run_id": row["run_id"],
+        "color": color_for(row["run_id"]),
         "name": row["name"],
         "experiment": row["experiment"],
         "status": row["status"],

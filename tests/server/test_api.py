@@ -57,6 +57,10 @@ async def test_runs_carry_attributes_params_latest_metrics_and_tags(api, store) 
     assert run["metrics"] == {"loss": 0.5, "bad": "NaN"}
     assert run["tags"] == {"team": "vision"}
     assert run["start_time"] <= run["end_time"]
+    # the inline views' colour of this run, so the sidebar and the plots agree
+    from nbtrack.views._colors import color_for
+
+    assert run["color"] == color_for(r.run_id)
 
 
 async def test_filter_order_and_experiment_match_search_runs(api, store) -> None:

@@ -1,0 +1,188 @@
+"""The JupyterLab extension in a real JupyterLab, driven by headless Chromium.
+
+Runs written by separate Python processes show up in the "Runs" sidebar; a run started
+while the page is open appears without a reload; the filter box narrows the list and shows
+a malformed filter's error; a run panel opens and a tag edited there is what
+``nt.get_run`` reads from Python; two ticked runs open the compare panel with one curve per
+run. Screenshots go to ``test-artifacts/`` (gitignored, kept by CI).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests._jupyterlab import CHROMIUM, require_chromium, running_lab
+from tests.conftest import python_env
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+SWEEP = textwrap.dedent(
+    """
+    import math, nbtrack as nt
+    nt.set_experiment("sweep")
+    for i, lr in enumerate([0.1, 0.01, 0.001]):
+        with nt.start_run(name=f"lr-{lr}", params={"lr": lr, "layers": 2 + i},
+                          tags={"team": "vision"}) as run:
+            for step in range(300):
+                run.log_metric("loss", math.exp(-lr * 20 * step / 30) + 0.02 * math.sin(step), step=step)
+                run.log_metric("acc", 1 - math.exp(-lr * 30 * step / 30), step=step)
+            run.log_text("hello from " + run.name, "notes.txt")
+    """
+)
+
+LATE = textwrap.dedent(
+    """
+    import sys, nbtrack as nt
+    nt.set_experiment("sweep")
+    with nt.start_run(name="late-run", params={"lr": 0.5, "layers": 9}) as run:
+        run.log_metric("loss", 0.3)
+        run.log_metric("acc", 0.7)
+    print(run.run_id)
+    """
+)
+
+
+def _python(code: str, store: Path) -> str:
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=python_env(store),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def _api(url: str, token: str, path: str) -> dict:
+    with urllib.request.urlopen(f"{url}/nbtrack/api/{path}?token={token}", timeout=10) as r:
+        return json.load(r)
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
+    require_chromium()
+    store = tmp_path / "store"
+    _python(SWEEP, store)  # written before the server starts, by another process
+    root = tmp_path / "root"
+    root.mkdir()
+    with running_lab(root, tmp_path, store) as (url, token):
+        yield url, token, store
+
+
+def test_runs_sidebar_run_panel_and_compare(lab: tuple[str, str, Path]) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    url, token, store = lab
+    started = time.monotonic()
+
+    def mark(what: str) -> None:
+        print(f"[lab test] {time.monotonic() - started:5.1f} s  {what}")
+
+    assert len(_api(url, token, "runs")["runs"]) == 3, "the server extension is enabled"
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1500, "height": 1000})
+            page.goto(f"{url}/lab?token={token}&reset")
+            tab = page.locator('.lm-TabBar-tab[data-id="nbtrack-runs"]')
+            expect(tab).to_be_visible(timeout=90_000)
+            tab.click()
+            rows = page.locator(".nbtl-sidebar .nbtl-run-row")
+            expect(rows).to_have_count(3, timeout=30_000)
+            mark("sidebar shows the 3 runs written by another process")
+            expect(page.locator(".nbtl-sidebar .nbtl-status-finished")).to_have_count(3)
+            page.screenshot(path=str(ARTIFACTS / "lab-sidebar.png"))
+
+            # A run written now by another process appears without a reload.
+            late_id = _python(LATE, store).strip()
+            written = time.monotonic()
+            late = page.locator(f'.nbtl-run-row[data-run-id="{late_id}"]')
+            expect(late).to_be_visible(timeout=30_000)
+            latency = time.monotonic() - written
+            mark(f"a new run appeared in the sidebar {latency:.2f} s after its writer exited")
+            expect(rows).to_have_count(4)
+
+            # The filter narrows the list; a malformed filter shows its error inline.
+            box = page.locator(".nbtl-sidebar .nbtl-filter")
+            box.fill("params.lr >= 0.01 AND metrics.acc > 0")
+            box.press("Enter")
+            expect(rows).to_have_count(3, timeout=30_000)
+            names = set(page.locator(".nbtl-sidebar .nbtl-name").all_inner_texts())
+            assert names == {"lr-0.1", "lr-0.01", "late-run"}
+            box.fill("metrics.loss >")
+            box.press("Enter")
+            error = page.locator(".nbtl-sidebar .nbtl-filter-error")
+            expect(error).to_be_visible(timeout=30_000)
+            expect(error).to_contain_text("position 14")
+            expect(page.locator(".nbtl-filter.nbtl-invalid")).to_have_count(1)
+            page.screenshot(path=str(ARTIFACTS / "lab-filter-error.png"))
+            box.fill("")
+            box.press("Enter")
+            expect(rows).to_have_count(4, timeout=30_000)
+            expect(error).to_be_hidden()
+            mark("filter and its inline error work")
+
+            # The run panel: attributes, params, sparklines, artifacts, tags.
+            target = page.locator(".nbtl-run-row", has_text="lr-0.01")
+            run_id = target.get_attribute("data-run-id")
+            target.locator(".nbtl-name").click()
+            panel = page.locator(".nbtl-run-panel")
+            expect(panel.locator(".nbtl-run-name")).to_have_text("lr-0.01", timeout=30_000)
+            expect(panel.locator(".nbtl-params")).to_contain_text("layers")
+            expect(panel.locator(".nbtl-sparkline path")).to_have_count(2, timeout=30_000)
+            panel.get_by_role("button", name="Preview").click()
+            expect(panel.locator(".nbtl-artifact-text")).to_have_text("hello from lr-0.01")
+            panel.locator(".nbtl-tag-key").fill("verdict")
+            panel.locator(".nbtl-tag-value").fill("best")
+            panel.locator(".nbtl-tag-add").click()
+            expect(panel.locator('[data-tag="verdict"]')).to_be_visible(timeout=30_000)
+            read_back = _python(
+                f"import nbtrack as nt; print(nt.get_run({run_id!r}).tags.get('verdict'))", store
+            ).strip()
+            assert read_back == "best"
+            mark("run panel shows the run; a tag set there is what nt.get_run reads")
+            page.screenshot(path=str(ARTIFACTS / "lab-run-panel.png"))
+
+            # Compare two ticked runs.
+            for name in ("lr-0.1", "lr-0.001"):
+                page.locator(".nbtl-run-row", has_text=name).locator(".nbtl-select").check()
+            page.locator(".nbtl-compare-button").click()
+            compare = page.locator(".nbtl-compare-panel.nbtl-loaded")
+            expect(compare).to_be_visible(timeout=30_000)
+            for metric in ("loss", "acc"):
+                chart = compare.locator(f'.nbtl-chart-wrap[data-metric="{metric}"] svg')
+                expect(chart.locator("path.nbtl-trace")).to_have_count(2)
+                box_ = chart.bounding_box()
+                assert box_ is not None and box_["height"] > 150, box_
+            parallel = compare.locator("svg.nbtl-parallel")
+            expect(parallel.locator("path.nbtl-trace")).to_have_count(2)
+            expect(compare.locator(".nbtl-diff tr.nbtl-differs")).to_have_count(2)  # lr, layers
+            # each trace has a drawn line, in the run's colour
+            d = chart.locator("path.nbtl-trace").first.get_attribute("d") or ""
+            assert d.count("L") > 50
+            mark("compare panel: 2 curves per metric, parallel coordinates, params diff")
+            page.screenshot(path=str(ARTIFACTS / "lab-compare.png"))
+            print(f"[lab test] new-run latency {latency:.2f} s")
+        finally:
+            browser.close()
