@@ -26,8 +26,8 @@ export JUPYTER_PREFER_ENV_PATH := 1
 export PIP_PROGRESS_BAR := off
 
 .DEFAULT_GOAL := help
-.PHONY: help demo demo-headless lab test test-unit test-notebooks lint format bench \
-	binder-check clean
+.PHONY: help demo demo-headless lab test test-unit test-js test-notebooks lint format bench \
+	binder-check clean labextension
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -35,23 +35,33 @@ help:  ## list the targets
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+# pip's build hook (hatch-jupyter-builder) runs `jlpm install && jlpm build` for the lab
+# extension (src/ -> nbtrack/labextension, Node needed); `labextension develop` then links
+# the venv's share/jupyter/labextensions/nbtrack to that folder, so `make labextension`
+# after a TypeScript edit is all JupyterLab needs.
+$(VENV)/.installed-dev: pyproject.toml package.json | $(BIN)/python
 	$(PIP) install --quiet -e '.[dev]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (nbtrack)" >/dev/null
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/jupyter labextension develop --overwrite . >/dev/null
 	touch $@
 
-$(VENV)/.installed-demo: pyproject.toml | $(BIN)/python
+$(VENV)/.installed-demo: pyproject.toml package.json | $(BIN)/python
 	$(PIP) install --quiet -e '.[demo]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (nbtrack)" >/dev/null
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/jupyter labextension develop --overwrite . >/dev/null
 	touch $@
+
+labextension: $(VENV)/.installed-dev  ## rebuild the JupyterLab extension after editing src/
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/jlpm install
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/jlpm build
 
 # ---------------------------------------------------------------------------- demo
 
-demo: $(VENV)/.installed-demo  ## the demo: JupyterLab on notebooks/, opening 01-quickstart
+demo: $(VENV)/.installed-demo  ## the demo: JupyterLab on notebooks/ with the Runs sidebar, opening 01-quickstart
 	@echo "Starting JupyterLab on notebooks/ (runs go to $(DEMO_STORE)); Ctrl-C to stop."
 	@echo "No browser here? Open the URL printed below, or run: make demo-headless"
 	NBTRACK_STORE=$(DEMO_STORE) $(BIN)/jupyter lab $(LAB_FLAGS) \
-		--LabApp.default_url=/lab/tree/01-quickstart.ipynb
+		--LabApp.default_url='/lab/tree/01-quickstart.ipynb?nbtrack-runs'
 
 lab: $(VENV)/.installed-demo  ## start JupyterLab on notebooks/
 	NBTRACK_STORE=$(DEMO_STORE) $(BIN)/jupyter lab $(LAB_FLAGS)
@@ -70,7 +80,11 @@ demo-headless: $(VENV)/.installed-demo  ## execute every notebook with nbclient,
 
 # ---------------------------------------------------------------------------- checks
 
-test: lint test-unit test-notebooks  ## ruff, import contracts, pytest tests/, nbval notebooks/
+test: lint test-js test-unit test-notebooks  ## ruff, import contracts, vitest, pytest tests/, nbval notebooks/
+
+# The lab extension's TypeScript unit tests (src/*.spec.ts).
+test-js: $(VENV)/.installed-dev
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/jlpm test
 
 test-unit: $(VENV)/.installed-dev
 	$(BIN)/pytest tests $(if $(JUNIT_DIR),--junitxml=$(JUNIT_DIR)/tests.xml) $(PYTEST_ARGS)
@@ -107,4 +121,4 @@ binder-check:  ## build the Binder environment in a fresh venv and run the noteb
 	@echo "binder-check: the Binder environment built and every notebook ran (HTML in build/binder/)."
 
 clean:  ## remove build outputs (keeps .venv and the demo store)
-	rm -rf build dist test-artifacts
+	rm -rf build dist test-artifacts lib tsconfig.tsbuildinfo nbtrack/labextension

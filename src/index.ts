@@ -69,6 +69,13 @@ const plugin: JupyterFrontEndPlugin<void> = {
     shell.add(sidebar, 'left', { rank: 250 });
     restorer?.add(sidebar, 'nbtrack-runs');
 
+    // `?nbtrack-runs` in the page URL opens the sidebar (what `make demo` uses).
+    void app.restored.then(() => {
+      if (new URL(window.location.href).searchParams.has('nbtrack-runs')) {
+        shell.activateById(sidebar.id);
+      }
+    });
+
     const openPanels = new Map<string, MainAreaWidget<RunPanel>>();
     let lastDeleted: string | null = null;
 

@@ -9,7 +9,7 @@ import { isSystemTag, relativeTime, SORT_ORDERS, visibleRange } from './logic';
 import { Poller } from './poller';
 import { ApiError, IExperiment, IRunPage, IRunRecord, NbtrackApi } from './request';
 
-export const ROW_HEIGHT = 30;
+export const ROW_HEIGHT = 44;
 
 export interface ISidebarOptions {
   api: NbtrackApi;
@@ -327,7 +327,15 @@ export class RunsSidebar extends Widget {
       tags.appendChild(h('span', 'nbtl-chip nbtl-tag', `${k}: ${v}`));
     }
     const time = h('span', 'nbtl-time', relativeTime(run.start_time, now));
-    row.append(box, dot, name, status, tags, time);
+    const experiment = h('span', 'nbtl-experiment', run.experiment);
+    // Two lines: what the run is (colour, name, status), then where and when (tags, time).
+    const top = h('div', 'nbtl-row-line');
+    top.append(dot, name, status);
+    const bottom = h('div', 'nbtl-row-line nbtl-row-sub');
+    bottom.append(experiment, tags, time);
+    const text = h('div', 'nbtl-row-text');
+    text.append(top, bottom);
+    row.append(box, text);
     return row;
   }
 

@@ -76,10 +76,10 @@ export function lineChartSvg(title: string, series: ISeries[], width = 640, heig
 export function parallelSvg(
   axes: IAxis[],
   runs: { id: string; color: string; label: string }[],
-  width = 640,
-  height = 280
+  width = 900,
+  height = 300
 ): SVGSVGElement {
-  const box: IBox = { width, height, left: 40, right: 40, top: 36, bottom: 24 };
+  const box: IBox = { width, height, left: 60, right: 60, top: 36, bottom: 24 };
   const svg = el('svg', {
     class: 'nbtl-chart nbtl-parallel',
     viewBox: `0 0 ${width} ${height}`,

@@ -10,6 +10,7 @@ run. Screenshots go to ``test-artifacts/`` (gitignored, kept by CI).
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -104,10 +105,11 @@ def test_runs_sidebar_run_panel_and_compare(lab: tuple[str, str, Path]) -> None:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1500, "height": 1000})
-            page.goto(f"{url}/lab?token={token}&reset")
+            # `?nbtrack-runs` opens the sidebar, as `make demo` does
+            page.goto(f"{url}/lab?token={token}&reset&nbtrack-runs")
             tab = page.locator('.lm-TabBar-tab[data-id="nbtrack-runs"]')
             expect(tab).to_be_visible(timeout=90_000)
-            tab.click()
+            expect(tab).to_have_class(re.compile(r"\blm-mod-current\b"), timeout=30_000)
             rows = page.locator(".nbtl-sidebar .nbtl-run-row")
             expect(rows).to_have_count(3, timeout=30_000)
             mark("sidebar shows the 3 runs written by another process")
