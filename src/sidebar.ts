@@ -277,12 +277,14 @@ export class RunsSidebar extends Widget {
       );
     }
     box.hidden = false;
+    this.list.classList.add('nbtl-stale');
   }
 
   private clearError(): void {
     this.filterInput.classList.remove('nbtl-invalid');
     this.errorBox.hidden = true;
     this.errorBox.textContent = '';
+    this.list.classList.remove('nbtl-stale');
   }
 
   // ---- the virtualized list ---------------------------------------------------------
