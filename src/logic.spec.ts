@@ -5,6 +5,7 @@ import {
   formatNumber,
   isSystemTag,
   loadRunCode,
+  mergePolled,
   metricKeys,
   metricNumber,
   parallelDimensions,
@@ -118,5 +119,21 @@ describe('small things', () => {
 
   it('writes code that loads the run', () => {
     expect(loadRunCode('abc"d')).toContain('nt.get_run("abc\\"d")');
+  });
+});
+
+describe('merging a poll into a long list', () => {
+  const ids = (xs: { run_id: string }[]) => xs.map(x => x.run_id);
+  const r = (id: string) => ({ run_id: id });
+
+  it('takes the poll when it covers everything loaded', () => {
+    expect(ids(mergePolled([r('a'), r('b')], [r('n'), r('a'), r('b')], false))).toEqual(['n', 'a', 'b']);
+    expect(ids(mergePolled([r('a'), r('b')], [r('a')], false))).toEqual(['a']); // b was deleted
+  });
+
+  it('keeps the pages loaded beyond the poll, without duplicates', () => {
+    const loaded = [r('a'), r('b'), r('c'), r('d')];
+    // a new run n pushed b to the edge of the polled window
+    expect(ids(mergePolled(loaded, [r('n'), r('a')], true))).toEqual(['n', 'a', 'c', 'd']);
   });
 });

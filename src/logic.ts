@@ -158,3 +158,20 @@ export function parallelDimensions(
   }
   return dims.slice(0, maxDimensions);
 }
+
+/**
+ * The list after a poll. A poll asks for at most 10,000 runs; when the user has scrolled
+ * further (more loaded than the poll covers and the poll says more exist), the runs loaded
+ * beyond the polled ones stay, without duplicates.
+ */
+export function mergePolled<T extends { run_id: string }>(
+  loaded: T[],
+  polled: T[],
+  pollHasMore: boolean
+): T[] {
+  if (!pollHasMore || loaded.length <= polled.length) {
+    return polled;
+  }
+  const seen = new Set(polled.map(r => r.run_id));
+  return polled.concat(loaded.slice(polled.length).filter(r => !seen.has(r.run_id)));
+}

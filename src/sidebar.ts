@@ -5,7 +5,7 @@
 import { CommandRegistry } from '@lumino/commands';
 import { Widget } from '@lumino/widgets';
 
-import { isSystemTag, relativeTime, SORT_ORDERS, visibleRange } from './logic';
+import { isSystemTag, mergePolled, relativeTime, SORT_ORDERS, visibleRange } from './logic';
 import { Poller } from './poller';
 import { ApiError, IExperiment, IRunPage, IRunRecord, NbtrackApi } from './request';
 
@@ -33,6 +33,12 @@ function h<K extends keyof HTMLElementTagNameMap>(
   return node;
 }
 
+/** A polled page and the query generation it answers (older ones are dropped). */
+interface IPolled {
+  page: IRunPage;
+  generation: number;
+}
+
 export class RunsSidebar extends Widget {
   constructor(private options: ISidebarOptions) {
     super();
@@ -41,10 +47,10 @@ export class RunsSidebar extends Widget {
     this.title.caption = 'nbtrack runs';
     this.pageSize = options.pageSize;
     this.build();
-    this.poller = new Poller<IRunPage>({
+    this.poller = new Poller<IPolled>({
       interval: options.refreshInterval,
       fetch: () => this.fetchRuns(),
-      onChange: page => this.setRuns(page),
+      onChange: polled => this.setRuns(polled),
       onError: error => this.showError(error)
     });
   }
@@ -160,20 +166,35 @@ export class RunsSidebar extends Widget {
     };
   }
 
-  private async fetchRuns(): Promise<IRunPage | null> {
+  private async fetchRuns(): Promise<IPolled | null> {
+    const generation = this.generation;
     // Poll what is loaded (at least one page) so that new runs and status changes show.
     const maxResults = Math.min(10000, Math.max(this.pageSize, this.loaded.length));
     const result = await this.options.api.runsIfChanged(
       { ...this.query(), maxResults },
       this.etag
     );
+    if (generation !== this.generation) {
+      return null; // asked before the query changed: a poll of the new query follows
+    }
     this.etag = result.etag;
-    return result.page;
+    return result.page && { page: result.page, generation };
   }
 
-  private setRuns(page: IRunPage): void {
-    this.loaded = page.runs;
-    this.nextToken = page.next_page_token;
+  private setRuns({ page, generation }: IPolled): void {
+    if (generation !== this.generation) {
+      return;
+    }
+    // After a new filter, sort or experiment the list starts over; a poll of the same
+    // query keeps the pages loaded beyond the 10,000 runs it covers.
+    const hasMore = page.next_page_token !== null && !this.queryIsNew;
+
+    const beyond = hasMore && this.loaded.length > page.runs.length;
+    this.loaded = mergePolled(this.loaded, page.runs, hasMore);
+    this.queryIsNew = false;
+    if (!beyond) {
+      this.nextToken = page.next_page_token;
+    }
     this.clearError();
     const known = new Set(this.loaded.map(r => r.run_id));
     for (const id of [...this.selected]) {
@@ -198,12 +219,16 @@ export class RunsSidebar extends Widget {
       return;
     }
     this.loadingMore = true;
+    const generation = this.generation;
     try {
       const page = await this.options.api.runs({
         ...this.query(),
         maxResults: this.pageSize,
         pageToken: this.nextToken
       });
+      if (generation !== this.generation) {
+        return;
+      }
       this.loaded = [...this.loaded, ...page.runs];
       this.nextToken = page.next_page_token;
       this.etag = null; // the next poll covers the longer list
@@ -253,6 +278,8 @@ export class RunsSidebar extends Widget {
   }
 
   private queryChanged(): void {
+    this.generation++;
+    this.queryIsNew = true;
     this.etag = null;
     this.nextToken = null;
     this.list.scrollTop = 0;
@@ -372,7 +399,8 @@ export class RunsSidebar extends Widget {
     this.compareButton.disabled = sel < 2;
   }
 
-  private poller: Poller<IRunPage>;
+  private poller: Poller<IPolled>;
+  private generation = 0;
   private pageSize: number;
   private loaded: IRunRecord[] = [];
   private nextToken: string | null = null;
@@ -380,6 +408,7 @@ export class RunsSidebar extends Widget {
   private filterText = '';
   private filterTimer = 0;
   private loadingMore = false;
+  private queryIsNew = true;
   private loadedExperiments = -1;
   private experimentsKey = '';
   private selected = new Set<string>();

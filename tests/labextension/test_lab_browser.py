@@ -183,8 +183,88 @@ def test_runs_sidebar_run_panel_and_compare(lab: tuple[str, str, Path]) -> None:
             # each trace has a drawn line, in the run's colour
             d = chart.locator("path.nbtl-trace").first.get_attribute("d") or ""
             assert d.count("L") > 50
+            colours = {r["run_id"]: r["color"] for r in _api(url, token, "runs")["runs"]}
+            for trace in chart.locator("path.nbtl-trace").all():
+                assert trace.get_attribute("stroke") == colours[trace.get_attribute("data-run-id")]
             mark("compare panel: 2 curves per metric, parallel coordinates, params diff")
             page.screenshot(path=str(ARTIFACTS / "lab-compare.png"))
+
+            # The dark theme: only JupyterLab's CSS variables, so everything follows it.
+            page.locator(".lm-MenuBar-itemLabel", has_text="Settings").click()
+            page.locator(".lm-Menu-itemLabel", has_text="Theme").first.hover()
+            page.locator(".lm-Menu-itemLabel").get_by_text("JupyterLab Dark", exact=True).click()
+            expect(page.locator('body[data-jp-theme-light="false"]')).to_have_count(
+                1, timeout=30_000
+            )
+            page.set_viewport_size({"width": 1200, "height": 800})  # and a resize
+            for metric in ("loss", "acc"):
+                box_ = compare.locator(
+                    f'.nbtl-chart-wrap[data-metric="{metric}"] svg'
+                ).bounding_box()
+                assert box_ is not None and box_["height"] > 150, box_
+            background = page.evaluate(
+                "getComputedStyle(document.querySelector('.nbtl-sidebar')).backgroundColor"
+            )
+            assert background not in ("rgb(255, 255, 255)", "rgba(0, 0, 0, 0)"), background
+            page.screenshot(path=str(ARTIFACTS / "lab-compare-dark.png"))
             print(f"[lab test] new-run latency {latency:.2f} s")
+        finally:
+            browser.close()
+
+
+MANY = textwrap.dedent(
+    """
+    import nbtrack as nt
+    nt.set_experiment("many")
+    for i in range(1200):
+        with nt.start_run(name=f"many-{i:04d}", params={"i": i}) as run:
+            run.log_metric("loss", 1 / (i + 1))
+    """
+)
+
+
+def test_long_lists_are_virtualized_and_the_palette_inserts_code(tmp_path: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    require_chromium()
+    store = tmp_path / "store"
+    _python(MANY, store)
+    root = tmp_path / "root"
+    root.mkdir()
+    with running_lab(root, tmp_path, store) as (url, token), sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.goto(f"{url}/lab?token={token}&reset&nbtrack-runs")
+            count = page.locator(".nbtl-sidebar .nbtl-count")
+            expect(count).to_have_text("500+ runs", timeout=90_000)  # the first page
+            rows = page.locator(".nbtl-sidebar .nbtl-run-row")
+            assert rows.count() < 60  # only the rows in view (plus a few) are in the DOM
+            # Scrolling to the end loads the next pages, until the last run.
+            deadline = time.monotonic() + 60
+            while count.inner_text() != "1200 runs" and time.monotonic() < deadline:
+                page.locator(".nbtl-list").evaluate("el => el.scrollTop = el.scrollHeight")
+                page.wait_for_timeout(300)
+            expect(count).to_have_text("1200 runs")
+            page.locator(".nbtl-list").evaluate("el => el.scrollTop = el.scrollHeight")
+            expect(page.locator(".nbtl-run-row", has_text="many-0000")).to_be_visible()
+            assert rows.count() < 60
+            page.screenshot(path=str(ARTIFACTS / "lab-long-list.png"))
+
+            # "Insert code to load this run" from the palette, into a new notebook.
+            page.locator(".jp-LauncherCard", has_text="Python 3").first.click()
+            expect(page.locator(".jp-NotebookPanel")).to_have_count(1, timeout=60_000)
+            target = page.locator(".nbtl-run-row", has_text="many-0007")
+            run_id = target.get_attribute("data-run-id")
+            target.locator(".nbtl-name").click()  # opens the run panel; the run is current
+            expect(page.locator(".nbtl-run-panel .nbtl-run-name")).to_have_text("many-0007")
+            page.locator(".lm-MenuBar-itemLabel", has_text="View").click()
+            page.locator(".lm-Menu-itemLabel", has_text="Command Palette").first.click()
+            page.locator(".lm-CommandPalette-input").fill("Insert Code to Load")
+            page.keyboard.press("Enter")
+            cell = page.locator(".jp-NotebookPanel .jp-Cell .jp-InputArea-editor", has_text=run_id)
+            expect(cell).to_have_count(1, timeout=30_000)
+            expect(cell).to_contain_text(f'nt.get_run("{run_id}")')
+            page.screenshot(path=str(ARTIFACTS / "lab-insert-code.png"))
         finally:
             browser.close()
