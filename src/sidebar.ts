@@ -169,7 +169,9 @@ export class RunsSidebar extends Widget {
   private async fetchRuns(): Promise<IPolled | null> {
     const generation = this.generation;
     // Poll what is loaded (at least one page) so that new runs and status changes show.
-    const maxResults = Math.min(10000, Math.max(this.pageSize, this.loaded.length));
+    // When every run is loaded, ask for a page more, so new and restored runs fit.
+    const wanted = this.nextToken ? this.loaded.length : this.loaded.length + this.pageSize;
+    const maxResults = Math.min(10000, Math.max(this.pageSize, wanted));
     const result = await this.options.api.runsIfChanged(
       { ...this.query(), maxResults },
       this.etag

@@ -266,5 +266,22 @@ def test_long_lists_are_virtualized_and_the_palette_inserts_code(tmp_path: Path)
             expect(cell).to_have_count(1, timeout=30_000)
             expect(cell).to_contain_text(f'nt.get_run("{run_id}")')
             page.screenshot(path=str(ARTIFACTS / "lab-insert-code.png"))
+
+            # Delete from the row's context menu, then restore from the palette.
+            victim = page.locator(".nbtl-run-row", has_text="many-0003")
+            victim_id = victim.get_attribute("data-run-id")
+            victim.locator(".nbtl-name").click(button="right")
+            page.locator(".lm-Menu-itemLabel", has_text="Delete nbtrack Run").click()
+            page.locator(".jp-Dialog-button.jp-mod-warn").click()
+            expect(count).to_have_text("1199 runs", timeout=30_000)
+            expect(page.locator(f'.nbtl-run-row[data-run-id="{victim_id}"]')).to_have_count(0)
+            assert victim_id not in _python(
+                "import nbtrack as nt; print(list(nt.search_runs(experiment='*')['run_id']))", store
+            )
+            page.locator(".lm-MenuBar-itemLabel", has_text="View").click()
+            page.locator(".lm-Menu-itemLabel", has_text="Command Palette").first.click()
+            page.locator(".lm-CommandPalette-input").fill("Restore Deleted nbtrack Run")
+            page.keyboard.press("Enter")
+            expect(count).to_have_text("1200 runs", timeout=30_000)
         finally:
             browser.close()
