@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 
 import {
+  cellHash,
+  findRunCell,
   formatDuration,
   formatNumber,
   isSystemTag,
@@ -11,6 +13,7 @@ import {
   parallelDimensions,
   paramsTable,
   relativeTime,
+  serverPath,
   visibleRange
 } from './logic';
 import type { IRunRecord } from './request';
@@ -135,5 +138,40 @@ describe('merging a poll into a long list', () => {
     const loaded = [r('a'), r('b'), r('c'), r('d')];
     // a new run n pushed b to the edge of the polled window
     expect(ids(mergePolled(loaded, [r('n'), r('a')], true))).toEqual(['n', 'a', 'c', 'd']);
+  });
+});
+
+describe('finding the cell a run came from', () => {
+  // sha256("import nbtrack as nt\nnt.log_metric('x', 1)")[:16], computed with Python's hashlib
+  const hash = 'b9e8775babcce7d9';
+  const body = "import nbtrack as nt\nnt.log_metric('x', 1)";
+
+  it('hashes like nbtrack does', async () => {
+    expect(await cellHash(body)).toBe(hash);
+  });
+
+  it('finds the %%track cell whose body still hashes the same', async () => {
+    const cells = [
+      { source: 'x = 1', executionCount: 1 },
+      { source: `%%track\n${body}`, executionCount: null },
+      { source: `%%track\n${body} # edited`, executionCount: 3 }
+    ];
+    expect(await findRunCell(cells, hash, '3')).toBe(1);
+  });
+
+  it('falls back to the execution count, and says -1 when the cell is gone', async () => {
+    const cells = [
+      { source: 'a', executionCount: 1 },
+      { source: '%%track\nchanged', executionCount: 2 }
+    ];
+    expect(await findRunCell(cells, hash, '2')).toBe(1);
+    expect(await findRunCell(cells, hash, '7')).toBe(-1);
+    expect(await findRunCell(cells, undefined, undefined)).toBe(-1);
+  });
+
+  it('makes absolute notebook paths relative to the server root', () => {
+    expect(serverPath('/home/me/work/a/b.ipynb', '/home/me/work')).toBe('a/b.ipynb');
+    expect(serverPath('/elsewhere/b.ipynb', '/home/me/work')).toBe('/elsewhere/b.ipynb');
+    expect(serverPath('a/b.ipynb', '/home/me/work')).toBe('a/b.ipynb');
   });
 });

@@ -175,3 +175,70 @@ export function mergePolled<T extends { run_id: string }>(
   const seen = new Set(polled.map(r => r.run_id));
   return polled.concat(loaded.slice(polled.length).filter(r => !seen.has(r.run_id)));
 }
+
+/** First 16 hex digits of the SHA-256 of `text` (nbtrack's `nbtrack.cell.hash`), or null without WebCrypto. */
+export async function cellHash(text: string): Promise<string | null> {
+  const subtle = globalThis.crypto?.subtle;
+  if (!subtle) {
+    return null; // not a secure context (plain http to another host)
+  }
+  const digest = await subtle.digest('SHA-256', new TextEncoder().encode(text));
+  return Array.from(new Uint8Array(digest))
+    .map(b => b.toString(16).padStart(2, '0'))
+    .join('')
+    .slice(0, 16);
+}
+
+export interface ICellInfo {
+  source: string;
+  executionCount: number | null;
+}
+
+/**
+ * Index of the cell a run came from, or -1 when it is no longer there.
+ *
+ * A `%%track` run records the SHA-256 of the cell's body (the text after the magic line)
+ * and the execution count. The cell whose body still hashes the same wins; without
+ * WebCrypto, a cell that still shows the execution count does.
+ */
+export async function findRunCell(
+  cells: ICellInfo[],
+  hash: string | undefined,
+  executionCount: string | undefined
+): Promise<number> {
+  if (hash) {
+    for (let i = 0; i < cells.length; i++) {
+      const source = cells[i].source;
+      const newline = source.indexOf('\n');
+      if (!source.trimStart().startsWith('%%track') || newline < 0) {
+        continue;
+      }
+      const body = source.slice(newline + 1);
+      for (const candidate of [body, body + '\n']) {
+        const h = await cellHash(candidate);
+        if (h === null) {
+          break;
+        }
+        if (h === hash) {
+          return i;
+        }
+      }
+    }
+  }
+  const count = Number(executionCount);
+  if (executionCount && Number.isInteger(count)) {
+    return cells.findIndex(c => c.executionCount === count);
+  }
+  return -1;
+}
+
+/** A notebook path relative to the server root (tags may hold an absolute path). */
+export function serverPath(path: string, serverRoot: string): string {
+  if (serverRoot && path.startsWith('/')) {
+    const root = serverRoot.endsWith('/') ? serverRoot : serverRoot + '/';
+    if (path.startsWith(root)) {
+      return path.slice(root.length);
+    }
+  }
+  return path;
+}

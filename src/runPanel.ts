@@ -2,10 +2,14 @@
  * The run panel (a main-area tab): attributes, params, metrics with sparklines, editable
  * tags, artifacts with preview and download, and the notebook the run came from.
  */
+import { Notification } from '@jupyterlab/apputils';
+import { ICodeCellModel } from '@jupyterlab/cells';
+import { PageConfig } from '@jupyterlab/coreutils';
+import { Notebook, NotebookPanel } from '@jupyterlab/notebook';
 import { CommandRegistry } from '@lumino/commands';
 import { Widget } from '@lumino/widgets';
 
-import { formatDuration, formatNumber, metricNumber } from './logic';
+import { findRunCell, formatDuration, formatNumber, metricNumber, serverPath } from './logic';
 import { ApiError, IArtifact, IRunRecord, NbtrackApi } from './request';
 import { sparklineSvg } from './svg';
 
@@ -119,7 +123,7 @@ export class RunPanel extends Widget {
       link.href = '#';
       link.addEventListener('click', event => {
         event.preventDefault();
-        void this.commands.execute('docmanager:open', { path: notebook });
+        void this.openNotebook(notebook, run);
       });
       const count = run.tags['nbtrack.cell.execution_count'];
       const cell = h('span', '');
@@ -142,6 +146,37 @@ export class RunPanel extends Widget {
     root.appendChild(this.artifactsList(run.artifacts ?? []));
 
     this.node.replaceChildren(root);
+  }
+
+  /** Open the run's notebook and select the `%%track` cell it came from, if still there. */
+  private async openNotebook(path: string, run: IRunRecord): Promise<void> {
+    const relative = serverPath(path, PageConfig.getOption('serverRoot'));
+    const widget = (await this.commands.execute('docmanager:open', { path: relative })) as
+      | NotebookPanel
+      | undefined;
+    if (!widget || !(widget.content instanceof Notebook)) {
+      return;
+    }
+    await widget.context.ready;
+    const notebook = widget.content;
+    const cells = notebook.widgets.map(cell => ({
+      source: cell.model.sharedModel.getSource(),
+      executionCount:
+        cell.model.type === 'code' ? (cell.model as ICodeCellModel).executionCount : null
+    }));
+    const index = await findRunCell(
+      cells,
+      run.tags['nbtrack.cell.hash'],
+      run.tags['nbtrack.cell.execution_count']
+    );
+    if (index >= 0) {
+      notebook.activeCellIndex = index;
+      await notebook.scrollToItem(index);
+    } else {
+      Notification.info(`The cell of run ${run.name} is no longer in ${relative}.`, {
+        autoClose: 4000
+      });
+    }
   }
 
   private metricsTable(run: IRunRecord): HTMLElement {

@@ -397,7 +397,9 @@ export class RunsSidebar extends Widget {
   private updateFoot(): void {
     const more = this.nextToken ? '+' : '';
     const sel = this.selected.size;
-    this.countLabel.textContent = `${this.loaded.length}${more} runs${sel ? ` · ${sel} selected` : ''}`;
+    const n = this.loaded.length;
+    const runs = n === 1 && !more ? 'run' : 'runs';
+    this.countLabel.textContent = `${n}${more} ${runs}${sel ? ` · ${sel} selected` : ''}`;
     this.compareButton.disabled = sel < 2;
   }
 

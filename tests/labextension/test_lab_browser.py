@@ -285,3 +285,63 @@ def test_long_lists_are_virtualized_and_the_palette_inserts_code(tmp_path: Path)
             expect(count).to_have_text("1200 runs", timeout=30_000)
         finally:
             browser.close()
+
+
+def _notebook(cells: list[str]) -> dict:
+    return {
+        "cells": [
+            {"cell_type": "code", "execution_count": None, "id": f"c{i}", "metadata": {},
+             "outputs": [], "source": src}
+            for i, src in enumerate(cells)
+        ],
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }  # fmt: skip
+
+
+def test_the_run_panel_opens_the_notebook_at_the_tracked_cell(tmp_path: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    require_chromium()
+    root = tmp_path / "root"
+    (root / "work").mkdir(parents=True)
+    cells = [
+        "%load_ext nbtrack",
+        "x = 1",
+        "%%track --name jump-here --no-live\nimport nbtrack as nt\nnt.log_metric('loss', 0.5)",
+        "y = 2",
+    ]
+    (root / "work" / "tracked.ipynb").write_text(json.dumps(_notebook(cells)))
+    with running_lab(root, tmp_path, tmp_path / "store") as (url, token), sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.goto(f"{url}/lab/tree/work/tracked.ipynb?token={token}&reset&nbtrack-runs")
+            page.wait_for_selector(
+                ".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000
+            )
+            row = page.locator(".nbtl-run-row", has_text="jump-here")
+            # Run All before the kernel's websocket is up is dropped: retry until the run exists.
+            deadline = time.monotonic() + 90
+            while row.count() == 0 and time.monotonic() < deadline:
+                page.click(".lm-MenuBar-itemLabel:text-is('Run')")
+                page.click(".lm-Menu-item[data-command='runmenu:run-all']")
+                try:
+                    expect(row).to_have_count(1, timeout=15_000)
+                except AssertionError:
+                    continue
+            expect(row).to_have_count(1)
+            # Select the first cell, open the run, follow its notebook link.
+            page.locator(".jp-Notebook .jp-Cell").first.click()
+            row.locator(".nbtl-name").click()
+            panel = page.locator(".nbtl-run-panel")
+            link = panel.locator(".nbtl-notebook-link")
+            expect(link).to_contain_text("tracked.ipynb", timeout=30_000)
+            expect(panel).to_contain_text("cell [")
+            link.click()
+            active = page.locator(".jp-NotebookPanel .jp-Cell.jp-mod-active")
+            expect(active).to_contain_text("jump-here", timeout=30_000)
+            page.screenshot(path=str(ARTIFACTS / "lab-jump-to-cell.png"))
+        finally:
+            browser.close()
