@@ -96,9 +96,10 @@ test-notebooks: $(VENV)/.installed-dev
 	NBTRACK_STORE=$$store/store $(BIN)/pytest --nbval-lax --nbval-kernel-name python3 \
 		notebooks/ $(if $(JUNIT_DIR),--junitxml=$(JUNIT_DIR)/notebooks.xml) $(PYTEST_ARGS)
 
-lint: $(VENV)/.installed-dev  ## ruff and import-linter (layer contracts)
+lint: $(VENV)/.installed-dev  ## ruff, import-linter (layer contracts), prettier on src/
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/jlpm prettier:check
 
 format: $(VENV)/.installed-dev  ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .

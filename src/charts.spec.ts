@@ -46,7 +46,15 @@ describe('paths', () => {
     const box = { width: 200, height: 100, left: 10, right: 10, top: 10, bottom: 10 };
     const chart = lineChart(
       [
-        { id: 'a', color: '#f00', label: 'a', points: [{ x: 0, y: 0 }, { x: 10, y: 1 }] },
+        {
+          id: 'a',
+          color: '#f00',
+          label: 'a',
+          points: [
+            { x: 0, y: 0 },
+            { x: 10, y: 1 }
+          ]
+        },
         { id: 'b', color: '#0f0', label: 'b', points: [{ x: 5, y: 0.5 }] }
       ],
       box

@@ -149,7 +149,13 @@ export function parallelPaths(axes: IAxis[], runCount: number, box: IBox): strin
   for (let r = 0; r < runCount; r++) {
     // x is the axis position already; y is mapped per axis, so the y scale is identity.
     const points = axes.map((a, i) => ({ x: ax(i), y: scales[i](a.values[r]) }));
-    out.push(linePath(points, v => v, v => v));
+    out.push(
+      linePath(
+        points,
+        v => v,
+        v => v
+      )
+    );
   }
   return out;
 }

@@ -8,24 +8,10 @@ import { ISeries } from './charts';
 import { metricKeys, metricNumber, paramsTable, parallelDimensions } from './logic';
 import { IRunRecord, NbtrackApi } from './request';
 import { lineChartSvg, parallelSvg } from './svg';
+import { colorDot, h, statusChip } from './dom';
 
 const MAX_CHARTS = 12;
 const POINTS_PER_SERIES = 600;
-
-function h<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  className = '',
-  text = ''
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  if (className) {
-    node.className = className;
-  }
-  if (text) {
-    node.textContent = text;
-  }
-  return node;
-}
 
 export class ComparePanel extends Widget {
   constructor(
@@ -73,7 +59,12 @@ export class ComparePanel extends Widget {
         )
       }));
       const wrap = h('div', 'nbtl-chart-wrap nbtl-parallel-wrap');
-      wrap.appendChild(parallelSvg(axes, runs.map(r => ({ id: r.run_id, color: r.color, label: r.name }))));
+      wrap.appendChild(
+        parallelSvg(
+          axes,
+          runs.map(r => ({ id: r.run_id, color: r.color, label: r.name }))
+        )
+      );
       root.appendChild(wrap);
     }
     this.node.replaceChildren(root);
@@ -112,9 +103,8 @@ export class ComparePanel extends Widget {
     const legend = h('div', 'nbtl-legend');
     for (const run of runs) {
       const item = h('span', 'nbtl-legend-item');
-      const dot = h('span', 'nbtl-dot');
-      dot.style.background = run.color;
-      item.append(dot, `${run.name} `, h('span', `nbtl-chip nbtl-status nbtl-status-${run.status.toLowerCase()}`, run.status));
+      const dot = colorDot(run.color);
+      item.append(dot, `${run.name} `, statusChip(run.status));
       legend.appendChild(item);
     }
     return legend;
@@ -132,8 +122,7 @@ export class ComparePanel extends Widget {
     head.appendChild(h('th', '', 'param'));
     for (const run of runs) {
       const th = h('th');
-      const dot = h('span', 'nbtl-dot');
-      dot.style.background = run.color;
+      const dot = colorDot(run.color);
       th.append(dot, run.name);
       head.appendChild(th);
     }

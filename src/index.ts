@@ -117,7 +117,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
 
     commands.addCommand(CommandIDs.compare, {
       label: 'Compare Selected nbtrack Runs',
-      isEnabled: args => (Array.isArray(args?.runIds) ? (args.runIds as string[]) : sidebar.selection).length >= 2,
+      isEnabled: args =>
+        (Array.isArray(args?.runIds) ? (args.runIds as string[]) : sidebar.selection).length >= 2,
       execute: args => {
         const ids = Array.isArray(args?.runIds) ? (args.runIds as string[]) : sidebar.selection;
         if (ids.length < 2) {
@@ -212,7 +213,12 @@ const plugin: JupyterFrontEndPlugin<void> = {
         void sidebar.refresh();
         Notification.info(`Deleted run ${runId}`, {
           autoClose: 6000,
-          actions: [{ label: 'Undo', callback: () => void commands.execute(CommandIDs.restoreRun, { runId }) }]
+          actions: [
+            {
+              label: 'Undo',
+              callback: () => void commands.execute(CommandIDs.restoreRun, { runId })
+            }
+          ]
         });
       }
     });
@@ -268,14 +274,17 @@ const plugin: JupyterFrontEndPlugin<void> = {
     }
 
     if (settingRegistry) {
-      void settingRegistry.load(PLUGIN_ID).then(settings => {
-        const apply = () => {
-          sidebar.refreshInterval = settings.get('refreshInterval').composite as number;
-          sidebar.pageSizeSetting = settings.get('pageSize').composite as number;
-        };
-        apply();
-        settings.changed.connect(apply);
-      }).catch(() => undefined);
+      void settingRegistry
+        .load(PLUGIN_ID)
+        .then(settings => {
+          const apply = () => {
+            sidebar.refreshInterval = settings.get('refreshInterval').composite as number;
+            sidebar.pageSizeSetting = settings.get('pageSize').composite as number;
+          };
+          apply();
+          settings.changed.connect(apply);
+        })
+        .catch(() => undefined);
     }
   }
 };

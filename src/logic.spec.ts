@@ -18,7 +18,11 @@ import {
 } from './logic';
 import type { IRunRecord } from './request';
 
-function run(id: string, params: Record<string, string>, metrics: Record<string, any> = {}): IRunRecord {
+function run(
+  id: string,
+  params: Record<string, string>,
+  metrics: Record<string, any> = {}
+): IRunRecord {
   return {
     run_id: id,
     color: '#000000',
@@ -130,7 +134,11 @@ describe('merging a poll into a long list', () => {
   const r = (id: string) => ({ run_id: id });
 
   it('takes the poll when it covers everything loaded', () => {
-    expect(ids(mergePolled([r('a'), r('b')], [r('n'), r('a'), r('b')], false))).toEqual(['n', 'a', 'b']);
+    expect(ids(mergePolled([r('a'), r('b')], [r('n'), r('a'), r('b')], false))).toEqual([
+      'n',
+      'a',
+      'b'
+    ]);
     expect(ids(mergePolled([r('a'), r('b')], [r('a')], false))).toEqual(['a']); // b was deleted
   });
 

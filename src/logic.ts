@@ -135,7 +135,7 @@ export const SORT_ORDERS: Record<string, string[]> = {
   'Oldest first': ['attributes.start_time ASC'],
   'Name A-Z': ['attributes.name ASC'],
   'Name Z-A': ['attributes.name DESC'],
-  'Status': ['attributes.status ASC', 'attributes.start_time DESC'],
+  Status: ['attributes.status ASC', 'attributes.start_time DESC'],
   'Longest first': ['attributes.duration DESC']
 };
 

@@ -13,7 +13,7 @@ describe('runs query string', () => {
         pageToken: 'abc='
       })
     ).toBe(
-      '?filter=metrics.loss%20%3C%200.5%20AND%20tags.team%20%3D%20\'a%26b\'' +
+      "?filter=metrics.loss%20%3C%200.5%20AND%20tags.team%20%3D%20'a%26b'" +
         '&order_by=metrics.loss%20ASC&order_by=attributes.start_time%20DESC' +
         '&experiment=x%20y&experiment=z&max_results=50&page_token=abc%3D'
     );
@@ -79,7 +79,11 @@ describe('NbtrackApi', () => {
     const { api } = fakeServer(
       () =>
         new Response(
-          JSON.stringify({ error: 'FilterError', message: 'expected a value at position 14', position: 14 }),
+          JSON.stringify({
+            error: 'FilterError',
+            message: 'expected a value at position 14',
+            position: 14
+          }),
           { status: 400 }
         )
     );

@@ -116,9 +116,7 @@ export function escapePath(path: string): string {
 }
 
 export class NbtrackApi {
-  constructor(
-    readonly settings: ServerConnection.ISettings = ServerConnection.makeSettings()
-  ) {}
+  constructor(readonly settings: ServerConnection.ISettings = ServerConnection.makeSettings()) {}
 
   url(path: string): string {
     return URLExt.join(this.settings.baseUrl, 'nbtrack', 'api', path);

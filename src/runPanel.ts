@@ -12,21 +12,7 @@ import { Widget } from '@lumino/widgets';
 import { findRunCell, formatDuration, formatNumber, metricNumber, serverPath } from './logic';
 import { ApiError, IArtifact, IRunRecord, NbtrackApi } from './request';
 import { sparklineSvg } from './svg';
-
-function h<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  className = '',
-  text = ''
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  if (className) {
-    node.className = className;
-  }
-  if (text) {
-    node.textContent = text;
-  }
-  return node;
-}
+import { colorDot, h, statusChip } from './dom';
 
 function table(rows: [string, Node | string][], className = 'nbtl-kv'): HTMLTableElement {
   const t = h('table', className);
@@ -85,10 +71,9 @@ export class RunPanel extends Widget {
     const root = h('div', 'nbtl-run-body');
 
     const head = h('div', 'nbtl-run-head');
-    const dot = h('span', 'nbtl-dot');
-    dot.style.background = run.color;
+    const dot = colorDot(run.color);
     head.append(dot, h('h2', 'nbtl-run-name', run.name));
-    head.appendChild(h('span', `nbtl-chip nbtl-status nbtl-status-${run.status.toLowerCase()}`, run.status));
+    head.appendChild(statusChip(run.status));
     const actions = h('div', 'nbtl-actions');
     const button = (label: string, command: string) => {
       const b = h('button', 'jp-mod-styled nbtl-action', label);
@@ -134,7 +119,9 @@ export class RunPanel extends Widget {
 
     root.appendChild(h('h3', '', 'Params'));
     const params = Object.entries(run.params);
-    root.appendChild(params.length ? table(params, 'nbtl-kv nbtl-params') : h('p', 'nbtl-empty', 'No params.'));
+    root.appendChild(
+      params.length ? table(params, 'nbtl-kv nbtl-params') : h('p', 'nbtl-empty', 'No params.')
+    );
 
     root.appendChild(h('h3', '', 'Metrics'));
     root.appendChild(this.metricsTable(run));
@@ -152,8 +139,7 @@ export class RunPanel extends Widget {
   private async openNotebook(path: string, run: IRunRecord): Promise<void> {
     const relative = serverPath(path, PageConfig.getOption('serverRoot'));
     const widget = (await this.commands.execute('docmanager:open', { path: relative })) as
-      | NotebookPanel
-      | undefined;
+      NotebookPanel | undefined;
     if (!widget || !(widget.content instanceof Notebook)) {
       return;
     }
@@ -186,7 +172,9 @@ export class RunPanel extends Widget {
     }
     const t = h('table', 'nbtl-metrics');
     const head = h('tr');
-    ['metric', 'latest', 'history', 'points'].forEach(label => head.appendChild(h('th', '', label)));
+    ['metric', 'latest', 'history', 'points'].forEach(label =>
+      head.appendChild(h('th', '', label))
+    );
     t.appendChild(head);
     for (const key of keys) {
       const tr = h('tr');
@@ -198,10 +186,18 @@ export class RunPanel extends Widget {
       tr.append(spark, count);
       t.appendChild(tr);
       if (keys.indexOf(key) < 40) {
-        void this.api.history(run.run_id, key, 120).then(history => {
-          spark.appendChild(sparklineSvg(history.points.map(p => metricNumber(p.value)), run.color));
-          count.textContent = String(history.total_points);
-        }).catch(() => undefined);
+        void this.api
+          .history(run.run_id, key, 120)
+          .then(history => {
+            spark.appendChild(
+              sparklineSvg(
+                history.points.map(p => metricNumber(p.value)),
+                run.color
+              )
+            );
+            count.textContent = String(history.total_points);
+          })
+          .catch(() => undefined);
       }
     }
     return t;
@@ -291,7 +287,13 @@ export class RunPanel extends Widget {
       }
       into.appendChild(h('pre', 'nbtl-artifact-text', text));
     } else {
-      into.appendChild(h('p', 'nbtl-empty', `${artifact.path}: ${blob.type}, ${blob.size} bytes (download it to open)`));
+      into.appendChild(
+        h(
+          'p',
+          'nbtl-empty',
+          `${artifact.path}: ${blob.type}, ${blob.size} bytes (download it to open)`
+        )
+      );
     }
   }
 

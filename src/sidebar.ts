@@ -8,6 +8,7 @@ import { Widget } from '@lumino/widgets';
 import { isSystemTag, mergePolled, relativeTime, SORT_ORDERS, visibleRange } from './logic';
 import { Poller } from './poller';
 import { ApiError, IExperiment, IRunPage, IRunRecord, NbtrackApi } from './request';
+import { colorDot, h, statusChip } from './dom';
 
 export const ROW_HEIGHT = 44;
 
@@ -16,21 +17,6 @@ export interface ISidebarOptions {
   commands: CommandRegistry;
   refreshInterval: number;
   pageSize: number;
-}
-
-function h<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  className = '',
-  text = ''
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  if (className) {
-    node.className = className;
-  }
-  if (text) {
-    node.textContent = text;
-  }
-  return node;
 }
 
 /** A polled page and the query generation it answers (older ones are dropped). */
@@ -121,7 +107,7 @@ export class RunsSidebar extends Widget {
 
     this.filterInput = h('input', 'nbtl-filter jp-mod-styled');
     this.filterInput.type = 'search';
-    this.filterInput.placeholder = "filter: metrics.loss < 0.5 AND params.lr = 0.01";
+    this.filterInput.placeholder = 'filter: metrics.loss < 0.5 AND params.lr = 0.01';
     this.filterInput.spellcheck = false;
     this.filterInput.addEventListener('keydown', event => {
       if (event.key === 'Enter') {
@@ -172,10 +158,7 @@ export class RunsSidebar extends Widget {
     // When every run is loaded, ask for a page more, so new and restored runs fit.
     const wanted = this.nextToken ? this.loaded.length : this.loaded.length + this.pageSize;
     const maxResults = Math.min(10000, Math.max(this.pageSize, wanted));
-    const result = await this.options.api.runsIfChanged(
-      { ...this.query(), maxResults },
-      this.etag
-    );
+    const result = await this.options.api.runsIfChanged({ ...this.query(), maxResults }, this.etag);
     if (generation !== this.generation) {
       return null; // asked before the query changed: a poll of the new query follows
     }
@@ -216,7 +199,13 @@ export class RunsSidebar extends Widget {
     if (!this.nextToken || this.loadingMore) {
       return;
     }
-    const { end } = visibleRange(this.list.scrollTop, this.list.clientHeight, ROW_HEIGHT, this.loaded.length, 0);
+    const { end } = visibleRange(
+      this.list.scrollTop,
+      this.list.clientHeight,
+      ROW_HEIGHT,
+      this.loaded.length,
+      0
+    );
     if (end < this.loaded.length - 20) {
       return;
     }
@@ -323,7 +312,12 @@ export class RunsSidebar extends Widget {
     }
     const count = this.loaded.length;
     this.spacer.style.height = `${count * ROW_HEIGHT}px`;
-    const { start, end } = visibleRange(this.list.scrollTop, this.list.clientHeight || 600, ROW_HEIGHT, count);
+    const { start, end } = visibleRange(
+      this.list.scrollTop,
+      this.list.clientHeight || 600,
+      ROW_HEIGHT,
+      count
+    );
     if (!force && start === this.rendered.start && end === this.rendered.end) {
       return;
     }
@@ -349,12 +343,13 @@ export class RunsSidebar extends Widget {
     box.type = 'checkbox';
     box.checked = this.selected.has(run.run_id);
     box.title = 'Select for comparison';
-    const dot = h('span', 'nbtl-dot');
-    dot.style.background = run.color;
+    const dot = colorDot(run.color);
     const name = h('span', 'nbtl-name', run.name);
-    const status = h('span', `nbtl-chip nbtl-status nbtl-status-${run.status.toLowerCase()}`, run.status);
+    const status = statusChip(run.status);
     const tags = h('span', 'nbtl-tags');
-    for (const [k, v] of Object.entries(run.tags).filter(([k]) => !isSystemTag(k)).slice(0, 2)) {
+    for (const [k, v] of Object.entries(run.tags)
+      .filter(([k]) => !isSystemTag(k))
+      .slice(0, 2)) {
       tags.appendChild(h('span', 'nbtl-chip nbtl-tag', `${k}: ${v}`));
     }
     const time = h('span', 'nbtl-time', relativeTime(run.start_time, now));

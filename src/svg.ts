@@ -30,7 +30,12 @@ function el<K extends keyof SVGElementTagNameMap>(
 }
 
 /** A sparkline of `values`, `width` x `height` px, in `color`. */
-export function sparklineSvg(values: number[], color: string, width = 120, height = 24): SVGSVGElement {
+export function sparklineSvg(
+  values: number[],
+  color: string,
+  width = 120,
+  height = 24
+): SVGSVGElement {
   const svg = el('svg', {
     class: 'nbtl-sparkline',
     width,
@@ -42,7 +47,12 @@ export function sparklineSvg(values: number[], color: string, width = 120, heigh
 }
 
 /** Overlaid curves of several runs on shared axes; one `path.nbtl-trace` per run. */
-export function lineChartSvg(title: string, series: ISeries[], width = 640, height = 260): SVGSVGElement {
+export function lineChartSvg(
+  title: string,
+  series: ISeries[],
+  width = 640,
+  height = 260
+): SVGSVGElement {
   const box: IBox = { width, height, left: 56, right: 12, top: 24, bottom: 28 };
   const chart = lineChart(series, box);
   const svg = el('svg', {
@@ -55,18 +65,48 @@ export function lineChartSvg(title: string, series: ISeries[], width = 640, heig
   el('text', { x: box.left, y: 16, class: 'nbtl-chart-title' }, svg).textContent = title;
   const axes = el('g', { class: 'nbtl-axes' }, svg);
   for (const t of chart.yTicks) {
-    el('line', { x1: box.left, x2: width - box.right, y1: t.pos, y2: t.pos, class: 'nbtl-grid' }, axes);
-    const label = el('text', { x: box.left - 6, y: t.pos + 4, class: 'nbtl-tick', 'text-anchor': 'end' }, axes);
+    el(
+      'line',
+      { x1: box.left, x2: width - box.right, y1: t.pos, y2: t.pos, class: 'nbtl-grid' },
+      axes
+    );
+    const label = el(
+      'text',
+      { x: box.left - 6, y: t.pos + 4, class: 'nbtl-tick', 'text-anchor': 'end' },
+      axes
+    );
     label.textContent = formatNumber(t.value);
   }
   for (const t of chart.xTicks) {
-    const label = el('text', { x: t.pos, y: height - 10, class: 'nbtl-tick', 'text-anchor': 'middle' }, axes);
+    const label = el(
+      'text',
+      { x: t.pos, y: height - 10, class: 'nbtl-tick', 'text-anchor': 'middle' },
+      axes
+    );
     label.textContent = formatNumber(t.value);
   }
-  el('line', { x1: box.left, x2: box.left, y1: box.top, y2: height - box.bottom, class: 'nbtl-axis' }, axes);
-  el('line', { x1: box.left, x2: width - box.right, y1: height - box.bottom, y2: height - box.bottom, class: 'nbtl-axis' }, axes);
+  el(
+    'line',
+    { x1: box.left, x2: box.left, y1: box.top, y2: height - box.bottom, class: 'nbtl-axis' },
+    axes
+  );
+  el(
+    'line',
+    {
+      x1: box.left,
+      x2: width - box.right,
+      y1: height - box.bottom,
+      y2: height - box.bottom,
+      class: 'nbtl-axis'
+    },
+    axes
+  );
   for (const p of chart.paths) {
-    const path = el('path', { d: p.d, stroke: p.color, fill: 'none', class: 'nbtl-trace', 'data-run-id': p.id }, svg);
+    const path = el(
+      'path',
+      { d: p.d, stroke: p.color, fill: 'none', class: 'nbtl-trace', 'data-run-id': p.id },
+      svg
+    );
     el('title', {}, path).textContent = p.label;
   }
   return svg;
@@ -101,7 +141,11 @@ export function parallelSvg(
     }
   });
   parallelPaths(axes, runs.length, box).forEach((d, i) => {
-    const path = el('path', { d, stroke: runs[i].color, fill: 'none', class: 'nbtl-trace', 'data-run-id': runs[i].id }, svg);
+    const path = el(
+      'path',
+      { d, stroke: runs[i].color, fill: 'none', class: 'nbtl-trace', 'data-run-id': runs[i].id },
+      svg
+    );
     el('title', {}, path).textContent = runs[i].label;
   });
   return svg;
