@@ -65,9 +65,12 @@ export class RunsSidebar extends Widget {
     await this.loadExperiments();
   }
 
+  // Poll only while the sidebar is shown: a collapsed sidebar costs the server nothing.
   protected onAfterAttach(): void {
-    this.poller.start();
-    void this.loadExperiments();
+    if (this.isVisible) {
+      this.poller.start();
+      void this.loadExperiments();
+    }
   }
 
   protected onBeforeDetach(): void {
@@ -75,7 +78,13 @@ export class RunsSidebar extends Widget {
   }
 
   protected onAfterShow(): void {
-    this.renderRows();
+    this.poller.start();
+    void this.loadExperiments();
+    this.renderRows(true);
+  }
+
+  protected onAfterHide(): void {
+    this.poller.stop();
   }
 
   protected onResize(): void {

@@ -283,6 +283,22 @@ def test_long_lists_are_virtualized_and_the_palette_inserts_code(tmp_path: Path)
             page.locator(".lm-CommandPalette-input").fill("Restore Deleted nbtrack Run")
             page.keyboard.press("Enter")
             expect(count).to_have_text("1200 runs", timeout=30_000)
+
+            # A collapsed sidebar stops polling; shown again, it polls at once.
+            polls: list[str] = []
+            page.on(
+                "request", lambda r: polls.append(r.url) if "/nbtrack/api/runs" in r.url else None
+            )
+            page.locator('.lm-TabBar-tab[data-id="nbtrack-runs"]').click()
+            expect(page.locator(".nbtl-sidebar")).to_be_hidden()
+            page.wait_for_timeout(500)
+            polls.clear()
+            page.wait_for_timeout(3000)  # three refresh intervals
+            assert polls == []
+            page.locator('.lm-TabBar-tab[data-id="nbtrack-runs"]').click()
+            expect(page.locator(".nbtl-sidebar")).to_be_visible()
+            page.wait_for_timeout(1500)
+            assert polls, "polling resumes when the sidebar is shown"
         finally:
             browser.close()
 
