@@ -303,6 +303,20 @@ def test_long_lists_are_virtualized_and_the_palette_inserts_code(tmp_path: Path)
             browser.close()
 
 
+def _wait_for_kernel(url: str, token: str, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/api/kernels?token={token}", timeout=5) as r:
+                kernels = json.load(r)
+        except OSError:  # a 500 while the kernel is still starting
+            kernels = []
+        if any(k["connections"] > 0 and k["execution_state"] == "idle" for k in kernels):
+            return
+        time.sleep(0.25)
+    raise AssertionError(f"no kernel became idle and connected within {timeout} s")
+
+
 def _notebook(cells: list[str]) -> dict:
     return {
         "cells": [
@@ -338,16 +352,16 @@ def test_the_run_panel_opens_the_notebook_at_the_tracked_cell(tmp_path: Path) ->
                 ".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000
             )
             row = page.locator(".nbtl-run-row", has_text="jump-here")
-            # Run All before the kernel's websocket is up is dropped: retry until the run exists.
-            deadline = time.monotonic() + 90
-            while row.count() == 0 and time.monotonic() < deadline:
-                page.click(".lm-MenuBar-itemLabel:text-is('Run')")
-                page.click(".lm-Menu-item[data-command='runmenu:run-all']")
-                try:
-                    expect(row).to_have_count(1, timeout=15_000)
-                except AssertionError:
-                    continue
-            expect(row).to_have_count(1)
+            # Run All before the kernel's websocket is up is silently dropped: wait for it.
+            _wait_for_kernel(url, token)
+            dialog = page.locator(".jp-Dialog")
+            if dialog.count():  # e.g. a kernel picker on a slow start: say what it was
+                page.screenshot(path=str(ARTIFACTS / "lab-jump-dialog.png"))
+                print("[lab test] dialog:", dialog.inner_text())
+                dialog.locator(".jp-mod-accept").click()
+            page.click(".lm-MenuBar-itemLabel:text-is('Run')")
+            page.click(".lm-Menu-item[data-command='runmenu:run-all']")
+            expect(row).to_have_count(1, timeout=60_000)
             # Select the first cell, open the run, follow its notebook link.
             page.locator(".jp-Notebook .jp-Cell").first.click()
             row.locator(".nbtl-name").click()
