@@ -3,6 +3,8 @@
 #   make test   # virtualenv + dev extras, then lint, import contracts, tests, notebooks
 # Everything lives in .venv/; a stamp file per extra skips reinstalling until
 # pyproject.toml changes, so a second `make test` starts testing at once.
+# `pip install -e .` also installs jupyter-config/ into .venv/etc/jupyter, so the server
+# extension (REST API, docs/rest.md) is enabled in the venv's JupyterLab with no extra step.
 
 PYTHON  ?= python3
 VENV    ?= .venv
@@ -24,8 +26,8 @@ export JUPYTER_PREFER_ENV_PATH := 1
 export PIP_PROGRESS_BAR := off
 
 .DEFAULT_GOAL := help
-.PHONY: help demo demo-headless lab test test-unit test-notebooks lint format bench \
-	binder-check clean
+.PHONY: help demo demo-headless lab test test-unit test-js test-notebooks lint format bench \
+	binder-check clean labextension
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -33,23 +35,33 @@ help:  ## list the targets
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+# pip's build hook (hatch-jupyter-builder) runs `jlpm install && jlpm build` for the lab
+# extension (src/ -> nbtrack/labextension, Node needed); `labextension develop` then links
+# the venv's share/jupyter/labextensions/nbtrack to that folder, so `make labextension`
+# after a TypeScript edit is all JupyterLab needs.
+$(VENV)/.installed-dev: pyproject.toml package.json | $(BIN)/python
 	$(PIP) install --quiet -e '.[dev]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (nbtrack)" >/dev/null
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/jupyter labextension develop --overwrite . >/dev/null
 	touch $@
 
-$(VENV)/.installed-demo: pyproject.toml | $(BIN)/python
+$(VENV)/.installed-demo: pyproject.toml package.json | $(BIN)/python
 	$(PIP) install --quiet -e '.[demo]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (nbtrack)" >/dev/null
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/jupyter labextension develop --overwrite . >/dev/null
 	touch $@
+
+labextension: $(VENV)/.installed-dev  ## rebuild the JupyterLab extension after editing src/
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/jlpm install
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/jlpm build
 
 # ---------------------------------------------------------------------------- demo
 
-demo: $(VENV)/.installed-demo  ## the demo: JupyterLab on notebooks/, opening 01-quickstart
+demo: $(VENV)/.installed-demo  ## the demo: JupyterLab on notebooks/ with the Runs sidebar, opening 01-quickstart
 	@echo "Starting JupyterLab on notebooks/ (runs go to $(DEMO_STORE)); Ctrl-C to stop."
 	@echo "No browser here? Open the URL printed below, or run: make demo-headless"
 	NBTRACK_STORE=$(DEMO_STORE) $(BIN)/jupyter lab $(LAB_FLAGS) \
-		--LabApp.default_url=/lab/tree/01-quickstart.ipynb
+		--LabApp.default_url='/lab/tree/01-quickstart.ipynb?nbtrack-runs'
 
 lab: $(VENV)/.installed-demo  ## start JupyterLab on notebooks/
 	NBTRACK_STORE=$(DEMO_STORE) $(BIN)/jupyter lab $(LAB_FLAGS)
@@ -68,7 +80,11 @@ demo-headless: $(VENV)/.installed-demo  ## execute every notebook with nbclient,
 
 # ---------------------------------------------------------------------------- checks
 
-test: lint test-unit test-notebooks  ## ruff, import contracts, pytest tests/, nbval notebooks/
+test: lint test-js test-unit test-notebooks  ## ruff, import contracts, vitest, pytest tests/, nbval notebooks/
+
+# The lab extension's TypeScript unit tests (src/*.spec.ts).
+test-js: $(VENV)/.installed-dev
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/jlpm test
 
 test-unit: $(VENV)/.installed-dev
 	$(BIN)/pytest tests $(if $(JUNIT_DIR),--junitxml=$(JUNIT_DIR)/tests.xml) $(PYTEST_ARGS)
@@ -80,9 +96,10 @@ test-notebooks: $(VENV)/.installed-dev
 	NBTRACK_STORE=$$store/store $(BIN)/pytest --nbval-lax --nbval-kernel-name python3 \
 		notebooks/ $(if $(JUNIT_DIR),--junitxml=$(JUNIT_DIR)/notebooks.xml) $(PYTEST_ARGS)
 
-lint: $(VENV)/.installed-dev  ## ruff and import-linter (layer contracts)
+lint: $(VENV)/.installed-dev  ## ruff, import-linter (layer contracts), prettier on src/
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/jlpm prettier:check
 
 format: $(VENV)/.installed-dev  ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
@@ -105,4 +122,4 @@ binder-check:  ## build the Binder environment in a fresh venv and run the noteb
 	@echo "binder-check: the Binder environment built and every notebook ran (HTML in build/binder/)."
 
 clean:  ## remove build outputs (keeps .venv and the demo store)
-	rm -rf build dist test-artifacts
+	rm -rf build dist test-artifacts lib tsconfig.tsbuildinfo nbtrack/labextension

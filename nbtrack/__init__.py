@@ -129,6 +129,11 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
 
 
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """JupyterLab entry point: the prebuilt lab extension in ``nbtrack/labextension``."""
+    return [{"src": "labextension", "dest": "nbtrack"}]
+
+
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext nbtrack``: register %%track and the line magics."""
     from nbtrack.ipython import load_ipython_extension as load

@@ -234,12 +234,25 @@ def search_runs(
     st = _store(store)
     # One snapshot for both reads: another thread may install a newer one meanwhile.
     with st.reading() as reading:
-        attrs = _search_locked(reading, experiment, node, order_keys, max_results)
-        wide = reading.wide(attrs.column("run_id").combine_chunks())
-    table = pa.Table.from_arrays(
+        table = search_table(reading, experiment, node, order_keys, max_results)
+    return table.to_pandas()
+
+
+def search_table(
+    reading: Reading,
+    experiment: str | Sequence[str] | None,
+    node: Node | None,
+    order_keys: list[_OrderKey] | None,
+    max_results: int | None,
+    offset: int = 0,
+) -> pa.Table:
+    """Matching runs as an Arrow table: attributes, then a column per param/metric/tag key
+    that at least one of them has (``search_runs`` and the paged REST search share it)."""
+    attrs = _search_locked(reading, experiment, node, order_keys, max_results, offset)
+    wide = reading.wide(attrs.column("run_id").combine_chunks())
+    return pa.Table.from_arrays(
         [*attrs.columns, *wide.columns], names=[*attrs.column_names, *wide.column_names]
     )
-    return table.to_pandas()
 
 
 def _search_locked(
@@ -248,6 +261,7 @@ def _search_locked(
     node: Node | None,
     order_keys: list[_OrderKey] | None,
     max_results: int | None,
+    offset: int = 0,
 ) -> pa.Table:
     """The matching runs' attributes, ordered and limited (the filter runs as semi-joins
     on the long tables, so its cost does not grow with the number of keys)."""
@@ -284,6 +298,9 @@ def _search_locked(
     if max_results is not None:
         query += " LIMIT ?"
         all_params.append(max_results)
+    if offset:
+        query += " OFFSET ?"
+        all_params.append(offset)
     return reading.query(query, all_params)
 
 

@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from nbtrack.tracking.downsample import DEFAULT_MAX_POINTS, downsample_indices
 from nbtrack.views._colors import color_for
-from nbtrack.views._downsample import DEFAULT_MAX_POINTS, downsample_indices
 from nbtrack.views._smoothing import smooth_ema
 
 XAxis = Literal["step", "time", "relative"]
@@ -258,7 +258,7 @@ def build_metrics_figure(
             the raw series is drawn faintly behind the smoothed one.
         log_y: Logarithmic y axes.
         max_points: Most points per line; long series are downsampled keeping each
-            bucket's min and max (:mod:`nbtrack.views._downsample`).
+            bucket's min and max (:mod:`nbtrack.tracking.downsample`).
         height: Figure height in pixels; ``None`` picks one from the number of rows.
 
     Returns:

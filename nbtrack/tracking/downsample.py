@@ -6,15 +6,29 @@ point with its smallest and the point with its largest value, in their original
 order. The first and the last point of the series are always kept. Spikes and
 dips therefore survive at any zoom level, which is what one looks for in a loss
 curve, and the work is a few vectorised numpy passes (no Python loop per point).
+
+This is the one rule: the inline views (``nbtrack.views``) draw with it and the REST API
+(``nbtrack.server``) answers ``GET runs/<id>/metrics/<key>?max_points=N`` with it, through
+:func:`downsampled_history`.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from nbtrack.errors import InvalidValueError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from nbtrack.storage import ParquetStore
+
 DEFAULT_MAX_POINTS = 2000
+MAX_POINTS_LIMIT = 100_000
 
 
 def bucket_size(n: int, max_points: int = DEFAULT_MAX_POINTS) -> int:
@@ -27,9 +41,12 @@ def bucket_size(n: int, max_points: int = DEFAULT_MAX_POINTS) -> int:
     Returns:
         1 when the series already fits, else ``ceil(n / buckets)`` where
         ``buckets = (max_points - 2) // 2`` (two points per bucket plus first/last).
+
+    Raises:
+        InvalidValueError: ``max_points`` is below 4.
     """
     if max_points < 4:
-        raise ValueError(f"max_points must be at least 4, got {max_points}")
+        raise InvalidValueError(f"max_points must be at least 4, got {max_points}")
     if n <= max_points:
         return 1
     buckets = (max_points - 2) // 2
@@ -91,3 +108,64 @@ def downsample(
     if index.shape[0] == y.shape[0]:
         return x, y
     return x[index], y[index]
+
+
+@dataclass(frozen=True)
+class History:
+    """One metric's points after downsampling.
+
+    Attributes:
+        points: Arrow table with columns step, value, timestamp, in step order.
+        total: How many points the metric has in the store.
+    """
+
+    points: pa.Table
+    total: int
+
+    @property
+    def downsampled(self) -> bool:
+        """True when some points were dropped."""
+        return self.points.num_rows < self.total
+
+
+def downsampled_history(
+    run_id: str,
+    key: str,
+    max_points: int = DEFAULT_MAX_POINTS,
+    *,
+    store: ParquetStore | None = None,
+) -> History:
+    """One metric of one run, at most ``max_points`` points, by :func:`downsample_indices`.
+
+    Args:
+        run_id: The run.
+        key: The metric key; an unknown key gives an empty history.
+        max_points: Most points to return (4 to ``MAX_POINTS_LIMIT``).
+        store: The store; the current one when None.
+
+    Raises:
+        InvalidValueError: ``max_points`` is not an integer in range.
+        RunNotFoundError: no (not deleted) run has this id.
+    """
+    from nbtrack.tracking import query
+
+    if isinstance(max_points, bool) or not isinstance(max_points, int):
+        raise InvalidValueError(f"max_points must be an integer, got {max_points!r}")
+    if not 4 <= max_points <= MAX_POINTS_LIMIT:
+        raise InvalidValueError(
+            f"max_points must be between 4 and {MAX_POINTS_LIMIT}, got {max_points}"
+        )
+    st = query._store(store)
+    table = query._run(
+        "SELECT step, value, timestamp FROM metrics WHERE run_id = ? AND key = ? "
+        "ORDER BY step, timestamp",
+        [run_id, key],
+        st,
+    )
+    if table.num_rows == 0:
+        query._fetch_run_row(run_id, st)  # an unknown run is an error, an unknown key is empty
+    values = table.column("value").to_numpy(zero_copy_only=False)
+    index = downsample_indices(values, max_points)
+    if index.shape[0] == table.num_rows:
+        return History(table, table.num_rows)
+    return History(table.take(index), table.num_rows)
