@@ -84,7 +84,8 @@ async def test_pagination_visits_every_run_once_in_order(api, store) -> None:
     ids = _runs(23)
     seen, token, pages = [], None, 0
     while True:
-        params = {"max_results": "10", "order_by": "params.i ASC"}
+        # Params order as text (MLflow's rule, DESIGN.md §8): order by the zero-padded name.
+        params = {"max_results": "10", "order_by": "attributes.name ASC"}
         if token:
             params["page_token"] = token
         code, body = await api("runs", params=params)
