@@ -111,7 +111,7 @@ def search(
         names = [by_id[str(i)] for i in experiment_ids if str(i) in by_id]
     ids = bulk.search_run_ids(
         st, experiments=names, filter=filter_string or "", order_by=order_by,
-        max_results=max_results, view=VIEWS[run_view_type],
+        max_results=max_results, view=VIEWS[run_view_type], mlflow_values=True,
     )
     return get_runs(st, ids)
 

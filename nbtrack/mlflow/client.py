@@ -12,7 +12,7 @@ from typing import Any
 
 from nbtrack.mlflow import _runs, _systags, artifacts, entities
 from nbtrack.mlflow import experiments as _exps
-from nbtrack.mlflow.exceptions import translated
+from nbtrack.mlflow.exceptions import MlflowException, translated
 from nbtrack.mlflow.fluent import _default_tags
 from nbtrack.mlflow.tracking_uri import _store_uri
 from nbtrack.storage import ParquetStore
@@ -172,6 +172,30 @@ class MlflowClient:
 
     def log_dict(self, run_id: str, dictionary: Any, artifact_file: str) -> None:
         data = artifacts.dict_bytes(dictionary, artifact_file)
+        self._in_store(translated(artifacts.put), run_id, artifact_file, data)
+
+    def log_table(self, run_id: str, data: Any, artifact_file: str) -> None:
+        self._in_store(translated(artifacts.put), run_id, artifact_file, artifacts.table_bytes(data))
+
+    def log_figure(
+        self, run_id: str, figure: Any, artifact_file: str, *,
+        save_kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        data = artifacts.figure_bytes(figure, artifact_file, save_kwargs)
+        self._in_store(translated(artifacts.put), run_id, artifact_file, data)
+
+    def log_image(
+        self, run_id: str, image: Any, artifact_file: str | None = None, key: str | None = None,
+        step: int | None = None, timestamp: int | None = None, synchronous: bool | None = None,
+    ) -> None:
+        if (artifact_file is None) == (key is None):
+            raise MlflowException.invalid_parameter_value(
+                "log_image takes either artifact_file, or key (with step)"
+            )
+        if artifact_file is None:
+            ts = timestamp if timestamp is not None else time.time_ns() // 1_000_000
+            artifact_file = f"images/{key}/step_{step or 0}_{ts}.png"
+        data = artifacts.image_bytes(image, artifact_file)
         self._in_store(translated(artifacts.put), run_id, artifact_file, data)
 
     def list_artifacts(self, run_id: str, path: str | None = None) -> list[entities.FileInfo]:
