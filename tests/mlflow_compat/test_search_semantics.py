@@ -57,7 +57,7 @@ def world(tmp_path_factory):
     c.set_terminated(child.info.run_id, "FINISHED", end_time=T0 + 20_000)
     ids["child"] = child.info.run_id
     c.delete_run(ids["f"])
-    store = nt.set_store(str(tmp / "nb"))
+    nt.set_store(str(tmp / "nb"))
     import_mlflow(uri)
     nt.set_experiment("search")
     return {"uri": uri, "exp": exp, "ids": ids, "names": {v: k for k, v in ids.items()},
