@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from nbtrack.errors import InvalidValueError
@@ -27,9 +28,17 @@ def artifact_uri(run_id: str) -> str:
     return f"runs:/{run_id}"
 
 
+def default_artifact_location(experiment_id: str) -> str:
+    """Where MLflow would say an experiment's artifacts live: under the store."""
+    uri = store().uri
+    base = Path(uri).as_uri() if "://" not in uri else uri
+    return f"{base}/artifacts/{experiment_id}"
+
+
 def experiment_entity(e: exps.Experiment) -> entities.Experiment:
+    location = e.artifact_location or default_artifact_location(e.experiment_id)
     return entities.Experiment(
-        e.experiment_id, e.name, e.artifact_location, e.lifecycle_stage, dict(e.tags),
+        e.experiment_id, e.name, location, e.lifecycle_stage, dict(e.tags),
         e.creation_time, e.last_update_time,
     )
 
