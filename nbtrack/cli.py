@@ -710,6 +710,9 @@ def cmd_import(args: argparse.Namespace, out: Output) -> int:
             f"imported {stats.runs} runs ({stats.points} metric points, {stats.artifacts} "
             f"artifacts) and {stats.experiments} experiments; {stats.skipped} runs already here"
         )
+        if stats.renamed:
+            print(f"{stats.renamed} artifact names had characters nbtrack keys do not allow; "
+                  "they were replaced by '_'")
     return 0
 
 

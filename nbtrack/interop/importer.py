@@ -7,6 +7,7 @@ already present (by id, deleted ones included) are skipped.
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TextIO
@@ -20,6 +21,11 @@ if TYPE_CHECKING:
     from nbtrack.storage import ParquetStore
 
 
+# Characters MLflow allows in artifact file names but nbtrack's key rule does not
+# (MLflow's log_image names files "<key>+step+<n>+timestamp+..."): imported as "_".
+_BAD_CHARS = re.compile(r"[^\w.\-/ :]")
+
+
 @dataclass
 class ImportStats:
     experiments: int = 0
@@ -27,6 +33,7 @@ class ImportStats:
     skipped: int = 0
     points: int = 0
     artifacts: int = 0
+    renamed: int = 0  # artifacts whose names broke nbtrack's key rule (characters -> "_")
 
 
 class Progress:
@@ -118,8 +125,12 @@ def _import_run(st: ParquetStore, src: Source, experiment: str, run: SourceRun, 
         records.write_metrics(st, experiment, run.run_id, keys, steps, ts, values)
         stats.points += len(keys)
     for path, data in src.artifacts(run):
-        records.write_artifact(st, experiment, run.run_id, path, data)
+        safe = _BAD_CHARS.sub("_", path)
+        stats.renamed += safe != path
+        records.write_artifact(st, experiment, run.run_id, safe, data)
         stats.artifacts += 1
+    for ds in run.inputs:
+        records.write_input(st, experiment, run.run_id, records.DatasetInput(**ds))
     # The lifecycle record last: until it is written the run is invisible, so a crash
     # before it leaves nothing a reader sees (a resumed import writes the run again).
     records.write_run_state(

@@ -51,6 +51,8 @@ class SourceRun:
     # (key, value, timestamp_ms, step)
     metrics: list[tuple[str, float, int, int]] = field(default_factory=list)
     artifact_uri: str = ""
+    # datasets the run used: name, digest, source_type, source, schema, profile, context
+    inputs: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Source:
@@ -142,6 +144,20 @@ class SqliteSource(Source):
                 "ORDER BY key, step, timestamp", (run_id,)
             )
         ]
+        try:
+            rows = self.con.execute(
+                "SELECT d.name, d.digest, d.dataset_source_type, d.dataset_source, "
+                "d.dataset_schema, d.dataset_profile, t.value FROM inputs i "
+                "JOIN datasets d ON d.dataset_uuid = i.source_id "
+                "LEFT JOIN input_tags t ON t.input_uuid = i.input_uuid "
+                "AND t.name = 'mlflow.data.context' "
+                "WHERE i.source_type = 'DATASET' AND i.destination_type = 'RUN' "
+                "AND i.destination_id = ?", (run_id,)
+            ).fetchall()
+        except sqlite3.Error:
+            rows = []  # an MLflow version from before run inputs
+        keys = ("name", "digest", "source_type", "source", "schema", "profile", "context")
+        run.inputs = [dict(zip(keys, r, strict=True)) for r in rows]
         return run
 
 
@@ -287,6 +303,14 @@ class RestSource(Source):
             info.get("lifecycle_stage", "active"), info.get("user_id", ""),
             artifact_uri=info.get("artifact_uri", ""),
         )
+        for ds_in in r.get("inputs", {}).get("dataset_inputs", []):
+            d = ds_in.get("dataset", {})
+            ctx = {t["key"]: t["value"] for t in ds_in.get("tags", [])}.get("mlflow.data.context")
+            run.inputs.append({
+                "name": d.get("name"), "digest": d.get("digest"),
+                "source_type": d.get("source_type", ""), "source": d.get("source", ""),
+                "schema": d.get("schema"), "profile": d.get("profile"), "context": ctx,
+            })
         run.params = {p["key"]: p["value"] for p in data.get("params", [])}
         run.tags = {t["key"]: t["value"] for t in data.get("tags", [])}
         for m in data.get("metrics", []):

@@ -50,6 +50,7 @@ from nbtrack.mlflow.fluent import (
     log_params,
     log_table,
     log_text,
+    restore_run,
     set_tag,
     set_tags,
     start_run,
@@ -69,7 +70,7 @@ __all__ = [
     "get_experiment_by_name", "get_parent_run", "get_run", "get_tracking_uri",
     "is_tracking_uri_set", "last_active_run", "load_table", "log_artifact", "log_artifacts",
     "log_dict", "log_figure", "log_image", "log_input", "log_metric", "log_metrics",
-    "log_param", "log_params", "log_table", "log_text", "restore_experiment", "search_experiments",
+    "log_param", "log_params", "log_table", "log_text", "restore_experiment", "restore_run", "search_experiments",
     "search_runs", "set_experiment", "set_experiment_tag", "set_experiment_tags", "set_tag",
     "set_tags", "set_tracking_uri", "start_run",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from nbtrack.errors import InvalidValueError
@@ -27,9 +28,17 @@ def artifact_uri(run_id: str) -> str:
     return f"runs:/{run_id}"
 
 
+def default_artifact_location(experiment_id: str) -> str:
+    """Where MLflow would say an experiment's artifacts live: under the store."""
+    uri = store().uri
+    base = Path(uri).as_uri() if "://" not in uri else uri
+    return f"{base}/artifacts/{experiment_id}"
+
+
 def experiment_entity(e: exps.Experiment) -> entities.Experiment:
+    location = e.artifact_location or default_artifact_location(e.experiment_id)
     return entities.Experiment(
-        e.experiment_id, e.name, e.artifact_location, e.lifecycle_stage, dict(e.tags),
+        e.experiment_id, e.name, location, e.lifecycle_stage, dict(e.tags),
         e.creation_time, e.last_update_time,
     )
 
@@ -111,7 +120,7 @@ def search(
         names = [by_id[str(i)] for i in experiment_ids if str(i) in by_id]
     ids = bulk.search_run_ids(
         st, experiments=names, filter=filter_string or "", order_by=order_by,
-        max_results=max_results, view=VIEWS[run_view_type],
+        max_results=max_results, view=VIEWS[run_view_type], mlflow_values=True,
     )
     return get_runs(st, ids)
 

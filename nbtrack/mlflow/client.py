@@ -12,13 +12,11 @@ from typing import Any
 
 from nbtrack.mlflow import _runs, _systags, artifacts, entities
 from nbtrack.mlflow import experiments as _exps
-from nbtrack.mlflow.exceptions import translated
-from nbtrack.mlflow.fluent import _default_tags
+from nbtrack.mlflow.exceptions import MlflowException, translated
 from nbtrack.mlflow.tracking_uri import _store_uri
 from nbtrack.storage import ParquetStore
 from nbtrack.tracking import experiments as exps
 from nbtrack.tracking import query, records, settings
-from nbtrack.tracking.run import start_owned_run
 
 
 class MlflowClient:
@@ -62,16 +60,26 @@ class MlflowClient:
         parent = user_tags.pop(_systags.PARENT_RUN_ID, None)
         note = user_tags.pop(_systags.NOTE, None)
         user_tags = {_systags.to_nbtrack_tag(k): v for k, v in user_tags.items()}
-        run = start_owned_run(
-            st, experiment=_runs.experiment_name(st, experiment_id), name=name,
-            parent_run_id=parent, description=note, params=None,
-            tags={**_default_tags(), **user_tags},
+        from nbtrack.tracking import validation
+        from nbtrack.tracking._names import new_run_id, new_run_name
+
+        experiment = _runs.experiment_name(st, experiment_id)
+        checked = validation.checked_texts(user_tags, "tag", "create_run(tags=)")
+        run_id = new_run_id()
+        # As in MLflow, a client-created run belongs to no process: it stays RUNNING until
+        # set_terminated (no owner, so it is never read as KILLED and never ended at exit).
+        records.write_run_state(
+            st,
+            records.RunState(
+                run_id, experiment, validation.run_name(name) or new_run_name(),
+                "RUNNING", int(start_time) if start_time is not None else time.time_ns() // 1_000_000,
+                None, parent, note,
+            ),
         )
-        if start_time is not None:
-            # nbtrack stamps the start itself; MLflow lets the caller give it.
-            run._start_ms = int(start_time)
-            _runs.RunWriter(st, run.run_id)._set_attributes({})
-        return _runs.get_run(st, run.run_id)
+        if checked:
+            records.write_tags(st, experiment, run_id, checked)
+        st.flush()
+        return _runs.get_run(st, run_id)
 
     @translated
     def set_terminated(
@@ -172,6 +180,30 @@ class MlflowClient:
 
     def log_dict(self, run_id: str, dictionary: Any, artifact_file: str) -> None:
         data = artifacts.dict_bytes(dictionary, artifact_file)
+        self._in_store(translated(artifacts.put), run_id, artifact_file, data)
+
+    def log_table(self, run_id: str, data: Any, artifact_file: str) -> None:
+        self._in_store(translated(artifacts.put), run_id, artifact_file, artifacts.table_bytes(data))
+
+    def log_figure(
+        self, run_id: str, figure: Any, artifact_file: str, *,
+        save_kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        data = artifacts.figure_bytes(figure, artifact_file, save_kwargs)
+        self._in_store(translated(artifacts.put), run_id, artifact_file, data)
+
+    def log_image(
+        self, run_id: str, image: Any, artifact_file: str | None = None, key: str | None = None,
+        step: int | None = None, timestamp: int | None = None, synchronous: bool | None = None,
+    ) -> None:
+        if (artifact_file is None) == (key is None):
+            raise MlflowException.invalid_parameter_value(
+                "log_image takes either artifact_file, or key (with step)"
+            )
+        if artifact_file is None:
+            ts = timestamp if timestamp is not None else time.time_ns() // 1_000_000
+            artifact_file = f"images/{key}/step_{step or 0}_{ts}.png"
+        data = artifacts.image_bytes(image, artifact_file)
         self._in_store(translated(artifacts.put), run_id, artifact_file, data)
 
     def list_artifacts(self, run_id: str, path: str | None = None) -> list[entities.FileInfo]:

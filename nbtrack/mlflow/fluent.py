@@ -15,12 +15,14 @@ a ``%%track`` cell MLflow calls log to the cell's run.
 from __future__ import annotations
 
 import getpass
+import logging
 import os
 import sys
 import time
 from collections.abc import Mapping
 from typing import Any
 
+from nbtrack.errors import NbtrackError
 from nbtrack.mlflow import _runs, _systags, artifacts, entities
 from nbtrack.mlflow.exceptions import MlflowException, translated
 from nbtrack.tracking import fluent as nt_fluent
@@ -203,9 +205,21 @@ def _writer(run_id: str | None = None) -> _runs.RunWriter:
     return _runs.RunWriter(_runs.store(), _run_id(run_id))
 
 
+def _deferred(synchronous: bool | None, fn: Any, *args: Any) -> None:
+    """Run ``fn``; with ``synchronous=False`` an error is logged, not raised (as MLflow's
+    asynchronous logging reports failures in the background)."""
+    if synchronous is False:
+        try:
+            fn(*args)
+        except NbtrackError as exc:
+            logging.getLogger("nbtrack").error("asynchronous logging failed: %s", exc)
+        return
+    fn(*args)
+
+
 @translated
 def log_param(key: str, value: Any, synchronous: bool | None = None) -> Any:
-    _writer().log_params({key: value})
+    _deferred(synchronous, _writer().log_params, {key: value})
     return value
 
 
@@ -213,7 +227,7 @@ def log_param(key: str, value: Any, synchronous: bool | None = None) -> Any:
 def log_params(
     params: Mapping[str, Any], synchronous: bool | None = None, run_id: str | None = None
 ) -> None:
-    _writer(run_id).log_params(params)
+    _deferred(synchronous, _writer(run_id).log_params, params)
 
 
 @translated
@@ -263,6 +277,13 @@ def delete_run(run_id: str) -> None:
     from nbtrack.tracking import query
 
     query.delete_run(run_id, store=_runs.store())
+
+
+@translated
+def restore_run(run_id: str) -> None:
+    from nbtrack.tracking import query
+
+    query.restore_run(run_id, store=_runs.store())
 
 
 @translated

@@ -78,6 +78,7 @@ def search_run_ids(
     order_by: Sequence[str] | str | None = None,
     max_results: int | None = None,
     view: str = ACTIVE_ONLY,
+    mlflow_values: bool = False,
 ) -> list[str]:
     """Ids of the runs of ``experiments`` (None: all) matching ``filter``, ordered.
 
@@ -92,7 +93,7 @@ def search_run_ids(
         clauses.append("r.experiment IN (SELECT unnest(?::VARCHAR[]))")
         params.append(list(experiments))
     if node is not None:
-        sql, fparams = compile_filter(node, alias="r")
+        sql, fparams = compile_filter(node, alias="r", mlflow_values=mlflow_values)
         clauses.append(f"({sql})")
         params.extend(fparams)
     where = " AND ".join(clauses) or "TRUE"

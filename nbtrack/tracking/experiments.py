@@ -66,7 +66,7 @@ def _write(store: ParquetStore, exp: Experiment) -> None:
             exp.name,
             exp.lifecycle_stage,
             exp.artifact_location,
-            json.dumps(exp.tags, ensure_ascii=False, sort_keys=True),
+            json.dumps(exp.tags, ensure_ascii=False),
             exp.creation_time,
             exp.last_update_time,
             time.time_ns(),

@@ -703,6 +703,7 @@ def compile_filter(
     *,
     wide: Mapping[str, Collection[str]] | None = None,
     wide_alias: str = "w",
+    mlflow_values: bool = False,
 ) -> tuple[str, list[object]]:
     """Compile a tree into a DuckDB boolean expression and its parameters.
 
@@ -714,6 +715,9 @@ def compile_filter(
             Comparisons then read those columns instead of running a subquery per clause;
             a key absent from ``wide`` is absent from every run. Column names are quoted
             identifiers of keys that exist in the store, never free user text.
+        mlflow_values: Compare values exactly as MLflow does (``nbtrack.mlflow`` sets it):
+            a quoted literal compares with params as text (``params.lr = '0.01'`` does not
+            match ``1e-2``), and a NaN metric satisfies only ``!=``. Subquery mode only.
 
     Returns:
         ``(sql, params)``: run it as ``SELECT ... FROM runs AS {alias} WHERE {sql}`` with
@@ -726,7 +730,9 @@ def compile_filter(
     if not _ALIAS.fullmatch(alias) or not _ALIAS.fullmatch(wide_alias):
         raise ValueError(f"alias must be a plain SQL identifier, got {alias!r}")
     params: list[object] = []
-    target = _Target(alias, wide, wide_alias)
+    if mlflow_values and wide is not None:
+        raise ValueError("mlflow_values works with the relations, not a wide table")
+    target = _Target(alias, wide, wide_alias, mlflow_values)
     try:
         sql = _compile(node, target, params, 0)
     except RecursionError:
@@ -759,6 +765,7 @@ class _Target:
     alias: str
     wide: Mapping[str, Collection[str]] | None
     wide_alias: str
+    mlflow_values: bool = False
 
 
 def _quote_ident(name: str) -> str:
@@ -837,10 +844,17 @@ def _compile_comparison(node: Comparison, target: _Target, params: list[object])
     if node.op in NULL_OPS:
         negation = "NOT " if node.op == "IS NULL" else ""
         return f"{alias}.run_id {negation}IN (SELECT run_id FROM {relation} WHERE key = ?)"
-    if node.kind == "metrics":
+    kind = node.kind
+    if target.mlflow_values and kind == "params" and all(isinstance(x, str) for x in literals):
+        kind = "tags"  # text comparison, as MLflow compares params
+    if kind == "metrics":
         predicate = _metric_predicate(node.op, literals, params)
+        if target.mlflow_values and node.op in COMPARISON_OPS:
+            # MLflow: NaN is unequal to everything and neither smaller nor larger.
+            nan = "isnan(value)" if node.op == "!=" else "NOT isnan(value)"
+            predicate = f"({nan} {'OR' if node.op == '!=' else 'AND'} {predicate})"
     else:
-        predicate = _text_predicate(node.kind, node.op, literals, params)
+        predicate = _text_predicate(kind, node.op, literals, params)
     return f"{alias}.run_id IN (SELECT run_id FROM {relation} WHERE key = ? AND {predicate})"
 
 

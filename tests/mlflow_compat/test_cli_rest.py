@@ -19,6 +19,12 @@ real = pytest.importorskip("mlflow")
 from mlflow import MlflowClient as RealClient  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path, monkeypatch):
+    """MLflow puts artifacts of a SQLite store under ./mlruns: keep them in the test's folder."""
+    monkeypatch.chdir(tmp_path)
+
+
 def _make_sqlite(path) -> list[str]:
     c = RealClient(tracking_uri=f"sqlite:///{path}")
     ids = []

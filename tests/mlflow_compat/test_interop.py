@@ -17,6 +17,12 @@ from mlflow.entities import Metric, Param, RunTag, ViewType  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
+def _in_tmp(tmp_path, monkeypatch):
+    """MLflow puts artifacts of a SQLite store under ./mlruns: keep them in the test's folder."""
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(autouse=True)
 def _file_store_allowed(monkeypatch):
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
 
@@ -159,3 +165,44 @@ def test_import_bad_source(tmp_path, store):
     (tmp_path / "x.db").write_text("not sqlite")
     with pytest.raises(SourceError):
         import_mlflow(str(tmp_path / "x.db"))
+
+
+def test_interrupted_import_resumes_without_duplicates(tmp_path, store):
+    from nbtrack.interop.sources import SqliteSource
+
+    c = RealClient(tracking_uri=f"sqlite:///{tmp_path}/r.db")
+    ids = []
+    for i in range(5):
+        r = c.create_run("0", run_name=f"r{i}")
+        c.log_batch(r.info.run_id, metrics=[Metric("m", float(s), 1_700_000_000_000 + s, s) for s in range(50)])
+        c.set_terminated(r.info.run_id)
+        ids.append(r.info.run_id)
+
+    class Crashing(SqliteSource):
+        calls = 0
+
+        def run(self, experiment_id, run_id):
+            Crashing.calls += 1
+            if Crashing.calls == 3:
+                raise KeyboardInterrupt  # the user pressed Ctrl-C mid-import
+            return super().run(experiment_id, run_id)
+
+    with pytest.raises(KeyboardInterrupt):
+        import_mlflow(Crashing(f"sqlite:///{tmp_path}/r.db"))
+    assert len(nt.search_runs("*")) == 2
+    stats = import_mlflow(f"sqlite:///{tmp_path}/r.db", progress=True)
+    assert stats.runs == 3 and stats.skipped == 2
+    for rid in ids:
+        assert len(nt.get_metric_history(rid, "m")) == 50
+    n = nt.sql("SELECT count(*) AS n FROM metrics")["n"][0]
+    assert n == 250
+
+
+def test_mlflow_artifact_names_outside_the_key_rule_are_renamed(tmp_path, store):
+    c = RealClient(tracking_uri=f"sqlite:///{tmp_path}/a.db")
+    r = c.create_run("0")
+    (tmp_path / "x+y.txt").write_text("plus")
+    c.log_artifact(r.info.run_id, str(tmp_path / "x+y.txt"))
+    stats = import_mlflow(f"sqlite:///{tmp_path}/a.db")
+    assert stats.renamed == 1
+    assert nt.read_artifact(r.info.run_id, "x_y.txt") == b"plus"
