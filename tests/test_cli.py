@@ -839,3 +839,38 @@ def test_cli_never_loads_the_notebook_stack(store: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_runs_list_table_does_not_load_pandas(store: Path) -> None:
+    probe = textwrap.dedent(
+        """
+        import contextlib, io, sys
+        from nbtrack.cli import main
+        with contextlib.redirect_stdout(io.StringIO()) as out:
+            assert main(["--store", sys.argv[1], "runs", "list", "--wide"]) == 0
+        assert "a-fast" in out.getvalue()
+        print("pandas" in sys.modules)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, str(store)],
+        capture_output=True, text=True, env=_env(), timeout=120, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
+
+
+def test_runs_list_table_shows_what_json_says(store: Path) -> None:
+    columns = "run_id,name,status,metrics.loss,params.lr,tags.team,experiment"
+    table = nbtrack("runs", "list", "--columns", columns, "-o", "metrics.loss", store=store)
+    assert table.returncode == 0, table.stderr
+    rows = strict_json(
+        nbtrack("runs", "list", "--json", "-o", "metrics.loss", store=store).stdout
+    )
+    _, lines = _table(table.stdout)
+    expected = [
+        [r["run_id"], r["name"], r["status"], f"{r['metrics.loss']:.6g}", r["params.lr"],
+         r["tags.team"], r["experiment"]]
+        for r in rows
+    ]
+    assert [line.split() for line in lines] == expected
