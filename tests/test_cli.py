@@ -242,6 +242,15 @@ def test_runs_list_fits_the_terminal_width(store: Path, width: int) -> None:
     assert "hidden to fit the terminal" in done.stderr
 
 
+def test_a_narrow_terminal_keeps_the_first_metric_before_start_and_experiment(
+    store: Path,
+) -> None:
+    done = nbtrack("runs", "list", store=store, env=_env(COLUMNS="60"))
+    assert done.returncode == 0, done.stderr
+    headers, _ = _table(done.stdout)
+    assert headers == ["run_id", "name", "status", "metrics.loss"]
+
+
 def test_runs_list_columns_picks_and_orders_columns(store: Path, ids: dict[str, str]) -> None:
     done = nbtrack("runs", "list", "--columns", "name,loss,params.lr,tags.team,id", store=store)
     assert done.returncode == 0, done.stderr

@@ -118,6 +118,11 @@ def _is_numeric_column(values: Iterable[Any]) -> bool:
     return seen
 
 
+def _floor(header: str) -> int:
+    """Narrowest a column is squeezed to: its header (up to ``MAX_CELL``), at least ``MIN_CELL``."""
+    return max(MIN_CELL, min(len(header), MAX_CELL))
+
+
 def fit_columns(
     headers: Sequence[str], cells: Sequence[Sequence[str]], width: int | None, keep: Iterable[str]
 ) -> int:
@@ -131,7 +136,7 @@ def fit_columns(
     used = 0
     for i, name in enumerate(headers):
         natural = max([len(name)] + [len(row[i]) for row in cells])
-        need = natural if name in keep else min(natural, max(MIN_CELL, min(len(name), MAX_CELL)))
+        need = natural if name in keep else min(natural, _floor(name))
         need += 2 if i else 0
         if i and used + need > width:
             return i
@@ -179,16 +184,34 @@ def render_table(
     from rich.table import Table
 
     keep = set(keep)
+    total = len(columns)
     cells = [[format_cell(v, nan=nan) for v in row] for row in rows]
     for i, name in enumerate(columns):
         if name not in keep:
             for row in cells:
                 row[i] = _truncate(row[i], max_cell)
     shown = fit_columns(columns, cells, width, keep)
+    if width is not None:
+        # Squeeze the widest columns (never ids) until the table fits, cutting with "…".
+        widths = [max([len(n)] + [len(r[i]) for r in cells]) for i, n in enumerate(columns)]
+        widths = widths[:shown]
+        while sum(widths) + 2 * (len(widths) - 1) > width:
+            i = max(
+                (j for j in range(shown) if columns[j] not in keep and widths[j] > _floor(columns[j])),
+                key=lambda j: widths[j],
+                default=None,
+            )
+            if i is None:
+                break
+            widths[i] -= 1
+        for i, w in enumerate(widths):
+            for row in cells:
+                row[i] = _truncate(row[i], w)
+        columns = [_truncate(name, widths[i]) for i, name in enumerate(columns[:shown])]
     table = Table(
         box=ascii_head if ascii_only else box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1, 0, 0), expand=False
     )
-    for i, name in enumerate(columns[:shown]):
+    for i, name in enumerate(list(columns)[:shown]):
         numeric = _is_numeric_column(row[i] for row in rows)
         natural = max([len(name)] + [len(row[i]) for row in cells])
         table.add_column(
@@ -214,7 +237,7 @@ def render_table(
     if ascii_only:
         text = text.replace("…", ".")
     lines = [line.rstrip() for line in text.splitlines()]
-    return "\n".join(line for line in lines if line.strip()), len(columns) - shown
+    return "\n".join(line for line in lines if line.strip()), total - shown
 
 
 class Output:
@@ -253,15 +276,21 @@ class Output:
         empty: str = "(no rows)",
         keep: Iterable[str] = ("run_id",),
         hint: str = "use --json to see all",
+        hidden: int = 0,
     ) -> None:
+        """Print a table fitted to the terminal; note on stderr how many columns it hides.
+
+        ``hidden`` counts columns the caller already left out to fit.
+        """
         if not rows:
             self.line(empty)
             return
         encoding = (getattr(self.stream, "encoding", None) or "utf-8").lower()
-        text, hidden = render_table(
+        text, dropped = render_table(
             columns, rows, width=self.terminal_width, nan=nan, keep=keep,
             ascii_only=not encoding.replace("-", "").startswith("utf"),
         )
+        hidden += dropped
         self.line(text)
         if hidden:
             self.note(f"({hidden} more column(s) hidden to fit the terminal; {hint})")

@@ -16,6 +16,7 @@ from typing import Any
 
 from nbtrack.cli._output import (
     Output,
+    fit_columns,
     format_cell,
     format_duration,
     frame_records,
@@ -231,6 +232,24 @@ def _choose_columns(
     return first + _best_metrics(records, extra, DEFAULT_METRICS)
 
 
+#: Table columns never cut short (a cut id, time or duration is useless): dropped instead.
+_WHOLE = ("run_id", "status", "start", "end", "duration", *RUN_COLUMNS, "end_time")
+#: Which default columns stay when the terminal is narrow (lower first; the first metric
+#: ranks 3, the others after the experiment).
+_PRIORITY = {"run_id": 0, "name": 1, "status": 2, "start_time": 4.5, "duration_s": 5, "experiment": 6}
+
+
+def _cell(record: dict[str, Any], column: str, short: dict[str, str], default_view: bool) -> Any:
+    value = record.get(column)
+    if column == "run_id":
+        return short.get(value, value)
+    if default_view and column == "duration_s":
+        return format_duration(value)
+    if default_view and column in ("start_time", "end_time") and isinstance(value, _dt.datetime):
+        return value.astimezone(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
+    return value
+
+
 def _column_named(name: str, available: list[str]) -> str:
     if name in available:
         return name
@@ -293,23 +312,35 @@ def cmd_runs_list(args: argparse.Namespace, out: Output) -> int:
         out.json(records)
         return 0
     columns = _choose_columns(args, records, available)
-    short = {} if (args.wide or args.columns) else _short_ids([r["run_id"] for r in records])
-    rows = []
-    for r in records:
-        row = []
-        for c in columns:
-            value = r.get(c)
-            if c == "run_id":
-                value = short.get(value, value)
-            elif c == "duration_s" and not args.wide:
-                value = format_duration(value)
-            elif c in ("start_time", "end_time") and isinstance(value, str):
-                value = value.replace("T", " ")[:19]
-            row.append(value)
-        rows.append(row)
-    headers = [HEADERS.get(c, c) if not args.wide else c for c in columns]
+    default_view = not (args.wide or args.columns)
+    short = _short_ids([r["run_id"] for r in records]) if default_view else {}
+    rows = [[_cell(r, c, short, default_view) for c in columns] for r in records]
+    headers = [HEADERS.get(c, c) if default_view else c for c in columns]
+    hidden = 0
+    width = out.terminal_width
+    if default_view and width is not None and rows:
+        # Keep what matters most when the terminal is narrow: the first metric before the
+        # start time, the experiment and the other metrics; show them in the usual order.
+        metrics = [c for c in columns if c.startswith("metrics.")]
+
+        def rank(i: int) -> float:
+            if columns[i] in _PRIORITY:
+                return _PRIORITY[columns[i]]
+            m = metrics.index(columns[i]) if columns[i] in metrics else len(columns)
+            return 3 if m == 0 else 7 + m
+
+        order = sorted(range(len(columns)), key=rank)
+        cells = [[format_cell(row[i], nan="") for i in order] for row in rows]
+        fits = fit_columns([headers[i] for i in order], cells, width, ("run_id", *_WHOLE))
+        kept = sorted(order[:fits])
+        hidden = len(columns) - len(kept)
+        headers = [headers[i] for i in kept]
+        rows = [[row[i] for i in kept] for row in rows]
     empty = "(no deleted runs match)" if args.deleted else "(no runs match)"
-    out.table(headers, rows, nan="", empty=empty, hint="use --columns a,b,c, --wide or --json")
+    out.table(
+        headers, rows, nan="", empty=empty, keep=_WHOLE, hidden=hidden,
+        hint="use --columns a,b,c, --wide or --json",
+    )
     if more:
         out.note(f"(showing the first {limit} runs; use --limit N for more, --limit 0 for all)")
     if args.deleted and records:
