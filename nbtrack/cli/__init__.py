@@ -30,7 +30,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from nbtrack.cli import _maintenance, _runs
+from nbtrack.cli import _maintenance, _run_list, _runs
 from nbtrack.cli._output import (
     Output,
     format_cell,
@@ -198,7 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--store", metavar="URI", default=argparse.SUPPRESS, help=store_help)
     common.add_argument(
-        "--json", action="store_true", default=argparse.SUPPRESS,
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS,
         help="print JSON instead of a table",
     )
 
@@ -207,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("experiments", parents=[common], help="list experiments")
     p.set_defaults(func=cmd_experiments)
-    _runs.add_commands(commands, common, _non_negative)
+    _add_run_commands(commands, common)
     p = commands.add_parser(
         "sql", parents=[common], help="read-only SQL over runs, params, metrics, tags, artifacts"
     )
@@ -218,21 +220,89 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_run_commands(commands: Any, common: argparse.ArgumentParser) -> None:
+    """Add ``runs`` (list, show, delete, restore) and ``metrics`` to the parser."""
+    runs = commands.add_parser("runs", parents=[common], help="list, show, delete or restore runs")
+    actions = runs.add_subparsers(dest="action", metavar="ACTION")
+    actions.required = True
+    p = actions.add_parser("list", parents=[common], help="list runs (all experiments by default)")
+    p.add_argument(
+        "-e",
+        "--experiment",
+        action="append",
+        metavar="NAME",
+        help="only this experiment (repeat for several)",
+    )
+    p.add_argument(
+        "-f",
+        "--filter",
+        metavar="FILTER",
+        help="e.g. \"metrics.loss < 0.5 AND params.lr = '0.01'\"",
+    )
+    p.add_argument(
+        "-n",
+        "--limit",
+        type=_non_negative,
+        metavar="N",
+        help=f"at most N runs (default {_run_list.DEFAULT_LIMIT}; 0 = all)",
+    )
+    p.add_argument(
+        "-o",
+        "--order-by",
+        action="append",
+        metavar="ORDER",
+        help='e.g. "metrics.loss ASC" (repeat, or separate with commas)',
+    )
+    p.add_argument(
+        "-c",
+        "--columns",
+        metavar="A,B,C",
+        help="columns to show, e.g. name,status,loss,params.lr (short names work when unique)",
+    )
+    p.add_argument("-w", "--wide", action="store_true", help="show every column")
+    p.add_argument("--deleted", action="store_true", help="list deleted runs instead")
+    p.set_defaults(func=_run_list.cmd_runs_list)
+    for name, func, text in (
+        ("show", _runs.cmd_runs_show, "show one run (deleted ones too)"),
+        ("delete", _runs.cmd_run_state("delete"), "soft-delete a run (hidden until restored)"),
+        ("restore", _runs.cmd_run_state("restore"), "restore a deleted run"),
+    ):
+        p = actions.add_parser(name, parents=[common], help=text)
+        p.add_argument(
+            "run_id", metavar="RUN_ID", help=f"an id or a unique prefix (≥ {_runs.MIN_PREFIX})"
+        )
+        p.set_defaults(func=func)
+
+    p = commands.add_parser("metrics", parents=[common], help="history of one metric of a run")
+    p.add_argument(
+        "run_id", metavar="RUN_ID", help=f"an id or a unique prefix (≥ {_runs.MIN_PREFIX})"
+    )
+    p.add_argument("key", metavar="KEY")
+    p.set_defaults(func=_runs.cmd_metrics)
+
+
 # ---- import / export (MLflow interop) ------------------------------------------------------
 def _add_interop_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     p = commands.add_parser(
-        "import", parents=[common],
+        "import",
+        parents=[common],
         help="import runs from an MLflow file store, SQLite database or tracking server",
     )
-    p.add_argument("source", metavar="SOURCE", help="mlruns folder, sqlite:///mlflow.db or http://host:port")
+    p.add_argument(
+        "source", metavar="SOURCE", help="mlruns folder, sqlite:///mlflow.db or http://host:port"
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_import)
     p = commands.add_parser(
         "export", parents=[common], help="export runs to an MLflow file store or SQLite database"
     )
     p.add_argument("dest", metavar="DEST", help="new folder (file store) or sqlite:///out.db")
-    p.add_argument("-e", "--experiment", action="append", metavar="NAME", help="only this experiment (repeat)")
-    p.add_argument("-f", "--filter", default="", metavar="FILTER", help="only runs matching this filter")
+    p.add_argument(
+        "-e", "--experiment", action="append", metavar="NAME", help="only this experiment (repeat)"
+    )
+    p.add_argument(
+        "-f", "--filter", default="", metavar="FILTER", help="only runs matching this filter"
+    )
     p.set_defaults(func=cmd_export)
 
 

@@ -197,7 +197,11 @@ def render_table(
         widths = widths[:shown]
         while sum(widths) + 2 * (len(widths) - 1) > width:
             i = max(
-                (j for j in range(shown) if columns[j] not in keep and widths[j] > _floor(columns[j])),
+                (
+                    j
+                    for j in range(shown)
+                    if columns[j] not in keep and widths[j] > _floor(columns[j])
+                ),
                 key=lambda j: widths[j],
                 default=None,
             )
@@ -209,7 +213,11 @@ def render_table(
                 row[i] = _truncate(row[i], w)
         columns = [_truncate(name, widths[i]) for i, name in enumerate(columns[:shown])]
     table = Table(
-        box=ascii_head if ascii_only else box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1, 0, 0), expand=False
+        box=ascii_head if ascii_only else box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        padding=(0, 1, 0, 0),
+        expand=False,
     )
     for i, name in enumerate(list(columns)[:shown]):
         numeric = _is_numeric_column(row[i] for row in rows)
@@ -287,7 +295,11 @@ class Output:
             return
         encoding = (getattr(self.stream, "encoding", None) or "utf-8").lower()
         text, dropped = render_table(
-            columns, rows, width=self.terminal_width, nan=nan, keep=keep,
+            columns,
+            rows,
+            width=self.terminal_width,
+            nan=nan,
+            keep=keep,
             ascii_only=not encoding.replace("-", "").startswith("utf"),
         )
         hidden += dropped
