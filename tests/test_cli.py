@@ -287,6 +287,12 @@ def test_runs_list_with_no_match_prints_a_note(store: Path) -> None:
     done = nbtrack("runs", "list", "--filter", "metrics.loss > 100", store=store)
     assert done.returncode == 0, done.stderr
     assert "no runs" in done.stdout
+    done = nbtrack("runs", "list", "-f", "metrics.loss > 100", "-c", "name,loss", store=store)
+    assert done.returncode == 0, done.stderr
+    assert "no runs" in done.stdout
+    done = nbtrack("runs", "list", "--deleted", "--wide", store=store)
+    assert done.returncode == 0, done.stderr
+    assert "no deleted runs" in done.stdout
 
 
 # --------------------------------------------------------------------------- runs show

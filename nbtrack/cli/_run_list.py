@@ -225,6 +225,10 @@ def cmd_runs_list(args: argparse.Namespace, out: Output) -> int:
     if out.as_json:
         out.json(records)
         return 0
+    empty = "(no deleted runs match)" if args.deleted else "(no runs match)"
+    if not records:  # (with --columns too: no run means no column to check names against)
+        out.line(empty)
+        return 0
     columns = _choose_columns(args, records, available)
     default_view = not (args.wide or args.columns)
     short = _short_ids([r["run_id"] for r in records]) if default_view else {}
@@ -250,7 +254,6 @@ def cmd_runs_list(args: argparse.Namespace, out: Output) -> int:
         hidden = len(columns) - len(kept)
         headers = [headers[i] for i in kept]
         rows = [[row[i] for i in kept] for row in rows]
-    empty = "(no deleted runs match)" if args.deleted else "(no runs match)"
     out.table(
         headers,
         rows,
