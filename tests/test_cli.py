@@ -199,28 +199,100 @@ def test_runs_list_says_when_the_limit_cut_the_list(store: Path) -> None:
     assert "--limit" in done.stderr
 
 
-def test_runs_list_table_is_aligned_and_shows_params_metrics_tags(
+def _table(text: str) -> tuple[list[str], list[str]]:
+    """Header cells and data lines of a table printed by the CLI (rule line dropped)."""
+    header, rule, *rows = text.splitlines()
+    assert set(rule) <= {"─", " "}, rule
+    return header.split(), rows
+
+
+def test_runs_list_default_columns_are_the_informative_ones(
     store: Path, ids: dict[str, str]
 ) -> None:
     done = nbtrack("runs", "list", store=store)
     assert done.returncode == 0, done.stderr
-    header, rule, *rows = done.stdout.splitlines()
-    for column in ("run_id", "experiment", "status", "metrics.loss", "params.lr", "tags.team"):
-        assert column in header
+    headers, rows = _table(done.stdout)
+    assert headers[:6] == ["run_id", "experiment", "name", "status", "start", "duration"]
+    assert "metrics.loss" in headers  # every run has it; "odd" (one run, NaN) ranks after
+    assert headers.index("metrics.loss") < headers.index("metrics.odd")
+    assert not any(h.startswith(("params.", "tags.")) for h in headers)
     assert len(rows) == len(ids)
-    # every column starts at the same offset on each line
-    starts = [i for i, ch in enumerate(rule) if ch == "-" and (i == 0 or rule[i - 1] == " ")]
-    for line in [header, *rows]:
-        for start in starts[1:]:
-            assert line[start - 2 : start] == "  ", line
-    assert all(run_id in done.stdout for run_id in ids.values())
+    # run ids are shown as the shortest prefix (>= 6) unique in the store, which resolves
+    for run_id in ids.values():
+        short = next(r.split()[0] for r in rows if run_id.startswith(r.split()[0]))
+        assert 6 <= len(short) < len(run_id)
+        shown = nbtrack("runs", "show", short, "--json", store=store)
+        assert strict_json(shown.stdout)["run_id"] == run_id
     assert "FINISHED" in done.stdout
+
+
+def test_runs_list_hides_the_experiment_column_for_one_experiment(store: Path) -> None:
+    done = nbtrack("runs", "list", "-e", "beta", store=store)
+    assert done.returncode == 0, done.stderr
+    headers, rows = _table(done.stdout)
+    assert "experiment" not in headers and len(rows) == 1
+
+
+@pytest.mark.parametrize("width", [40, 60, 80])
+def test_runs_list_fits_the_terminal_width(store: Path, width: int) -> None:
+    done = nbtrack("runs", "list", store=store, env=_env(COLUMNS=str(width)))
+    assert done.returncode == 0, done.stderr
+    assert all(len(line) <= width for line in done.stdout.splitlines()), done.stdout
+    assert "run_id" in done.stdout.splitlines()[0]
+    assert "hidden to fit the terminal" in done.stderr
+
+
+def test_a_narrow_terminal_keeps_the_first_metric_before_start_and_experiment(
+    store: Path,
+) -> None:
+    done = nbtrack("runs", "list", store=store, env=_env(COLUMNS="60"))
+    assert done.returncode == 0, done.stderr
+    headers, _ = _table(done.stdout)
+    assert headers == ["run_id", "name", "status", "metrics.loss"]
+
+
+def test_runs_list_columns_picks_and_orders_columns(store: Path, ids: dict[str, str]) -> None:
+    done = nbtrack("runs", "list", "--columns", "name,loss,params.lr,tags.team,id", store=store)
+    assert done.returncode == 0, done.stderr
+    headers, rows = _table(done.stdout)
+    assert headers == ["name", "metrics.loss", "params.lr", "tags.team", "run_id"]
+    line = next(r for r in rows if r.startswith("b-one"))
+    assert line.split() == ["b-one", "1.1", "0.1", "nlp", ids["b-one"]]
+
+
+def test_runs_list_unknown_column_exits_1_and_lists_the_columns(store: Path) -> None:
+    done = nbtrack("runs", "list", "--columns", "name,accuracy", store=store)
+    assert_one_line_error(done, "accuracy", "metrics.loss", "params.lr")
+
+
+def test_runs_list_wide_shows_every_column_and_full_ids(store: Path, ids: dict[str, str]) -> None:
+    done = nbtrack("runs", "list", "--wide", store=store)
+    assert done.returncode == 0, done.stderr
+    headers, _ = _table(done.stdout)
+    for column in ("run_id", "experiment", "start_time", "end_time", "duration_s",
+                   "metrics.loss", "metrics.odd", "params.lr", "tags.team"):
+        assert column in headers
+    assert all(run_id in done.stdout for run_id in ids.values())
+
+
+def test_runs_list_json_keeps_every_column(store: Path) -> None:
+    rows = strict_json(nbtrack("runs", "list", "--json", store=store).stdout)
+    for row in rows:
+        for key in ("run_id", "experiment", "start_time", "duration_s", "params.lr",
+                    "metrics.loss", "tags.team"):
+            assert key in row
 
 
 def test_runs_list_with_no_match_prints_a_note(store: Path) -> None:
     done = nbtrack("runs", "list", "--filter", "metrics.loss > 100", store=store)
     assert done.returncode == 0, done.stderr
     assert "no runs" in done.stdout
+    done = nbtrack("runs", "list", "-f", "metrics.loss > 100", "-c", "name,loss", store=store)
+    assert done.returncode == 0, done.stderr
+    assert "no runs" in done.stdout
+    done = nbtrack("runs", "list", "--deleted", "--wide", store=store)
+    assert done.returncode == 0, done.stderr
+    assert "no deleted runs" in done.stdout
 
 
 # --------------------------------------------------------------------------- runs show
@@ -291,7 +363,8 @@ def test_sql_json(store: Path) -> None:
 def test_sql_table(store: Path) -> None:
     done = nbtrack("sql", "SELECT count(*) AS points FROM metrics WHERE key = 'loss'", store=store)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["points", "------", "12"]
+    words = done.stdout.split()
+    assert [words[0], set(words[1]), words[2]] == ["points", {"─"}, "12"]
 
 
 def test_store_comes_from_the_environment(store: Path) -> None:
@@ -311,15 +384,128 @@ def test_delete_hides_a_run_and_restore_brings_it_back(tmp_path: Path) -> None:
     done = nbtrack("runs", "delete", victim, store=store)
     assert done.returncode == 0, done.stderr
     assert victim in done.stdout
+    assert "nbtrack runs restore" in done.stderr
     listed = strict_json(nbtrack("runs", "list", "--json", store=store).stdout)
     assert victim not in {r["run_id"] for r in listed}
-    assert_one_line_error(nbtrack("runs", "show", victim, store=store), victim)
+
+    # deleted runs can be found again
+    deleted = strict_json(nbtrack("runs", "list", "--deleted", "--json", store=store).stdout)
+    assert [(r["run_id"], r["deleted"], r["name"]) for r in deleted] == [
+        (victim, True, "a-slow")
+    ]
+    assert deleted[0]["params.lr"] == "0.01" and deleted[0]["metrics.loss"] == 0.7
+    done = nbtrack("runs", "list", "--deleted", store=store)
+    assert done.returncode == 0, done.stderr
+    assert "a-slow" in done.stdout and "a-fast" not in done.stdout
+    assert "nbtrack runs restore" in done.stderr
+    filtered = nbtrack("runs", "list", "--deleted", "-f", "params.lr = '0.1'", "--json",
+                       store=store)
+    assert strict_json(filtered.stdout) == []
+    assert_one_line_error(
+        nbtrack("runs", "list", "--deleted", "-e", "gamma", store=store), "gamma", "alpha"
+    )
+
+    # showing a deleted run says so and how to restore it
+    done = nbtrack("runs", "show", victim, store=store)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("DELETED")
+    assert f"nbtrack runs restore {victim}" in done.stdout
+    assert "a-slow" in done.stdout and "0.01" in done.stdout
+    shown = strict_json(nbtrack("runs", "show", victim, "--json", store=store).stdout)
+    assert shown["deleted"] is True and shown["params"] == {"lr": "0.01"}
+    # commands that need a live run say it is deleted and how to restore it
+    assert_one_line_error(
+        nbtrack("metrics", victim, "loss", store=store), "deleted", f"runs restore {victim}"
+    )
 
     done = nbtrack("runs", "restore", victim, "--json", store=store)
     assert done.returncode == 0, done.stderr
     assert strict_json(done.stdout)["run_id"] == victim
     listed = strict_json(nbtrack("runs", "list", "--json", store=store).stdout)
     assert victim in {r["run_id"] for r in listed}
+    assert strict_json(nbtrack("runs", "list", "--deleted", "--json", store=store).stdout) == []
+    shown = strict_json(nbtrack("runs", "show", victim, "--json", store=store).stdout)
+    assert shown["deleted"] is False
+
+
+# --------------------------------------------------------------------------- run id prefixes
+
+
+def _common_prefix(a: str, b: str) -> str:
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return a[:n]
+
+
+@pytest.mark.parametrize("command", ["show", "metrics", "delete-restore"])
+def test_a_unique_prefix_of_six_or_more_names_a_run(tmp_path: Path, command: str) -> None:
+    store = tmp_path / "store"
+    ids = populate(store)
+    run_id = ids["a-nlp"]
+    others = [i for i in ids.values() if i != run_id]
+    # ids begin with their start time: the unique part starts after what they share
+    length = max(6, *(len(_common_prefix(run_id, o)) + 1 for o in others))
+    prefix = run_id[:length]
+    if command == "show":
+        done = nbtrack("runs", "show", prefix, "--json", store=store)
+        assert done.returncode == 0, done.stderr
+        assert strict_json(done.stdout)["run_id"] == run_id
+    elif command == "metrics":
+        done = nbtrack("metrics", prefix, "loss", "--json", store=store)
+        assert done.returncode == 0, done.stderr
+        assert [p["value"] for p in strict_json(done.stdout)] == [0.6, 0.4, 0.2]
+    else:
+        done = nbtrack("runs", "delete", prefix, store=store)
+        assert done.returncode == 0, done.stderr
+        assert run_id in done.stdout
+        deleted = strict_json(nbtrack("runs", "list", "--deleted", "--json", store=store).stdout)
+        assert [r["run_id"] for r in deleted] == [run_id]
+        done = nbtrack("runs", "restore", prefix, store=store)  # deleted runs resolve too
+        assert done.returncode == 0, done.stderr
+        assert run_id in done.stdout
+
+
+def test_an_ambiguous_prefix_lists_the_candidates(store: Path, ids: dict[str, str]) -> None:
+    pairs = [(a, b) for a in ids.values() for b in ids.values() if a < b]
+    a, b = max(pairs, key=lambda p: len(_common_prefix(*p)))
+    prefix = _common_prefix(a, b)
+    assert len(prefix) >= 6  # runs started within seconds share their time prefix
+    done = nbtrack("runs", "show", prefix, store=store)
+    assert_one_line_error(done, "ambiguous", a, b)
+
+
+def test_a_prefix_shorter_than_six_is_not_resolved(store: Path, ids: dict[str, str]) -> None:
+    done = nbtrack("runs", "show", ids["b-one"][:5], store=store)
+    assert_one_line_error(done, "at least 6")
+
+
+# --------------------------------------------------------------------------- global options
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        pytest.param(["runs", "list", "--json", "--store", "{store}"], id="runs-list"),
+        pytest.param(["runs", "--store", "{store}", "list", "--json"], id="between"),
+        pytest.param(["experiments", "--store", "{store}", "--json"], id="experiments"),
+        pytest.param(["--json", "sql", "SELECT count(*) AS n FROM runs", "--store", "{store}"],
+                     id="sql"),
+    ],
+)
+def test_store_and_json_are_accepted_after_the_command(store: Path, args: list[str]) -> None:
+    done = nbtrack(*[a.replace("{store}", str(store)) for a in args], cwd=store.parent)
+    assert done.returncode == 0, done.stderr
+    assert strict_json(done.stdout)
+
+
+def test_store_after_the_command_wins_over_the_environment(
+    store: Path, tmp_path: Path
+) -> None:
+    env = _env(NBTRACK_STORE=str(tmp_path / "nowhere"))
+    done = nbtrack("runs", "list", "--json", "--store", str(store), env=env)
+    assert done.returncode == 0, done.stderr
+    assert len(strict_json(done.stdout)) == 4
 
 
 # --------------------------------------------------------------------------- maintenance
@@ -350,20 +536,65 @@ def test_compact_gc_doctor_change_no_query_result(tmp_path: Path) -> None:
 
     done = nbtrack("compact", store=store)
     assert done.returncode == 0, done.stderr
-    # replaced segments are deleted by gc once their grace period is over (0 s here)
-    done = nbtrack("gc", "--json", store=store, env=_env(NBTRACK_GC_GRACE="0"))
-    assert done.returncode == 0, done.stderr
-    assert isinstance(strict_json(done.stdout), dict)
-    assert segments() < files_before
+    # "merged N files into M (R rows); N replaced files stay on disk ... after 60 s"
+    words = done.stdout.split()
+    assert words[0] == "merged", done.stdout
+    merged, written = int(words[1]), int(words[4])
+    assert merged > written > 0
+    assert f"{merged} replaced files stay on disk" in done.stdout
+    assert "after 60 s (NBTRACK_GC_GRACE)" in done.stdout
+    assert segments() == files_before + written  # nothing deleted within the grace period
 
-    done = nbtrack("doctor", "--json", store=store)
+    # during the grace period gc keeps them, and says why
+    done = nbtrack("gc", store=store)
     assert done.returncode == 0, done.stderr
-    assert strict_json(done.stdout) == []
+    assert done.stdout.startswith("nothing to delete"), done.stdout
+    assert f"{merged} files replaced less than 60 s ago" in done.stdout
+    # doctor does not count files inside their grace period as problems
     done = nbtrack("doctor", store=store)
+    assert done.returncode == 0, (done.stdout, done.stderr)
+
+    # past the grace (0 s here) doctor counts exactly the files still on disk, and exits 1
+    done = nbtrack("doctor", "--json", store=store, env=_env(NBTRACK_GC_GRACE="0"))
+    assert done.returncode == 1, done.stderr
+    problems = strict_json(done.stdout)
+    waiting = sum(int(p["problem"].split()[0]) for p in problems)
+    assert waiting == merged and all("nbtrack gc" in p["action"] for p in problems)
+
+    done = nbtrack("gc", store=store, env=_env(NBTRACK_GC_GRACE="0"))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"deleted {merged} files replaced by compaction", done.stdout
+    assert segments() == files_before - merged + written
+
+    # gc removed them: doctor must not report them again (their names stay in the footers)
+    done = nbtrack("doctor", "--json", store=store, env=_env(NBTRACK_GC_GRACE="0"))
+    assert done.returncode == 0, done.stdout
+    assert strict_json(done.stdout) == []
+    done = nbtrack("doctor", store=store, env=_env(NBTRACK_GC_GRACE="0"))
     assert done.returncode == 0, done.stderr
     assert "no problems" in done.stdout
 
+    done = nbtrack("gc", "--json", store=store, env=_env(NBTRACK_GC_GRACE="0"))
+    assert strict_json(done.stdout)["replaced"] == 0
+    assert nbtrack("compact", store=store).stdout.startswith("nothing to compact")
+
     assert snapshot() == before
+
+
+def test_doctor_exits_1_on_a_problem(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    populate(store)
+    partition = next(p.parent for p in store.rglob("*.parquet"))
+    (partition / "stray.csv").write_text("a,b\n")
+    done = nbtrack("doctor", store=store)
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert "stray.csv" in done.stdout and "not written by nbtrack" in done.stdout
+    assert "1 problem(s) found" in done.stderr
+    done = nbtrack("doctor", "--json", store=store)
+    assert done.returncode == 1
+    assert [p["path"].endswith("stray.csv") for p in strict_json(done.stdout)] == [True]
+    (partition / "stray.csv").unlink()
+    assert nbtrack("doctor", store=store).returncode == 0
 
 
 # --------------------------------------------------------------------------- errors
@@ -437,6 +668,89 @@ def test_folder_that_is_not_a_store_exits_1_and_is_left_alone(tmp_path: Path) ->
 def test_corrupt_store_exits_1(tmp_path: Path) -> None:
     (tmp_path / "format.json").write_text("{not json")
     assert_one_line_error(nbtrack("runs", "list", store=tmp_path), str(tmp_path))
+
+
+def _installed(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+@pytest.mark.parametrize(
+    ("url", "needles"),
+    [
+        pytest.param("foo://x/store", ["unknown store URL scheme", "foo://", "nbtrack[s3]"],
+                     id="unknown-scheme"),
+        pytest.param(
+            "gs://bucket/store", ["gs://", "pip install gcsfs"], id="gs-without-gcsfs",
+            marks=pytest.mark.skipif(_installed("gcsfs"), reason="gcsfs is installed"),
+        ),
+    ],
+)
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_bad_store_url_is_one_line_naming_the_fix(
+    tmp_path: Path, url: str, needles: list[str], where: str
+) -> None:
+    args = ["--store", url, "runs", "list"] if where == "before" else ["runs", "list", "--store", url]
+    done = nbtrack(*args, cwd=tmp_path)
+    assert_one_line_error(done, *needles)
+
+
+_NO_S3FS = textwrap.dedent(
+    """
+    import sys
+    sys.modules["s3fs"] = None  # as if s3fs were not installed: importing it fails
+    from nbtrack.cli import main
+    raise SystemExit(main(sys.argv[1:]))
+    """
+)
+
+
+def test_s3_store_without_s3fs_names_the_extra_to_install(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _NO_S3FS, "--store", "s3://bucket/store", "experiments"],
+        capture_output=True, text=True, env=_env(), cwd=tmp_path, timeout=120, check=False,
+    )
+    assert_one_line_error(done, "s3://", "pip install 'nbtrack[s3]'")
+
+
+@pytest.mark.skipif(not _installed("s3fs"), reason="needs s3fs")
+def test_s3_store_without_credentials_says_how_to_provide_them(tmp_path: Path) -> None:
+    env = {k: v for k, v in _env().items() if not k.startswith("AWS_")}
+    env.update(
+        AWS_EC2_METADATA_DISABLED="true",  # no instance-metadata lookup
+        AWS_CONFIG_FILE=str(tmp_path / "none"),
+        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
+    )
+    done = nbtrack("--store", "s3://bucket/store", "experiments", env=env, cwd=tmp_path)
+    assert_one_line_error(done, "credentials", "AWS_ACCESS_KEY_ID")
+
+
+def test_bad_store_url_in_python_is_a_store_error(tmp_path: Path) -> None:
+    probe = textwrap.dedent(
+        """
+        import sys
+        sys.modules["s3fs"] = None
+        import nbtrack as nt
+        from nbtrack.errors import NbtrackError, StoreError
+        for url in ("foo://x", "s3://bucket/x"):
+            try:
+                nt.set_store(url)
+            except StoreError as error:
+                assert isinstance(error, NbtrackError)
+                assert not isinstance(error, (ImportError, ValueError)), type(error).__mro__
+                print(url, "->", error)
+            else:
+                raise AssertionError(url)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=_env(),
+        cwd=tmp_path, timeout=120, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "unknown store URL scheme" in done.stdout
+    assert "pip install 'nbtrack[s3]'" in done.stdout
 
 
 def test_empty_folder_is_an_empty_store(tmp_path: Path) -> None:
@@ -540,3 +854,38 @@ def test_cli_never_loads_the_notebook_stack(store: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_runs_list_table_does_not_load_pandas(store: Path) -> None:
+    probe = textwrap.dedent(
+        """
+        import contextlib, io, sys
+        from nbtrack.cli import main
+        with contextlib.redirect_stdout(io.StringIO()) as out:
+            assert main(["--store", sys.argv[1], "runs", "list", "--wide"]) == 0
+        assert "a-fast" in out.getvalue()
+        print("pandas" in sys.modules)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, str(store)],
+        capture_output=True, text=True, env=_env(), timeout=120, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
+
+
+def test_runs_list_table_shows_what_json_says(store: Path) -> None:
+    columns = "run_id,name,status,metrics.loss,params.lr,tags.team,experiment"
+    table = nbtrack("runs", "list", "--columns", columns, "-o", "metrics.loss", store=store)
+    assert table.returncode == 0, table.stderr
+    rows = strict_json(
+        nbtrack("runs", "list", "--json", "-o", "metrics.loss", store=store).stdout
+    )
+    _, lines = _table(table.stdout)
+    expected = [
+        [r["run_id"], r["name"], r["status"], f"{r['metrics.loss']:.6g}", r["params.lr"],
+         r["tags.team"], r["experiment"]]
+        for r in rows
+    ]
+    assert [line.split() for line in lines] == expected

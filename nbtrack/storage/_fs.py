@@ -195,12 +195,8 @@ class RemoteFileSystem:
     is_remote = True
 
     def __init__(self, uri: str, fs: Any = None) -> None:
-        import fsspec  # heavy-ish; only for remote stores
-
-        if fs is None:
-            fs, _ = fsspec.core.url_to_fs(uri)
-        self.fs = fs
         self.protocol = uri.split("://", 1)[0]
+        self.fs = fs if fs is not None else _fsspec_for(uri, self.protocol)
         self.root = uri.rstrip("/")
 
     def join(self, *parts: str) -> str:
@@ -210,7 +206,13 @@ class RemoteFileSystem:
         try:
             self.fs.makedirs(self.root, exist_ok=True)
         except Exception as exc:  # fsspec backends raise anything; re-raised as StoreError
-            raise StoreError(f"cannot open the store {self.root!r}: {exc}") from exc
+            text = " ".join(str(exc).split()) or type(exc).__name__
+            hint = ""
+            if "credential" in text.lower() or type(exc).__name__ == "NoCredentialsError":
+                hint = "; " + _CREDENTIALS_HINT.get(
+                    self.protocol, "configure the credentials of this file system"
+                )
+            raise StoreError(f"cannot open the store {self.root!r}: {text}{hint}") from exc
 
     def _strip(self, path: str) -> str:
         return path.split("://", 1)[1] if "://" in path else path
@@ -295,6 +297,53 @@ class RemoteFileSystem:
 
 
 FileSystem = LocalFileSystem | RemoteFileSystem
+
+#: What to install for a URL scheme whose fsspec implementation is missing.
+_INSTALL_HINT = {"s3": "pip install 'nbtrack[s3]'", "s3a": "pip install 'nbtrack[s3]'"}
+#: How to provide credentials, by URL scheme.
+_CREDENTIALS_HINT = {
+    "s3": "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), "
+    "and AWS_ENDPOINT_URL for an S3-compatible server",
+    "gs": "set GOOGLE_APPLICATION_CREDENTIALS or run `gcloud auth application-default login`",
+}
+_CREDENTIALS_HINT["s3a"] = _CREDENTIALS_HINT["s3"]
+_CREDENTIALS_HINT["gcs"] = _CREDENTIALS_HINT["gs"]
+
+
+def _fsspec_for(uri: str, protocol: str) -> Any:
+    """The fsspec file system for ``uri``; a missing package or unknown scheme is a StoreError.
+
+    Raises:
+        StoreError: fsspec does not know the scheme, or its package is not installed (the
+            message names what to install).
+    """
+    try:
+        import fsspec
+    except ImportError as exc:  # pragma: no cover - fsspec is a runtime dependency
+        raise StoreError(f"the store {uri!r} needs fsspec: pip install fsspec") from exc
+    try:
+        fs, _ = fsspec.core.url_to_fs(uri)
+    except ImportError as exc:
+        hint = _INSTALL_HINT.get(protocol)
+        if hint is None:
+            from fsspec.registry import known_implementations
+
+            spec = known_implementations.get(protocol, {})
+            package = str(spec.get("class", "")).split(".", 1)[0]
+            hint = f"pip install {package}" if package else str(exc)
+        raise StoreError(
+            f"the store {uri!r} needs the {protocol}:// file system, which is not "
+            f"installed: {hint}"
+        ) from exc
+    except ValueError as exc:
+        if protocol in fsspec.available_protocols():
+            raise StoreError(f"cannot open the store {uri!r}: {exc}") from exc
+        raise StoreError(
+            f"unknown store URL scheme {protocol + '://'!r} in {uri!r}: use a local path, "
+            "s3://bucket/folder (pip install 'nbtrack[s3]') or another fsspec URL "
+            "(memory://, gs://, az:// ...)"
+        ) from exc
+    return fs
 
 
 def open_fs(uri: str, fs: Any = None) -> FileSystem:

@@ -160,16 +160,18 @@ def compact(store: ParquetStore, *, min_files: int = 2, blocking: bool = True) -
     whatever the partition's size.
 
     Returns:
-        Counts: ``partitions`` compacted, ``merges`` done, ``merged_files``, ``rows`` and
-        ``bytes_read``/``bytes_written``, ``unreadable`` input files left in place (DuckDB
-        cannot read them), and ``skipped`` when another compactor held the lock.
+        Counts: ``partitions`` compacted, ``merges`` done (one new file each),
+        ``merged_files``, ``rows`` and ``bytes_read``/``bytes_written``, ``unreadable`` input
+        files left in place (DuckDB cannot read them), ``removed`` replaced files already
+        deleted by the gc that follows (only those past ``NBTRACK_GC_GRACE``), and
+        ``skipped`` when another compactor held the lock.
     """
     store.flush()
     with compaction_lock(store, blocking=blocking) as got:
         if not got:
             return {
                 "partitions": 0, "merges": 0, "merged_files": 0, "rows": 0, "bytes_read": 0,
-                "bytes_written": 0, "unreadable": 0, "skipped": True,
+                "bytes_written": 0, "unreadable": 0, "removed": 0, "skipped": True,
             }
         folders = [
             (table, f"{table}/{d}")
@@ -179,7 +181,7 @@ def compact(store: ParquetStore, *, min_files: int = 2, blocking: bool = True) -
         ]
         stats = _compact_all(store, folders, min_files=min_files, budget=None)
     stats["skipped"] = False
-    gc(store, only_expired=True)
+    stats["removed"] = gc(store, only_expired=True)["replaced"]
     return stats
 
 
@@ -240,10 +242,15 @@ def gc(store: ParquetStore, *, only_expired: bool = True) -> dict[str, int]:
     A replaced file is deleted only once DuckDB has read in full the compacted file that
     replaces it; when it cannot, that compacted file is marked unreadable (queries fall
     back to the files it replaces, which stay) and counted under ``unreadable``.
+
+    Returns:
+        Files deleted: ``replaced``, ``temporary``, ``losers`` (of a compaction race);
+        ``unreadable`` compacted files whose inputs were kept; ``kept`` replaced files still
+        on disk because their grace period has not passed yet.
     """
     grace = config.gc_grace()
     now = time.time()
-    removed = {"replaced": 0, "temporary": 0, "losers": 0, "unreadable": 0}
+    removed = {"replaced": 0, "temporary": 0, "losers": 0, "unreadable": 0, "kept": 0}
     snap = store.catalog.snapshot()
     with Merger(store.fs) as reader:
         for table, parts in snap.partitions.items():
@@ -286,7 +293,10 @@ def _gc_partition(
     listing = {f.name: f for f in store.fs.list_files(store.fs.join(part.folder))}
     readable: dict[str, bool] = {}
     for name, since in part.replaced.items():
-        if name not in listing or (only_expired and now - since <= grace):
+        if name not in listing:
+            continue  # deleted by an earlier gc; the compacted file still names it
+        if only_expired and now - since <= grace:
+            removed["kept"] += 1
             continue
         keeper = part.hidden_by.get(name)
         if keeper is None:
@@ -376,7 +386,13 @@ def doctor(store: ParquetStore) -> list[dict[str, str]]:
                             "action": "run `nbtrack gc`",
                         }
                     )
-            waiting = [n for n in part.replaced if now - part.replaced[n] > config.gc_grace()]
+            # The compacted file names every file it replaced, also those gc already deleted:
+            # only the ones still on disk are waiting for gc.
+            on_disk = {f.name for f in store.fs.list_files(store.fs.join(part.folder))}
+            waiting = [
+                n for n, since in part.replaced.items()
+                if n in on_disk and now - since > config.gc_grace()
+            ]
             if waiting:
                 problems.append(
                     {

@@ -146,7 +146,7 @@ def test_a_bad_file_is_skipped_with_one_warning_and_reported_by_doctor(
     assert str(bad) in str(ours[0].message)
 
     res = run_cli(store_path, "doctor", "--json")
-    assert res.returncode == 0, res.stderr
+    assert res.returncode == 1, res.stderr  # doctor exits 1 when it finds problems
     problems = json.loads(res.stdout)
     mine = [p for p in problems if p["path"] == str(bad)]
     assert len(mine) == 1, problems
@@ -163,11 +163,11 @@ def test_doctor_lists_every_problem_of_a_store_at_once(store_path: Path) -> None
     with pytest.warns(NbtrackWarning):
         _read_everything(ids)
     res = run_cli(store_path, "doctor", "--json")
-    assert res.returncode == 0, res.stderr
+    assert res.returncode == 1, res.stderr
     paths = {p["path"] for p in json.loads(res.stdout)}
     assert {str(metrics / BAD_NAME), str(runs / BAD_NAME), str(metrics / "notes.txt")} <= paths
     res = run_cli(store_path, "doctor")
-    assert res.returncode == 0, res.stderr
+    assert res.returncode == 1, res.stderr
     assert "3 problem(s)" in res.stderr
 
 
@@ -192,6 +192,6 @@ def test_the_doctor_table_shows_the_file_name_and_the_action(store_path: Path) -
     folder = next((store_path / "metrics").glob("experiment_id=*"))
     (folder / BAD_NAME).write_bytes(b"")
     res = run_cli(store_path, "doctor")
-    assert res.returncode == 0, res.stderr
+    assert res.returncode == 1, res.stderr
     assert BAD_NAME in res.stdout
     assert "restore it from a backup" in res.stdout

@@ -123,7 +123,7 @@ def test_sigkill_between_temp_write_and_rename_leaves_a_temp_file_that_gc_remove
     # ... and once it is old, doctor reports it and gc removes it.
     age([tmp])
     res = run_cli(store_path, "doctor", "--json")
-    assert res.returncode == 0, res.stderr
+    assert res.returncode == 1, res.stderr  # doctor exits 1 when it finds problems
     assert any(p["path"] == str(tmp) and "gc" in p["action"] for p in json.loads(res.stdout))
     res = run_cli(store_path, "gc")
     assert res.returncode == 0, res.stderr
