@@ -109,9 +109,27 @@ class Leases:
                 return None
         return self._cache[owner]
 
-    def dead_writers(self, owners: list[str], mine: str | None) -> dict[str, float]:
+    def present(self) -> set[str]:
+        """Writer ids with a lease now (take it *before* the file snapshot; see below)."""
+        return {
+            f.name[: -len(".json")]
+            for f in self.fs.list_files(self.fs.join("_writers"))
+            if f.name.endswith(".json") and not f.name.startswith(".")
+        }
+
+    def dead_writers(
+        self, owners: list[str], mine: str | None, before: set[str] | None = None
+    ) -> dict[str, float]:
         """Owners (writer ids) among ``owners`` whose process is dead, with when it was last
-        seen (lease mtime). ``mine`` (this process's writer) is never dead."""
+        seen (lease mtime). ``mine`` (this process's writer) is never dead.
+
+        ``before`` is ``present()`` taken before the snapshot that found these RUNNING runs.
+        A writer ends a run by writing FINISHED, then deleting its lease; a lease that
+        existed before the snapshot and is gone now may belong to a run that ended just
+        after the snapshot, so it is not called dead on this read (the next one sees the
+        FINISHED record). A lease missing before the snapshot, or a lease still there
+        whose process is gone, is a dead writer.
+        """
         dead: dict[str, float] = {}
         now = time.time()
         for owner in owners:
@@ -121,6 +139,8 @@ class Leases:
             mtime = self.fs.mtime(path)
             lease = self.read(owner) if mtime is not None else None
             if lease is None:
+                if before is not None and owner in before:
+                    continue  # ended between the snapshot and now: decided by the next read
                 dead[owner] = mtime or now
                 continue
             if _same_pid_space(lease):

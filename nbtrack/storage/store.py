@@ -286,6 +286,8 @@ class ParquetStore:
         # Always go through flush(): it waits for a background flush in progress, whose
         # records are no longer in the buffer but not yet on disk either.
         self.flush()
+        # Leases first, files second: a run that ends between the two is never KILLED.
+        leases_before = self.leases.present()
         snap = self.catalog.snapshot()
         v = self.views()
         try:
@@ -301,7 +303,7 @@ class ParquetStore:
             snap = self.catalog.snapshot()
             v.install(snap)
         self.catalog.warn_problems(snap)
-        v.set_dead_writers(self._dead_writers(v.running_owners()))
+        v.set_dead_writers(self._dead_writers(v.running_owners(), leases_before))
         return v
 
     @contextlib.contextmanager
@@ -318,9 +320,11 @@ class ParquetStore:
         with model.lock:
             yield _Reading(model)
 
-    def _dead_writers(self, owners: list[str]) -> dict[str, float]:
+    def _dead_writers(
+        self, owners: list[str], before: set[str] | None = None
+    ) -> dict[str, float]:
         mine = self.writer_id if os.getpid() == self.pid else None
-        return self.leases.dead_writers(owners, mine)
+        return self.leases.dead_writers(owners, mine, before)
 
     def query(self, sql: str, params: list[Any] | None = None) -> pa.Table:
         """Run ``sql`` over fresh views and return an Arrow table.
