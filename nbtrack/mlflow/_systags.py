@@ -37,13 +37,14 @@ def to_mlflow_tags(
     tags: dict[str, str], *, name: str | None, parent_run_id: str | None, description: str | None
 ) -> dict[str, str]:
     """A run's tags as MLflow shows them: attributes as system tags, reserved names mapped."""
-    out = {_BACK.get(k, k): v for k, v in tags.items() if k != USER_ID}
+    out: dict[str, str] = {}
     if name is not None:
         out[RUN_NAME] = name
     if parent_run_id is not None:
         out[PARENT_RUN_ID] = parent_run_id
     if description is not None:
         out[NOTE] = description
+    out.update({_BACK.get(k, k): v for k, v in tags.items() if k != USER_ID})
     return out
 
 

@@ -102,7 +102,11 @@ def list_all(store: ParquetStore) -> list[Experiment]:
                            last_update_time=first, registered=False)
             )
     if DEFAULT_EXPERIMENT not in names:
-        out.insert(0, Experiment(DEFAULT_ID, DEFAULT_EXPERIMENT, registered=False))
+        # "Default" exists from the store's creation on (as in MLflow).
+        mtime = store.fs.mtime(store.fs.join("format.json"))
+        born = int(mtime * 1000) if mtime is not None else None
+        out.insert(0, Experiment(DEFAULT_ID, DEFAULT_EXPERIMENT, creation_time=born,
+                                 last_update_time=born, registered=False))
     return out
 
 

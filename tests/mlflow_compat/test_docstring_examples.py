@@ -53,7 +53,11 @@ EXPECTED_DIFFERENCES = {
 }
 # Examples whose printed output differs for a reason outside nbtrack: values that differ
 # between any two runs, or MLflow's SQLite store handing back int tag values it was given.
-RANDOM_OUTPUT = {"mlflow.set_tracking_uri#0", "mlflow.get_tracking_uri#0", "MlflowClient.log_batch#0"}
+RANDOM_OUTPUT = {
+    "mlflow.set_tracking_uri#0", "mlflow.get_tracking_uri#0",
+    "MlflowClient.log_batch#0", "MlflowClient.delete_tag#0",  # SQLite returns tags 1, 2 as ints
+    "MlflowClient.create_run#0",  # prints a tags dict: same items, MLflow's insertion order
+}
 # Examples that point the tracking URI elsewhere themselves: only both must run.
 OWN_STORE = {"mlflow.set_tracking_uri#0", "mlflow.get_tracking_uri#0"}
 
@@ -85,7 +89,9 @@ _MASKS = [
     (re.compile(r"\b\d{13}\b"), "<ms>"),
     (re.compile(r"\d{4}-\d\d-\d\d[ T][\d:.]+(\+00:00)?"), "<time>"),
     (re.compile(r"(runs:/|file://|/tmp/)\S*"), "<uri>"),
-    (re.compile(r"(?i)(experiment_id[=:] ?)'?[\w-]+'?"), r"\1<e>"),
+    (re.compile(r"(?i)(experiment[_ ]id[=:] ?)'?[\w-]+'?"), r"\1<e>"),
+    # generated run names (adjective-noun-number) are random in both
+    (re.compile(r"\b[a-z]+-[a-z]+-\d{1,3}\b"), "<name>"),
 ]
 
 
