@@ -470,6 +470,17 @@ class _PackageIndex:
         return dist
 
 
+    def resolve_all(self, top: str) -> list[_Dist]:
+        """Every distribution that provides ``top`` (several share namespaces such as
+        ``google`` or ``mlflow``/``mlflow-skinny``), the main one first."""
+        first = self.resolve(top)
+        out = [first] if first is not None else []
+        for dist in self._load_top_level().get(top, ()):
+            if all(dist is not d for d in out):
+                out.append(dist)
+        return out
+
+
 def _package_index() -> _PackageIndex:
     global _index
     index = _index
@@ -503,8 +514,7 @@ def collect_packages() -> dict[str, str]:
         for top in {name.partition(".")[0] for name in list(sys.modules)}:
             if top in _SKIP_MODULES or top == "__main__":
                 continue
-            dist = index.resolve(top)
-            if dist is not None:
+            for dist in index.resolve_all(top):
                 found[dist.display_name()] = dist.version
     result = dict(sorted(found.items(), key=lambda item: item[0].lower()))
     _packages = (n_modules, result)
