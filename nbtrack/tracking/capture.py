@@ -393,6 +393,7 @@ class _PackageIndex:
     def __init__(self) -> None:
         self.by_name: dict[str, _Dist] = {}
         self.roots: list[str] = []
+        self._namespaces: Mapping[str, list[str]] | None = None
         for entry in dict.fromkeys(sys.path):
             folder = entry or os.getcwd()
             try:
@@ -475,7 +476,19 @@ class _PackageIndex:
         ``google`` or ``mlflow``/``mlflow-skinny``), the main one first."""
         first = self.resolve(top)
         out = [first] if first is not None else []
-        for dist in self._load_top_level().get(top, ()):
+        more = list(self._load_top_level().get(top, ()))
+        if getattr(sys.modules.get(top), "__file__", None) is None:
+            # A namespace package (no __init__): its parts come from several distributions
+            # that only the full RECORD-based map names (built once, on first need).
+            if self._namespaces is None:
+                import importlib.metadata
+
+                self._namespaces = importlib.metadata.packages_distributions()
+            for name in self._namespaces.get(top, ()):
+                dist = self.by_name.get(_normalize(name))
+                if dist is not None:
+                    more.append(dist)
+        for dist in more:
             if all(dist is not d for d in out):
                 out.append(dist)
         return out
