@@ -176,8 +176,75 @@ class FileCatalog:
         cached = self._resolved.get(folder_rel)
         if cached is not None and cached[0] == key:
             return cached[1]
-        part = self._resolve(folder_rel, listing)
+        part = None
+        if cached is not None:
+            part = self._resolve_delta(folder_rel, cached[0], cached[1], key, listing)
+        if part is None:
+            part = self._resolve(folder_rel, listing)
         self._resolved[folder_rel] = (key, part)
+        return part
+
+    def _resolve_delta(
+        self,
+        folder_rel: str,
+        old_key: tuple[Any, ...],
+        old: PartitionFiles,
+        key: tuple[Any, ...],
+        listing: list[FileInfo],
+    ) -> PartitionFiles | None:
+        """The common change, resolved from the last resolution in proportion to it.
+
+        Between two reads a folder usually gains a few flushed segments and loses some that
+        gc removed after a compaction had hidden them. Neither changes what compacted files
+        say, so the previous resolution stays right for every other name. Anything else (a
+        new or vanished compacted file, a visible file gone, a file marked bad) returns
+        None and the folder is resolved from scratch.
+        """
+        if old_key[1] != key[1]:
+            return None
+        before, after = old_key[0], key[0]
+        added = after - before
+        removed = before - after
+        if not added and not removed:
+            return None  # only compacted or temporary mtimes changed: gc/doctor facts
+        # Compacted files: none new, none changed; only hidden ones (replaced by a newer
+        # compacted file) may have gone.
+        old_mtimes = dict(old_key[2])
+        for name, mtime in key[2]:
+            if not name.startswith(".") and old_mtimes.get(name) != mtime:
+                return None
+        visible = {f.name for f in old.visible}
+        for name, _size in removed:
+            if name in visible:
+                return None
+        by_name = {info.name: info for info in listing}
+        part = PartitionFiles(
+            folder_rel,
+            visible=list(old.visible),
+            replaced=old.replaced,
+            hidden_by=old.hidden_by,
+            positions=dict(old.positions),
+            losers=[f for f in old.losers if f.name in by_name],
+            temporary=[
+                i for i in listing if i.name.startswith(".") and i.name.endswith(TMP_SUFFIX)
+            ],
+            corrupt=[(f, why) for f, why in old.corrupt if f.name in by_name],
+            foreign=[f for f in old.foreign if f.name in by_name],
+        )
+        for name, _size in sorted(added):
+            info = by_name[name]
+            if name.startswith(".") and name.endswith(TMP_SUFFIX):
+                continue
+            if not (segments.is_data_file(name) and name.startswith(segments.SEGMENT_PREFIX)):
+                return None  # a compacted or foreign file: resolve from scratch
+            if name in old.replaced:
+                continue  # an accepted compacted file already holds its rows
+            problem = self._problem(self.fs.join(folder_rel, name), info)
+            if problem is None:
+                part.visible.append(info)
+                part.positions[name] = name
+            else:
+                part.corrupt.append((info, problem))
         return part
 
     def _resolve(self, folder_rel: str, listing: list[FileInfo]) -> PartitionFiles:

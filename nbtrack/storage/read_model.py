@@ -85,7 +85,8 @@ def _metrics_source(paths: list[str]) -> str:
 
 
 # Current-state tables in dependency order. ``{scope}`` restricts a recomputation to the
-# affected runs (incremental) or is TRUE (the first install). Each SELECT's columns are the
+# affected runs (incremental) or is TRUE (the first install); ``{live}`` to the affected runs
+# that are current (not deleted), a small table, so no statement hashes all of ``_runs_cur``. Each SELECT's columns are the
 # table's columns, so ``INSERT INTO t <select>`` and ``CREATE TABLE t AS <select>`` agree.
 _CURRENT: tuple[tuple[str, str], ...] = (
     (
@@ -108,20 +109,20 @@ _CURRENT: tuple[tuple[str, str], ...] = (
     UNION ALL SELECT run_id, record_time // 1000000 FROM _tags_raw WHERE {scope}
     UNION ALL SELECT run_id, record_time // 1000000 FROM _artifacts_raw WHERE {scope}
     UNION ALL SELECT run_id, epoch_ms(max_timestamp) FROM _metric_summary WHERE {scope}
-  ) WHERE run_id IN (SELECT run_id FROM _runs_cur WHERE status = 'RUNNING')
+  ) WHERE run_id IN (SELECT run_id FROM _runs_cur WHERE status = 'RUNNING' AND {scope})
   GROUP BY run_id""",
     ),
     (
         "_params_cur",
         """SELECT run_id, key, arg_min(value, record_time) AS value FROM _params_raw
-  WHERE {scope} AND run_id IN (SELECT run_id FROM _runs_cur)
+  WHERE {live}
   GROUP BY run_id, key""",
     ),
     (
         "_tags_cur",
         """SELECT run_id, key, value FROM (
     SELECT run_id, key, value FROM _tags_raw
-    WHERE {scope} AND run_id IN (SELECT run_id FROM _runs_cur)
+    WHERE {live}
     QUALIFY row_number() OVER (PARTITION BY run_id, key ORDER BY record_time DESC) = 1
   ) WHERE value IS NOT NULL""",
     ),
@@ -129,14 +130,14 @@ _CURRENT: tuple[tuple[str, str], ...] = (
         # Latest point: highest step, then newest timestamp, then arrival (file position).
         "_latest_cur",
         """SELECT run_id, key, step, timestamp, value FROM _metric_summary
-  WHERE {scope} AND run_id IN (SELECT run_id FROM _runs_cur)
+  WHERE {live}
   QUALIFY row_number() OVER (
     PARTITION BY run_id, key ORDER BY step DESC, timestamp DESC, pos DESC) = 1""",
     ),
     (
         "_artifacts_cur",
         """SELECT run_id, path, size, sha256 FROM _artifacts_raw
-  WHERE {scope} AND run_id IN (SELECT run_id FROM _runs_cur)
+  WHERE {live}
   QUALIFY row_number() OVER (PARTITION BY run_id, path ORDER BY record_time DESC) = 1""",
     ),
 )
@@ -148,6 +149,8 @@ CREATE OR REPLACE TABLE _experiments_cur AS
 """
 
 _AFFECTED_SCOPE = "run_id IN (SELECT run_id FROM _affected)"
+_AFFECTED_LIVE = "run_id IN (SELECT run_id FROM _affected_live)"
+_ALL_LIVE = "run_id IN (SELECT run_id FROM _runs_cur)"
 
 # The latest point of each run and key within each new metric file: highest step, then
 # newest timestamp, then the last row (arrival order within a file); docs/format.md.
@@ -230,6 +233,9 @@ class ReadModel:
         self.owners: list[str] = []
         self._keys: dict[str, list[str]] | None = None
         self._wide_cache: pa.Table | None = None
+        # Runs changed since the wide cache was built: their rows are re-pivoted on demand.
+        self._wide_stale: set[str] = set()
+        self._affected_ids: list[str] = []
         self._visible_metrics: list[str] = []
         self._sql_con: duckdb.DuckDBPyConnection | None = None
         self._sql_key: tuple[Any, ...] | None = None
@@ -248,9 +254,10 @@ class ReadModel:
             "_file VARCHAR)"
         )
         self.con.execute("CREATE TABLE _affected (run_id VARCHAR)")
+        self.con.execute("CREATE TABLE _affected_live (run_id VARCHAR)")
         self.con.execute(f"CREATE OR REPLACE VIEW _metrics_raw AS {_empty_select('metrics')}")
         for name, select in _CURRENT:
-            self.con.execute(f"CREATE TABLE {name} AS {select.format(scope='TRUE')}")
+            self.con.execute(f"CREATE TABLE {name} AS {select.format(scope='TRUE', live=_ALL_LIVE)}")
         self.con.execute(_EXPERIMENTS_CUR)
         self.con.execute(_VIEWS)
         self._loaded: dict[str, set[str]] = {t: set() for t in (*_CACHED, "metrics")}
@@ -274,7 +281,8 @@ class ReadModel:
                 raise
             self._key = key
             self._keys = None
-            self._wide_cache = None
+            if self._wide_cache is not None:
+                self._wide_stale.update(self._affected_ids)
 
     def _load(self, snap: Snapshot) -> None:
         con = self.con
@@ -326,12 +334,22 @@ class ReadModel:
                 con.execute(f"CREATE OR REPLACE VIEW _metrics_raw AS {_metrics_source(visible)}")
                 self._visible_metrics = visible
             self._loaded[table] = vis_set
-        n = con.execute("SELECT count(DISTINCT run_id) FROM _affected").fetchall()[0][0]
-        stats["affected_runs"] = int(n)
+        self._affected_ids = [
+            r[0] for r in con.execute("SELECT DISTINCT run_id FROM _affected").fetchall()
+        ]
+        n = len(self._affected_ids)
+        stats["affected_runs"] = n
         if n:
             for name, select in _CURRENT:
                 con.execute(f"DELETE FROM {name} WHERE {_AFFECTED_SCOPE}")
-                con.execute(f"INSERT INTO {name} {select.format(scope=_AFFECTED_SCOPE)}")
+                sql = select.format(scope=_AFFECTED_SCOPE, live=_AFFECTED_LIVE)
+                con.execute(f"INSERT INTO {name} {sql}")
+                if name == "_runs_cur":
+                    con.execute("DELETE FROM _affected_live")
+                    con.execute(
+                        f"INSERT INTO _affected_live SELECT run_id FROM _runs_cur "
+                        f"WHERE {_AFFECTED_SCOPE}"
+                    )
         if experiments_changed:
             con.execute(_EXPERIMENTS_CUR)
         self.owners = [
@@ -366,10 +384,7 @@ class ReadModel:
             n_keys = sum(len(v) for v in self.keys.values())
             n_runs = self.con.execute("SELECT count(*) FROM _runs_cur").fetchall()[0][0]
             if n_keys * n_runs <= WIDE_CACHE_CELLS:
-                if self._wide_cache is None:
-                    every = self.con.sql("SELECT run_id FROM _runs_cur ORDER BY run_id")
-                    self._wide_cache = self._pivot(every.to_arrow_table().column(0), None)
-                cache = self._wide_cache
+                cache = self._wide_cache_now(n_runs)
                 rows = pc.index_in(run_ids, value_set=cache.column(0).combine_chunks())
                 picked = cache.take(rows)
                 n = len(picked)
@@ -378,6 +393,36 @@ class ReadModel:
                 ]
                 return picked.select(keep)
             return self._pivot(run_ids, run_ids).drop_columns(["run_id"])
+
+    def _wide_cache_now(self, n_runs: int) -> pa.Table:
+        """The wide shape of every run: built once, then only changed runs are re-pivoted."""
+        cache = self._wide_cache
+        if cache is not None and len(self._wide_stale) * 4 > max(n_runs, 64):
+            cache = None  # most rows changed: a full pivot is cheaper
+        if cache is None:
+            every = self.con.sql("SELECT run_id FROM _runs_cur ORDER BY run_id")
+            cache = self._pivot(every.to_arrow_table().column(0), None)
+        elif self._wide_stale:
+            stale = sorted(self._wide_stale)
+            rest = cache.filter(pc.invert(pc.is_in(cache.column(0), pa.array(stale, pa.string()))))
+            live = self.con.sql(
+                "SELECT run_id FROM _runs_cur WHERE run_id IN (SELECT unnest(?::VARCHAR[])) "
+                "ORDER BY run_id",
+                params=[stale],
+            ).to_arrow_table().column(0).combine_chunks()
+            fresh = self._pivot(live, live)
+            cache = pa.concat_tables([rest, fresh], promote_options="default")
+            if cache.column_names != rest.column_names:
+                # A new key: keep the columns in the order a full pivot gives them.
+                kinds = {kind: i for i, (kind, _, _) in enumerate(_WIDE_KINDS)}
+                names = sorted(
+                    cache.column_names[1:],
+                    key=lambda c: (kinds[c.split(".", 1)[0]], c.split(".", 1)[1]),
+                )
+                cache = cache.select(["run_id", *names])
+        self._wide_cache = cache
+        self._wide_stale = set()
+        return cache
 
     def _pivot(self, run_ids: pa.Array | pa.ChunkedArray, only: Any) -> pa.Table:
         """Scatter the long (run, key, value) rows of ``run_ids`` into one column per key."""
@@ -471,6 +516,8 @@ class ReadModel:
             self.con.execute(f"DELETE FROM {name}")
         self._loaded = {t: set() for t in (*_CACHED, "metrics")}
         self._key = ("reset",)
+        self._wide_cache = None
+        self._wide_stale = set()
 
     def running_owners(self) -> list[str]:
         """Writers of runs whose newest record says RUNNING (as of the last install)."""

@@ -42,16 +42,40 @@ def _state(model: ReadModel) -> dict[str, Any]:
 
 
 def _fresh(store: Any) -> ReadModel:
+    """A model built from nothing: a new catalog (no cached resolution) and new tables."""
+    from nbtrack.storage.catalog import FileCatalog
+
     model = ReadModel(store.fs)
-    model.install(store.catalog.snapshot())
+    model.install(FileCatalog(store.fs).snapshot())
     model.set_dead_writers(store._dead_writers(model.running_owners()))
     return model
+
+
+def _fresh_catalog(store: Any) -> Any:
+    from nbtrack.storage.catalog import FileCatalog
+
+    return FileCatalog(store.fs)
+
+
+def _files(snap: Any) -> dict[str, Any]:
+    """What a snapshot resolved, per partition: visible names, positions, hidden names."""
+    return {
+        part.folder: (
+            sorted(f.name for f in part.visible),
+            part.positions,
+            sorted(part.replaced),
+            sorted(f.name for f in part.losers),
+            sorted(f.name for f, _ in part.corrupt),
+        )
+        for parts in snap.partitions.values()
+        for part in parts
+    }
 
 
 _ops = st.lists(
     st.tuples(
         st.sampled_from(["start", "param", "tag", "untag", "metric", "end", "delete", "restore",
-                         "flush", "compact"]),
+                         "flush", "compact", "gc"]),
         st.integers(0, 3),
         st.integers(0, 4),
         st.floats(allow_nan=True, allow_infinity=False, width=32),
@@ -94,8 +118,11 @@ def test_incremental_updates_equal_a_full_rebuild(store_path_factory: Any, ops: 
             store.flush()
         elif op == "compact":
             compaction.compact(store, min_files=2)
+        elif op == "gc":
+            compaction.gc(store, only_expired=False)
         store.refresh()  # the incremental path, after every step
         assert _state(model) == _state(_fresh(store))
+        assert _files(store.catalog.snapshot()) == _files(_fresh_catalog(store).snapshot())
     for r in runs:
         r.end()
     nt_settings.SETTINGS.store_uri = None
@@ -198,3 +225,36 @@ def test_get_run_and_search_agree_with_the_wide_shape(store) -> None:
     assert row["metrics.acc"] == 0.5 and row["tags.team"] == "a"
     wide = store.views().wide(pa.array([r.id]))
     assert wide.column_names == ["params.lr", "metrics.acc", "metrics.loss", "tags.team"]
+
+
+def test_a_folder_that_only_gained_segments_is_resolved_from_the_last_resolution(
+    store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Flushes and gc between reads cost in proportion to them, not to the folder (issue 10):
+    the catalog resolves the delta, and the result equals a resolution from scratch."""
+    from nbtrack.storage import compaction
+    from nbtrack.storage.catalog import FileCatalog
+
+    monkeypatch.setenv("NBTRACK_AUTO_COMPACT", "0")
+    for i in range(30):
+        with nt.start_run(params={"i": i}) as r:
+            r.log_metric("loss", float(i))
+    compaction.compact(store, min_files=2)
+    store.refresh()
+    full = []
+    original = FileCatalog._resolve
+    monkeypatch.setattr(
+        FileCatalog,
+        "_resolve",
+        lambda self, *a: (self is store.catalog and full.append(a[0])) or original(self, *a),
+    )
+    with nt.start_run(params={"i": 99}) as r:
+        r.log_metric("loss", 0.5)
+    store.refresh()
+    assert full == []  # every folder took the delta path
+    assert _files(store.catalog.snapshot()) == _files(FileCatalog(store.fs).snapshot())
+    compaction.gc(store, only_expired=False)  # hidden files go: still the delta path
+    store.refresh()
+    assert full == []
+    assert _files(store.catalog.snapshot()) == _files(FileCatalog(store.fs).snapshot())
+    assert len(nt.search_runs()) == 31
