@@ -159,7 +159,7 @@ INSERT INTO _metric_summary
   SELECT run_id, key, max(step),
     arg_max(timestamp, [step, epoch_ms(timestamp), file_row_number]),
     arg_max(value, [step, epoch_ms(timestamp), file_row_number]),
-    max(timestamp), p.pos, filename
+    max(timestamp), p.pos, filename, count(*)
   FROM read_parquet(?::VARCHAR[], filename = true, file_row_number = true,
                     union_by_name = true)
   JOIN (SELECT unnest(?::VARCHAR[]) AS file, unnest(?::VARCHAR[]) AS pos) p
@@ -251,7 +251,7 @@ class ReadModel:
         self.con.execute(
             "CREATE TABLE _metric_summary (run_id VARCHAR, key VARCHAR, step BIGINT, "
             "timestamp TIMESTAMPTZ, value DOUBLE, max_timestamp TIMESTAMPTZ, pos VARCHAR, "
-            "_file VARCHAR)"
+            "_file VARCHAR, n BIGINT)"
         )
         self.con.execute("CREATE TABLE _affected (run_id VARCHAR)")
         self.con.execute("CREATE TABLE _affected_live (run_id VARCHAR)")
@@ -297,9 +297,14 @@ class ReadModel:
             new = [p for p in visible if p not in loaded]
             if not gone and not new:
                 continue
+            target = "_metric_summary" if table == "metrics" else f"_{table}_raw"
+            if gone and new:
+                swapped_gone, swapped_new = self._relabel_compacted(snap, table, target, gone, new)
+                gone = [p for p in gone if p not in swapped_gone]
+                new = [p for p in new if p not in swapped_new]
+                stats["relabelled_files"] = stats.get("relabelled_files", 0) + len(swapped_new)
             stats["new_files"] += len(new)
             stats["gone_files"] += len(gone)
-            target = "_metric_summary" if table == "metrics" else f"_{table}_raw"
             has_run = table != "experiments"
             if table == "experiments":
                 experiments_changed = True
@@ -360,6 +365,69 @@ class ReadModel:
             ).fetchall()
         ]
         self.last_install = stats
+
+    def _relabel_compacted(
+        self, snap: Snapshot, table: str, target: str, gone: list[str], new: list[str]
+    ) -> tuple[set[str], set[str]]:
+        """Take a compaction as what it is: the same rows under a new file name.
+
+        A new compacted file whose rows are exactly those of loaded files it replaces (its
+        row count equals theirs, and it holds at least their rows by construction) changes
+        no current state: the loaded rows are relabelled to it and no run is recomputed.
+        Metric summaries are merged: per run and key the latest of the replaced files'
+        latest points (highest step, newest timestamp, then the later input, which is also
+        the later row in the merged file), at the compacted file's arrival position.
+        Returns the gone and new paths handled this way.
+        """
+        hiding: dict[str, list[str]] = {}
+        new_set = set(new)
+        for part in snap.partitions.get(table, []):
+            for name, by in part.hidden_by.items():
+                path, c_path = self.fs.join(part.folder, name), self.fs.join(part.folder, by)
+                if c_path in new_set:
+                    hiding.setdefault(c_path, []).append(path)
+        gone_set = set(gone)
+        done_gone: set[str] = set()
+        done_new: set[str] = set()
+        count_col = "sum(n)" if table == "metrics" else "count(*)"
+        positions = snap.positions(self.fs, table) if table == "metrics" and hiding else {}
+        for c_path, hidden in hiding.items():
+            mine = [p for p in hidden if p in gone_set]
+            if not mine:
+                continue
+            have = self.con.execute(
+                f"SELECT coalesce({count_col}, 0) FROM {target} "
+                "WHERE _file IN (SELECT unnest(?::VARCHAR[]))",
+                [mine],
+            ).fetchall()[0][0]
+            rows = self.con.execute(
+                "SELECT count(*) FROM read_parquet(?)", [c_path]
+            ).fetchall()[0][0]
+            if int(have) != int(rows):
+                continue  # it holds rows this model never loaded: load it normally
+            if table == "metrics":
+                self.con.execute(
+                    """INSERT INTO _metric_summary
+  SELECT run_id, key, max(step),
+    arg_max(timestamp, {'s': step, 't': epoch_ms(timestamp), 'p': pos}),
+    arg_max(value, {'s': step, 't': epoch_ms(timestamp), 'p': pos}),
+    max(max_timestamp), ?, ?, sum(n)
+  FROM _metric_summary WHERE _file IN (SELECT unnest(?::VARCHAR[]))
+  GROUP BY run_id, key""",
+                    [positions[c_path], c_path, mine],
+                )
+                self.con.execute(
+                    "DELETE FROM _metric_summary WHERE _file IN (SELECT unnest(?::VARCHAR[]))",
+                    [mine],
+                )
+            else:
+                self.con.execute(
+                    f"UPDATE {target} SET _file = ? WHERE _file IN (SELECT unnest(?::VARCHAR[]))",
+                    [c_path, mine],
+                )
+            done_gone.update(mine)
+            done_new.add(c_path)
+        return done_gone, done_new
 
     # ---- the wide shape ---------------------------------------------------------------
     @property

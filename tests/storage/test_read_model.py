@@ -164,8 +164,37 @@ def test_a_compaction_is_picked_up_and_changes_no_result(store) -> None:
     before = nt.search_runs()
     compaction.compact(store, min_files=2)
     after = nt.search_runs()
-    assert store.views().last_install["gone_files"] > 0
+    install = store.views().last_install
+    # The same rows under new names: relabelled, nothing recomputed (issue 10).
+    assert install["relabelled_files"] > 0
+    assert install["affected_runs"] == 0
     assert before.equals(after)
+    assert _state(store.views()) == _state(_fresh(store))
+
+
+def test_a_compacted_file_holding_rows_never_loaded_is_read_in_full(
+    store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A compaction that also merged a segment this reader never saw cannot be relabelled:
+    its rows are loaded and the runs recomputed."""
+    from nbtrack.storage import compaction
+
+    monkeypatch.setenv("NBTRACK_AUTO_COMPACT", "0")
+    for i in range(5):
+        with nt.start_run(params={"i": i}) as r:
+            r.log_metric("loss", float(i), step=1)
+    assert len(nt.search_runs()) == 5
+    with nt.start_run(name="unseen") as r:
+        r.log_metric("loss", 9.0, step=3)
+        r.log_metric("loss", 8.0, step=3)  # a tie on step: the later point wins
+    store.flush()
+    compaction.compact(store, min_files=2)  # merges the unseen run's files too
+    store.refresh()
+    install = store.views().last_install
+    assert install["affected_runs"] >= 1
+    df = nt.search_runs(filter="attributes.run_name = 'unseen'")
+    assert df["metrics.loss"].tolist() == [8.0]
+    assert _state(store.views()) == _state(_fresh(store))
 
 
 def test_the_wide_shape_handles_thousands_of_keys(store) -> None:
