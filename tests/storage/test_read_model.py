@@ -287,3 +287,34 @@ def test_a_folder_that_only_gained_segments_is_resolved_from_the_last_resolution
     assert full == []
     assert _files(store.catalog.snapshot()) == _files(FileCatalog(store.fs).snapshot())
     assert len(nt.search_runs()) == 31
+
+
+def test_a_read_of_an_unchanged_local_store_lists_no_folder(
+    store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Folders whose mtime shows no change are not listed again (issue 10), and a change
+    made afterwards (here a new run) is seen by the next read."""
+    import time
+
+    from nbtrack.storage import catalog
+
+    monkeypatch.setenv("NBTRACK_AUTO_COMPACT", "0")
+    for i in range(3):
+        with nt.start_run(params={"i": i}) as r:
+            r.log_metric("loss", float(i))
+    store.flush()
+    # A folder's mtime is trusted only once read STAMP_MARGIN_S after its last change.
+    time.sleep(catalog.STAMP_MARGIN_S + 0.2)
+    assert len(nt.search_runs()) == 3  # lists every folder and records its stamp
+    listed: list[str] = []
+    for name in ("list_files_known", "list_dirs"):
+        original = getattr(store.fs, name)
+        monkeypatch.setattr(
+            store.fs, name, lambda path, *a, _o=original: listed.append(path) or _o(path, *a)
+        )
+    assert len(nt.search_runs()) == 3
+    assert listed == []
+    with nt.start_run(params={"i": 3}) as r:
+        r.log_metric("loss", 3.0)
+    assert len(nt.search_runs()) == 4  # the folders changed: listed again
+    assert listed
