@@ -129,10 +129,18 @@ _CURRENT: tuple[tuple[str, str], ...] = (
     (
         # Latest point: highest step, then newest timestamp, then arrival (file position).
         "_latest_cur",
-        """SELECT run_id, key, step, timestamp, value FROM _metric_summary
-  WHERE {live}
+        # A run whose summary rows all come from one file has one row per key already
+        # (the common case after compaction): only runs spread over files are ranked.
+        """WITH s AS (SELECT * FROM _metric_summary WHERE {live}),
+  multi AS (SELECT run_id FROM s GROUP BY run_id HAVING min(_file) <> max(_file))
+SELECT run_id, key, step, timestamp, value FROM s
+  WHERE run_id NOT IN (SELECT run_id FROM multi)
+UNION ALL
+SELECT * FROM (
+  SELECT run_id, key, step, timestamp, value FROM s
+  WHERE run_id IN (SELECT run_id FROM multi)
   QUALIFY row_number() OVER (
-    PARTITION BY run_id, key ORDER BY step DESC, timestamp DESC, pos DESC) = 1""",
+    PARTITION BY run_id, key ORDER BY step DESC, timestamp DESC, pos DESC) = 1)""",
     ),
     (
         "_artifacts_cur",
@@ -166,6 +174,19 @@ INSERT INTO _metric_summary
     ON p.file = filename
   GROUP BY run_id, key, filename, p.pos
 """
+
+# A file whose footer says it holds one row per (run_id, key) is its own summary.
+_LOAD_UNIQUE_METRICS = """
+INSERT INTO _metric_summary
+  SELECT run_id, key, step, timestamp, value, timestamp, p.pos, filename, 1
+  FROM read_parquet(?::VARCHAR[], filename = true, union_by_name = true)
+  JOIN (SELECT unnest(?::VARCHAR[]) AS file, unnest(?::VARCHAR[]) AS pos) p
+    ON p.file = filename
+"""
+
+#: Trust the writers' ``nbtrack.unique_run_key`` footer flag (tests turn it off to check
+#: that the flag changes no result).
+USE_UNIQUE_FLAG = True
 
 _RUNS_VIEW = """
   SELECT r.run_id, r.experiment, r.name,
@@ -235,6 +256,7 @@ class ReadModel:
         self._wide_cache: pa.Table | None = None
         # Runs changed since the wide cache was built: their rows are re-pivoted on demand.
         self._wide_stale: set[str] = set()
+        self._wide_asked = False
         self._affected_ids: list[str] = []
         self._visible_metrics: list[str] = []
         self._sql_con: duckdb.DuckDBPyConnection | None = None
@@ -321,7 +343,13 @@ class ReadModel:
             if new:
                 if table == "metrics":
                     pos = snap.positions(self.fs, "metrics")
-                    con.execute(_SUMMARIZE_METRICS, [new, new, [pos[p] for p in new]])
+                    flagged = self._unique_files(new) if USE_UNIQUE_FLAG else set()
+                    for sql, paths in (
+                        (_LOAD_UNIQUE_METRICS, [p for p in new if p in flagged]),
+                        (_SUMMARIZE_METRICS, [p for p in new if p not in flagged]),
+                    ):
+                        if paths:
+                            con.execute(sql, [paths, paths, [pos[p] for p in paths]])
                 else:
                     cols = ", ".join(f.name for f in schema.SCHEMAS[table])
                     con.execute(
@@ -365,6 +393,15 @@ class ReadModel:
             ).fetchall()
         ]
         self.last_install = stats
+
+    def _unique_files(self, paths: list[str]) -> set[str]:
+        """The metrics files among ``paths`` whose footer says one row per (run_id, key)."""
+        rows = self.con.execute(
+            "SELECT DISTINCT file_name FROM parquet_kv_metadata(?::VARCHAR[]) "
+            "WHERE decode(key) = ? AND decode(value) = '1'",
+            [paths, schema.UNIQUE_META.decode()],
+        ).fetchall()
+        return {r[0] for r in rows}
 
     def _relabel_compacted(
         self, snap: Snapshot, table: str, target: str, gone: list[str], new: list[str]
@@ -451,7 +488,10 @@ class ReadModel:
         with self.lock:
             n_keys = sum(len(v) for v in self.keys.values())
             n_runs = self.con.execute("SELECT count(*) FROM _runs_cur").fetchall()[0][0]
-            if n_keys * n_runs <= WIDE_CACHE_CELLS:
+            # The first call pivots only the runs asked for (a cold search returns a few
+            # runs of thousands); from the second on, every run's row is cached.
+            cacheable = n_keys * n_runs <= WIDE_CACHE_CELLS
+            if cacheable and (self._wide_cache is not None or self._wide_asked):
                 cache = self._wide_cache_now(n_runs)
                 rows = pc.index_in(run_ids, value_set=cache.column(0).combine_chunks())
                 picked = cache.take(rows)
@@ -460,6 +500,7 @@ class ReadModel:
                     i for i, col in enumerate(picked.columns) if i and col.null_count < n
                 ]
                 return picked.select(keep)
+            self._wide_asked = True
             return self._pivot(run_ids, run_ids).drop_columns(["run_id"])
 
     def _wide_cache_now(self, n_runs: int) -> pa.Table:

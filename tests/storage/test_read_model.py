@@ -51,6 +51,37 @@ def _fresh(store: Any) -> ReadModel:
     return model
 
 
+def _check_unique_flags(store: Any) -> None:
+    """Every metrics file flagged ``nbtrack.unique_run_key`` holds one row per (run, key),
+    and the flag changes no answer (a model that ignores it agrees)."""
+    import duckdb
+
+    from nbtrack.storage import read_model, schema
+
+    paths = store.catalog.snapshot().paths(store.fs, "metrics")
+    if paths:
+        flagged = [
+            r[0]
+            for r in duckdb.sql(
+                "SELECT DISTINCT file_name FROM parquet_kv_metadata(?::VARCHAR[]) "
+                "WHERE decode(key) = ?",
+                params=[paths, schema.UNIQUE_META.decode()],
+            ).fetchall()
+        ]
+        for path in flagged:
+            rows, pairs = duckdb.sql(
+                "SELECT count(*), count(DISTINCT (run_id, key)) FROM read_parquet(?)",
+                params=[path],
+            ).fetchall()[0]
+            assert rows == pairs, path
+    with_flag = _state(_fresh(store))
+    read_model.USE_UNIQUE_FLAG = False
+    try:
+        assert _state(_fresh(store)) == with_flag
+    finally:
+        read_model.USE_UNIQUE_FLAG = True
+
+
 def _fresh_catalog(store: Any) -> Any:
     from nbtrack.storage.catalog import FileCatalog
 
@@ -123,6 +154,7 @@ def test_incremental_updates_equal_a_full_rebuild(store_path_factory: Any, ops: 
         store.refresh()  # the incremental path, after every step
         assert _state(model) == _state(_fresh(store))
         assert _files(store.catalog.snapshot()) == _files(_fresh_catalog(store).snapshot())
+    _check_unique_flags(store)
     for r in runs:
         r.end()
     nt_settings.SETTINGS.store_uri = None
@@ -318,3 +350,41 @@ def test_a_read_of_an_unchanged_local_store_lists_no_folder(
         r.log_metric("loss", 3.0)
     assert len(nt.search_runs()) == 4  # the folders changed: listed again
     assert listed
+
+
+def test_writers_flag_files_with_one_point_per_key(
+    store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A flush of one point per key, and a compaction of such flushes of distinct runs,
+    carry ``nbtrack.unique_run_key``; a flush with two points of a key does not."""
+    import duckdb
+
+    from nbtrack.storage import compaction, schema
+
+    monkeypatch.setenv("NBTRACK_AUTO_COMPACT", "0")
+
+    def flags() -> dict[str, bool]:
+        paths = store.catalog.snapshot().paths(store.fs, "metrics")
+        got = {
+            r[0]
+            for r in duckdb.sql(
+                "SELECT file_name FROM parquet_kv_metadata(?::VARCHAR[]) "
+                "WHERE decode(key) = ? AND decode(value) = '1'",
+                params=[paths, schema.UNIQUE_META.decode()],
+            ).fetchall()
+        }
+        return {p.rsplit("/", 1)[1][:2] + str(i): p in got for i, p in enumerate(sorted(paths))}
+
+    for _ in range(3):
+        with nt.start_run() as r:
+            r.log_metrics({"a": 1.0, "b": 2.0}, step=0)
+    assert all(flags().values()) and len(flags()) == 3
+    compaction.compact(store, min_files=2)
+    assert list(flags().values()) == [True]  # distinct runs: still one row per (run, key)
+    with nt.start_run() as r:
+        r.log_metric("a", 1.0, step=0)
+        r.log_metric("a", 2.0, step=1)
+    assert sorted(flags().values()) == [False, True]
+    compaction.compact(store, min_files=2)
+    assert list(flags().values()) == [False]
+    _check_unique_flags(store)
