@@ -94,6 +94,7 @@ def test_a_history_logged_out_of_order_is_read_in_step_order(points, tmp_path_fa
     assert got["step"].tolist() == want["step"].tolist()
     assert got["timestamp"].tolist() == want["timestamp"].tolist()
     # equal (step, timestamp) points may come in either order from ORDER BY: compare as sets
-    assert sorted(zip(got["step"], got["timestamp"], got["value"])) == sorted(
-        zip(want["step"], want["timestamp"], want["value"])
+    cols = ("step", "timestamp", "value")
+    assert sorted(zip(*(got[c] for c in cols), strict=True)) == sorted(
+        zip(*(want[c] for c in cols), strict=True)
     )
