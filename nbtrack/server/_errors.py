@@ -22,6 +22,7 @@ from nbtrack.errors import (
     StoreError,
 )
 
+
 class StoreNotServedError(NbtrackError):
     """A request picked a store that the server's configuration does not list."""
 
