@@ -56,9 +56,13 @@ class Snapshot:
     partitions: dict[str, list[PartitionFiles]]
 
     def paths(self, fs: FileSystem, table: str) -> list[str]:
+        """Visible files of ``table``, each partition's in arrival order (so a scan without
+        ORDER BY returns a run's points in the order they were logged, usually step order)."""
         out = []
         for part in self.partitions.get(table, []):
-            out.extend(fs.join(part.folder, f.name) for f in part.visible)
+            pos = part.positions
+            ordered = sorted(part.visible, key=lambda f: (pos.get(f.name, f.name), f.name))
+            out.extend(fs.join(part.folder, f.name) for f in ordered)
         return out
 
     def positions(self, fs: FileSystem, table: str) -> dict[str, str]:
