@@ -197,7 +197,11 @@ class RemoteFileSystem:
     def __init__(self, uri: str, fs: Any = None) -> None:
         self.protocol = uri.split("://", 1)[0]
         self.fs = fs if fs is not None else _fsspec_for(uri, self.protocol)
-        self.root = uri.rstrip("/")
+        # Paths in the file system's own spelling (memory://x is memory:///x to fsspec), the
+        # one DuckDB's ``filename`` column reports for the files we hand it: the read model
+        # matches files by that name.
+        stripped = str(self.fs._strip_protocol(uri)).rstrip("/")
+        self.root = f"{self.protocol}://{stripped}" if stripped else uri.rstrip("/")
 
     def join(self, *parts: str) -> str:
         return "/".join([self.root, *parts])
