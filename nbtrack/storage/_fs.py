@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any, BinaryIO
@@ -136,6 +137,24 @@ class LocalFileSystem:
             raise
         return True
 
+    def create_exclusive(self, path: str, data: bytes) -> bool:
+        """Make ``path`` hold ``data`` only if nothing is there; False if something is.
+
+        Written under a temporary name, then hard-linked to ``path`` (``link`` fails when the
+        name exists): atomic and exclusive.
+        """
+        staged = self.staging_path(path)
+        try:
+            with open(staged, "wb") as fh:
+                fh.write(data)
+            try:
+                os.link(staged, path)
+            except FileExistsError:
+                return False
+            return True
+        finally:
+            os.unlink(staged)
+
     def read_bytes(self, path: str) -> bytes:
         with open(path, "rb") as fh:
             return fh.read()
@@ -247,12 +266,36 @@ class RemoteFileSystem:
             return []
         return [e["name"].rstrip("/").rsplit("/", 1)[-1] for e in entries if e.get("type") == "directory"]
 
+    @property
+    def exclusive_is_atomic(self) -> bool:
+        """True when ``create_exclusive`` is one conditional request (S3's If-None-Match)."""
+        return self.protocol in _CONDITIONAL_PUT
+
     def write_atomic(self, path: str, data: bytes, *, exclusive: bool = False) -> bool:
         # One PUT: object stores make an object visible whole or not at all.
-        if exclusive and self.fs.exists(path):
-            return False
+        if exclusive:
+            return self.create_exclusive(path, data)
         self.fs.pipe_file(path, data)
         return True
+
+    def create_exclusive(self, path: str, data: bytes) -> bool:
+        """Create ``path`` holding ``data`` only if no object is there; False if one is.
+
+        On S3 this is one ``PUT`` with ``If-None-Match: *``: of two writers, exactly one
+        wins. Other file systems check first and then write, which is exclusive only within
+        this process (``memory://`` is process-local anyway).
+        """
+        if self.exclusive_is_atomic:
+            try:
+                self.fs.pipe_file(path, data, mode="create")
+            except FileExistsError:
+                return False
+            return True
+        with _create_lock:
+            if self.fs.exists(path):
+                return False
+            self.fs.pipe_file(path, data)
+            return True
 
     def read_bytes(self, path: str) -> bytes:
         return bytes(self.fs.cat_file(path))
@@ -301,6 +344,10 @@ class RemoteFileSystem:
 
 
 FileSystem = LocalFileSystem | RemoteFileSystem
+
+#: URL schemes whose fsspec file system creates objects conditionally (s3fs ``mode="create"``).
+_CONDITIONAL_PUT = frozenset({"s3", "s3a"})
+_create_lock = threading.Lock()
 
 #: What to install for a URL scheme whose fsspec implementation is missing.
 _INSTALL_HINT = {"s3": "pip install 'nbtrack[s3]'", "s3a": "pip install 'nbtrack[s3]'"}
