@@ -227,7 +227,14 @@ class RemoteFileSystem:
 
     def ensure_root(self) -> None:
         try:
-            self.fs.makedirs(self.root, exist_ok=True)
+            if self.protocol in _CONDITIONAL_PUT:
+                # Object storage has no folders to make; the bucket must exist (never
+                # create one: a typo in its name must not make a new bucket).
+                self._check_bucket()
+            else:
+                self.fs.makedirs(self.root, exist_ok=True)
+        except StoreError:
+            raise
         except Exception as exc:  # fsspec backends raise anything; re-raised as StoreError
             text = " ".join(str(exc).split()) or type(exc).__name__
             hint = ""
@@ -236,6 +243,23 @@ class RemoteFileSystem:
                     self.protocol, "configure the credentials of this file system"
                 )
             raise StoreError(f"cannot open the store {self.root!r}: {text}{hint}") from exc
+
+    def _check_bucket(self) -> None:
+        """Raise StoreError when the store's bucket does not exist (one HEAD request)."""
+        bucket = self.root.split("://", 1)[1].split("/", 1)[0]
+        try:
+            self.fs.call_s3("head_bucket", Bucket=bucket)
+        except FileNotFoundError as exc:
+            raise StoreError(
+                f"cannot open the store {self.root!r}: the bucket {bucket!r} does not exist; "
+                f"create it (aws s3 mb s3://{bucket}) or fix the store URL"
+            ) from exc
+        except PermissionError as exc:
+            raise StoreError(
+                f"cannot open the store {self.root!r}: access to the bucket {bucket!r} is "
+                f"denied ({exc}); check the credentials ("
+                + _CREDENTIALS_HINT["s3"] + ") and the bucket's policy"
+            ) from exc
 
     def _strip(self, path: str) -> str:
         return path.split("://", 1)[1] if "://" in path else path
