@@ -10,6 +10,7 @@
 | NBTRACK_COMPACT_FILES | 32 | flush segments (size tier 0) in one partition that trigger automatic compaction (see nbtrack.storage.tiers) |
 | NBTRACK_AUTO_COMPACT | 1 locally, 0 on object storage | 0 turns automatic compaction off, 1 on (on object storage, compactors then take turns through the compaction lease) |
 | NBTRACK_COMPACT_LEASE | 600.0 | seconds after which an object-storage compaction lease not renewed is expired (must exceed the clock skew between hosts) |
+| NBTRACK_UPLOAD_PART | 16777216 | bytes per part of an artifact's multipart upload to object storage (at least 5 MiB, S3's minimum); bounds the memory an upload takes |
 | NBTRACK_HOST_ID | the hostname | this machine's identity in writer leases (set it where hostnames repeat: containers, job arrays) |
 | NBTRACK_GC_GRACE | 60.0 | seconds a replaced segment is kept for readers still scanning it |
 """
@@ -54,6 +55,7 @@ def check() -> None:
     compact_files()
     gc_grace()
     compact_lease()
+    upload_part()
 
 
 def default_store_uri() -> str:
@@ -95,6 +97,10 @@ def auto_compact(*, remote: bool = False) -> bool:
 
 def compact_lease() -> float:
     return _float("NBTRACK_COMPACT_LEASE", 600.0)
+
+
+def upload_part() -> int:
+    return int(_float("NBTRACK_UPLOAD_PART", 16 * 2**20, minimum=5 * 2**20))
 
 
 def host_id() -> str | None:

@@ -7,6 +7,7 @@ atomic step.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import tempfile
@@ -15,9 +16,12 @@ import time
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
+from nbtrack import config
 from nbtrack.errors import StoreError
 
 TMP_SUFFIX = ".tmp"
+#: Bytes read at a time when a file is hashed or copied.
+COPY_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -152,6 +156,31 @@ class LocalFileSystem:
             except FileExistsError:
                 return False
             return True
+        finally:
+            os.unlink(staged)
+
+    def upload_verified(self, src: str, dest: str, sha256: str) -> None:
+        """Copy the local file ``src`` to ``dest`` in chunks, if its content has ``sha256``.
+
+        The copy is staged beside ``dest`` and made visible by one link (an existing
+        ``dest`` holds the same content: nothing to do).
+
+        Raises:
+            StoreError: ``src`` changed since its hash was taken (nothing is made visible).
+        """
+        staged = self.staging_path(dest)
+        try:
+            h = hashlib.sha256()
+            with open(src, "rb") as fin, open(staged, "wb") as fout:
+                while chunk := fin.read(COPY_CHUNK):
+                    h.update(chunk)
+                    fout.write(chunk)
+            if h.hexdigest() != sha256:
+                raise StoreError(f"{src!r} changed while it was being stored; log it again")
+            try:
+                os.link(staged, dest)
+            except FileExistsError:
+                pass  # same name, same content: stored once
         finally:
             os.unlink(staged)
 
@@ -320,6 +349,38 @@ class RemoteFileSystem:
                 return False
             self.fs.pipe_file(path, data)
             return True
+
+    def upload_verified(self, src: str, dest: str, sha256: str) -> None:
+        """Stream the local file ``src`` to ``dest`` if its content has ``sha256``.
+
+        Never holds more than one part in memory: fsspec's buffered writer uploads each
+        ``NBTRACK_UPLOAD_PART`` bytes as a part of a multipart upload, and the object
+        appears whole when the upload completes (conditionally on S3: an object already
+        there holds the same content). A file that changed since its hash was taken is not
+        made visible (the upload is aborted).
+
+        Raises:
+            StoreError: ``src`` changed meanwhile.
+        """
+        part = config.upload_part()
+        mode = "xb" if self.exclusive_is_atomic else "wb"
+        h = hashlib.sha256()
+        out = self.fs.open(dest, mode, block_size=part)
+        try:
+            with open(src, "rb") as fin:
+                while chunk := fin.read(min(part, COPY_CHUNK)):
+                    h.update(chunk)
+                    out.write(chunk)
+            if h.hexdigest() != sha256:
+                raise StoreError(f"{src!r} changed while it was being stored; log it again")
+        except BaseException:
+            out.discard()
+            out.closed = True  # discarded: closing must not complete the upload
+            raise
+        try:
+            out.close()
+        except FileExistsError:
+            pass  # another writer stored the same content first
 
     def read_bytes(self, path: str) -> bytes:
         return bytes(self.fs.cat_file(path))
