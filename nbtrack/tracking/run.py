@@ -29,7 +29,7 @@ from nbtrack.errors import (
     RunFinishedError,
 )
 from nbtrack.storage.schema import experiment_id as _experiment_id
-from nbtrack.tracking import validation
+from nbtrack.tracking import _clock, validation
 from nbtrack.tracking.validation import _valid_keys, check_key, metric_value
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ def _utc(ms: int | None) -> _dt.datetime | None:
 
 
 def _now_ns() -> int:
-    return time.time_ns()
+    return _clock.record_ns()
 
 
 class Run:
