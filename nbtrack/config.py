@@ -11,6 +11,8 @@
 | NBTRACK_AUTO_COMPACT | 1 locally, 0 on object storage | 0 turns automatic compaction off, 1 on (on object storage, compactors then take turns through the compaction lease) |
 | NBTRACK_COMPACT_LEASE | 600.0 | seconds after which an object-storage compaction lease not renewed is expired (must exceed the clock skew between hosts) |
 | NBTRACK_UPLOAD_PART | 16777216 | bytes per part of an artifact's multipart upload to object storage (at least 5 MiB, S3's minimum); bounds the memory an upload takes |
+| NBTRACK_CACHE_DIR | ~/.cache/nbtrack/segments | local copies of a remote store's segment files (immutable, so always valid); ``off`` disables |
+| NBTRACK_CACHE_BYTES | 2147483648 | size bound of that folder (least recently used copies go first) |
 | NBTRACK_HOST_ID | the hostname | this machine's identity in writer leases (set it where hostnames repeat: containers, job arrays) |
 | NBTRACK_GC_GRACE | 60.0 | seconds a replaced segment is kept for readers still scanning it |
 """
@@ -101,6 +103,20 @@ def compact_lease() -> float:
 
 def upload_part() -> int:
     return int(_float("NBTRACK_UPLOAD_PART", 16 * 2**20, minimum=5 * 2**20))
+
+
+def cache_dir() -> str | None:
+    raw = os.environ.get("NBTRACK_CACHE_DIR")
+    if raw is not None and raw.strip().lower() in ("off", "none", "0", "false", "no"):
+        return None
+    if raw:
+        return os.path.abspath(os.path.expanduser(raw))
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "nbtrack", "segments")
+
+
+def cache_bytes() -> int:
+    return int(_float("NBTRACK_CACHE_BYTES", 2 * 2**30, minimum=1))
 
 
 def host_id() -> str | None:

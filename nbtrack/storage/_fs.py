@@ -250,6 +250,14 @@ class RemoteFileSystem:
         # matches files by that name.
         stripped = str(self.fs._strip_protocol(uri)).rstrip("/")
         self.root = f"{self.protocol}://{stripped}" if stripped else uri.rstrip("/")
+        # Size and mtime of every file listed so far (URL -> FileInfo): segment reads take
+        # them from here instead of a HEAD request, and key the local cache with them.
+        self.listed: dict[str, FileInfo] = {}
+        from nbtrack.storage.segment_cache import CachingFileSystem, open_cache
+
+        self.cache = open_cache() if self.protocol != "memory" else None
+        #: What DuckDB reads through (segments from the local cache).
+        self.duck_fs = CachingFileSystem(self.fs, self.protocol, self.cache, self.listed)
 
     def join(self, *parts: str) -> str:
         return "/".join([self.root, *parts])
@@ -306,6 +314,11 @@ class RemoteFileSystem:
             if hasattr(mtime, "timestamp"):
                 mtime = mtime.timestamp()
             out.append(FileInfo(e["name"].rsplit("/", 1)[-1], int(e.get("size") or 0), float(mtime)))
+        if len(self.listed) > 500_000:  # names gc deleted long ago
+            self.listed.clear()
+        folder = path.rstrip("/")
+        for info in out:
+            self.listed[f"{folder}/{info.name}"] = info
         return out
 
     def list_files_known(self, path: str, known: dict[str, FileInfo]) -> list[FileInfo]:
@@ -386,8 +399,8 @@ class RemoteFileSystem:
         return bytes(self.fs.cat_file(path))
 
     def open_read(self, path: str) -> BinaryIO:
-        """A seekable binary file object for reading ``path``."""
-        return self.fs.open(path, "rb")  # type: ignore[no-any-return]
+        """A seekable binary file object for reading ``path`` (segments: from the cache)."""
+        return self.duck_fs.open(path, "rb")  # type: ignore[no-any-return]
 
     def exists(self, path: str) -> bool:
         return bool(self.fs.exists(path))

@@ -72,7 +72,7 @@ class Merger:
             },
         )
         if fs.is_remote:
-            self.con.register_filesystem(fs.fs)  # type: ignore[union-attr]
+            self.con.register_filesystem(fs.duck_fs)  # type: ignore[union-attr]
         self.con.execute("SET TimeZone = 'UTC'")
         self.con.execute("SET enable_progress_bar = false")
         self.con.execute("SET enable_progress_bar_print = false")

@@ -55,7 +55,7 @@ def connect(
         con.execute("SET enable_progress_bar = false")
         con.execute("SET enable_progress_bar_print = false")
         if fs.is_remote:
-            con.register_filesystem(fs.fs)  # type: ignore[union-attr]
+            con.register_filesystem(fs.duck_fs)  # type: ignore[union-attr]
         if sandbox:
             # Also for object storage: the registered file system would otherwise reach the
             # whole account (other buckets and prefixes), and DuckDB's own local file system

@@ -80,10 +80,15 @@ def s3_env(endpoint: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def s3_store(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def s3_store(
+    moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """``s3://bucket/<fresh prefix>``, set as NBTRACK_STORE, credentials in AWS_* variables."""
     for key, value in s3_env(moto_endpoint).items():
         monkeypatch.setenv(key, value)
+    # A cache folder of its own (segment copies are keyed by URL, so sharing would be
+    # safe, but a test counting cache hits needs a cold start).
+    monkeypatch.setenv("NBTRACK_CACHE_DIR", str(tmp_path_factory.mktemp("segment-cache")))
     uri = f"s3://{BUCKET}/{uuid.uuid4().hex[:12]}"
     monkeypatch.setenv("NBTRACK_STORE", uri)
     import s3fs
