@@ -7,12 +7,14 @@ atomic step.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import secrets
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -113,6 +115,11 @@ class LocalFileSystem:
                 return [e.name for e in it if e.is_dir(follow_symlinks=False)]
         except (FileNotFoundError, NotADirectoryError):
             return []
+
+    @contextlib.contextmanager
+    def listing(self, tables: tuple[str, ...]) -> Iterator[None]:
+        """Local folders are listed one by one (cheap): nothing to prefetch."""
+        yield
 
     def write_atomic(self, path: str, data: bytes, *, exclusive: bool = False) -> bool:
         """Write ``data`` under a temporary name, then make it visible in one rename.
@@ -256,6 +263,7 @@ class RemoteFileSystem:
         from nbtrack.storage.segment_cache import CachingFileSystem, open_cache
 
         self.cache = open_cache() if self.protocol != "memory" else None
+        self._prefetched: tuple[dict[str, list[str]], dict[str, list[FileInfo]]] | None = None
         #: What DuckDB reads through (segments from the local cache).
         self.duck_fs = CachingFileSystem(self.fs, self.protocol, self.cache, self.listed)
 
@@ -306,14 +314,9 @@ class RemoteFileSystem:
             entries = self.fs.ls(path, detail=True, refresh=True)
         except FileNotFoundError:
             return []
-        out = []
-        for e in entries:
-            if e.get("type") != "file":
-                continue
-            mtime = e.get("LastModified") or e.get("mtime") or e.get("created") or time.time()
-            if hasattr(mtime, "timestamp"):
-                mtime = mtime.timestamp()
-            out.append(FileInfo(e["name"].rsplit("/", 1)[-1], int(e.get("size") or 0), float(mtime)))
+        out = [
+            _file_info(e["name"].rsplit("/", 1)[-1], e) for e in entries if e.get("type") == "file"
+        ]
         if len(self.listed) > 500_000:  # names gc deleted long ago
             self.listed.clear()
         folder = path.rstrip("/")
@@ -323,14 +326,63 @@ class RemoteFileSystem:
 
     def list_files_known(self, path: str, known: dict[str, FileInfo]) -> list[FileInfo]:
         """One listing request returns sizes and mtimes anyway: ``known`` is not needed."""
+        pre = self._prefetched
+        if pre is not None and path.rstrip("/") in pre[1]:
+            return list(pre[1][path.rstrip("/")])
         return self.list_files(path)
 
     def list_dirs(self, path: str) -> list[str]:
+        pre = self._prefetched
+        if pre is not None and path.rstrip("/") in pre[0]:
+            return list(pre[0][path.rstrip("/")])
         try:
             entries = self.fs.ls(path, detail=True, refresh=True)
         except FileNotFoundError:
             return []
         return [e["name"].rstrip("/").rsplit("/", 1)[-1] for e in entries if e.get("type") == "directory"]
+
+    @contextlib.contextmanager
+    def listing(self, tables: tuple[str, ...]) -> Iterator[None]:
+        """List each table's partitions in one recursive request, all tables at once.
+
+        Inside the block, ``list_dirs(<table>)`` and ``list_files_known(<partition>)`` are
+        answered from that listing: a snapshot of a store on object storage costs one round
+        trip, not one request per folder.
+        """
+        from concurrent.futures import ThreadPoolExecutor
+
+        def one(table: str) -> dict[str, Any]:
+            base = self.join(table)
+            try:
+                return dict(self.fs.find(base, detail=True, prefix="experiment_id="))
+            except FileNotFoundError:
+                return {}
+            except TypeError:  # a file system whose find takes no prefix
+                return dict(self.fs.find(base, detail=True))
+
+        with ThreadPoolExecutor(max_workers=min(len(tables), 16) or 1) as pool:
+            found = dict(zip(tables, pool.map(one, tables), strict=True))
+        dirs: dict[str, list[str]] = {}
+        files: dict[str, list[FileInfo]] = {}
+        scheme = f"{self.protocol}://"
+        for table, entries in found.items():
+            base = self.join(table)
+            parts: set[str] = set()
+            for name, e in entries.items():
+                url = name if "://" in name else scheme + name
+                rel = url[len(base) + 1 :].split("/")
+                if len(rel) != 2 or e.get("type") != "file" or not rel[0].startswith("experiment_id="):
+                    continue
+                parts.add(rel[0])
+                info = _file_info(rel[1], e)
+                files.setdefault(f"{base}/{rel[0]}", []).append(info)
+                self.listed[url] = info
+            dirs[base] = sorted(parts)
+        self._prefetched = (dirs, files)
+        try:
+            yield
+        finally:
+            self._prefetched = None
 
     @property
     def exclusive_is_atomic(self) -> bool:
@@ -442,6 +494,14 @@ class RemoteFileSystem:
 
 
 FileSystem = LocalFileSystem | RemoteFileSystem
+
+
+def _file_info(name: str, entry: dict[str, Any]) -> FileInfo:
+    """A FileInfo from an fsspec listing entry (the keys differ between backends)."""
+    mtime = entry.get("LastModified") or entry.get("mtime") or entry.get("created") or time.time()
+    if hasattr(mtime, "timestamp"):
+        mtime = mtime.timestamp()
+    return FileInfo(name, int(entry.get("size") or 0), float(mtime))
 
 #: URL schemes whose fsspec file system creates objects conditionally (s3fs ``mode="create"``).
 _CONDITIONAL_PUT = frozenset({"s3", "s3a"})

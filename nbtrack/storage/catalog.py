@@ -262,7 +262,7 @@ class FileCatalog:
         return part
 
     def snapshot(self, tables: tuple[str, ...] = schema.TABLES) -> Snapshot:
-        with self._lock:
+        with self._lock, self.fs.listing(tables):
             parts: dict[str, list[PartitionFiles]] = {}
             for table in tables:
                 folders = sorted(self.fs.list_dirs(self.fs.join(table)))
