@@ -62,7 +62,10 @@ class SegmentCache:
         self.misses += 1
         tmp = f"{local}.{secrets.token_hex(4)}.tmp"
         try:
-            fs.get_file(path, tmp)
+            data = fs.cat_file(path)  # one GET (get_file would HEAD first)
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+            del data
             if os.path.getsize(tmp) != size:  # not the file the listing named: do not keep
                 return tmp
             os.replace(tmp, local)
