@@ -62,10 +62,7 @@ class SegmentCache:
         self.misses += 1
         tmp = f"{local}.{secrets.token_hex(4)}.tmp"
         try:
-            data = fs.cat_file(path)  # one GET (get_file would HEAD first)
-            with open(tmp, "wb") as fh:
-                fh.write(data)
-            del data
+            _download(fs, path, size, tmp)
             if os.path.getsize(tmp) != size:  # not the file the listing named: do not keep
                 return tmp
             os.replace(tmp, local)
@@ -104,6 +101,20 @@ class SegmentCache:
             total -= size
             if total <= self.max_bytes * 0.8:
                 break
+
+
+#: Bytes per ranged GET when a file is copied into the cache (bounds the memory it takes).
+DOWNLOAD_CHUNK = 8 << 20
+
+
+def _download(fs: Any, path: str, size: int, local: str) -> None:
+    """Copy ``path`` to ``local`` in ranged GETs (the listing gave the size: no HEAD)."""
+    with open(local, "wb") as out:
+        if size <= DOWNLOAD_CHUNK:
+            out.write(fs.cat_file(path))
+            return
+        for start in range(0, size, DOWNLOAD_CHUNK):
+            out.write(fs.cat_file(path, start=start, end=min(start + DOWNLOAD_CHUNK, size)))
 
 
 class CachingFileSystem(AbstractFileSystem):  # type: ignore[misc]

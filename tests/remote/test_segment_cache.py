@@ -75,3 +75,16 @@ def test_cache_can_be_turned_off(s3_store: str, monkeypatch) -> None:
     from nbtrack.storage._fs import open_fs
 
     assert open_fs(s3_store).cache is None
+
+
+def test_large_files_are_copied_in_ranges(tmp_path: Path, monkeypatch) -> None:
+    from nbtrack.storage import segment_cache
+
+    monkeypatch.setattr(segment_cache, "DOWNLOAD_CHUNK", 1000)
+    fs = fsspec.filesystem("memory")
+    body = bytes(range(256)) * 20  # 5,120 bytes: six ranges
+    path = "memory://ranges/metrics/experiment_id=x/c-0001.parquet"
+    fs.pipe_file(path, body)
+    cache = SegmentCache(str(tmp_path / "cache"), max_bytes=1 << 20)
+    with open(cache.local_copy(fs, path, len(body)), "rb") as fh:
+        assert fh.read() == body
