@@ -21,10 +21,11 @@ def sql_blocks() -> list[str]:
     return re.findall(r"^```sql\n(.*?)^```", text, re.DOTALL | re.MULTILINE)[:-1]
 
 
-def python_block() -> str:
+def python_block(which: int = 0) -> str:
+    """The Polars module (0) or the Spark recipe (1)."""
     text = DOC.read_text()
-    (block,) = re.findall(r"^```python\n(.*?)^```", text, re.DOTALL | re.MULTILINE)
-    return str(block)
+    polars, spark = re.findall(r"^```python\n(.*?)^```", text, re.DOTALL | re.MULTILINE)
+    return str((polars, spark)[which])
 
 
 def duckdb_session(store: str, fs: Any = None) -> duckdb.DuckDBPyConnection:
@@ -35,6 +36,14 @@ def duckdb_session(store: str, fs: Any = None) -> duckdb.DuckDBPyConnection:
     for sql in sql_blocks():
         con.execute(sql.replace("STORE", store)).fetchall()
     return con
+
+
+def spark_tables(spark: Any, store: str) -> dict[str, Any]:
+    """docs/format.md's Spark recipe (with the Polars module's ``live_files``)."""
+    namespace: dict[str, Any] = {"__name__": "nbtrack_format_recipe"}
+    exec(compile(python_block(0), "docs/format.md (Polars recipe)", "exec"), namespace)
+    exec(compile(python_block(1), "docs/format.md (Spark recipe)", "exec"), namespace)
+    return dict(namespace["spark_tables"](spark, store))
 
 
 def polars_read_store(store: str) -> dict[str, Any]:
