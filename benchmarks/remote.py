@@ -16,6 +16,7 @@ for "warm cache".
 | the same search again in that process (warm) | ≤ 100 ms |
 | search in a fresh process with the cache filled (warm cache) | (reported) |
 | `nbtrack runs list` wall time, fresh process, empty cache (import included) | ≤ 2 s |
+| baseline: the same searches on the local copy of the store | (reported) |
 
 Also reported: S3 requests made by the cold search (counted at the proxy), the files and
 bytes of the store, and the load average.
@@ -180,10 +181,10 @@ def main() -> None:
         uri = "s3://bench/store"
         slow = {**env, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{proxy.port}"}
 
-        def phase(code: str, cache: str, *args: str) -> dict:
+        def phase(code: str, cache: str, *args: str, where: str = uri) -> dict:
             before = proxy.requests
             out = subprocess.run(
-                [sys.executable, "-c", textwrap.dedent(code), uri, *args],
+                [sys.executable, "-c", textwrap.dedent(code), where, *args],
                 env={**slow, "NBTRACK_CACHE_DIR": cache}, capture_output=True, text=True,
             )
             if out.returncode:
@@ -193,6 +194,7 @@ def main() -> None:
             return dict(got)
 
         cache = os.path.join(work, "cache")
+        local_run = phase(SEARCH, os.path.join(work, "cache-local"), where=local)
         cold = phase(SEARCH, cache)
         warm_cache = phase(SEARCH, cache)
         cli_cache = os.path.join(work, "cache-cli")
@@ -222,6 +224,8 @@ def main() -> None:
     print(f"| search again in that process | {cold['warm_s'] * 1e3:.0f} ms | ≤ 100 ms | |")
     print(f"| search, fresh process, cache filled | {warm_cache['first_s'] * 1e3:.0f} ms | "
           f"| {warm_cache['requests']} |")
+    print(f"| baseline: the same store on local disk, fresh process / again | "
+          f"{local_run['first_s'] * 1e3:.0f} ms / {local_run['warm_s'] * 1e3:.0f} ms | | 0 |")
     print(f"| `nbtrack runs list`, fresh process, empty cache (wall) | {cli_s * 1e3:.0f} ms "
           f"| ≤ 2000 ms | {cli_requests} |")
     print(f"rows matched: {cold['rows']}; cache misses cold {cold['cache_misses']}, "
