@@ -299,12 +299,10 @@ class RemoteFileSystem:
                 f"cannot open the store {self.root!r}: the bucket {bucket!r} does not exist; "
                 f"create it (aws s3 mb s3://{bucket}) or fix the store URL"
             ) from exc
-        except PermissionError as exc:
-            raise StoreError(
-                f"cannot open the store {self.root!r}: access to the bucket {bucket!r} is "
-                f"denied ({exc}); check the credentials ("
-                + _CREDENTIALS_HINT["s3"] + ") and the bucket's policy"
-            ) from exc
+        except PermissionError:
+            # A policy may allow the store's prefix but not HeadBucket: go on, and let the
+            # first read or write report what is really denied.
+            pass
 
     def _strip(self, path: str) -> str:
         return path.split("://", 1)[1] if "://" in path else path
