@@ -385,7 +385,7 @@ class FileCatalog:
         listed are not listed again, so a read of an unchanged local store costs one
         ``stat`` per folder. Maintenance (gc, compaction, doctor) lists everything.
         """
-        with self._lock:
+        with self._lock, self.fs.listing(tables):
             parts: dict[str, list[PartitionFiles]] = {}
             for table in tables:
                 parts[table] = [

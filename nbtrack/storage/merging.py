@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import duckdb
@@ -71,7 +72,7 @@ class Merger:
             },
         )
         if fs.is_remote:
-            self.con.register_filesystem(fs.fs)  # type: ignore[union-attr]
+            self.con.register_filesystem(fs.duck_fs)  # type: ignore[union-attr]
         self.con.execute("SET TimeZone = 'UTC'")
         self.con.execute("SET enable_progress_bar = false")
         self.con.execute("SET enable_progress_bar_print = false")
@@ -106,12 +107,15 @@ class Merger:
         inputs: list[tuple[str, int]],
         replaces: list[str],
         dest: str,
+        *,
+        before_publish: Callable[[], str | None] | None = None,
     ) -> MergeResult:
         """Merge ``inputs`` ((path, size) in arrival order) into a new file at ``dest``.
 
         ``replaces`` goes into the footer (``nbtrack.replaces``). Inputs DuckDB cannot read
         are left out of the result and listed in ``unreadable``; with fewer than two
-        readable inputs nothing is written.
+        readable inputs nothing is written. ``before_publish`` is called last, before the
+        merged file is made visible: a reason returned refuses the publication.
         """
         out = MergeResult()
         good: list[tuple[str, int]] = []
@@ -143,6 +147,10 @@ class Merger:
                 )
                 return out
             out.bytes_out = os.path.getsize(staged)
+            why = before_publish() if before_publish is not None else None
+            if why is not None:
+                out.refused = why
+                return out
             self.fs.publish(staged, dest)
             staged = ""
         finally:

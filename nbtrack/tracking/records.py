@@ -11,14 +11,13 @@ the records in this process's buffer; call ``store.flush()`` (or read) to make t
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from nbtrack.errors import InvalidValueError, ParamConflictError, RunNotFoundError
 from nbtrack.storage.schema import experiment_id as partition_of
-from nbtrack.tracking import validation
+from nbtrack.tracking import _clock, validation
 from nbtrack.tracking.validation import check_key
 
 if TYPE_CHECKING:
@@ -72,7 +71,7 @@ def write_run_state(store: ParquetStore, state: RunState, *, owner: str | None =
             state.parent_run_id,
             state.description,
             owner,
-            time.time_ns(),
+            _clock.record_ns(),
         ),
     )
 
@@ -148,7 +147,7 @@ def write_params(
                 f"param {k!r} of run {run_id} is already {old[k]!r}; a param cannot change "
                 f"(tried {text[:60]!r}); use a metric or a tag for values that change"
             )
-    now = time.time_ns()
+    now = _clock.record_ns()
     eid = partition_of(experiment)
     for k, text in checked.items():
         if k not in old:
@@ -165,7 +164,7 @@ def write_tags(
         check_key(k, "tag key"): (None if v is None else validation.tag_value(k, v))
         for k, v in tags.items()
     }
-    now = time.time_ns()
+    now = _clock.record_ns()
     eid = partition_of(experiment)
     for k, text in checked.items():
         store.add_record("tags", eid, (run_id, k, text, now))
@@ -215,14 +214,14 @@ def write_artifact(
         raise InvalidValueError("artifact name is empty")
     sha = store.put_blob(data)
     store.add_record(
-        "artifacts", partition_of(experiment), (run_id, path, len(data), sha, time.time_ns())
+        "artifacts", partition_of(experiment), (run_id, path, len(data), sha, _clock.record_ns())
     )
     return path
 
 
 def write_deleted(store: ParquetStore, experiment: str, run_id: str, deleted: bool) -> None:
     """Buffer a soft delete (or restore) record."""
-    store.add_record("deletions", partition_of(experiment), (run_id, bool(deleted), time.time_ns()))
+    store.add_record("deletions", partition_of(experiment), (run_id, bool(deleted), _clock.record_ns()))
 
 
 @dataclass(frozen=True)
@@ -257,7 +256,7 @@ def write_input(store: ParquetStore, experiment: str, run_id: str, ds: DatasetIn
         "inputs",
         partition_of(experiment),
         (run_id, ds.name, ds.digest, ds.source_type, ds.source, ds.schema, ds.profile,
-         ds.context, time.time_ns()),
+         ds.context, _clock.record_ns()),
     )
 
 
