@@ -9,6 +9,7 @@
 | NBTRACK_DEAD_AFTER | 20.0 | seconds without a heartbeat after which a remote writer is dead |
 | NBTRACK_COMPACT_FILES | 32 | flush segments (size tier 0) in one partition that trigger automatic compaction (see nbtrack.storage.tiers) |
 | NBTRACK_AUTO_COMPACT | 1 | 0 turns automatic compaction off |
+| NBTRACK_MODEL_MAX_BYTES | 2147483648 | largest model (all its files) ``log_model`` stores; bigger ones are refused |
 | NBTRACK_GC_GRACE | 60.0 | seconds a replaced segment is kept for readers still scanning it |
 """
 
@@ -80,6 +81,10 @@ def compact_files() -> int:
 
 def auto_compact() -> bool:
     return os.environ.get("NBTRACK_AUTO_COMPACT", "1") not in ("0", "false", "no")
+
+
+def model_max_bytes() -> int:
+    return int(_float("NBTRACK_MODEL_MAX_BYTES", 2**31, minimum=1))
 
 
 def gc_grace() -> float:

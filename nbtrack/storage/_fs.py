@@ -136,6 +136,32 @@ class LocalFileSystem:
             raise
         return True
 
+    def create_exclusive(self, path: str, data: bytes) -> bool:
+        """Create ``path`` holding ``data`` unless it exists: one atomic step, whole or not.
+
+        The content is written under a temporary name and hard-linked to ``path``; ``link``
+        fails if ``path`` exists, so of racing creators exactly one wins (also on NFS, where
+        ``O_EXCL`` was historically unreliable). Returns False when ``path`` existed.
+        """
+        folder = os.path.dirname(path)
+        os.makedirs(folder, exist_ok=True)
+        tmp = os.path.join(
+            folder, f".{os.path.basename(path)}.{secrets.token_hex(4)}{TMP_SUFFIX}"
+        )
+        try:
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                return False
+            return True
+        finally:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+
     def read_bytes(self, path: str) -> bytes:
         with open(path, "rb") as fh:
             return fh.read()
@@ -248,6 +274,19 @@ class RemoteFileSystem:
         if exclusive and self.fs.exists(path):
             return False
         self.fs.pipe_file(path, data)
+        return True
+
+    def create_exclusive(self, path: str, data: bytes) -> bool:
+        """Create ``path`` unless it exists, with one conditional PUT (``If-None-Match: *``).
+
+        fsspec's ``mode="create"`` is a conditional write on object stores that have one
+        (S3, GCS, Azure); of racing creators exactly one wins. Returns False when ``path``
+        existed.
+        """
+        try:
+            self.fs.pipe_file(path, data, mode="create")
+        except FileExistsError:
+            return False
         return True
 
     def read_bytes(self, path: str) -> bytes:
