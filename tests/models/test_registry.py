@@ -77,7 +77,7 @@ def test_tags_descriptions_and_search(store):
     assert len(nt.search_model_versions(f"run_id = '{run_id}'")) == 3
     models.delete_registered_model_tag("churn-b", "team")
     assert models.get_registered_model("churn-b").tags == {}
-    with pytest.raises(FilterError, match="metrics.loss is not one of them"):
+    with pytest.raises(FilterError, match=r"metrics\.loss is not one of them"):
         nt.search_registered_models("metrics.loss > 1")
 
 
