@@ -287,6 +287,14 @@ class RemoteFileSystem:
             self.fs.pipe_file(path, data, mode="create")
         except FileExistsError:
             return False
+        except (TypeError, NotImplementedError) as exc:
+            # An fsspec (or backend) release without conditional writes: refusing is the
+            # only safe answer, a plain PUT could hand one number to two writers.
+            raise StoreError(
+                f"the {self.protocol}:// file system cannot create a file exclusively "
+                f"({exc}); the model registry needs fsspec >= 2024.12 and a matching "
+                "s3fs/gcsfs/adlfs"
+            ) from exc
         return True
 
     def read_bytes(self, path: str) -> bytes:
