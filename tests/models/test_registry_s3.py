@@ -63,6 +63,9 @@ def s3_store(s3_endpoint, monkeypatch):
     s3fs.S3FileSystem(key="testing", secret="testing", endpoint_url=s3_endpoint).mkdir(bucket)
     uri = f"s3://{bucket}/store"
     yield nt.set_store(uri)
+    from nbtrack.storage import release_store
+
+    release_store(uri)  # no background thread left talking to a server about to stop
 
 
 class Const:
