@@ -62,3 +62,29 @@ def test_plain_duckdb_following_the_doc_sees_the_registry_nbtrack_sees(store, st
     assert con.sql("SELECT alias, version FROM model_aliases ORDER BY alias").fetchall() == [
         ("champion", 3)]
     assert con.sql("SELECT count(*) FROM models").fetchall() == [(2,)]
+
+
+def _registry_state(store) -> dict[str, list]:
+    return {view: sorted(tuple(r.values()) for r in store.query(
+        f"SELECT {cols} FROM {view}").to_pylist()) for view, cols in VIEWS.items()}
+
+
+def test_compaction_and_gc_keep_the_registry_as_it_was(store, store_path, monkeypatch):
+    from nbtrack.tracking import maintenance
+
+    with nt.start_run(), pytest.warns(nt.NbtrackWarning):
+        uri = nt.log_model(Const(1.0), "m").model_uri
+    for i in range(12):
+        nt.register_model(uri, "many", tags={"i": str(i)})
+        nt.set_model_alias("many", "champion", i + 1)
+    models.delete_model_version("many", 5)
+    before = _registry_state(store)
+    files = list((store_path / "model_versions").rglob("s-*.parquet"))
+    assert len(files) >= 12  # one segment per registration: worth compacting
+    maintenance.compact()
+    monkeypatch.setenv("NBTRACK_GC_GRACE", "0")
+    maintenance.gc(force=True)
+    assert list((store_path / "model_versions").rglob("s-*.parquet")) == []
+    assert _registry_state(store) == before
+    assert nt.get_model_version_by_alias("many", "champion").version == 12
+    assert nt.register_model(uri, "many").version == 13  # claims, not files, allocate
