@@ -322,6 +322,12 @@ def cmd_import(args: argparse.Namespace, out: Output) -> int:
             f"imported {stats.runs} runs ({stats.points} metric points, {stats.artifacts} "
             f"artifacts) and {stats.experiments} experiments; {stats.skipped} runs already here"
         )
+        if stats.model_versions or stats.registered_models or stats.versions_skipped:
+            print(
+                f"imported {stats.registered_models} registered models and "
+                f"{stats.model_versions} model versions ({stats.versions_skipped} versions "
+                "skipped: run or model files not found)"
+            )
     return 0
 
 

@@ -89,6 +89,9 @@ def load_model(uri: str, *, as_pyfunc: bool = False, store: Store | None = None)
     info = model_info(uri, store=st)
     fl = flavors.FLAVORS.get(info.flavor)
     if fl is None:
-        raise ModelError(f"model {uri} has flavor {info.flavor!r}, which this nbtrack cannot load")
+        raise ModelError(
+            f"model {uri} has flavor {info.flavor!r}, which this nbtrack cannot load (an "
+            f"imported MLflow model: its files are the run's artifacts {info.name}/...)"
+        )
     native = fl.load(logged.read_files(info, st), info.format, info.loader)
     return PyFuncModel(native, info) if as_pyfunc else native

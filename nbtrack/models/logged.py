@@ -183,21 +183,37 @@ def log_model(
             f"model {path!r} is {size:,} bytes, more than NBTRACK_MODEL_MAX_BYTES "
             f"({limit:,}); nothing was written. Raise the limit or log a smaller model"
         )
-    shas = {f: hashlib.sha256(b).hexdigest() for f, b in saved.files.items()}
-    info = ModelInfo(
-        run_id=target.run_id, name=path, flavor=fl.name, format=saved.format,
+    return write_model(
+        target.store, target.experiment, target.run_id, path, flavor=fl.name,
+        fmt=saved.format, files=saved.files, main=saved.main, loader=saved.loader,
         framework_version=fl.version(), python_version=platform.python_version(),
-        signature=sig, requirements=requirements, size=size, sha256=shas[saved.main],
-        files=shas, loader=saved.loader,
+        requirements=requirements, signature=sig,
     )
-    store = target.store
-    for fname, data in saved.files.items():
-        records.write_artifact(store, target.experiment, target.run_id, f"{path}/{fname}", data)
-    meta = _metadata(info)
-    records.write_artifact(
-        store, target.experiment, target.run_id, f"{path}/{METADATA_FILE}", meta
+
+
+def write_model(
+    store: Store, experiment: str, run_id: str, name: str, *, flavor: str, fmt: str,
+    files: dict[str, bytes], main: str, loader: dict[str, Any],
+    framework_version: str | None, python_version: str, requirements: list[str],
+    signature: Signature | None, extra_files: dict[str, bytes] | None = None,
+) -> ModelInfo:
+    """Write a model's files as the run's artifacts ``<name>/...`` and its ``models`` record.
+
+    ``files`` are what the flavor's loader reads (recorded with their sha256);
+    ``extra_files`` are kept as artifacts only (an imported MLflow model's MLmodel ...).
+    """
+    shas = {f: hashlib.sha256(b).hexdigest() for f, b in files.items()}
+    info = ModelInfo(
+        run_id=run_id, name=name, flavor=flavor, format=fmt,
+        framework_version=framework_version, python_version=python_version,
+        signature=signature, requirements=requirements,
+        size=sum(len(b) for b in files.values()), sha256=shas[main], files=shas,
+        loader=loader,
     )
-    store.add_record("models", partition_of(target.experiment), _row(info))
+    for fname, data in {**(extra_files or {}), **files}.items():
+        records.write_artifact(store, experiment, run_id, f"{name}/{fname}", data)  # type: ignore[arg-type]
+    records.write_artifact(store, experiment, run_id, f"{name}/{METADATA_FILE}", _metadata(info))  # type: ignore[arg-type]
+    store.add_record("models", partition_of(experiment), _row(info))
     return info
 
 
