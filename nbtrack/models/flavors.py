@@ -10,10 +10,12 @@ wrappers subclass scikit-learn's ``BaseEstimator``) come first.
 | ``sklearn`` | ``skops`` (safe: no code runs on load); ``pickle`` when skops cannot (warned) | the estimator |
 | ``xgboost`` | ``xgboost-ubj`` (XGBoost's own binary JSON, ``save_model``) | Booster or XGB* wrapper |
 | ``lightgbm`` | ``lightgbm-txt`` (``model_to_string``), wrappers rebuilt around it | Booster or LGBM* wrapper |
+| ``keras`` | ``keras`` (Keras 3's ``.keras`` zip: config and weights) | the Keras model |
 | ``python_function`` | ``cloudpickle`` (``pickle`` without it; warned) | the object |
 
-PyTorch and Keras flavors are not implemented yet (a model of theirs is refused, unless it
-has ``predict`` and is wanted as a ``python_function``: pass ``flavor="python_function"``).
+A PyTorch flavor is not implemented yet (a ``torch.nn.Module`` is refused, unless it has
+``predict`` and is wanted as a ``python_function``: pass ``flavor="python_function"``).
+TensorFlow's own Keras 2 models (``tf.keras`` before Keras 3) are refused the same way.
 """
 
 from __future__ import annotations
@@ -199,6 +201,29 @@ def _load_lightgbm(files: dict[str, bytes], fmt: str, loader: dict[str, Any]) ->
     return model
 
 
+# --------------------------------------------------------------------------- Keras 3
+def _save_keras(model: Any) -> Saved:
+    with tempfile.TemporaryDirectory(prefix="nbtrack-model-") as tmp:
+        path = os.path.join(tmp, "model.keras")
+        model.save(path)  # Keras 3's own zip format: config + weights, no pickled code
+        with open(path, "rb") as fh:
+            data = fh.read()
+    import keras
+
+    return Saved({"model.keras": data}, "model.keras", "keras",
+                 {"backend": keras.backend.backend()})
+
+
+def _load_keras(files: dict[str, bytes], fmt: str, loader: dict[str, Any]) -> Any:
+    import keras
+
+    with tempfile.TemporaryDirectory(prefix="nbtrack-model-") as tmp:
+        path = os.path.join(tmp, "model.keras")
+        with open(path, "wb") as fh:
+            fh.write(files["model.keras"])
+        return keras.saving.load_model(path)
+
+
 # --------------------------------------------------------------------------- python_function
 def _save_pyfunc(model: Any) -> Saved:
     try:
@@ -227,17 +252,31 @@ FLAVORS: dict[str, Flavor] = {
                _save_lightgbm, _load_lightgbm),
         Flavor("sklearn", "scikit-learn", "sklearn", ("skops", "numpy", "scipy"),
                _save_sklearn, _load_sklearn),
+        Flavor("keras", "keras", "keras", ("numpy", "jax", "tensorflow", "torch"),
+               _save_keras, _load_keras),
         Flavor("python_function", "cloudpickle", "cloudpickle", (), _save_pyfunc, _load_pyfunc),
     )
 }
+
+def predict(flavor: str, model: Any, data: Any) -> Any:
+    """``model``'s predictions for ``data``, called the way its framework wants."""
+    if flavor == "xgboost" and type(model).__name__ == "Booster":
+        import xgboost
+
+        return model.predict(xgboost.DMatrix(data))
+    if flavor == "keras":
+        return model.predict(data, verbose=0)  # no progress bar in the notebook
+    return model.predict(data)
+
 
 #: Top-level modules whose classes name a flavor, most specific first.
 _FRAMEWORK_OF_MODULE = (
     ("xgboost", "xgboost"),
     ("lightgbm", "lightgbm"),
     ("sklearn", "sklearn"),
+    ("keras", "keras"),
 )
-_UNSUPPORTED = {"torch": "PyTorch", "keras": "Keras", "tensorflow": "TensorFlow"}
+_UNSUPPORTED = {"torch": "PyTorch", "tensorflow": "TensorFlow"}
 
 
 def detect(model: Any, flavor: str | None = None) -> Flavor:

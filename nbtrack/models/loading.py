@@ -46,11 +46,7 @@ class PyFuncModel:
         """
         if self.info.signature is not None:
             data = check_input(self.info.signature, data)
-        if self.info.flavor == "xgboost" and type(self.native).__name__ == "Booster":
-            import xgboost
-
-            return self.native.predict(xgboost.DMatrix(data))
-        return self.native.predict(data)
+        return flavors.predict(self.info.flavor, self.native, data)
 
     def __repr__(self) -> str:
         sig = self.info.signature.describe() if self.info.signature else "no signature"

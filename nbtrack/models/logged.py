@@ -106,13 +106,15 @@ def _requirements(flavor: flavors.Flavor, pip_requirements: Any) -> list[str]:
     return out
 
 
-def _signature(model: Any, input_example: Any, signature: Any) -> Signature | None:
+def _signature(
+    flavor: str, model: Any, input_example: Any, signature: Any
+) -> Signature | None:
     sig = coerce_signature(signature)
     if sig is not None or input_example is None:
         return sig
     output = None
     try:
-        output = model.predict(input_example)
+        output = flavors.predict(flavor, model, input_example)
     # The output schema is a nicety: a model whose predict fails on the example (or
     # returns something without a schema) is still logged with its input schema.
     except Exception:  # noqa: BLE001
@@ -173,7 +175,7 @@ def log_model(
         raise ModelError("a model needs a name, such as 'model'")
     target = _active(run)
     fl = flavors.detect(model, flavor)
-    sig = _signature(model, input_example, signature)
+    sig = _signature(fl.name, model, input_example, signature)
     saved = fl.save(model)
     requirements = _requirements(fl, pip_requirements)  # after save: skops is imported now
     size = sum(len(b) for b in saved.files.values())

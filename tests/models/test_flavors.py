@@ -21,7 +21,7 @@ def _data() -> tuple[pd.DataFrame, pd.Series]:
 def _round_trip(model, X, *, name="model", warns=False, **kw):
     ctx = pytest.warns(NbtrackWarning, match="pickle") if warns else _nothing()
     with nt.start_run(), ctx:
-        info = nt.log_model(model, name, input_example=X.head(5), **kw)
+        info = nt.log_model(model, name, input_example=X[:5], **kw)
     loaded = nt.load_model(info.model_uri)
     return info, loaded
 
@@ -145,3 +145,21 @@ def test_model_files_are_run_artifacts_and_the_record_is_in_the_store(store):
 
     assert hashlib.sha256(blob).hexdigest() == info.sha256
     assert info.size == len(blob)
+
+
+def test_keras_round_trips_in_its_own_format(store, monkeypatch):
+    monkeypatch.setenv("KERAS_BACKEND", "jax")  # read when keras is first imported
+    keras = pytest.importorskip("keras")
+    X, y = _data()
+    inputs = X.to_numpy("float32")
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(3, activation="relu"),
+                              keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    info, loaded = _round_trip(model, inputs)
+    assert (info.flavor, info.format) == ("keras", "keras")
+    assert info.signature.inputs == {"kind": "tensor", "dtype": "float32", "shape": [-1, 2]}
+    np.testing.assert_allclose(loaded.predict(inputs, verbose=0), model.predict(inputs, verbose=0))
+    pyf = nt.load_model(info.model_uri, as_pyfunc=True)
+    np.testing.assert_allclose(pyf.predict(inputs), model.predict(inputs, verbose=0))
+    with pytest.raises(nt.SignatureError, match="shape"):
+        pyf.predict(np.zeros((3, 5), "float32"))
