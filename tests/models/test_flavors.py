@@ -150,7 +150,7 @@ def test_model_files_are_run_artifacts_and_the_record_is_in_the_store(store):
 def test_keras_round_trips_in_its_own_format(store, monkeypatch):
     monkeypatch.setenv("KERAS_BACKEND", "jax")  # read when keras is first imported
     keras = pytest.importorskip("keras")
-    X, y = _data()
+    X, _ = _data()
     inputs = X.to_numpy("float32")
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(3, activation="relu"),
                               keras.layers.Dense(1)])
