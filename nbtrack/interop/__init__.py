@@ -6,7 +6,7 @@ Imports keep MLflow's run and experiment ids, statuses, times, params, full metr
 parent/child links, artifacts and the deleted state, and the model registry (registered
 models, versions with their numbers, aliases, tags, descriptions; each version's model becomes
 an nbtrack model of its run, scikit-learn ones loadable). Importing twice adds nothing.
-Exports carry runs only, not the registry.
+Exports carry the registry of the exported runs too (``registry_export``).
 """
 
 from __future__ import annotations
