@@ -198,3 +198,22 @@ def test_bad_registry_input_is_refused_before_anything_is_written(store, store_p
     after = sorted(p.relative_to(store_path) for p in store_path.rglob("*") if p.is_file()
                    and "_writers" not in p.parts)
     assert after == before
+
+
+def test_a_python_function_class_defined_in_a_script_loads_in_another_process(
+    store, store_path, tmp_path
+):
+    code = (
+        "import warnings, nbtrack as nt\n"
+        "class Scaler:\n"
+        "    def predict(self, df):\n"
+        "        return df['x'] * 10\n"
+        "warnings.simplefilter('ignore')\n"
+        "with nt.start_run():\n"
+        "    info = nt.log_model(Scaler(), 'scaler')\n"
+        "nt.register_model(info.model_uri, 'scaler')\n"
+    )
+    subprocess.run([sys.executable, "-c", code], env=python_env(store_path), check=True,
+                   cwd=tmp_path, timeout=240)
+    model = nt.load_model("models:/scaler/1")  # the class came by value (cloudpickle)
+    assert list(model.predict(pd.DataFrame({"x": [1.0, 2.0]}))) == [10.0, 20.0]
