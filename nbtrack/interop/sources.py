@@ -16,13 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nbtrack.errors import NbtrackError
+from nbtrack.interop import registry_sources
+from nbtrack.interop._files import SourceError, local_path, read_kv, yaml_load
+from nbtrack.interop.registry_sources import SourceRegisteredModel
 
 STATUS = {1: "RUNNING", 2: "RUNNING", 3: "FINISHED", 4: "FAILED", 5: "KILLED"}  # 2: SCHEDULED
-
-
-class SourceError(NbtrackError):
-    """The MLflow source cannot be opened or read."""
 
 
 @dataclass
@@ -55,46 +53,6 @@ class SourceRun:
     inputs: list[dict[str, Any]] = field(default_factory=list)
 
 
-@dataclass
-class SourceModelVersion:
-    """A registered model version: which run logged it and where its files are."""
-
-    version: int
-    run_id: str | None
-    source: str
-    description: str | None = None
-    creation_time: int | None = None
-    tags: dict[str, str] = field(default_factory=dict)
-    model_dir: Path | None = None  # the local folder of the model's files (MLmodel ...)
-    model_name: str = "model"  # its name in the run
-
-
-@dataclass
-class SourceRegisteredModel:
-    name: str
-    description: str | None = None
-    creation_time: int | None = None
-    tags: dict[str, str] = field(default_factory=dict)
-    aliases: dict[str, int] = field(default_factory=dict)
-    versions: list[SourceModelVersion] = field(default_factory=list)
-
-
-def _model_location(source: str, run_dirs: dict[str, str], logged: dict[str, tuple[str, str]],
-                    run_id: str | None, storage: str | None) -> tuple[Path | None, str]:
-    """(local folder, name in the run) of a version's model, from its source URI."""
-    if source.startswith("models:/m-"):
-        name, location = logged.get(source[len("models:/"):].split("/")[0], ("model", ""))
-        return _local_path(storage or location), name
-    if source.startswith("runs:/"):
-        rid, _, path = source[len("runs:/"):].partition("/")
-        base = _local_path(run_dirs.get(rid, ""))
-        return (base / path if base is not None and path else None), path or "model"
-    local = _local_path(storage or source)
-    text = (storage or source).replace("\\", "/")
-    name = text.split("/artifacts/", 1)[1] if "/artifacts/" in text else "model"
-    return local, name.strip("/") or "model"
-
-
 class Source:
     """What the importer needs from an MLflow store."""
 
@@ -113,22 +71,12 @@ class Source:
 
     def artifacts(self, run: SourceRun) -> Iterator[tuple[str, bytes]]:
         """(path inside the run, content) of every artifact file."""
-        root = _local_path(run.artifact_uri)
+        root = local_path(run.artifact_uri)
         if root is None or not root.is_dir():
             return
         for p in sorted(root.rglob("*")):
             if p.is_file():
                 yield p.relative_to(root).as_posix(), p.read_bytes()
-
-
-def _local_path(uri: str) -> Path | None:
-    if not uri:
-        return None
-    if uri.startswith("file:"):
-        return Path(urllib.parse.unquote(urllib.parse.urlparse(uri).path))
-    if "://" not in uri:
-        return Path(uri)
-    return None
 
 
 def _status(value: Any) -> str:
@@ -166,7 +114,7 @@ class SqliteSource(Source):
         ]
 
     def registered_models(self, run_dirs: dict[str, str]) -> list[SourceRegisteredModel]:
-        return _sqlite_registry(self.con, run_dirs)
+        return registry_sources.sqlite_registry(self.con, run_dirs)
 
     def run_ids(self, experiment_id: str) -> list[str]:
         return [r[0] for r in self.con.execute(
@@ -208,65 +156,13 @@ class SqliteSource(Source):
         return run
 
 
-def _sqlite_registry(
-    con: sqlite3.Connection, run_dirs: dict[str, str]
-) -> list[SourceRegisteredModel]:
-    try:
-        rows = con.execute(
-            "SELECT name, description, creation_time FROM registered_models ORDER BY name"
-        ).fetchall()
-    except sqlite3.Error:
-        return []  # a database from before the registry
-    models = {n: SourceRegisteredModel(n, d, ct) for n, d, ct in rows}
-    for k, v, n in con.execute("SELECT key, value, name FROM registered_model_tags"):
-        if n in models:
-            models[n].tags[k] = v
-    try:
-        for a, v, n in con.execute("SELECT alias, version, name FROM registered_model_aliases"):
-            if n in models:
-                models[n].aliases[a] = int(v)
-    except sqlite3.Error:
-        pass  # MLflow < 2.3 has no aliases
-    logged: dict[str, tuple[str, str]] = {}
-    try:
-        for mid, name, loc in con.execute(
-                "SELECT model_id, name, artifact_location FROM logged_models"):
-            logged[mid] = (name, loc or "")
-    except sqlite3.Error:
-        pass  # MLflow < 3: models live in run artifacts
-    vtags: dict[tuple[str, int], dict[str, str]] = {}
-    for k, v, n, ver in con.execute("SELECT key, value, name, version FROM model_version_tags"):
-        vtags.setdefault((n, int(ver)), {})[k] = v
-    cols = [r[1] for r in con.execute("PRAGMA table_info(model_versions)")]
-    storage = "storage_location" if "storage_location" in cols else "NULL"
-    for n, ver, src, rid, desc, ct, stage, loc in con.execute(
-        f"SELECT name, version, source, run_id, description, creation_time, current_stage, "
-        f"{storage} FROM model_versions ORDER BY name, version"
-    ):
-        if n not in models or stage == "Deleted_Internal":
-            continue
-        folder, mname = _model_location(src or "", run_dirs, logged, rid, loc)
-        models[n].versions.append(SourceModelVersion(
-            int(ver), rid, src or "", desc, ct, vtags.get((n, int(ver)), {}), folder, mname))
-    return list(models.values())
-
-
 # ---- file store --------------------------------------------------------------------------
-def _yaml_load(path: Path) -> dict[str, Any]:
-    try:
-        import yaml
-    except ImportError:
-        raise SourceError("reading an MLflow file store needs PyYAML: pip install 'nbtrack[mlflow]'") from None
-    with open(path, encoding="utf-8") as fh:
-        return yaml.safe_load(fh) or {}
-
-
 class FileSource(Source):
     """An MLflow file store folder (``mlruns/``)."""
 
     def __init__(self, path: str) -> None:
         if path.startswith("file:"):
-            path = str(_local_path(path))
+            path = str(local_path(path))
         self.root = Path(path)
         if not self.root.is_dir():
             raise SourceError(f"no MLflow file store at {path!r}")
@@ -281,7 +177,7 @@ class FileSource(Source):
                 meta = d / "meta.yaml"
                 if not d.is_dir() or not meta.is_file():
                     continue
-                m = _yaml_load(meta)
+                m = yaml_load(meta)
                 eid = str(m.get("experiment_id", d.name))
                 self._dirs[eid] = d
                 tags = {}
@@ -295,38 +191,7 @@ class FileSource(Source):
         return out
 
     def registered_models(self, run_dirs: dict[str, str]) -> list[SourceRegisteredModel]:
-        """MLflow's file registry: ``models/<name>/meta.yaml``, ``version-<n>/``, aliases."""
-        root = self.root / "models"
-        if not root.is_dir():
-            return []
-        logged: dict[str, tuple[str, str]] = {}
-        for meta in self.root.glob("*/models/m-*/meta.yaml"):
-            m = _yaml_load(meta)
-            logged[meta.parent.name] = (m.get("name") or "model", str(meta.parent / "artifacts"))
-        out = []
-        for d in sorted(p for p in root.iterdir() if (p / "meta.yaml").is_file()):
-            m = _yaml_load(d / "meta.yaml")
-            rm = SourceRegisteredModel(
-                m.get("name", d.name), m.get("description"), m.get("creation_timestamp"),
-                _read_kv(d / "tags"),
-                {a: int(v) for a, v in _read_kv(d / "aliases").items() if v.strip().isdigit()},
-            )
-            for vd in sorted(d.glob("version-*")):
-                if not (vd / "meta.yaml").is_file():
-                    continue
-                v = _yaml_load(vd / "meta.yaml")
-                if v.get("current_stage") == "Deleted_Internal":
-                    continue
-                src = v.get("source") or ""
-                folder, mname = _model_location(
-                    src, run_dirs, logged, v.get("run_id"), v.get("storage_location"))
-                rm.versions.append(SourceModelVersion(
-                    int(v.get("version", vd.name.split("-")[1])), v.get("run_id"), src,
-                    v.get("description"), v.get("creation_timestamp"), _read_kv(vd / "tags"),
-                    folder, mname))
-            rm.versions.sort(key=lambda x: x.version)
-            out.append(rm)
-        return out
+        return registry_sources.file_registry(self.root, run_dirs)
 
     def run_ids(self, experiment_id: str) -> list[str]:
         d = self._dirs[experiment_id]
@@ -334,14 +199,14 @@ class FileSource(Source):
 
     def run(self, experiment_id: str, run_id: str) -> SourceRun:
         d = self._dirs[experiment_id] / run_id
-        m = _yaml_load(d / "meta.yaml")
+        m = yaml_load(d / "meta.yaml")
         run = SourceRun(
             run_id, experiment_id, m.get("run_name"), _status(m.get("status", 3)),
             m.get("start_time") or 0, m.get("end_time"), m.get("lifecycle_stage", "active"),
             m.get("user_id") or "", artifact_uri=m.get("artifact_uri") or "",
         )
-        run.params = _read_kv(d / "params")
-        run.tags = _read_kv(d / "tags")
+        run.params = read_kv(d / "params")
+        run.tags = read_kv(d / "tags")
         mdir = d / "metrics"
         if mdir.is_dir():
             for p in sorted(mdir.rglob("*")):
@@ -353,18 +218,9 @@ class FileSource(Source):
                     if len(parts) >= 2:
                         step = int(parts[2]) if len(parts) > 2 else 0
                         run.metrics.append((key, float(parts[1]), int(parts[0]), step))
-        if not (_local_path(run.artifact_uri) or Path("/nonexistent")).is_dir():
+        if not (local_path(run.artifact_uri) or Path("/nonexistent")).is_dir():
             run.artifact_uri = str(d / "artifacts")  # a store that was moved: use its own folder
         return run
-
-
-def _read_kv(folder: Path) -> dict[str, str]:
-    if not folder.is_dir():
-        return {}
-    return {
-        p.relative_to(folder).as_posix(): p.read_text(encoding="utf-8")
-        for p in sorted(folder.rglob("*")) if p.is_file()
-    }
 
 
 # ---- REST --------------------------------------------------------------------------------

@@ -16,22 +16,23 @@ from nbtrack.models.registry import (
     create_registered_model,
     delete_model_alias,
     delete_model_version,
-    delete_model_version_tag,
     delete_registered_model,
-    delete_registered_model_tag,
     get_model_version,
     get_model_version_by_alias,
     get_registered_model,
     register_model,
-    search_model_versions,
-    search_registered_models,
     set_model_alias,
-    set_model_version_tag,
-    set_registered_model_tag,
     update_model_version,
     update_registered_model,
 )
+from nbtrack.models.search import search_model_versions, search_registered_models
 from nbtrack.models.signature import Signature, infer_signature
+from nbtrack.models.tags import (
+    delete_model_version_tag,
+    delete_registered_model_tag,
+    set_model_version_tag,
+    set_registered_model_tag,
+)
 
 __all__ = [
     "ModelInfo",

@@ -16,7 +16,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from nbtrack.models.logged import ModelInfo, write_model
-from nbtrack.models.registry import _model_row, _write, _write_alias
+from nbtrack.models.registry import model_row, write_alias, write_record
 from nbtrack.models.uris import check_alias, check_model_name
 from nbtrack.storage.schema import experiment_id as slug_id
 from nbtrack.tracking import validation
@@ -80,13 +80,13 @@ def import_registered_model(
 ) -> bool:
     """Create the registered model unless nbtrack has it; True if created."""
     check_model_name(name)
-    if _model_row(st, name) is not None:
+    if model_row(st, name) is not None:
         return False
     now = time.time_ns()
     created = creation_time if creation_time is not None else now // 1_000_000
-    _write(st, "registered_models", (name, description, False, int(created), now))
+    write_record(st, "registered_models", (name, description, False, int(created), now))
     for k, v in validation.checked_texts(tags, "tag", "import").items():
-        _write(st, "registry_tags", (name, None, k, v, now))
+        write_record(st, "registry_tags", (name, None, k, v, now))
     return True
 
 
@@ -102,14 +102,14 @@ def import_version(
         return False
     now = time.time_ns()
     created = creation_time if creation_time is not None else now // 1_000_000
-    _write(st, "model_versions", (name, version, info.run_id, info.name, info.model_uri,
+    write_record(st, "model_versions", (name, version, info.run_id, info.name, info.model_uri,
                                   description, False, int(created), now))
     for k, v in validation.checked_texts(tags, "tag", "import").items():
-        _write(st, "registry_tags", (name, version, k, v, now))
+        write_record(st, "registry_tags", (name, version, k, v, now))
     return True
 
 
 def import_alias(st: Store, name: str, alias: str, version: int) -> None:
     """Point ``name@alias`` at ``version`` (a claimed move, as ``set_model_alias``)."""
     check_alias(alias)
-    _write_alias(st, name, alias, version)
+    write_alias(st, name, alias, version)

@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 
 from nbtrack.errors import ModelError, ModelNotFoundError, StoreError
 from nbtrack.models import logged
-from nbtrack.models.search import filter_records
 from nbtrack.models.uris import (
     RegistryURI,
     RunModelURI,
@@ -75,7 +74,7 @@ class RegisteredModel:
     latest_version: int | None = None
 
 
-def _store(store: Store | None) -> Store:
+def store_or_default(store: Store | None) -> Store:
     return store or settings.get_store()
 
 
@@ -97,12 +96,12 @@ def _claim_next(st: Store, folder: str, prefix: str, payload: dict[str, Any]) ->
     raise StoreError(f"could not claim a number in registry/{folder} after many tries")
 
 
-def _write(st: Store, table: str, row: tuple[Any, ...]) -> None:
+def write_record(st: Store, table: str, row: tuple[Any, ...]) -> None:
     st.add_record(table, REGISTRY_PARTITION, row)
 
 
 # --------------------------------------------------------------------------- reads
-def _model_row(st: Store, name: str) -> dict[str, Any] | None:
+def model_row(st: Store, name: str) -> dict[str, Any] | None:
     t = st.query("SELECT * FROM registered_models WHERE name = ?", [name])
     return t.to_pylist()[0] if t.num_rows else None
 
@@ -119,13 +118,13 @@ def _tags(st: Store, name: str, version: int | None) -> dict[str, str]:
     return dict(zip(t.column(0).to_pylist(), t.column(1).to_pylist(), strict=True))
 
 
-def _aliases(st: Store, name: str) -> dict[str, int]:
+def aliases_of(st: Store, name: str) -> dict[str, int]:
     t = st.query("SELECT alias, version FROM model_aliases WHERE name = ? ORDER BY alias", [name])
     return dict(zip(t.column(0).to_pylist(), t.column(1).to_pylist(), strict=True))
 
 
-def _require_model(st: Store, name: str) -> dict[str, Any]:
-    row = _model_row(st, check_model_name(name))
+def require_model(st: Store, name: str) -> dict[str, Any]:
+    row = model_row(st, check_model_name(name))
     if row is None:
         raise ModelNotFoundError(
             f"no registered model {name!r}; register one with nbtrack.register_model("
@@ -140,18 +139,18 @@ def get_registered_model(name: str, *, store: Store | None = None) -> Registered
     Raises:
         ModelNotFoundError: no such registered model.
     """
-    st = _store(store)
-    with_reads = _require_model(st, name)
+    st = store_or_default(store)
+    with_reads = require_model(st, name)
     t = st.query("SELECT max(version) FROM model_versions WHERE name = ?", [name])
     return RegisteredModel(
         name=name, description=with_reads["description"],
         creation_time=with_reads["creation_time"],
         last_updated_time=with_reads["last_updated_time"], tags=_tags(st, name, None),
-        aliases=_aliases(st, name), latest_version=t.column(0)[0].as_py(),
+        aliases=aliases_of(st, name), latest_version=t.column(0)[0].as_py(),
     )
 
 
-def _version_from_row(st: Store, r: dict[str, Any], aliases: dict[str, int]) -> ModelVersion:
+def version_from_row(st: Store, r: dict[str, Any], aliases: dict[str, int]) -> ModelVersion:
     return ModelVersion(
         name=r["name"], version=r["version"], run_id=r["run_id"], model_name=r["model_name"],
         source=r["source"], description=r["description"], creation_time=r["creation_time"],
@@ -166,13 +165,13 @@ def get_model_version(name: str, version: int | str, *, store: Store | None = No
     Raises:
         ModelNotFoundError: no such model or version.
     """
-    st = _store(store)
-    _require_model(st, name)
+    st = store_or_default(store)
+    require_model(st, name)
     v = check_version(version)
     t = st.query("SELECT * FROM model_versions WHERE name = ? AND version = ?", [name, v])
     if t.num_rows == 0:
         raise ModelNotFoundError(f"registered model {name!r} has no version {v}")
-    return _version_from_row(st, t.to_pylist()[0], _aliases(st, name))
+    return version_from_row(st, t.to_pylist()[0], aliases_of(st, name))
 
 
 def get_model_version_by_alias(name: str, alias: str, *, store: Store | None = None) -> ModelVersion:
@@ -181,9 +180,9 @@ def get_model_version_by_alias(name: str, alias: str, *, store: Store | None = N
     Raises:
         ModelNotFoundError: no such model or alias.
     """
-    st = _store(store)
-    _require_model(st, name)
-    aliases = _aliases(st, name)
+    st = store_or_default(store)
+    require_model(st, name)
+    aliases = aliases_of(st, name)
     if check_alias(alias) not in aliases:
         known = ", ".join(aliases) or "none"
         raise ModelNotFoundError(
@@ -230,9 +229,9 @@ def create_registered_model(
     Raises:
         ModelError: ``name`` is malformed or already registered.
     """
-    st = _store(store)
+    st = store_or_default(store)
     check_model_name(name)
-    if _model_row(st, name) is not None:
+    if model_row(st, name) is not None:
         raise ModelError(f"registered model {name!r} already exists")
     _ensure_model(st, name, description, tags)
     st.flush()
@@ -244,13 +243,13 @@ def _ensure_model(
 ) -> None:
     checked = validation.checked_texts(tags or {}, "tag", "registry tags")
     description = _check_text(description, "description")
-    if _model_row(st, name) is None:
+    if model_row(st, name) is None:
         now = time.time_ns()
-        _write(st, "registered_models", (name, description, False, now // 1_000_000, now))
+        write_record(st, "registered_models", (name, description, False, now // 1_000_000, now))
     elif description is not None:
         _update_model(st, name, description)
     for k, v in checked.items():
-        _write(st, "registry_tags", (name, None, k, v, time.time_ns()))
+        write_record(st, "registry_tags", (name, None, k, v, time.time_ns()))
 
 
 def register_model(
@@ -271,7 +270,7 @@ def register_model(
         ModelError: a malformed name or URI.
         ModelNotFoundError, RunNotFoundError: the URI names nothing.
     """
-    st = _store(store)
+    st = store_or_default(store)
     check_model_name(name)
     uri = parse_model_uri(model_uri)
     if isinstance(uri, RunModelURI):
@@ -287,19 +286,19 @@ def register_model(
         {"name": name, "run_id": info.run_id, "model_name": info.name},
     )
     now = time.time_ns()
-    _write(st, "model_versions", (
+    write_record(st, "model_versions", (
         name, version, info.run_id, info.name, info.model_uri, description, False,
         now // 1_000_000, now,
     ))
     for k, v in checked.items():
-        _write(st, "registry_tags", (name, version, k, v, now))
+        write_record(st, "registry_tags", (name, version, k, v, now))
     st.flush()
     return get_model_version(name, version, store=st)
 
 
 def _update_model(st: Store, name: str, description: str | None) -> None:
-    row = _require_model(st, name)
-    _write(st, "registered_models",
+    row = require_model(st, name)
+    write_record(st, "registered_models",
            (name, description, False, row["creation_time"], time.time_ns()))
 
 
@@ -307,7 +306,7 @@ def update_registered_model(
     name: str, description: str | None, *, store: Store | None = None
 ) -> RegisteredModel:
     """Set the description of a registered model."""
-    st = _store(store)
+    st = store_or_default(store)
     _update_model(st, name, _check_text(description, "description"))
     st.flush()
     return get_registered_model(name, store=st)
@@ -317,9 +316,9 @@ def update_model_version(
     name: str, version: int | str, description: str | None, *, store: Store | None = None
 ) -> ModelVersion:
     """Set the description of a model version."""
-    st = _store(store)
+    st = store_or_default(store)
     mv = get_model_version(name, version, store=st)
-    _write(st, "model_versions", (
+    write_record(st, "model_versions", (
         mv.name, mv.version, mv.run_id, mv.model_name, mv.source,
         _check_text(description, "description"), False, mv.creation_time, time.time_ns(),
     ))
@@ -337,18 +336,18 @@ def set_model_alias(name: str, alias: str, version: int | str, *, store: Store |
         ModelError: a malformed or reserved alias.
         ModelNotFoundError: no such model or version.
     """
-    st = _store(store)
+    st = store_or_default(store)
     check_alias(alias)
     mv = get_model_version(name, version, store=st)
-    _write_alias(st, name, alias, mv.version)
+    write_alias(st, name, alias, mv.version)
 
 
-def _write_alias(st: Store, name: str, alias: str, version: int | None) -> None:
+def write_alias(st: Store, name: str, alias: str, version: int | None) -> None:
     seq = _claim_next(
         st, f"{slug_id(name)}/aliases/{slug_id(alias)}", "s",
         {"name": name, "alias": alias, "version": version},
     )
-    _write(st, "model_aliases", (name, alias, version, seq, st.writer_id, time.time_ns()))
+    write_record(st, "model_aliases", (name, alias, version, seq, st.writer_id, time.time_ns()))
     st.flush()
 
 
@@ -358,52 +357,16 @@ def delete_model_alias(name: str, alias: str, *, store: Store | None = None) -> 
     Raises:
         ModelNotFoundError: no such model or alias.
     """
-    st = _store(store)
+    st = store_or_default(store)
     get_model_version_by_alias(name, alias, store=st)
-    _write_alias(st, name, alias, None)
-
-
-def _set_tag(st: Store, name: str, version: int | None, key: str, value: Any) -> None:
-    checked = validation.checked_texts({key: value}, "tag", "set tag") if value is not None else {
-        validation.check_key(key, "tag key"): None}
-    for k, v in checked.items():
-        _write(st, "registry_tags", (name, version, k, v, time.time_ns()))
-    st.flush()
-
-
-def set_registered_model_tag(name: str, key: str, value: Any, *, store: Store | None = None) -> None:
-    st = _store(store)
-    _require_model(st, name)
-    _set_tag(st, name, None, key, value)
-
-
-def delete_registered_model_tag(name: str, key: str, *, store: Store | None = None) -> None:
-    st = _store(store)
-    _require_model(st, name)
-    _set_tag(st, name, None, key, None)
-
-
-def set_model_version_tag(
-    name: str, version: int | str, key: str, value: Any, *, store: Store | None = None
-) -> None:
-    st = _store(store)
-    mv = get_model_version(name, version, store=st)
-    _set_tag(st, name, mv.version, key, value)
-
-
-def delete_model_version_tag(
-    name: str, version: int | str, key: str, *, store: Store | None = None
-) -> None:
-    st = _store(store)
-    mv = get_model_version(name, version, store=st)
-    _set_tag(st, name, mv.version, key, None)
+    write_alias(st, name, alias, None)
 
 
 def delete_model_version(name: str, version: int | str, *, store: Store | None = None) -> None:
     """Delete a version (its number is never reused; aliases to it disappear)."""
-    st = _store(store)
+    st = store_or_default(store)
     mv = get_model_version(name, version, store=st)
-    _write(st, "model_versions", (
+    write_record(st, "model_versions", (
         mv.name, mv.version, mv.run_id, mv.model_name, mv.source, mv.description, True,
         mv.creation_time, time.time_ns(),
     ))
@@ -412,71 +375,13 @@ def delete_model_version(name: str, version: int | str, *, store: Store | None =
 
 def delete_registered_model(name: str, *, store: Store | None = None) -> None:
     """Delete a registered model and its versions (version numbers are never reused)."""
-    st = _store(store)
-    row = _require_model(st, name)
+    st = store_or_default(store)
+    row = require_model(st, name)
     now = time.time_ns()
     for r in st.query("SELECT * FROM model_versions WHERE name = ?", [name]).to_pylist():
-        _write(st, "model_versions", (
+        write_record(st, "model_versions", (
             name, r["version"], r["run_id"], r["model_name"], r["source"], r["description"],
             True, r["creation_time"], now,
         ))
-    _write(st, "registered_models", (name, row["description"], True, row["creation_time"], now))
+    write_record(st, "registered_models", (name, row["description"], True, row["creation_time"], now))
     st.flush()
-
-
-# --------------------------------------------------------------------------- search
-def search_registered_models(
-    filter: str | None = None, *, max_results: int | None = None, store: Store | None = None
-) -> list[RegisteredModel]:
-    """Registered models matching ``filter``, by name.
-
-    The filter grammar of ``search_runs`` over ``name`` (``attributes.name``) and
-    ``tags.<key>``: ``name LIKE 'churn%' AND tags.team = 'growth'``.
-
-    Raises:
-        FilterError: a malformed filter, or an identifier other than these.
-    """
-    st = _store(store)
-    rows = st.query("SELECT name FROM registered_models ORDER BY name").column(0).to_pylist()
-    tags = _all_tags(st, versions=False)
-    names = filter_records(
-        filter, [({"name": n}, tags.get((n, None), {})) for n in rows], ("name",))
-    out = [get_registered_model(n["name"], store=st) for n in names]
-    return out[:max_results] if max_results is not None else out
-
-
-def search_model_versions(
-    filter: str | None = None, *, max_results: int | None = None, store: Store | None = None
-) -> list[ModelVersion]:
-    """Model versions matching ``filter``, by name then newest version first.
-
-    Identifiers: ``name``, ``run_id`` and ``tags.<key>`` (the version's tags).
-
-    Raises:
-        FilterError: a malformed filter, or an identifier other than these.
-    """
-    st = _store(store)
-    rows = st.query("SELECT * FROM model_versions ORDER BY name, version DESC").to_pylist()
-    tags = _all_tags(st, versions=True)
-    picked = filter_records(
-        filter,
-        [({"name": r["name"], "run_id": r["run_id"], "_row": r},
-          tags.get((r["name"], r["version"]), {})) for r in rows],
-        ("name", "run_id"),
-    )
-    aliases: dict[str, dict[str, int]] = {}
-    out = []
-    for p in picked:
-        r = p["_row"]
-        if r["name"] not in aliases:
-            aliases[r["name"]] = _aliases(st, r["name"])
-        out.append(_version_from_row(st, r, aliases[r["name"]]))
-    return out[:max_results] if max_results is not None else out
-
-
-def _all_tags(st: Store, *, versions: bool) -> dict[tuple[str, int | None], dict[str, str]]:
-    cond = "version IS NOT NULL" if versions else "version IS NULL"
-    out: dict[tuple[str, int | None], dict[str, str]] = {}
-    for r in st.query(f"SELECT name, version, key, value FROM registry_tags WHERE {cond}").to_pylist():
-        out.setdefault((r["name"], r["version"]), {})[r["key"]] = r["value"]
-    return out
