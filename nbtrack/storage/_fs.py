@@ -102,6 +102,14 @@ class LocalFileSystem:
         except (FileNotFoundError, NotADirectoryError):
             return []
 
+    def folder_stamp(self, path: str) -> int | None:
+        """The folder's mtime in ns (it changes when an entry is added, removed or renamed),
+        or None when it does not exist."""
+        try:
+            return os.stat(path).st_mtime_ns
+        except OSError:
+            return None
+
     def list_dirs(self, path: str) -> list[str]:
         try:
             with os.scandir(path) as it:
@@ -261,6 +269,10 @@ class RemoteFileSystem:
     def list_files_known(self, path: str, known: dict[str, FileInfo]) -> list[FileInfo]:
         """One listing request returns sizes and mtimes anyway: ``known`` is not needed."""
         return self.list_files(path)
+
+    def folder_stamp(self, path: str) -> int | None:
+        """None: object stores have no folder mtime, so every read lists."""
+        return None
 
     def list_dirs(self, path: str) -> list[str]:
         try:
