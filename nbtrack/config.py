@@ -14,6 +14,7 @@
 | NBTRACK_CACHE_DIR | ~/.cache/nbtrack/segments | local copies of a remote store's segment files (immutable, so always valid); ``off`` disables |
 | NBTRACK_CACHE_BYTES | 2147483648 | size bound of that folder (least recently used copies go first) |
 | NBTRACK_HOST_ID | the hostname | this machine's identity in writer leases (set it where hostnames repeat: containers, job arrays) |
+| NBTRACK_MODEL_MAX_BYTES | 2147483648 | largest model (all its files) ``log_model`` stores; bigger ones are refused |
 | NBTRACK_GC_GRACE | 60.0 | seconds a replaced segment is kept for readers still scanning it |
 """
 
@@ -121,6 +122,10 @@ def cache_bytes() -> int:
 
 def host_id() -> str | None:
     return os.environ.get("NBTRACK_HOST_ID") or None
+
+
+def model_max_bytes() -> int:
+    return int(_float("NBTRACK_MODEL_MAX_BYTES", 2**31, minimum=1))
 
 
 def gc_grace() -> float:

@@ -13,7 +13,10 @@
     ├── QueryError               nt.sql refused or failed
     ├── StoreError               the store cannot be opened, read or written
     ├── ConfigError              an NBTRACK_* environment variable is malformed
-    └── ArtifactError            an artifact path that is absolute, climbs out, or is missing
+    ├── ArtifactError            an artifact path that is absolute, climbs out, or is missing
+    └── ModelError               a model nbtrack cannot log or load (unknown flavor, too big)
+        ├── SignatureError       input that does not match a model's signature
+        └── ModelNotFoundError   an unknown model, registered model, version or alias
 
 ``NbtrackWarning`` is the category of every warning nbtrack emits.
 """
@@ -95,6 +98,18 @@ class ConfigError(NbtrackError, ValueError):
 
 class ArtifactError(NbtrackError, ValueError):
     """An artifact path is absolute, climbs out of its folder, or the source is missing."""
+
+
+class ModelError(NbtrackError, ValueError):
+    """A model nbtrack cannot log or load: no flavor fits, too big, a bad name or URI."""
+
+
+class SignatureError(ModelError):
+    """Input to a model does not match its signature (columns, dtypes or shape)."""
+
+
+class ModelNotFoundError(ModelError, LookupError):
+    """No such logged model, registered model, model version or alias."""
 
 
 class NbtrackWarning(UserWarning):

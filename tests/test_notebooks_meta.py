@@ -37,6 +37,7 @@ def test_the_demo_notebooks_are_there() -> None:
         "03-training-curves",
         "04-search-and-sql",
         "05-dashboard",
+        "07-models",
     ):
         assert name in names
 

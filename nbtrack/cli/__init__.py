@@ -9,6 +9,8 @@ Usage::
     nbtrack metrics RUN_ID KEY
     nbtrack sql QUERY
     nbtrack compact | gc | doctor
+    nbtrack models list [--filter F] | show NAME | versions NAME
+    nbtrack models alias NAME ALIAS [VERSION | --delete]
 
 The global options ``--store URI`` and ``--json`` go before or after the command. ``--json``
 prints strict JSON on stdout (non-finite floats become ``null``, times are ISO-8601 UTC
@@ -18,7 +20,8 @@ success, 1 with one line on stderr (``nbtrack: error: ...``) for any
 
 This is an edge adapter: it calls the public tracking API (the functions ``nbtrack.*``
 re-exports, taken from ``nbtrack.tracking``), ``nbtrack.tracking.bulk`` for deleted runs and
-``nbtrack.tracking.maintenance``. It must not import views, ipython or server.
+``nbtrack.tracking.maintenance``, and ``nbtrack.models`` for the registry. It must not
+import views, ipython or server.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from nbtrack.cli import _maintenance, _run_list, _runs
+from nbtrack.cli import _maintenance, _models, _run_list, _runs
 from nbtrack.cli._output import (
     Output,
     format_cell,
@@ -216,6 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("query", metavar="QUERY", help="the query, or - to read it from stdin")
     p.set_defaults(func=cmd_sql)
     _maintenance.add_commands(commands, common)
+    _models.add_commands(commands, common)
     _add_interop_commands(commands, common)
     return parser
 
@@ -318,6 +322,12 @@ def cmd_import(args: argparse.Namespace, out: Output) -> int:
             f"imported {stats.runs} runs ({stats.points} metric points, {stats.artifacts} "
             f"artifacts) and {stats.experiments} experiments; {stats.skipped} runs already here"
         )
+        if stats.model_versions or stats.registered_models or stats.versions_skipped:
+            print(
+                f"imported {stats.registered_models} registered models and "
+                f"{stats.model_versions} model versions ({stats.versions_skipped} versions "
+                "skipped: run or model files not found)"
+            )
     return 0
 
 

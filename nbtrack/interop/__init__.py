@@ -3,7 +3,10 @@ tracking server) and ``export_mlflow`` (file store or SQLite database).
 
 Imports keep MLflow's run and experiment ids, statuses, times, params, full metric histories
 (steps, timestamps, NaN/inf), tags (system tags become nbtrack fields or reserved names),
-parent/child links, artifacts and the deleted state. Importing twice adds nothing.
+parent/child links, artifacts and the deleted state, and the model registry (registered
+models, versions with their numbers, aliases, tags, descriptions; each version's model becomes
+an nbtrack model of its run, scikit-learn ones loadable). Importing twice adds nothing.
+Exports carry the registry of the exported runs too (``registry_export``).
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 The result opens in real MLflow (``mlflow ui``, ``mlflow.search_runs``) with the same runs:
 ids, names, statuses, times, params, full metric histories, tags (run name, parent and
-description as MLflow's system tags), artifacts and deleted state. A file store is written
+description as MLflow's system tags), artifacts and deleted state, and the model registry of
+those runs (``registry_export``). A file store is written
 with no MLflow installed (PyYAML only); a SQLite database needs MLflow itself to create its
 schema at the installed version (``pip install 'nbtrack[mlflow-compat]'``).
 """
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nbtrack.errors import NbtrackError
+from nbtrack.interop import registry_export
 from nbtrack.mlflow import _systags
 from nbtrack.tracking import bulk, settings
 from nbtrack.tracking import experiments as exps
@@ -177,6 +179,12 @@ def _to_files(
             }
             _write(d / "inputs" / _input_uuid(r.run_id, ds_id) / "meta.yaml",
                    yaml.safe_dump(in_meta, allow_unicode=True))
+    artifacts_of = {
+        run.rec.run_id: folder[run.experiment_id] / run.rec.run_id / "artifacts" for run in runs
+    }
+    registry = registry_export.collect(st, set(artifacts_of))
+    registry_export.write_mlmodels(registry, artifacts_of)
+    registry_export.to_files(root, registry, artifacts_of)
 
 
 def _float(v: float) -> str:
@@ -288,6 +296,13 @@ def _to_sqlite(
                         "VALUES (?, ?, ?)",
                         [(in_id, k, v) for k, v in _input_tags(ds).items()],
                     )
+            artifacts_of = {
+                run.rec.run_id: art_root / run.experiment_id / run.rec.run_id / "artifacts"
+                for run in runs
+            }
+            registry = registry_export.collect(st, set(artifacts_of))
+            registry_export.write_mlmodels(registry, artifacts_of)
+            registry_export.to_sqlite(con, registry, artifacts_of)
     finally:
         con.close()
     os.sync() if hasattr(os, "sync") else None

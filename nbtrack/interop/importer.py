@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from nbtrack.interop.sources import Source, SourceRun, open_source
@@ -36,6 +37,9 @@ class ImportStats:
     points: int = 0
     artifacts: int = 0
     renamed: int = 0  # artifacts whose names broke nbtrack's key rule (characters -> "_")
+    registered_models: int = 0
+    model_versions: int = 0
+    versions_skipped: int = 0  # a version whose run or model files were not found
 
 
 class Progress:
@@ -87,13 +91,71 @@ def import_mlflow(
     # Runs an interrupted import began: their points on disk are not written again.
     started = records.runs_with_points(st, [rid for _, _, rid in plan if rid not in have])
     bar = Progress(len(plan), stream)  # type: ignore[arg-type]
+    run_dirs: dict[str, str] = {}
     for name, eid, rid in plan:
         if rid in have:
             stats.skipped += 1
         else:
-            _import_run(st, src, name, src.run(eid, rid), stats, resumed=rid in started)
+            run = src.run(eid, rid)
+            run_dirs[rid] = run.artifact_uri
+            _import_run(st, src, name, run, stats, resumed=rid in started)
         bar.step(rid)
+    _import_registry(st, src, run_dirs, stats)
     return stats
+
+
+def _model_files(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _import_registry(
+    st: ParquetStore, src: Source, run_dirs: dict[str, str], stats: ImportStats
+) -> None:
+    """Registered models, versions (their models made nbtrack models), tags and aliases."""
+    from nbtrack.errors import ArtifactError, ModelError, RunNotFoundError
+    from nbtrack.models import foreign, logged
+
+    for rm in src.registered_models(run_dirs):
+        try:
+            created = foreign.import_registered_model(
+                st, rm.name, description=rm.description, creation_time=rm.creation_time,
+                tags=rm.tags)
+        except ModelError:
+            stats.versions_skipped += len(rm.versions)  # a name nbtrack does not allow
+            continue
+        stats.registered_models += created
+        have = set()
+        for v in rm.versions:
+            info = None
+            if v.run_id:
+                try:
+                    info = logged.get_model_info(
+                        v.run_id, v.model_name, store=st, include_deleted=True)
+                except (ModelError, RunNotFoundError, ArtifactError):
+                    info = None
+                if info is None and v.model_dir is not None and v.model_dir.is_dir():
+                    try:
+                        state = records.current_state(st, v.run_id, include_deleted=True)
+                        info = foreign.import_mlflow_model(
+                            st, state.experiment, v.run_id, v.model_name,
+                            _model_files(v.model_dir))
+                    except (ModelError, RunNotFoundError, ArtifactError):
+                        info = None
+            if info is None:
+                stats.versions_skipped += 1
+                continue
+            have.add(v.version)
+            stats.model_versions += foreign.import_version(
+                st, rm.name, v.version, info=info, description=v.description,
+                creation_time=v.creation_time, tags=v.tags)
+        st.flush()
+        existing = set(st.query("SELECT alias FROM model_aliases WHERE name = ?",
+                                [rm.name]).column(0).to_pylist())
+        for alias, version in rm.aliases.items():
+            if version in have and alias not in existing:
+                foreign.import_alias(st, rm.name, alias, version)
+        st.flush()
 
 
 def _missing_points(

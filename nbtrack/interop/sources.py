@@ -16,13 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nbtrack.errors import NbtrackError
+from nbtrack.interop import registry_sources
+from nbtrack.interop._files import SourceError, local_path, read_kv, yaml_load
+from nbtrack.interop.registry_sources import SourceRegisteredModel
 
 STATUS = {1: "RUNNING", 2: "RUNNING", 3: "FINISHED", 4: "FAILED", 5: "KILLED"}  # 2: SCHEDULED
-
-
-class SourceError(NbtrackError):
-    """The MLflow source cannot be opened or read."""
 
 
 @dataclass
@@ -58,6 +56,10 @@ class SourceRun:
 class Source:
     """What the importer needs from an MLflow store."""
 
+    def registered_models(self, run_dirs: dict[str, str]) -> list[SourceRegisteredModel]:
+        """The model registry (``run_dirs``: run id -> artifact URI of the imported runs)."""
+        return []
+
     def experiments(self) -> list[SourceExperiment]:
         raise NotImplementedError
 
@@ -69,22 +71,12 @@ class Source:
 
     def artifacts(self, run: SourceRun) -> Iterator[tuple[str, bytes]]:
         """(path inside the run, content) of every artifact file."""
-        root = _local_path(run.artifact_uri)
+        root = local_path(run.artifact_uri)
         if root is None or not root.is_dir():
             return
         for p in sorted(root.rglob("*")):
             if p.is_file():
                 yield p.relative_to(root).as_posix(), p.read_bytes()
-
-
-def _local_path(uri: str) -> Path | None:
-    if not uri:
-        return None
-    if uri.startswith("file:"):
-        return Path(urllib.parse.unquote(urllib.parse.urlparse(uri).path))
-    if "://" not in uri:
-        return Path(uri)
-    return None
 
 
 def _status(value: Any) -> str:
@@ -120,6 +112,9 @@ class SqliteSource(Source):
                 "last_update_time FROM experiments ORDER BY experiment_id"
             )
         ]
+
+    def registered_models(self, run_dirs: dict[str, str]) -> list[SourceRegisteredModel]:
+        return registry_sources.sqlite_registry(self.con, run_dirs)
 
     def run_ids(self, experiment_id: str) -> list[str]:
         return [r[0] for r in self.con.execute(
@@ -162,21 +157,12 @@ class SqliteSource(Source):
 
 
 # ---- file store --------------------------------------------------------------------------
-def _yaml_load(path: Path) -> dict[str, Any]:
-    try:
-        import yaml
-    except ImportError:
-        raise SourceError("reading an MLflow file store needs PyYAML: pip install 'nbtrack[mlflow]'") from None
-    with open(path, encoding="utf-8") as fh:
-        return yaml.safe_load(fh) or {}
-
-
 class FileSource(Source):
     """An MLflow file store folder (``mlruns/``)."""
 
     def __init__(self, path: str) -> None:
         if path.startswith("file:"):
-            path = str(_local_path(path))
+            path = str(local_path(path))
         self.root = Path(path)
         if not self.root.is_dir():
             raise SourceError(f"no MLflow file store at {path!r}")
@@ -191,7 +177,7 @@ class FileSource(Source):
                 meta = d / "meta.yaml"
                 if not d.is_dir() or not meta.is_file():
                     continue
-                m = _yaml_load(meta)
+                m = yaml_load(meta)
                 eid = str(m.get("experiment_id", d.name))
                 self._dirs[eid] = d
                 tags = {}
@@ -204,20 +190,23 @@ class FileSource(Source):
                 ))
         return out
 
+    def registered_models(self, run_dirs: dict[str, str]) -> list[SourceRegisteredModel]:
+        return registry_sources.file_registry(self.root, run_dirs)
+
     def run_ids(self, experiment_id: str) -> list[str]:
         d = self._dirs[experiment_id]
         return sorted(p.name for p in d.iterdir() if (p / "meta.yaml").is_file())
 
     def run(self, experiment_id: str, run_id: str) -> SourceRun:
         d = self._dirs[experiment_id] / run_id
-        m = _yaml_load(d / "meta.yaml")
+        m = yaml_load(d / "meta.yaml")
         run = SourceRun(
             run_id, experiment_id, m.get("run_name"), _status(m.get("status", 3)),
             m.get("start_time") or 0, m.get("end_time"), m.get("lifecycle_stage", "active"),
             m.get("user_id") or "", artifact_uri=m.get("artifact_uri") or "",
         )
-        run.params = _read_kv(d / "params")
-        run.tags = _read_kv(d / "tags")
+        run.params = read_kv(d / "params")
+        run.tags = read_kv(d / "tags")
         mdir = d / "metrics"
         if mdir.is_dir():
             for p in sorted(mdir.rglob("*")):
@@ -229,7 +218,7 @@ class FileSource(Source):
                     if len(parts) >= 2:
                         step = int(parts[2]) if len(parts) > 2 else 0
                         run.metrics.append((key, float(parts[1]), int(parts[0]), step))
-        if not (_local_path(run.artifact_uri) or Path("/nonexistent")).is_dir():
+        if not (local_path(run.artifact_uri) or Path("/nonexistent")).is_dir():
             run.artifact_uri = str(d / "artifacts")  # a store that was moved: use its own folder
         run.inputs = self._inputs(experiment_id, d)
         return run
@@ -242,13 +231,13 @@ class FileSource(Source):
         if not folder.is_dir():
             return out
         for meta_path in sorted(folder.glob("*/meta.yaml")):
-            link = _yaml_load(meta_path)
+            link = yaml_load(meta_path)
             if link.get("source_type") != "DATASET":
                 continue
             ds_path = self._dirs[experiment_id] / "datasets" / str(link.get("source_id")) / "meta.yaml"
             if not ds_path.is_file():
                 continue
-            ds = _yaml_load(ds_path)
+            ds = yaml_load(ds_path)
             out.append({
                 "name": ds.get("name"), "digest": ds.get("digest"),
                 "source_type": ds.get("source_type"), "source": ds.get("source"),
@@ -256,15 +245,6 @@ class FileSource(Source):
                 "context": (link.get("tags") or {}).get("mlflow.data.context"),
             })
         return out
-
-
-def _read_kv(folder: Path) -> dict[str, str]:
-    if not folder.is_dir():
-        return {}
-    return {
-        p.relative_to(folder).as_posix(): p.read_text(encoding="utf-8")
-        for p in sorted(folder.rglob("*")) if p.is_file()
-    }
 
 
 # ---- REST --------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """MLflow's tracking API on nbtrack: ``import nbtrack.mlflow as mlflow``.
 
 Runs go to the nbtrack store (``set_tracking_uri`` takes a path, ``file:`` URI or fsspec
-URL). Differences from MLflow are few and deliberate (see docs/mlflow.md): models, the
-registry, tracing and autologging raise ``NotImplementedError`` naming the nbtrack way, and
+URL). Differences from MLflow are few and deliberate (see docs/mlflow.md): the registry and
+``mlflow.sklearn/xgboost/lightgbm/pyfunc.log_model/load_model`` map onto ``nbtrack.models``;
+other flavors, tracing and autologging raise ``NotImplementedError`` naming the nbtrack way, and
 MLflow servers/databases are read with ``nbtrack import``. Like MLflow (and unlike
 ``nbtrack.log_metric``), a logging call with no active run starts one.
 """
@@ -55,6 +56,7 @@ from nbtrack.mlflow.fluent import (
     set_tags,
     start_run,
 )
+from nbtrack.mlflow.registry import SUPPORTED_FLAVORS, FlavorModule, register_model
 from nbtrack.mlflow.search import search_runs
 from nbtrack.mlflow.tracking_uri import get_tracking_uri, is_tracking_uri_set, set_tracking_uri
 
@@ -70,19 +72,22 @@ __all__ = [
     "get_experiment_by_name", "get_parent_run", "get_run", "get_tracking_uri",
     "is_tracking_uri_set", "last_active_run", "load_table", "log_artifact", "log_artifacts",
     "log_dict", "log_figure", "log_image", "log_input", "log_metric", "log_metrics",
-    "log_param", "log_params", "log_table", "log_text", "restore_experiment", "restore_run", "search_experiments",
+    "log_param", "log_params", "log_table", "log_text", "register_model", "restore_experiment", "restore_run", "search_experiments",
     "search_runs", "set_experiment", "set_experiment_tag", "set_experiment_tags", "set_tag",
     "set_tags", "set_tracking_uri", "start_run",
 ]
 
 for _flavor in FLAVORS:
-    _mod = UnsupportedModule(f"{__name__}.{_flavor}")
+    _mod: Any
+    if _flavor in SUPPORTED_FLAVORS:
+        _mod = FlavorModule(f"{__name__}.{_flavor}", SUPPORTED_FLAVORS[_flavor])
+    else:
+        _mod = UnsupportedModule(f"{__name__}.{_flavor}")
     sys.modules[f"{__name__}.{_flavor}"] = _mod
     globals()[_flavor] = _mod
 
 autolog = unsupported("mlflow.autolog")
 log_model = unsupported("mlflow.log_model")
-register_model = unsupported("mlflow.register_model")
 
 
 def __getattr__(name: str) -> Any:

@@ -7,11 +7,12 @@ from typing import Any, NoReturn
 
 _ALTERNATIVES = {
     "autolog": "log params and metrics yourself, or run the cell with %%track",
-    "log_model": "save the model file and log it with mlflow.log_artifact(path)",
-    "load_model": "read a logged model file with nbtrack.read_artifact(run_id, path)",
+    "log_model": "mlflow.sklearn/xgboost/lightgbm/pyfunc.log_model work; for other models "
+    "save the file and log it with mlflow.log_artifact(path)",
+    "load_model": "mlflow.sklearn/xgboost/lightgbm/pyfunc.load_model work; read other model "
+    "files with nbtrack.read_artifact(run_id, path)",
     "genai": "nbtrack tracks runs (params, metrics, tags, artifacts) only",
     "tracing": "nbtrack tracks runs (params, metrics, tags, artifacts) only",
-    "registry": "nbtrack has no model registry yet; tag runs (e.g. stage=prod) instead",
 }
 
 

@@ -13,13 +13,14 @@ from typing import Any
 from nbtrack.mlflow import _runs, _systags, artifacts, entities
 from nbtrack.mlflow import experiments as _exps
 from nbtrack.mlflow.exceptions import MlflowException, translated
+from nbtrack.mlflow.registry import RegistryClient
 from nbtrack.mlflow.tracking_uri import _store_uri
 from nbtrack.storage import ParquetStore
 from nbtrack.tracking import experiments as exps
 from nbtrack.tracking import query, records, settings
 
 
-class MlflowClient:
+class MlflowClient(RegistryClient):
     """MLflow's client API over the nbtrack store at ``tracking_uri`` (default: current)."""
 
     def __init__(self, tracking_uri: str | None = None, registry_uri: str | None = None) -> None:

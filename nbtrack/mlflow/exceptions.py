@@ -17,6 +17,8 @@ from nbtrack.errors import (
     FilterError,
     InvalidKeyError,
     InvalidValueError,
+    ModelError,
+    ModelNotFoundError,
     NbtrackError,
     ParamConflictError,
     QueryError,
@@ -63,6 +65,8 @@ _CODES: list[tuple[type[Exception], str]] = [
     (QueryError, INVALID_PARAMETER_VALUE),
     (ArtifactError, INVALID_PARAMETER_VALUE),
     (ActiveRunError, BAD_REQUEST),
+    (ModelNotFoundError, RESOURCE_DOES_NOT_EXIST),
+    (ModelError, INVALID_PARAMETER_VALUE),
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])

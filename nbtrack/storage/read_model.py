@@ -34,6 +34,9 @@ Relations the tracking layer may query through ``ParquetStore.query`` (the inter
 connection): ``runs``, ``params``, ``tags``, ``metrics``, ``latest_metrics``, ``artifacts``,
 ``experiments``, ``inputs``, and for deleted runs the raw tables ``_runs_raw``,
 ``_deletions_raw``, ``_params_raw``, ``_tags_raw``, ``_artifacts_raw``, ``_inputs_raw``.
+Models and the registry (``nbtrack.models``): ``models`` (of current runs), ``models_all``
+(deleted runs' too), ``registered_models``, ``model_versions``, ``model_aliases``,
+``registry_tags`` (current state) and their ``_<table>_raw`` tables.
 """
 
 from __future__ import annotations
@@ -61,7 +64,10 @@ _DUCK_TYPES = {
 }
 
 #: Tables loaded into DuckDB memory file by file (metrics are summarised instead).
-_CACHED = ("runs", "deletions", "params", "tags", "artifacts", "experiments", "inputs")
+_CACHED = (
+    "runs", "deletions", "params", "tags", "artifacts", "experiments", "inputs",
+    *schema.MODEL_TABLES,
+)
 
 #: Memory DuckDB may use for one connection before it spills to its private temp folder.
 MEMORY_LIMIT = "256MB"
@@ -203,6 +209,50 @@ _RUNS_VIEW = """
   LEFT JOIN _dead_writers d ON r.owner = d.owner
   LEFT JOIN _last_record l ON r.run_id = l.run_id"""
 
+# Models and the registry (small tables: plain views, no incremental current state).
+# ``models_all`` keeps the models of deleted runs: a registered version still loads them.
+_MODEL_VIEWS = """
+CREATE OR REPLACE VIEW models_all AS
+  SELECT * EXCLUDE (_file) FROM _models_raw
+  QUALIFY row_number() OVER (PARTITION BY run_id, name ORDER BY record_time DESC, _file DESC) = 1;
+CREATE OR REPLACE VIEW models AS
+  SELECT * EXCLUDE (record_time) FROM models_all WHERE run_id IN (SELECT run_id FROM _runs_cur);
+CREATE OR REPLACE VIEW registered_models AS
+  WITH newest AS (
+    SELECT * EXCLUDE (_file) FROM _registered_models_raw
+    QUALIFY row_number() OVER (PARTITION BY name ORDER BY record_time DESC, _file DESC) = 1),
+  created AS (
+    SELECT name, min(creation_time) AS creation_time, max(record_time) AS last_updated
+    FROM _registered_models_raw GROUP BY name)
+  SELECT n.name, n.description, c.creation_time, c.last_updated // 1000000 AS last_updated_time
+  FROM newest n JOIN created c USING (name) WHERE NOT n.deleted;
+CREATE OR REPLACE VIEW model_versions AS
+  WITH newest AS (
+    SELECT * EXCLUDE (_file) FROM _model_versions_raw
+    QUALIFY row_number() OVER (
+      PARTITION BY name, version ORDER BY record_time DESC, _file DESC) = 1),
+  created AS (
+    SELECT name, version, min(creation_time) AS creation_time, max(record_time) AS last_updated
+    FROM _model_versions_raw GROUP BY name, version)
+  SELECT n.name, n.version, n.run_id, n.model_name, n.source, n.description,
+         c.creation_time, c.last_updated // 1000000 AS last_updated_time
+  FROM newest n JOIN created c USING (name, version)
+  WHERE NOT n.deleted AND n.name IN (SELECT name FROM registered_models);
+CREATE OR REPLACE VIEW model_aliases AS
+  SELECT a.name, a.alias, a.version FROM (
+    SELECT * FROM _model_aliases_raw
+    QUALIFY row_number() OVER (
+      PARTITION BY name, alias ORDER BY seq DESC, record_time DESC, writer DESC) = 1) a
+  WHERE a.version IS NOT NULL AND EXISTS (
+    SELECT 1 FROM model_versions v WHERE v.name = a.name AND v.version = a.version);
+CREATE OR REPLACE VIEW registry_tags AS
+  SELECT name, version, key, value FROM (
+    SELECT * FROM _registry_tags_raw
+    QUALIFY row_number() OVER (
+      PARTITION BY name, version, key ORDER BY record_time DESC, _file DESC) = 1)
+  WHERE value IS NOT NULL AND name IN (SELECT name FROM registered_models);
+"""
+
 _VIEWS = f"""
 CREATE OR REPLACE VIEW runs AS {_RUNS_VIEW};
 CREATE OR REPLACE VIEW params AS SELECT run_id, key, value FROM _params_cur;
@@ -218,7 +268,7 @@ CREATE OR REPLACE VIEW experiments AS
 CREATE OR REPLACE VIEW inputs AS
   SELECT DISTINCT run_id, name, digest, source_type, source, schema, profile, context
   FROM _inputs_raw WHERE run_id IN (SELECT run_id FROM _runs_cur);
-"""
+{_MODEL_VIEWS}"""
 
 #: The wide shape's column groups: (column prefix, long relation, value type).
 _WIDE_KINDS = (
@@ -327,7 +377,8 @@ class ReadModel:
                 stats["relabelled_files"] = stats.get("relabelled_files", 0) + len(swapped_new)
             stats["new_files"] += len(new)
             stats["gone_files"] += len(gone)
-            has_run = table != "experiments"
+            # Tables whose rows belong to a run (the registry's do not) mark it affected.
+            has_run = table not in ("experiments", *schema.REGISTRY_TABLES)
             if table == "experiments":
                 experiments_changed = True
             if gone:

@@ -96,9 +96,84 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("record_time", pa.int64()),
         ]
     ),
+    # A model logged by a run (nbtrack.models): its files are the run's artifacts under
+    # ``<name>/``; ``files`` is a JSON object file -> sha256, ``signature`` and ``loader``
+    # JSON, ``requirements`` a JSON list. Newest record per (run_id, name) wins.
+    "models": pa.schema(
+        [
+            ("run_id", pa.string()),
+            ("name", pa.string()),
+            ("flavor", pa.string()),
+            ("framework_version", pa.string()),
+            ("python_version", pa.string()),
+            ("format", pa.string()),
+            ("files", pa.string()),
+            ("loader", pa.string()),
+            ("signature", pa.string()),
+            ("requirements", pa.string()),
+            ("size", pa.int64()),
+            ("sha256", pa.string()),
+            ("record_time", pa.int64()),
+        ]
+    ),
+    # The model registry (partition REGISTRY_PARTITION). Names, versions, aliases and tags
+    # are immutable records; the newest record wins (aliases: the highest ``seq``).
+    "registered_models": pa.schema(
+        [
+            ("name", pa.string()),
+            ("description", pa.string()),
+            ("deleted", pa.bool_()),
+            ("creation_time", pa.int64()),
+            ("record_time", pa.int64()),
+        ]
+    ),
+    "model_versions": pa.schema(
+        [
+            ("name", pa.string()),
+            ("version", pa.int64()),
+            ("run_id", pa.string()),
+            ("model_name", pa.string()),
+            ("source", pa.string()),
+            ("description", pa.string()),
+            ("deleted", pa.bool_()),
+            ("creation_time", pa.int64()),
+            ("record_time", pa.int64()),
+        ]
+    ),
+    # version NULL means the alias was deleted; seq is allocated by an exclusive claim.
+    "model_aliases": pa.schema(
+        [
+            ("name", pa.string()),
+            ("alias", pa.string()),
+            ("version", pa.int64()),
+            ("seq", pa.int64()),
+            ("writer", pa.string()),
+            ("record_time", pa.int64()),
+        ]
+    ),
+    # version NULL: a tag of the registered model; value NULL: the tag was deleted.
+    "registry_tags": pa.schema(
+        [
+            ("name", pa.string()),
+            ("version", pa.int64()),
+            ("key", pa.string()),
+            ("value", pa.string()),
+            ("record_time", pa.int64()),
+        ]
+    ),
 }
 
 TABLES: tuple[str, ...] = tuple(SCHEMAS)
+
+#: The tables of logged models and of the registry (nbtrack.models).
+REGISTRY_TABLES: tuple[str, ...] = (
+    "registered_models", "model_versions", "model_aliases", "registry_tags",
+)
+MODEL_TABLES: tuple[str, ...] = ("models", *REGISTRY_TABLES)
+
+#: Partition value of the registry tables (not an experiment: no ``-<hash>`` suffix, so it
+#: never collides with an experiment's partition; no leading ``_``, which Spark would skip).
+REGISTRY_PARTITION = "registry"
 
 # Sort order inside a segment: groups a run's points together so dictionary, delta and
 # run-length encodings compress well, and lets DuckDB skip row groups by run_id.
@@ -111,6 +186,11 @@ SORT_KEYS: dict[str, list[tuple[str, str]]] = {
     "artifacts": [("run_id", "ascending"), ("path", "ascending")],
     "experiments": [("id", "ascending"), ("record_time", "ascending")],
     "inputs": [("run_id", "ascending"), ("name", "ascending")],
+    "models": [("run_id", "ascending"), ("name", "ascending"), ("record_time", "ascending")],
+    "registered_models": [("name", "ascending"), ("record_time", "ascending")],
+    "model_versions": [("name", "ascending"), ("version", "ascending")],
+    "model_aliases": [("name", "ascending"), ("alias", "ascending"), ("seq", "ascending")],
+    "registry_tags": [("name", "ascending"), ("version", "ascending"), ("key", "ascending")],
 }
 
 PARTITION_KEY = "experiment_id"

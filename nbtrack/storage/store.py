@@ -24,6 +24,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import secrets
 import threading
 import time
@@ -40,7 +41,7 @@ import pyarrow.parquet
 from nbtrack import config
 from nbtrack.errors import NbtrackWarning, StoreError
 from nbtrack.storage import liveness, schema, segments
-from nbtrack.storage._fs import FileSystem, open_fs
+from nbtrack.storage._fs import TMP_SUFFIX, FileSystem, open_fs
 from nbtrack.storage.background import Background
 from nbtrack.storage.buffer import Buffer, MetricBuffer
 from nbtrack.storage.catalog import FileCatalog, Snapshot
@@ -297,6 +298,32 @@ class ParquetStore:
         except OSError as exc:
             raise StoreError(f"artifact content {sha} is missing from the store: {exc}") from exc
 
+    # ---- claims (allocation of registry version numbers) ---------------------------------
+    def claim(self, key: str, data: bytes) -> bool:
+        """Create the claim file ``registry/<key>`` unless it exists; True if this call did.
+
+        A claim is created in one atomic, exclusive step (a hard link locally, a conditional
+        PUT on object storage), so of several processes claiming the same key exactly one
+        gets True. Claims are never deleted. ``key`` is made of names nbtrack chose
+        (``[A-Za-z0-9_.-]`` segments separated by ``/``).
+
+        Raises:
+            StoreError: the claim could not be written (not because it exists).
+        """
+        path = self.fs.join("registry", *_claim_parts(key))
+        try:
+            return self.fs.create_exclusive(path, data)
+        except OSError as exc:
+            raise StoreError(f"could not write to the store at {self.uri!r}: {exc}") from exc
+
+    def claims(self, folder: str) -> list[str]:
+        """Names of the claim files in ``registry/<folder>`` (temporary files excluded)."""
+        path = self.fs.join("registry", *_claim_parts(folder))
+        return sorted(
+            f.name for f in self.fs.list_files(path)
+            if not f.name.startswith(".") and not f.name.endswith(TMP_SUFFIX)
+        )
+
     # ---- read side ----------------------------------------------------------------------
     def views(self) -> ReadModel:
         if self._views is None:
@@ -398,6 +425,16 @@ class _Reading:
     def sql(self, text: str) -> pa.Table:
         """Raises duckdb.Error as is: nt.sql turns it into a QueryError with its text."""
         return self._model.sql_connection().sql(text).to_arrow_table()
+
+
+_CLAIM_PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+
+
+def _claim_parts(key: str) -> list[str]:
+    parts = key.split("/")
+    if not all(_CLAIM_PART.fullmatch(p) and p not in (".", "..") for p in parts):
+        raise StoreError(f"bad claim key {key!r}")  # nbtrack builds keys; never user text
+    return parts
 
 
 _stores: dict[str, ParquetStore] = {}

@@ -103,6 +103,20 @@ class Run:
         return self._status
 
     @property
+    def store(self) -> Store:
+        """The store this run writes to (nbtrack.models writes a run's models there)."""
+        return self._store
+
+    def check_open(self) -> None:
+        """Raise unless this handle may still log to the run.
+
+        Raises:
+            ReadOnlyRunError: another process owns the running run.
+            RunFinishedError: the run has ended.
+        """
+        self._check_open()
+
+    @property
     def is_finished(self) -> bool:
         """True once the run has ended (its status is no longer RUNNING)."""
         return self._status != "RUNNING"

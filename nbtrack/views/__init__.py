@@ -9,7 +9,7 @@ in ``_data.py``), nor ``nbtrack.ipython`` or any other edge layer. Importing thi
 package is cheap: ipywidgets and plotly load on the first call of a view function.
 
 Public names (re-exported lazily by ``nbtrack``): :func:`show_runs`,
-:func:`plot_metrics`, :func:`compare`, :func:`dashboard`.
+:func:`plot_metrics`, :func:`compare`, :func:`dashboard`, :func:`show_models`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,17 @@ if TYPE_CHECKING:
     from nbtrack.views.plots import MetricsPlot
     from nbtrack.views.table import RunTable
 
-__all__ = ["compare", "dashboard", "plot_metrics", "show_runs"]
+__all__ = ["compare", "dashboard", "plot_metrics", "show_models", "show_runs"]
+
+
+def show_models(name: str | None = None, filter: str | None = None) -> Any:
+    """Registered models, or one model's versions, as a table (HTML in Jupyter).
+
+    See :func:`nbtrack.views.models_view.show_models`.
+    """
+    from nbtrack.views.models_view import show_models as build
+
+    return build(name, filter)
 
 
 def show_runs(

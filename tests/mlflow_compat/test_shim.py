@@ -285,11 +285,15 @@ def test_tracking_uri(tmp_path):
 @pytest.mark.parametrize(
     "call",
     [
-        pytest.param(lambda: mlflow.sklearn.log_model(None, "m"), id="sklearn.log_model"),
+        pytest.param(lambda: mlflow.pytorch.log_model(None, "m"), id="pytorch.log_model"),
+        pytest.param(lambda: mlflow.sklearn.autolog(), id="sklearn.autolog"),
         pytest.param(lambda: mlflow.autolog(), id="autolog"),
-        pytest.param(lambda: mlflow.pyfunc.load_model("x"), id="pyfunc.load_model"),
+        pytest.param(lambda: mlflow.transformers.load_model("x"), id="transformers.load_model"),
         pytest.param(lambda: mlflow.genai.evaluate(), id="genai"),
-        pytest.param(lambda: MlflowClient().create_registered_model("x"), id="registry"),
+        pytest.param(
+            lambda: MlflowClient().transition_model_version_stage("x", 1, "Production"),
+            id="registry-stages",
+        ),
         pytest.param(lambda: MlflowClient().rename_experiment("0", "x"), id="rename"),
     ],
 )

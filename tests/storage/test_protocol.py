@@ -112,6 +112,15 @@ class MemoryStore:
     def read_blob(self, sha: str) -> bytes:
         return self.blobs[sha]
 
+    def claim(self, key: str, data: bytes) -> bool:
+        if key in self.blobs:
+            return False
+        self.blobs[key] = data
+        return True
+
+    def claims(self, folder: str) -> list[str]:
+        return sorted(k.rsplit("/", 1)[1] for k in self.blobs if k.startswith(folder + "/"))
+
     def query(self, sql: str, params: list[Any] | None = None) -> pa.Table:
         with self.reading() as reading:
             return reading.query(sql, params)
