@@ -10,6 +10,9 @@
 | NBTRACK_COMPACT_FILES | 32 | flush segments (size tier 0) in one partition that trigger automatic compaction (see nbtrack.storage.tiers) |
 | NBTRACK_AUTO_COMPACT | 1 | 0 turns automatic compaction off |
 | NBTRACK_GC_GRACE | 60.0 | seconds a replaced segment is kept for readers still scanning it |
+| NBTRACK_SYSTEM_METRICS | 0 | 1 makes every ``start_run`` sample system metrics (``system/...``) |
+| NBTRACK_SYSTEM_METRICS_INTERVAL | 10.0 | seconds between two system metrics samples |
+| NBTRACK_GROUP | (none) | group id (tag ``nbtrack.group``) of the runs autolog starts in a job |
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ def check() -> None:
     dead_after()
     compact_files()
     gc_grace()
+    system_metrics_interval()
 
 
 def default_store_uri() -> str:
@@ -84,3 +88,12 @@ def auto_compact() -> bool:
 
 def gc_grace() -> float:
     return _float("NBTRACK_GC_GRACE", 60.0, minimum=0.0)
+
+
+def system_metrics() -> bool:
+    """True when ``$NBTRACK_SYSTEM_METRICS`` asks every run to sample system metrics."""
+    return os.environ.get("NBTRACK_SYSTEM_METRICS", "0").strip().lower() in ("1", "true", "yes")
+
+
+def system_metrics_interval() -> float:
+    return _float("NBTRACK_SYSTEM_METRICS_INTERVAL", 10.0)
