@@ -114,6 +114,7 @@ def start_run(
             system_metrics.require_psutil()  # a clear error before the run exists
         else:
             sample_system = _psutil_or_warn()
+        config.system_metrics_interval()  # a bad NBTRACK_SYSTEM_METRICS_INTERVAL fails here
     st = _stack()
     if st and not nested:
         raise ActiveRunError(
