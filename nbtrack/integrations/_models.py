@@ -59,6 +59,11 @@ def _save(model: Any, folder: str, flavor: str) -> str:
         booster = getattr(model, "booster_", model)
         booster.save_model(os.path.join(folder, "model.txt"))
         return "model.txt"
+    if flavor == "pytorch":
+        import torch
+
+        torch.save(model.state_dict(), os.path.join(folder, "state_dict.pt"))
+        return "state_dict.pt"
     if flavor == "keras":
         model.save(os.path.join(folder, "model.keras"))
         return "model.keras"

@@ -47,6 +47,7 @@ def test_aliases():
     assert nt.autolog("scikit-learn") == ["sklearn"]
 
 
+@pytest.mark.autolog_failure
 def test_guard_swallows_warns_once_per_integration_and_logs(caplog):
     import logging
 
@@ -62,6 +63,7 @@ def test_guard_swallows_warns_once_per_integration_and_logs(caplog):
         raise KeyError("another integration warns on its own")
 
 
+@pytest.mark.autolog_failure
 def test_guard_survives_warnings_turned_into_errors():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -74,6 +76,7 @@ def test_guard_lets_base_exceptions_through():
         raise KeyboardInterrupt
 
 
+@pytest.mark.autolog_failure
 def test_guarded_returns_the_default():
     @_guard.guarded("deco", default=7)
     def f() -> int:

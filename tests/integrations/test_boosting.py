@@ -95,6 +95,7 @@ def test_xgboost_same_model_with_autolog_on_and_off(store, data):
     np.testing.assert_array_equal(on, off)
 
 
+@pytest.mark.autolog_failure
 def test_xgboost_failing_callback_does_not_fail_training(store, data, monkeypatch):
     X, y, Xv, yv = data
     from nbtrack.integrations import _boosting
@@ -175,6 +176,7 @@ def test_lightgbm_same_model_with_autolog_on_and_off(store, data):
     np.testing.assert_array_equal(on, off)
 
 
+@pytest.mark.autolog_failure
 def test_lightgbm_inside_an_explicit_run_and_failing_logging(store, data, monkeypatch):
     X, y, Xv, yv = data
     from nbtrack.integrations import _boosting

@@ -90,6 +90,7 @@ def test_same_weights_with_autolog_on_and_off(store, data):
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.autolog_failure
 def test_a_failing_callback_does_not_fail_training(store, data, monkeypatch):
     from nbtrack.integrations import keras as nb_keras
 

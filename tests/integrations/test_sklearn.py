@@ -151,6 +151,7 @@ def test_same_model_with_autolog_on_and_off(store, clf_data):
     np.testing.assert_array_equal(on.best_estimator_.coef_, off.best_estimator_.coef_)
 
 
+@pytest.mark.autolog_failure
 def test_a_failure_inside_autolog_warns_once_and_training_goes_on(
     store, clf_data, monkeypatch
 ):
@@ -174,6 +175,7 @@ def test_a_failure_inside_autolog_warns_once_and_training_goes_on(
     assert len(runs) == 2 and set(runs.status) == {"FINISHED"}
 
 
+@pytest.mark.autolog_failure
 def test_silent_autolog_does_not_warn(store, clf_data, monkeypatch):
     X, y = clf_data
     from nbtrack.integrations import sklearn as nb_sklearn
