@@ -29,7 +29,7 @@ def logged_train(
     after: Callable[[Run, Any, _patching.AutologConfig], None],
 ) -> Any:
     """Run ``original(*args, **kwargs)`` as one autologged training."""
-    with _patching.outermost() as outer:
+    with _patching.training(integration) as outer:
         cfg = _patching.config(integration)
         if not outer or cfg is None:
             return original(*args, **kwargs)
@@ -53,6 +53,22 @@ def logged_train(
             with guard(integration):
                 session.close("FINISHED")
         return result
+
+
+def patch_sklearn_api(integration: str, classes: Sequence[type]) -> None:
+    """Wrap the scikit-learn-style ``fit`` of these classes so that their own ``train``
+    call logs and the scikit-learn helpers they call (``LabelEncoder.fit``) do not."""
+    for cls in classes:
+        if "fit" in vars(cls):
+            _patching.patch(integration, cls, "fit", lambda original: _delegating_fit(original, integration))
+
+
+def _delegating_fit(original: Callable[..., Any], integration: str) -> Callable[..., Any]:
+    def fit(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with _patching.delegating(integration):
+            return original(self, *args, **kwargs)
+
+    return fit
 
 
 def log_feature_importance(

@@ -87,6 +87,7 @@ def is_patched(integration: str) -> bool:
 class _Depth(threading.local):
     def __init__(self) -> None:
         self.value = 0
+        self.delegated: str | None = None
 
 
 _depth = _Depth()
@@ -108,3 +109,35 @@ def outermost() -> Iterator[bool]:
         _depth.value -= 1
         with _depth_lock:
             _process_depth[0] -= 1
+
+
+@contextmanager
+def delegating(integration: str) -> Iterator[bool]:
+    """For a framework's scikit-learn-style ``fit`` that trains through its own patched
+    ``train`` (XGBoost, LightGBM): when this ``fit`` is the outermost call, the next
+    ``train`` of ``integration`` logs (see :func:`claims_delegation`), while the
+    scikit-learn helpers it calls on the way (a ``LabelEncoder.fit``) do not."""
+    with outermost() as outer:
+        previous = _depth.delegated
+        if outer:
+            _depth.delegated = integration
+        try:
+            yield outer
+        finally:
+            _depth.delegated = previous
+
+
+def claims_delegation(integration: str) -> bool:
+    """True (once) when an outermost ``fit`` of ``integration`` handed logging to this call."""
+    if _depth.delegated == integration:
+        _depth.delegated = None
+        return True
+    return False
+
+
+@contextmanager
+def training(integration: str) -> Iterator[bool]:
+    """``outermost()`` for a ``train`` function: also True when its ``fit`` delegated."""
+    delegated = claims_delegation(integration)
+    with outermost() as outer:
+        yield outer or delegated

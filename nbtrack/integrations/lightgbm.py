@@ -33,6 +33,14 @@ def enable(name: str = NAME) -> None:
 
     for owner in (lightgbm, lightgbm.engine, lightgbm.sklearn):
         _patching.patch(name, owner, "train", _make_train)
+    _boosting.patch_sklearn_api(
+        name,
+        [
+            cls
+            for cls in vars(lightgbm.sklearn).values()
+            if isinstance(cls, type) and issubclass(cls, lightgbm.sklearn.LGBMModel)
+        ],
+    )
 
 
 def _make_train(original: Callable[..., Any]) -> Callable[..., Any]:

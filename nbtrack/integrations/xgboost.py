@@ -34,6 +34,14 @@ def enable(name: str = NAME) -> None:
 
     for owner in (xgboost, xgboost.training, xgboost.sklearn):
         _patching.patch(name, owner, "train", _make_train)
+    _boosting.patch_sklearn_api(
+        name,
+        [
+            cls
+            for cls in vars(xgboost.sklearn).values()
+            if isinstance(cls, type) and issubclass(cls, xgboost.sklearn.XGBModel)
+        ],
+    )
 
 
 def _make_train(original: Callable[..., Any]) -> Callable[..., Any]:

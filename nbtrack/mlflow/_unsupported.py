@@ -6,7 +6,7 @@ import types
 from typing import Any, NoReturn
 
 _ALTERNATIVES = {
-    "autolog": "log params and metrics yourself, or run the cell with %%track",
+    "autolog": "use nbtrack.autolog() (docs/integrations.md), or %%track --autolog",
     "log_model": "save the model file and log it with mlflow.log_artifact(path)",
     "load_model": "read a logged model file with nbtrack.read_artifact(run_id, path)",
     "genai": "nbtrack tracks runs (params, metrics, tags, artifacts) only",

@@ -191,3 +191,27 @@ def test_lightgbm_inside_an_explicit_run_and_failing_logging(store, data, monkey
     assert got.run_id == run.run_id
     assert len(history(run.run_id, "valid_0-l2")) == 4
     assert "model/model.txt" in nt.list_artifacts(run.run_id)  # the rest still logged
+
+
+@pytest.mark.parametrize("framework", ["xgboost", "lightgbm"])
+def test_with_sklearn_autolog_too_one_fit_is_one_run_of_its_framework(store, data, framework):
+    """LGBMClassifier.fit calls sklearn's LabelEncoder.fit: that must not log a run."""
+    X, y, _, _ = data
+    nt.autolog(["sklearn", framework])
+    cls = xgb.XGBClassifier if framework == "xgboost" else lgb.LGBMClassifier
+    extra = {} if framework == "xgboost" else {"verbose": -1}
+    cls(n_estimators=3, **extra).fit(X, y)
+    run = only_run()
+    assert run.tags["nbtrack.autolog"] == framework
+    assert "model/model.pkl" not in nt.list_artifacts(run.run_id)
+
+
+def test_a_grid_search_over_lightgbm_is_logged_by_sklearn_only(store, data):
+    from sklearn.model_selection import GridSearchCV
+
+    X, y, _, _ = data
+    nt.autolog(["sklearn", "lightgbm"])
+    GridSearchCV(lgb.LGBMClassifier(verbose=-1), {"n_estimators": [3, 5]}, cv=2).fit(X, y)
+    df = nt.search_runs()
+    assert set(df["tags.nbtrack.autolog"]) == {"sklearn"}
+    assert len(df) == 3  # the search and its two candidates; the fold fits log nothing
