@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _autolog_helpers import history, only_run, run_inputs
 
 import nbtrack as nt
+from integrations._autolog_helpers import history, only_run, run_inputs
 from nbtrack.errors import NbtrackWarning
 
 xgb = pytest.importorskip("xgboost")

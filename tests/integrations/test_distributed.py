@@ -5,9 +5,9 @@ from __future__ import annotations
 import multiprocessing as mp
 
 import pytest
-from _autolog_helpers import only_run
 
 import nbtrack as nt
+from integrations._autolog_helpers import only_run
 from nbtrack.errors import RunFinishedError, RunNotFoundError
 from nbtrack.integrations.distributed import RankInfo, rank_info, rank_tags
 
@@ -78,7 +78,7 @@ def test_slurm_job_id_is_the_default_group_of_autolog_runs(store, monkeypatch):
 
 
 def test_spawn_pool_workers_log_into_one_parent_run(store):
-    from _autolog_workers import log_into_parent
+    from integrations._autolog_workers import log_into_parent
 
     with nt.start_run(name="parent") as run:
         ctx = mp.get_context("spawn")
@@ -114,7 +114,8 @@ def test_attach_run_in_the_owner_process_returns_the_owner_s_handle(store):
 def test_torch_distributed_ranks_only_rank_0_logs(store, store_path, tmp_path):
     pytest.importorskip("torch", reason="torch is not installed")
     import torch.multiprocessing as torch_mp
-    from _autolog_workers import ddp_rank_fit
+
+    from integrations._autolog_workers import ddp_rank_fit
 
     torch_mp.spawn(
         ddp_rank_fit, args=(2, str(tmp_path / "init"), str(store_path)), nprocs=2, join=True

@@ -8,9 +8,9 @@ os.environ.setdefault("KERAS_BACKEND", "jax")
 
 import numpy as np
 import pytest
-from _autolog_helpers import history, only_run, run_inputs
 
 import nbtrack as nt
+from integrations._autolog_helpers import history, only_run, run_inputs
 from nbtrack.errors import NbtrackWarning
 
 keras = pytest.importorskip("keras")

@@ -8,9 +8,9 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-from _autolog_helpers import only_run, run_inputs
 
 import nbtrack as nt
+from integrations._autolog_helpers import only_run, run_inputs
 from nbtrack.errors import NbtrackWarning
 
 sklearn = pytest.importorskip("sklearn")
@@ -248,6 +248,8 @@ def test_autolog_before_the_framework_is_imported_patches_it_on_import(tmp_path)
         "assert 'sklearn' not in sys.modules, 'autolog imported sklearn'\n"
         "from sklearn.linear_model import LogisticRegression\n"
         "LogisticRegression().fit([[0.0], [1.0], [2.0], [3.0]], [0, 0, 1, 1])\n"
+        "from sklearn.datasets import load_digits\n"
+        "assert load_digits().data.shape == (1797, 64)  # package resources still load\n"
         "print(nt.search_runs().loc[0, 'tags.nbtrack.autolog'])\n"
     )
     out = subprocess.run(

@@ -8,9 +8,9 @@ import time
 import types
 
 import pytest
-from _autolog_helpers import only_run
 
 import nbtrack as nt
+from integrations._autolog_helpers import only_run
 from nbtrack.errors import ConfigError
 from nbtrack.tracking.system_metrics import SystemMetricsSampler
 
@@ -145,3 +145,13 @@ def test_a_failing_sample_never_stops_the_run(store, monkeypatch):
         nt.log_metric("loss", 1.0)
     assert run.status == "FINISHED"
     assert nt.get_run(run.run_id).metrics["loss"] == 1.0
+
+
+def test_track_system_without_psutil_is_a_usage_error_and_starts_no_run(store, ip, monkeypatch):
+    from IPython.core.error import UsageError
+
+    monkeypatch.setitem(sys.modules, "psutil", None)
+    result = ip.run_cell("%%track --system\nx = 1\n")
+    assert isinstance(result.error_in_exec, UsageError)
+    assert "nbtrack[system]" in str(result.error_in_exec)
+    assert nt.search_runs().empty

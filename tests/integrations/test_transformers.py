@@ -4,9 +4,9 @@ config (nothing is downloaded), trained for a few steps on CPU."""
 from __future__ import annotations
 
 import pytest
-from _autolog_helpers import history, only_run
 
 import nbtrack as nt
+from integrations._autolog_helpers import history, only_run
 from nbtrack.errors import NbtrackWarning
 
 torch = pytest.importorskip("torch", reason="torch is not installed: pip install torch")
