@@ -152,8 +152,13 @@ def training_metrics(est: Any, X: Any, y: Any, sample_weight: Any = None) -> dic
                 out[f"training_{key}"] = value
 
     put("score", lambda: est.score(X, y, **sw))
-    if is_classifier(est):
+    try:
         y_pred = est.predict(X)
+    # An estimator that cannot predict on its training data here (a custom one, a
+    # pipeline ending in a transformer) has no prediction metrics; not an nbtrack failure.
+    except (ValueError, TypeError, AttributeError, NotImplementedError):
+        return out
+    if is_classifier(est):
         put("accuracy_score", lambda: skm.accuracy_score(y, y_pred, **sw))
         for key, fn in (
             ("precision_score", skm.precision_score),
@@ -176,7 +181,6 @@ def training_metrics(est: Any, X: Any, y: Any, sample_weight: Any = None) -> dic
                         ),
                     )
     elif is_regressor(est):
-        y_pred = est.predict(X)
         put("mean_squared_error", lambda: skm.mean_squared_error(y, y_pred, **sw))
         put(
             "root_mean_squared_error",
