@@ -42,8 +42,13 @@ def log_model(run: Run, model: Any, name: str = "model", *, flavor: str = "pickl
     """
     models_log_model = _models_log_model()
     if models_log_model is not None:
-        models_log_model(model, name)
-        return [name]
+        try:
+            models_log_model(model, name)
+            return [name]
+        # The models layer has no flavor for this model (or another signature): store the
+        # plain artifact rather than nothing.
+        except (NotImplementedError, TypeError):
+            pass
     with tempfile.TemporaryDirectory(prefix="nbtrack-model-") as tmp:
         path = os.path.join(tmp, _save(model, tmp, flavor))
         return [run.log_artifact(path, name)]
