@@ -84,3 +84,29 @@ def test_guarded_returns_the_default():
 
     with pytest.warns(NbtrackWarning):
         assert f() == 7
+
+
+def test_models_seam_uses_nbtrack_models_log_model_when_it_exists(store, monkeypatch):
+    """Until issue 16 lands, nbtrack.models is absent; a module standing in for it checks
+    that the seam calls its log_model with the active run's model, and falls back to the
+    plain artifact when it cannot take the model."""
+    import sys
+    import types
+
+    from nbtrack.integrations import _models
+
+    calls = []
+    fake = types.ModuleType("nbtrack.models")
+
+    def log_model(model, name):
+        if model == "unsupported":
+            raise NotImplementedError("no flavor")
+        calls.append((model, name, nt.active_run().run_id))
+
+    fake.log_model = log_model
+    monkeypatch.setitem(sys.modules, "nbtrack.models", fake)
+    with nt.start_run() as run:
+        assert _models.log_model(run, {"w": 1}, "model") == ["model"]
+        assert _models.log_model(run, "unsupported", "other") == ["other/model.pkl"]
+    assert calls == [({"w": 1}, "model", run.run_id)]
+    assert nt.list_artifacts(run.run_id) == ["other/model.pkl"]
