@@ -16,6 +16,9 @@
 | NBTRACK_HOST_ID | the hostname | this machine's identity in writer leases (set it where hostnames repeat: containers, job arrays) |
 | NBTRACK_MODEL_MAX_BYTES | 2147483648 | largest model (all its files) ``log_model`` stores; bigger ones are refused |
 | NBTRACK_GC_GRACE | 60.0 | seconds a replaced segment is kept for readers still scanning it |
+| NBTRACK_SYSTEM_METRICS | 0 | 1 makes every ``start_run`` sample system metrics (``system/...``) |
+| NBTRACK_SYSTEM_METRICS_INTERVAL | 10.0 | seconds between two system metrics samples |
+| NBTRACK_GROUP | (none) | group id (tag ``nbtrack.group``) of the runs autolog starts in a job |
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ def check() -> None:
     gc_grace()
     compact_lease()
     upload_part()
+    system_metrics_interval()
 
 
 def default_store_uri() -> str:
@@ -130,3 +134,12 @@ def model_max_bytes() -> int:
 
 def gc_grace() -> float:
     return _float("NBTRACK_GC_GRACE", 60.0, minimum=0.0)
+
+
+def system_metrics() -> bool:
+    """True when ``$NBTRACK_SYSTEM_METRICS`` asks every run to sample system metrics."""
+    return os.environ.get("NBTRACK_SYSTEM_METRICS", "0").strip().lower() in ("1", "true", "yes")
+
+
+def system_metrics_interval() -> float:
+    return _float("NBTRACK_SYSTEM_METRICS_INTERVAL", 10.0)

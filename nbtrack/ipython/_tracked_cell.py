@@ -53,6 +53,8 @@ class TrackOptions:
     nested: bool = False
     run_var: str = "run"
     magic_line: str = ""
+    system: bool = False
+    autolog: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -207,6 +209,7 @@ class TrackedCell:
                 params=self.params,
                 tags=tags,
                 nested=self.options.nested,
+                log_system_metrics=True if self.options.system else None,
             )
         except ActiveRunError as exc:
             raise UsageError(

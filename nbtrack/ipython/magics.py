@@ -79,6 +79,18 @@ class TrackMagics(Magics):
     @argument("--no-live", action="store_true", help="no live plot while the cell runs")
     @argument("--nested", action="store_true", help="start a child run of the active run")
     @argument(
+        "--system",
+        action="store_true",
+        help="sample system metrics (CPU, memory, disk, network, GPUs) into system/... "
+        "while the cell runs (NBTRACK_SYSTEM_METRICS_INTERVAL seconds apart, default 10)",
+    )
+    @argument(
+        "--autolog",
+        action="store_true",
+        help="autolog the ML frameworks the cell trains with (scikit-learn, XGBoost, "
+        "LightGBM, Keras, Lightning, transformers) into this cell's run",
+    )
+    @argument(
         "--as",
         dest="run_var",
         default="run",
@@ -95,6 +107,9 @@ class TrackMagics(Magics):
         status (FINISHED, FAILED with the traceback, KILLED on interrupt). Inside the
         cell the variable ``run`` (or ``--as NAME``) is the Run. While the cell runs a
         live plot shows the logged metrics; a run summary replaces it at the end.
+        ``--autolog`` records what the ML frameworks train in the cell (``nbtrack.autolog``,
+        on for this cell only, into this run); ``--system`` samples system metrics while
+        the cell runs.
         """
         __tracebackhide__ = True
         options = self._parse_options(line)
@@ -117,8 +132,14 @@ class TrackMagics(Magics):
             renderer_factory=self._renderer_factory(options),
             kernel=self.kernel_id(),
         )
-        tracked.start()
-        return tracked.execute()
+        if not options.autolog:
+            tracked.start()
+            return tracked.execute()
+        from nbtrack.integrations import autolog_scope
+
+        with autolog_scope():
+            tracked.start()
+            return tracked.execute()
 
     def _parse_options(self, line: str) -> TrackOptions:
         # magic_arguments' own parse_argstring keeps quotes (`-n "my run"` would name the
@@ -163,6 +184,8 @@ class TrackMagics(Magics):
             nested=args.nested,
             run_var=run_var,
             magic_line=f"%%track {line}".rstrip(),
+            system=args.system,
+            autolog=args.autolog,
         )
 
     def _renderer_factory(self, options: TrackOptions) -> Callable[[], LiveRenderer] | None:

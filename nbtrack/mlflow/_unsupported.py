@@ -6,7 +6,7 @@ import types
 from typing import Any, NoReturn
 
 _ALTERNATIVES = {
-    "autolog": "log params and metrics yourself, or run the cell with %%track",
+    "autolog": "use nbtrack.autolog() (docs/integrations.md), or %%track --autolog",
     "log_model": "mlflow.sklearn/xgboost/lightgbm/pyfunc.log_model work; for other models "
     "save the file and log it with mlflow.log_artifact(path)",
     "load_model": "mlflow.sklearn/xgboost/lightgbm/pyfunc.load_model work; read other model "

@@ -9,17 +9,25 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from nbtrack import config
 from nbtrack.errors import (
     ActiveRunError,
+    ConfigError,
     InvalidValueError,
+    NbtrackWarning,
     NoActiveRunError,
     ParamConflictError,
+    RunFinishedError,
 )
-from nbtrack.tracking import _clock, query, settings, validation
-from nbtrack.tracking.run import Run, open_owned, owned_run, start_owned_run
+from nbtrack.tracking import _clock, query, settings, system_metrics, validation
+from nbtrack.tracking.run import Run, attach_worker, open_owned, owned_run, start_owned_run
+
+#: The tag that groups the runs of one job (``start_run(group=...)``).
+GROUP_TAG = "nbtrack.group"
 
 if TYPE_CHECKING:
     from nbtrack.storage.protocol import Store
@@ -63,6 +71,8 @@ def start_run(
     description: str | None = None,
     *,
     run_id: str | None = None,
+    group: str | None = None,
+    log_system_metrics: bool | None = None,
 ) -> Run:
     """Start a run and make it active in this thread; use it as a context manager.
 
@@ -78,10 +88,17 @@ def start_run(
         nested: start a child of the active run instead of refusing.
         description: free text shown with the run.
         run_id: resume this run rather than start a new one (``name`` must be None).
+        group: a group id shared by the runs of one job (the ranks of a distributed
+            training, the trials of a sweep): stored as the tag ``nbtrack.group``, so
+            ``search_runs(filter="tags.nbtrack.group = 'job-17'")`` finds them together.
+        log_system_metrics: sample CPU, memory, disk, network and GPU use into
+            ``system/...`` metrics on a thread that stops with the run (see
+            ``nbtrack.tracking.system_metrics``); None follows ``NBTRACK_SYSTEM_METRICS``.
 
     Raises:
         ActiveRunError: a run is already active here and ``nested`` is False, or the run
             to resume is RUNNING in a live process.
+        ConfigError: ``log_system_metrics=True`` and psutil is not installed.
         RunNotFoundError: ``run_id`` names no run.
         ParamConflictError: ``params`` changes a param of the resumed run.
 
@@ -89,6 +106,15 @@ def start_run(
         >>> with nt.start_run(name="baseline", params={"lr": 0.01}) as run:
         ...     nt.log_metric("loss", 0.5)
     """
+    if group is not None:
+        tags = {**(tags or {}), GROUP_TAG: validation.text(str(group), "group")}
+    sample_system = config.system_metrics() if log_system_metrics is None else log_system_metrics
+    if sample_system:
+        if log_system_metrics:
+            system_metrics.require_psutil()  # a clear error before the run exists
+        else:
+            sample_system = _psutil_or_warn()
+        config.system_metrics_interval()  # a bad NBTRACK_SYSTEM_METRICS_INTERVAL fails here
     st = _stack()
     if st and not nested:
         raise ActiveRunError(
@@ -105,6 +131,8 @@ def start_run(
             settings.get_store(), run_id, experiment=experiment, params=params, tags=tags
         )
         st.append(run)
+        if sample_system:
+            system_metrics.attach_sampler(run)
         return run
     parent = st[-1].run_id if st and nested else None
     exp = experiment if experiment is not None else settings.current_experiment()
@@ -118,7 +146,46 @@ def start_run(
         tags=tags,
     )
     st.append(run)
+    if sample_system:
+        system_metrics.attach_sampler(run)
     return run
+
+
+def _psutil_or_warn() -> bool:
+    try:
+        system_metrics.require_psutil()
+    except ConfigError as exc:
+        warnings.warn(f"NBTRACK_SYSTEM_METRICS=1 is ignored: {exc}", NbtrackWarning, stacklevel=3)
+        return False
+    return True
+
+
+def attach_run(run_id: str) -> Run:
+    """A handle to log into a RUNNING run that another process owns (a pool worker).
+
+    This is how the workers of a ``multiprocessing`` (spawn) pool or of a distributed job
+    log into their parent's run: the parent starts the run and passes ``run.run_id`` to the
+    workers; each worker calls ``attach_run(run_id)`` and logs. Every worker writes its own
+    segment files, so nothing is locked and nothing is lost; the handle is not made active
+    (use its methods) and its ``end()`` only makes the worker's points durable — the
+    parent ends the run. ``step=None`` counts per handle, so give workers explicit steps
+    or their own keys (``worker3/loss``).
+
+    Raises:
+        RunNotFoundError: no such run.
+        RunFinishedError: the run has ended.
+    """
+    store = settings.get_store()
+    old = query.get_run(run_id, store=store)
+    if old.status != "RUNNING":
+        raise RunFinishedError(
+            f"run {old.name!r} ({run_id}) has ended ({old.status}); a worker can only "
+            "attach to a RUNNING run"
+        )
+    live = owned_run(run_id)
+    if live is not None and live._owner_pid == os.getpid() and not live.is_finished:
+        return live  # this process owns it: log into the owner's handle
+    return attach_worker(store, old)
 
 
 def end_run(status: str = "FINISHED") -> None:

@@ -84,6 +84,7 @@ class Run:
         self._next_step: dict[str, int] = {}
         self._listeners: list[MetricListener] = []
         self._listener_warned = False
+        self._end_callbacks: list[Callable[[], None]] = []
         self._mb = store.metric_buffer(run_id, self._experiment_id)
         self._flush_at = config.flush_points()
         # A handle that this process did not start (get_run of a run another process owns)
@@ -234,9 +235,15 @@ class Run:
                 self._check_open()
             return
         if os.getpid() != self._owner_pid:
-            # A forked child never ends its parent's run; it makes its own points durable.
+            # A forked child (or an attached worker) never ends its parent's run; it makes
+            # its own points durable.
             self._store.flush()
+            if self._owner_pid == -1 and not self._finished:
+                self._finished = True
+                self._store.run_closed(self.run_id)
             return
+        if not self._finished:
+            self._run_end_callbacks()
         with self._lock:
             if self._finished:
                 return
@@ -251,6 +258,36 @@ class Run:
             self._store.flush()
         finally:
             self._store.run_closed(self.run_id)
+
+    def on_end(self, fn: Callable[[], None]) -> Callable[[], None]:
+        """Call ``fn()`` when the run ends, before its last records are written.
+
+        Used by the system metrics sampler (which stops and takes a last sample). Returns a
+        function that unregisters ``fn``. A failing ``fn`` is reported and never stops the
+        run from ending.
+        """
+        with self._lock:
+            self._end_callbacks = [*self._end_callbacks, fn]
+
+        def remove() -> None:
+            with self._lock:
+                self._end_callbacks = [f for f in self._end_callbacks if f is not fn]
+
+        return remove
+
+    def _run_end_callbacks(self) -> None:
+        with self._lock:
+            callbacks, self._end_callbacks = self._end_callbacks, []
+        for fn in callbacks:
+            try:
+                fn()
+            # Ending the run matters more than a helper's cleanup (a sampler's last sample).
+            except Exception as exc:  # noqa: BLE001
+                warnings.warn(
+                    f"nbtrack: a run-end callback failed and is ignored: {exc}",
+                    NbtrackWarning,
+                    stacklevel=3,
+                )
 
     def __enter__(self) -> Run:
         return self
@@ -571,6 +608,20 @@ def open_owned(run: Run, params: dict[str, str], tags: dict[str, str]) -> Run:
     return run
 
 
+def attach_worker(store: Store, run: Run) -> Run:
+    """Make ``run`` (RUNNING, owned by another process) writable here as a worker.
+
+    A worker handle logs metrics, params, tags and artifacts under this process's own
+    writer identity (DESIGN.md §2.3: no lock, nothing lost) and never ends the run: its
+    ``end()`` only makes the points logged here durable. The owner ends the run.
+    """
+    run._read_only = False
+    run._finished = False
+    run._owner_pid = -1  # never this process: end() flushes and returns
+    store.run_opened(run.run_id)  # starts this process's background flusher
+    return run
+
+
 def _read_pairs(store: Store, sql: str, run_id: str) -> dict[str, Any]:
     t = store.query(sql, [run_id])
     return dict(zip(t.column(0).to_pylist(), t.column(1).to_pylist(), strict=True))
@@ -651,6 +702,7 @@ def _after_fork_in_child() -> None:
     for run in list(_owned.values()):
         run._lock = threading.Lock()
         run._mb = run._store.metric_buffer(run.run_id, run._experiment_id)
+        run._end_callbacks = []  # the parent's sampler threads did not survive the fork
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
