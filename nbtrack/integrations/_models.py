@@ -1,33 +1,20 @@
 """The seam between autolog and model logging: ``log_model(model, name, ...)``.
 
-When the models layer (``nbtrack.models.log_model``, issue 16) is installed it records the
-model with its flavor, versions and signature. Until then — or when it cannot take this
-model — the model is stored as plain artifacts under ``<name>/``: the framework's native
-file for XGBoost (``model.ubj``), LightGBM (``model.txt``) and Keras (``model.keras``),
-a pickle (``model.pkl``) for scikit-learn and anything else.
+``nbtrack.models.log_model`` records the model with its flavor, versions and signature, so
+``nt.load_model("runs:/<id>/model")`` and the registry take it. When it has no flavor for
+the object (``ModelError``), the model is stored as plain artifacts under ``<name>/``: the
+framework's native file for XGBoost (``model.ubj``), LightGBM (``model.txt``) and Keras
+(``model.keras``), a ``state_dict.pt`` for PyTorch, a pickle (``model.pkl``) otherwise.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 import pickle
 import tempfile
-from collections.abc import Callable
 from typing import Any
 
 from nbtrack.tracking.run import Run
-
-
-def _models_log_model() -> Callable[..., Any] | None:
-    # Looked up at call time (not imported): the models layer may not exist yet, and the
-    # lead wires it in after merging issue 16. import-linter cannot see this edge.
-    try:
-        module = importlib.import_module("nbtrack.models")
-    except ImportError:
-        return None
-    fn = getattr(module, "log_model", None)
-    return fn if callable(fn) else None
 
 
 def log_model(run: Run, model: Any, name: str = "model", *, flavor: str = "pickle") -> list[str]:
@@ -40,15 +27,14 @@ def log_model(run: Run, model: Any, name: str = "model", *, flavor: str = "pickl
         flavor: how to save it without the models layer: ``pickle``, ``xgboost``,
             ``lightgbm`` or ``keras``.
     """
-    models_log_model = _models_log_model()
-    if models_log_model is not None:
-        try:
-            models_log_model(model, name)
-            return [name]
-        # The models layer has no flavor for this model (or another signature): store the
-        # plain artifact rather than nothing.
-        except (NotImplementedError, TypeError):
-            pass
+    from nbtrack.errors import ModelError
+    from nbtrack.models import log_model as models_log_model
+
+    try:
+        models_log_model(model, name, run=run)
+        return [name]
+    except ModelError:
+        pass  # no flavor for this object: store the plain artifact rather than nothing
     with tempfile.TemporaryDirectory(prefix="nbtrack-model-") as tmp:
         path = os.path.join(tmp, _save(model, tmp, flavor))
         return [run.log_artifact(path, name)]
