@@ -11,11 +11,14 @@ from typing import Any
 
 from nbtrack.errors import (
     ActiveRunError,
+    AmbiguousRunIdError,
     ArtifactError,
     ConfigError,
+    ExperimentNotFoundError,
     FilterError,
     InvalidKeyError,
     InvalidValueError,
+    MetricNotFoundError,
     NbtrackError,
     NbtrackWarning,
     NoActiveRunError,
@@ -48,7 +51,7 @@ _LAZY = {
     "log_dict": "nbtrack.tracking.fluent",
     "log_figure": "nbtrack.tracking.fluent",
     "get_run": "nbtrack.tracking.query",
-    "search_runs": "nbtrack.tracking.query",
+    "search_runs": "nbtrack.tracking.search",
     "get_metric_history": "nbtrack.tracking.query",
     "list_experiments": "nbtrack.tracking.query",
     "sql": "nbtrack.tracking.query",
@@ -65,11 +68,14 @@ _LAZY = {
 
 __all__ = [
     "ActiveRunError",
+    "AmbiguousRunIdError",
     "ArtifactError",
     "ConfigError",
+    "ExperimentNotFoundError",
     "FilterError",
     "InvalidKeyError",
     "InvalidValueError",
+    "MetricNotFoundError",
     "NbtrackError",
     "NbtrackWarning",
     "NoActiveRunError",
@@ -126,7 +132,9 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    # Tab completion on ``nt.`` offers the public API only: not ``Any``, ``annotations``,
+    # ``importlib`` or the submodules that imports add as attributes.
+    return sorted(__all__)
 
 
 def _jupyter_labextension_paths() -> list[dict[str, str]]:

@@ -10,6 +10,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from nbtrack.errors import MetricNotFoundError
 from nbtrack.mlflow import _runs, _systags, artifacts, entities
 from nbtrack.mlflow import experiments as _exps
 from nbtrack.mlflow.exceptions import MlflowException, translated
@@ -143,7 +144,10 @@ class MlflowClient:
 
     @translated
     def get_metric_history(self, run_id: str, key: str) -> list[entities.Metric]:
-        df = query.get_metric_history(run_id, key, store=self._st)
+        try:
+            df = query.get_metric_history(run_id, key, store=self._st)
+        except MetricNotFoundError:
+            return []  # MLflow returns an empty history for a key the run never logged
         import pandas as pd
 
         epoch = pd.Timestamp(0, tz="UTC")
