@@ -143,13 +143,32 @@ def _jupyter_labextension_paths() -> list[dict[str, str]]:
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    """``%load_ext nbtrack``: register %%track and the line magics."""
+    """IPython's hook for ``%load_ext nbtrack``: register ``%%track`` and the line magics.
+
+    Args:
+        ipython: The running ``InteractiveShell`` (IPython passes it).
+
+    Example:
+        In a notebook cell::
+
+            %load_ext nbtrack
+    """
     from nbtrack.ipython import load_ipython_extension as load
 
     load(ipython)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
+    """IPython's hook for ``%unload_ext nbtrack``: remove the magics and the cell hooks.
+
+    Args:
+        ipython: The running ``InteractiveShell`` (IPython passes it).
+
+    Example:
+        In a notebook cell::
+
+            %unload_ext nbtrack
+    """
     from nbtrack.ipython import unload_ipython_extension as unload
 
     unload(ipython)

@@ -21,7 +21,24 @@ from nbtrack.tracking import query, records, settings
 
 
 class MlflowClient:
-    """MLflow's client API over the nbtrack store at ``tracking_uri`` (default: current)."""
+    """MLflow's client API over the nbtrack store at ``tracking_uri`` (default: current).
+
+    Methods take explicit run and experiment ids (``create_run``, ``log_metric``,
+    ``log_batch``, ``get_metric_history``, ``search_runs``, ``set_terminated`` ...) and
+    return MLflow's entities; see docs/mlflow.md for what differs.
+
+    Args:
+        tracking_uri: A store path, ``file:`` URI or fsspec URL; the current store when None.
+        registry_uri: Accepted for MLflow compatibility; unused.
+
+    Raises:
+        MlflowException: from its methods, with MLflow's error codes.
+
+    Example:
+        >>> client = MlflowClient()  # doctest: +SKIP
+        >>> run = client.create_run("0")  # doctest: +SKIP
+        >>> client.log_metric(run.info.run_id, "rmse", 0.71)  # doctest: +SKIP
+    """
 
     def __init__(self, tracking_uri: str | None = None, registry_uri: str | None = None) -> None:
         self._uri = _store_uri(tracking_uri) if tracking_uri is not None else None

@@ -347,7 +347,18 @@ def count_runs(
 
 
 def list_experiments(*, store: Store | None = None) -> list[str]:
-    """Names of the experiments that hold at least one (not deleted) run."""
+    """Names of the experiments that hold at least one (not deleted) run, sorted.
+
+    Args:
+        store: The store to read; the current one when None.
+
+    Returns:
+        The experiment names.
+
+    Example:
+        >>> nt.list_experiments()  # doctest: +SKIP
+        ['Default', 'mnist']
+    """
     t = _run("SELECT DISTINCT experiment FROM runs ORDER BY experiment", None, store)
     return [x for x in t.column(0).to_pylist() if x is not None]
 
@@ -615,6 +626,21 @@ _ALLOWED_STATEMENTS = {"StatementType.SELECT"}
 
 def sql(query: str, *, store: Store | None = None) -> pd.DataFrame:
     """Run one read-only SELECT over the views runs, params, metrics, tags, artifacts.
+
+    ``runs`` has the attribute columns of ``search_runs``; ``params``/``tags`` are
+    ``(run_id, key, value)``; ``metrics`` is ``(run_id, key, step, timestamp, value)``, one
+    row per point; ``artifacts`` is ``(run_id, path, size, sha256)``. Deleted runs are
+    not in them.
+
+    Args:
+        query: One DuckDB SELECT statement.
+        store: The store to read; the current one when None.
+
+    Returns:
+        The result as a pandas DataFrame.
+
+    Example:
+        >>> nt.sql("SELECT status, count(*) AS n FROM runs GROUP BY status")  # doctest: +SKIP
 
     Raises:
         QueryError: the text is not a single SELECT, or DuckDB refused or failed it.
