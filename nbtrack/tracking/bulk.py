@@ -214,17 +214,21 @@ def search_records(
     Raises:
         FilterError: the filter or an order_by item is malformed.
     """
-    ids = search_run_ids(
-        store,
-        experiments=experiments,
-        filter=filter,
-        order_by=order_by,
-        max_results=max_results,
-        view=view,
-    )
+    # One snapshot for the search and the reads: each ``store.query`` would list the
+    # store's files again (most of this function's time on a store of small segments).
+    with store.reading() as reading:
+        ids = search_run_ids(
+            reading,  # type: ignore[arg-type]
+            experiments=experiments,
+            filter=filter,
+            order_by=order_by,
+            max_results=max_results,
+            view=view,
+        )
+        records = read_runs(reading, ids)  # type: ignore[arg-type]
     now_ms = time.time() * 1000
     out = []
-    for r in read_runs(store, ids):
+    for r in records:
         end_ms = r.end_ms if r.end_ms is not None or r.status != "RUNNING" else now_ms
         row: dict[str, Any] = {
             "run_id": r.run_id,
