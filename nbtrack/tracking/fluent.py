@@ -87,7 +87,8 @@ def start_run(
         tags: tags to set at once.
         nested: start a child of the active run instead of refusing.
         description: free text shown with the run.
-        run_id: resume this run rather than start a new one (``name`` must be None).
+        run_id: resume this run (its id or a unique prefix of ≥ 6 characters) rather than
+            start a new one (``name`` must be None).
 
     Raises:
         ActiveRunError: a run is already active here and ``nested`` is False, or the run
@@ -454,6 +455,7 @@ def _resume(
     """
     checked_params = validation.checked_texts(params or {}, "param", "start_run(params=)")
     checked_tags = validation.checked_texts(tags or {}, "tag", "start_run(tags=)")
+    run_id = query.full_run_id(run_id, store=store)  # a unique prefix names the run too
     live = owned_run(run_id)
     if live is not None and not live.is_finished and live._owner_pid == os.getpid():
         raise ActiveRunError(f"run {live.name!r} ({run_id}) is already open in this process")

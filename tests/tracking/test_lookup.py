@@ -55,6 +55,15 @@ def test_every_run_id_argument_takes_a_unique_prefix(three: list[str]) -> None:
     assert three[1] in set(nt.search_runs()["run_id"])
 
 
+def test_start_run_resumes_a_run_named_by_its_prefix(three: list[str]) -> None:
+    prefix = _unique_prefix(three, 0)
+    with nt.start_run(run_id=prefix) as run:
+        assert run.run_id == three[0]
+        nt.log_metric("loss", 0.25)  # the next step after the run's last one
+    history = nt.get_metric_history(three[0], "loss")
+    assert list(history["step"]) == [0, 1] and list(history["value"]) == [1.0, 0.25]
+
+
 def test_an_ambiguous_prefix_lists_every_candidate(three: list[str]) -> None:
     shared = three[0][: _common(three[0], three[2])]
     assert len(shared) >= 6  # ids start with their start time in ms
