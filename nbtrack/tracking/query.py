@@ -480,8 +480,9 @@ def get_metric_history(run_id: str, key: str, *, store: Store | None = None) -> 
     Raises:
         RunNotFoundError: no run has this id, or it is deleted.
         AmbiguousRunIdError: the prefix matches several runs.
-        MetricNotFoundError: the run has no metric ``key`` (the message lists the keys it
-            has and suggests the closest).
+        MetricNotFoundError: the run has ended without logging ``key`` (the message lists
+            the keys it has and suggests the closest). A RUNNING run that has not logged
+            ``key`` yet gives an empty frame instead, so a reader can poll it.
 
     Example:
         >>> nt.get_metric_history(run.run_id, "loss").tail(2)  # doctest: +SKIP
@@ -496,10 +497,12 @@ def get_metric_history(run_id: str, key: str, *, store: Store | None = None) -> 
     )
     t = _run(sql, [run_id, key], st)
     if t.num_rows == 0:
-        full = _fetch_run_row(run_id, st)["run_id"]  # unknown/deleted runs raise here
+        row = _fetch_run_row(run_id, st)  # unknown/deleted runs raise here
+        full = row["run_id"]
         if full != run_id:  # a prefix
             t = _run(sql, [full, key], st)
-        if t.num_rows == 0:
+        # A running run may not have logged the key yet (a reader polling it): empty.
+        if t.num_rows == 0 and row["status"] != "RUNNING":
             keys = _run(
                 "SELECT DISTINCT key FROM latest_metrics WHERE run_id = ?", [full], st
             ).column(0).to_pylist()

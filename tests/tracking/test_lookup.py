@@ -170,6 +170,17 @@ def test_an_unknown_metric_key_is_an_error_listing_the_keys(three: list[str]) ->
     )
 
 
+def test_a_running_run_gives_an_empty_history_for_a_key_it_has_not_logged_yet(
+    store: object,
+) -> None:
+    with nt.start_run() as run:
+        assert len(nt.get_metric_history(run.run_id, "loss")) == 0  # a reader may poll it
+        nt.log_metric("loss", 0.5)
+        assert list(nt.get_metric_history(run.run_id, "loss")["value"]) == [0.5]
+    with pytest.raises(nt.MetricNotFoundError):  # ended: now it is a typo
+        nt.get_metric_history(run.run_id, "acc")
+
+
 def test_a_run_without_metrics_says_so(store: object) -> None:
     with nt.start_run() as run:
         nt.log_param("lr", 0.1)
