@@ -480,9 +480,10 @@ def get_metric_history(run_id: str, key: str, *, store: Store | None = None) -> 
     Raises:
         RunNotFoundError: no run has this id, or it is deleted.
         AmbiguousRunIdError: the prefix matches several runs.
-        MetricNotFoundError: the run has ended without logging ``key`` (the message lists
-            the keys it has and suggests the closest). A RUNNING run that has not logged
-            ``key`` yet gives an empty frame instead, so a reader can poll it.
+        MetricNotFoundError: the run has ended (FINISHED or FAILED) without logging
+            ``key`` (the message lists the keys it has and suggests the closest). A RUNNING
+            run that has not logged ``key`` yet, or a KILLED one whose writer died before
+            its points were flushed, gives an empty frame instead.
 
     Example:
         >>> nt.get_metric_history(run.run_id, "loss").tail(2)  # doctest: +SKIP
@@ -501,8 +502,9 @@ def get_metric_history(run_id: str, key: str, *, store: Store | None = None) -> 
         full = row["run_id"]
         if full != run_id:  # a prefix
             t = _run(sql, [full, key], st)
-        # A running run may not have logged the key yet (a reader polling it): empty.
-        if t.num_rows == 0 and row["status"] != "RUNNING":
+        # A running run may not have logged the key yet (a reader polling it), and a killed
+        # run may have lost its last points with its writer: empty, not a typo.
+        if t.num_rows == 0 and row["status"] not in ("RUNNING", "KILLED"):
             keys = _run(
                 "SELECT DISTINCT key FROM latest_metrics WHERE run_id = ?", [full], st
             ).column(0).to_pylist()
