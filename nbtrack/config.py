@@ -8,7 +8,12 @@
 | NBTRACK_HEARTBEAT | 5.0 | seconds between writer heartbeats (lease touches) |
 | NBTRACK_DEAD_AFTER | 20.0 | seconds without a heartbeat after which a remote writer is dead |
 | NBTRACK_COMPACT_FILES | 32 | flush segments (size tier 0) in one partition that trigger automatic compaction (see nbtrack.storage.tiers) |
-| NBTRACK_AUTO_COMPACT | 1 | 0 turns automatic compaction off |
+| NBTRACK_AUTO_COMPACT | 1 locally, 0 on object storage | 0 turns automatic compaction off, 1 on (on object storage, compactors then take turns through the compaction lease) |
+| NBTRACK_COMPACT_LEASE | 600.0 | seconds after which an object-storage compaction lease not renewed is expired (must exceed the clock skew between hosts) |
+| NBTRACK_UPLOAD_PART | 16777216 | bytes per part of an artifact's multipart upload to object storage (at least 5 MiB, S3's minimum); bounds the memory an upload takes |
+| NBTRACK_CACHE_DIR | ~/.cache/nbtrack/segments | local copies of a remote store's segment files (immutable, so always valid); ``off`` disables |
+| NBTRACK_CACHE_BYTES | 2147483648 | size bound of that folder (least recently used copies go first) |
+| NBTRACK_HOST_ID | the hostname | this machine's identity in writer leases (set it where hostnames repeat: containers, job arrays) |
 | NBTRACK_GC_GRACE | 60.0 | seconds a replaced segment is kept for readers still scanning it |
 """
 
@@ -51,6 +56,8 @@ def check() -> None:
     dead_after()
     compact_files()
     gc_grace()
+    compact_lease()
+    upload_part()
 
 
 def default_store_uri() -> str:
@@ -78,8 +85,42 @@ def compact_files() -> int:
     return int(_float("NBTRACK_COMPACT_FILES", 32, minimum=2))
 
 
-def auto_compact() -> bool:
-    return os.environ.get("NBTRACK_AUTO_COMPACT", "1") not in ("0", "false", "no")
+def auto_compact(*, remote: bool = False) -> bool:
+    """Whether writers compact in the background (default: on locally, off remotely).
+
+    On object storage, compaction is left to ``nbtrack compact`` unless asked for: many
+    writers on many hosts would otherwise all try, taking turns through the lease.
+    """
+    raw = os.environ.get("NBTRACK_AUTO_COMPACT")
+    if raw is None or raw.strip() == "":
+        return not remote
+    return raw.strip().lower() not in ("0", "false", "no", "off")
+
+
+def compact_lease() -> float:
+    return _float("NBTRACK_COMPACT_LEASE", 600.0)
+
+
+def upload_part() -> int:
+    return int(_float("NBTRACK_UPLOAD_PART", 16 * 2**20, minimum=5 * 2**20))
+
+
+def cache_dir() -> str | None:
+    raw = os.environ.get("NBTRACK_CACHE_DIR")
+    if raw is not None and raw.strip().lower() in ("off", "none", "0", "false", "no"):
+        return None
+    if raw:
+        return os.path.abspath(os.path.expanduser(raw))
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "nbtrack", "segments")
+
+
+def cache_bytes() -> int:
+    return int(_float("NBTRACK_CACHE_BYTES", 2 * 2**30, minimum=1))
+
+
+def host_id() -> str | None:
+    return os.environ.get("NBTRACK_HOST_ID") or None
 
 
 def gc_grace() -> float:

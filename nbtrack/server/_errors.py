@@ -25,8 +25,14 @@ from nbtrack.errors import (
     StoreError,
 )
 
+
+class StoreNotServedError(NbtrackError):
+    """A request picked a store that the server's configuration does not list."""
+
+
 # First match wins: order subclasses before their bases.
 _STATUS: tuple[tuple[type[NbtrackError], int], ...] = (
+    (StoreNotServedError, 403),
     (AmbiguousRunIdError, 400),
     (RunNotFoundError, 404),
     (ExperimentNotFoundError, 404),

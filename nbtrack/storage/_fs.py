@@ -1,22 +1,27 @@
 """The few file operations the store needs, for local paths and fsspec URLs.
 
 Local paths use ``os`` directly (fast, and ``os.replace`` is the atomic step). Any other
-URI goes through fsspec, where a single ``pipe_file`` (one PUT on object storage) is the
-atomic step.
+URI goes through fsspec (``_remote_fs``), where a single PUT is the atomic step.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 import secrets
-import tempfile
-import time
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, Union
 
 from nbtrack.errors import StoreError
 
+if TYPE_CHECKING:
+    from nbtrack.storage._remote_fs import RemoteFileSystem
+
 TMP_SUFFIX = ".tmp"
+#: Bytes read at a time when a file is hashed or copied.
+COPY_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -102,12 +107,25 @@ class LocalFileSystem:
         except (FileNotFoundError, NotADirectoryError):
             return []
 
+    def folder_stamp(self, path: str) -> int | None:
+        """The folder's mtime in ns (it changes when an entry is added, removed or renamed),
+        or None when it does not exist."""
+        try:
+            return os.stat(path).st_mtime_ns
+        except OSError:
+            return None
+
     def list_dirs(self, path: str) -> list[str]:
         try:
             with os.scandir(path) as it:
                 return [e.name for e in it if e.is_dir(follow_symlinks=False)]
         except (FileNotFoundError, NotADirectoryError):
             return []
+
+    @contextlib.contextmanager
+    def listing(self, tables: tuple[str, ...]) -> Iterator[None]:
+        """Local folders are listed one by one (cheap): nothing to prefetch."""
+        yield
 
     def write_atomic(self, path: str, data: bytes, *, exclusive: bool = False) -> bool:
         """Write ``data`` under a temporary name, then make it visible in one rename.
@@ -135,6 +153,49 @@ class LocalFileSystem:
                 pass
             raise
         return True
+
+    def create_exclusive(self, path: str, data: bytes) -> bool:
+        """Make ``path`` hold ``data`` only if nothing is there; False if something is.
+
+        Written under a temporary name, then hard-linked to ``path`` (``link`` fails when the
+        name exists): atomic and exclusive.
+        """
+        staged = self.staging_path(path)
+        try:
+            with open(staged, "wb") as fh:
+                fh.write(data)
+            try:
+                os.link(staged, path)
+            except FileExistsError:
+                return False
+            return True
+        finally:
+            os.unlink(staged)
+
+    def upload_verified(self, src: str, dest: str, sha256: str) -> None:
+        """Copy the local file ``src`` to ``dest`` in chunks, if its content has ``sha256``.
+
+        The copy is staged beside ``dest`` and made visible by one link (an existing
+        ``dest`` holds the same content: nothing to do).
+
+        Raises:
+            StoreError: ``src`` changed since its hash was taken (nothing is made visible).
+        """
+        staged = self.staging_path(dest)
+        try:
+            h = hashlib.sha256()
+            with open(src, "rb") as fin, open(staged, "wb") as fout:
+                while chunk := fin.read(COPY_CHUNK):
+                    h.update(chunk)
+                    fout.write(chunk)
+            if h.hexdigest() != sha256:
+                raise StoreError(f"{src!r} changed while it was being stored; log it again")
+            try:
+                os.link(staged, dest)
+            except FileExistsError:
+                pass  # same name, same content: stored once
+        finally:
+            os.unlink(staged)
 
     def read_bytes(self, path: str) -> bytes:
         with open(path, "rb") as fh:
@@ -189,165 +250,14 @@ class LocalFileSystem:
         return path
 
 
-class RemoteFileSystem:
-    """An fsspec file system (``s3://``, ``gs://``, ``memory://`` ...) rooted at a URL."""
-
-    is_remote = True
-
-    def __init__(self, uri: str, fs: Any = None) -> None:
-        self.protocol = uri.split("://", 1)[0]
-        self.fs = fs if fs is not None else _fsspec_for(uri, self.protocol)
-        self.root = uri.rstrip("/")
-
-    def join(self, *parts: str) -> str:
-        return "/".join([self.root, *parts])
-
-    def ensure_root(self) -> None:
-        try:
-            self.fs.makedirs(self.root, exist_ok=True)
-        except Exception as exc:  # fsspec backends raise anything; re-raised as StoreError
-            text = " ".join(str(exc).split()) or type(exc).__name__
-            hint = ""
-            if "credential" in text.lower() or type(exc).__name__ == "NoCredentialsError":
-                hint = "; " + _CREDENTIALS_HINT.get(
-                    self.protocol, "configure the credentials of this file system"
-                )
-            raise StoreError(f"cannot open the store {self.root!r}: {text}{hint}") from exc
-
-    def _strip(self, path: str) -> str:
-        return path.split("://", 1)[1] if "://" in path else path
-
-    def list_files(self, path: str) -> list[FileInfo]:
-        try:
-            entries = self.fs.ls(path, detail=True, refresh=True)
-        except FileNotFoundError:
-            return []
-        out = []
-        for e in entries:
-            if e.get("type") != "file":
-                continue
-            mtime = e.get("LastModified") or e.get("mtime") or e.get("created") or time.time()
-            if hasattr(mtime, "timestamp"):
-                mtime = mtime.timestamp()
-            out.append(FileInfo(e["name"].rsplit("/", 1)[-1], int(e.get("size") or 0), float(mtime)))
-        return out
-
-    def list_files_known(self, path: str, known: dict[str, FileInfo]) -> list[FileInfo]:
-        """One listing request returns sizes and mtimes anyway: ``known`` is not needed."""
-        return self.list_files(path)
-
-    def list_dirs(self, path: str) -> list[str]:
-        try:
-            entries = self.fs.ls(path, detail=True, refresh=True)
-        except FileNotFoundError:
-            return []
-        return [e["name"].rstrip("/").rsplit("/", 1)[-1] for e in entries if e.get("type") == "directory"]
-
-    def write_atomic(self, path: str, data: bytes, *, exclusive: bool = False) -> bool:
-        # One PUT: object stores make an object visible whole or not at all.
-        if exclusive and self.fs.exists(path):
-            return False
-        self.fs.pipe_file(path, data)
-        return True
-
-    def read_bytes(self, path: str) -> bytes:
-        return bytes(self.fs.cat_file(path))
-
-    def open_read(self, path: str) -> BinaryIO:
-        """A seekable binary file object for reading ``path``."""
-        return self.fs.open(path, "rb")  # type: ignore[no-any-return]
-
-    def exists(self, path: str) -> bool:
-        return bool(self.fs.exists(path))
-
-    def delete(self, path: str) -> None:
-        try:
-            self.fs.rm_file(path)
-        except FileNotFoundError:
-            pass
-
-    def touch(self, path: str, data: bytes) -> None:
-        self.fs.pipe_file(path, data)
-
-    def mtime(self, path: str) -> float | None:
-        try:
-            info = self.fs.info(path)
-        except FileNotFoundError:
-            return None
-        m = info.get("LastModified") or info.get("mtime") or info.get("created")
-        if m is None:
-            return None
-        return float(m.timestamp()) if hasattr(m, "timestamp") else float(m)
-
-    def staging_path(self, path: str) -> str:
-        """A local temporary path to write a file bound for ``path`` (see ``publish``)."""
-        fd, tmp = tempfile.mkstemp(prefix=".nbtrack-", suffix=TMP_SUFFIX)
-        os.close(fd)
-        return tmp
-
-    def publish(self, staged: str, path: str) -> None:
-        """Upload ``staged`` to ``path`` (one object: visible whole or not at all)."""
-        try:
-            self.fs.put_file(staged, path)
-        finally:
-            os.unlink(staged)
-
-    def sql_path(self, path: str) -> str:
-        return path
-
-
-FileSystem = LocalFileSystem | RemoteFileSystem
-
-#: What to install for a URL scheme whose fsspec implementation is missing.
-_INSTALL_HINT = {"s3": "pip install 'nbtrack[s3]'", "s3a": "pip install 'nbtrack[s3]'"}
-#: How to provide credentials, by URL scheme.
-_CREDENTIALS_HINT = {
-    "s3": "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), "
-    "and AWS_ENDPOINT_URL for an S3-compatible server",
-    "gs": "set GOOGLE_APPLICATION_CREDENTIALS or run `gcloud auth application-default login`",
-}
-_CREDENTIALS_HINT["s3a"] = _CREDENTIALS_HINT["s3"]
-_CREDENTIALS_HINT["gcs"] = _CREDENTIALS_HINT["gs"]
-
-
-def _fsspec_for(uri: str, protocol: str) -> Any:
-    """The fsspec file system for ``uri``; a missing package or unknown scheme is a StoreError.
-
-    Raises:
-        StoreError: fsspec does not know the scheme, or its package is not installed (the
-            message names what to install).
-    """
-    try:
-        import fsspec
-    except ImportError as exc:  # pragma: no cover - fsspec is a runtime dependency
-        raise StoreError(f"the store {uri!r} needs fsspec: pip install fsspec") from exc
-    try:
-        fs, _ = fsspec.core.url_to_fs(uri)
-    except ImportError as exc:
-        hint = _INSTALL_HINT.get(protocol)
-        if hint is None:
-            from fsspec.registry import known_implementations
-
-            spec = known_implementations.get(protocol, {})
-            package = str(spec.get("class", "")).split(".", 1)[0]
-            hint = f"pip install {package}" if package else str(exc)
-        raise StoreError(
-            f"the store {uri!r} needs the {protocol}:// file system, which is not "
-            f"installed: {hint}"
-        ) from exc
-    except ValueError as exc:
-        if protocol in fsspec.available_protocols():
-            raise StoreError(f"cannot open the store {uri!r}: {exc}") from exc
-        raise StoreError(
-            f"unknown store URL scheme {protocol + '://'!r} in {uri!r}: use a local path, "
-            "s3://bucket/folder (pip install 'nbtrack[s3]') or another fsspec URL "
-            "(memory://, gs://, az:// ...)"
-        ) from exc
-    return fs
+#: The file system of a store: a local folder or an fsspec URL (``_remote_fs``).
+FileSystem = Union[LocalFileSystem, "RemoteFileSystem"]
 
 
 def open_fs(uri: str, fs: Any = None) -> FileSystem:
     """File system object for a store URI."""
     if fs is None and is_local(uri):
         return LocalFileSystem(uri)
+    from nbtrack.storage._remote_fs import RemoteFileSystem
+
     return RemoteFileSystem(uri, fs)

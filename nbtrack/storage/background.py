@@ -161,7 +161,7 @@ class Background:
                 return
             self.compact_wake.clear()
             hook = store.compact_hook
-            if hook is None or not config.auto_compact():
+            if hook is None or not config.auto_compact(remote=store.fs.is_remote):
                 continue
             started = time.monotonic()
             try:

@@ -9,9 +9,13 @@ becomes visible in one atomic step; from then on readers drop the replaced files
 ``gc`` deletes only after ``NBTRACK_GC_GRACE`` seconds so a scan that started earlier can
 finish. Query results never change.
 
-Compactors exclude each other with a lock file on local stores (writers never take it).
-On object storage run one compactor at a time; if two race anyway, readers accept the
-compacted file with the newest name and ignore the other (see ``FileCatalog``)."""
+Compactors exclude each other with a lock file on local stores (writers never take it), and
+with the compaction lease on object storage (``compaction_lease``: an object created with a
+conditional write, with expiry), where automatic compaction is off unless
+``NBTRACK_AUTO_COMPACT=1``. Before a merged file is made visible its compactor confirms that
+it still holds the lock or lease and that every input is still visible (no other compactor
+merged it meanwhile). If two race anyway, readers accept the compacted file with the newest
+name and ignore the other (see ``FileCatalog`` and docs/format.md)."""
 
 from __future__ import annotations
 
@@ -21,7 +25,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import duckdb
@@ -30,6 +34,7 @@ import pyarrow as pa
 from nbtrack import config
 from nbtrack.storage import compactor, schema, segments, tiers
 from nbtrack.storage.catalog import PartitionFiles
+from nbtrack.storage.compaction_lease import CompactionLease
 from nbtrack.storage.merging import Merger
 from nbtrack.storage.reader import error_line
 from nbtrack.storage.store import ParquetStore
@@ -38,11 +43,42 @@ from nbtrack.storage.tiers import TARGET_BYTES
 log = logging.getLogger("nbtrack")
 
 
+class Hold:
+    """What ``compaction_lock`` yields: true when held; ``check`` confirms it before a publish."""
+
+    def __init__(self, held: bool, lease: CompactionLease | None = None) -> None:
+        self.held = held
+        self.lease = lease
+
+    def __bool__(self) -> bool:
+        return self.held
+
+    def check(self) -> str | None:
+        """None while the lock is still ours, else why a merged file must not be published."""
+        if self.lease is not None and not self.lease.confirm():
+            return "the compaction lease expired and another compactor took it"
+        return None
+
+
 @contextlib.contextmanager
-def compaction_lock(store: ParquetStore, *, blocking: bool) -> Iterator[bool]:
-    """Exclusive lock between compactors of a local store; yields False if busy."""
+def compaction_lock(store: ParquetStore, *, blocking: bool) -> Iterator[Hold]:
+    """Exclusive lock between compactors; yields a false ``Hold`` if another holds it.
+
+    Local stores use ``flock``; object storage the compaction lease, never waited for
+    (``blocking`` applies to local stores only: a remote holder may keep it for minutes).
+    """
     if store.fs.is_remote:
-        yield True
+        lease = CompactionLease(store.fs, store.writer_id)
+        if not lease.acquire():
+            yield Hold(False)
+            return
+        try:
+            yield Hold(True, lease)
+        finally:
+            try:
+                lease.release()
+            except OSError as exc:  # it expires by itself
+                log.warning("nbtrack: could not release the compaction lease: %s", exc)
         return
     folder = store.fs.join("_locks")
     os.makedirs(folder, exist_ok=True)
@@ -51,10 +87,10 @@ def compaction_lock(store: ParquetStore, *, blocking: bool) -> Iterator[bool]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
         except BlockingIOError:
-            yield False
+            yield Hold(False)
             return
         try:
-            yield True
+            yield Hold(True)
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
@@ -70,13 +106,15 @@ def compact_partition(
     budget: int | None = None,
     merger: Merger | None = None,
     max_merges: int = 64,
+    hold: Hold | None = None,
 ) -> dict[str, int]:
     """Merge a partition's files tier by tier (``tiers.plan_merge``) until none qualify.
 
     Every input is read in full by DuckDB, the reader that serves queries, before it is
     merged: a file that DuckDB cannot read is never merged (it stays in place, queries skip
     it and ``doctor`` lists it). The merged file must hold exactly its inputs' rows as DuckDB
-    reads them before it is made visible (``merging``).
+    reads them before it is made visible (``merging``), and only if ``hold`` (the lock or
+    lease taken by the caller) is still held and every input is still visible then.
 
     Returns:
         Counts: ``merges`` done, ``merged_files``, ``rows`` written, ``bytes_read`` and
@@ -86,7 +124,7 @@ def compact_partition(
         with Merger(store.fs) as own:
             return compact_partition(
                 store, table, folder_rel, min_files=min_files, budget=budget, merger=own,
-                max_merges=max_merges,
+                max_merges=max_merges, hold=hold,
             )
     counts = {
         "merges": 0, "merged_files": 0, "rows": 0, "bytes_read": 0, "bytes_written": 0,
@@ -113,6 +151,7 @@ def compact_partition(
             [(store.fs.join(folder_rel, c.name), c.size) for c in chosen],
             sorted(replaces),
             store.fs.join(folder_rel, name),
+            before_publish=_ready_check(store, folder_rel, [c.name for c in chosen], hold),
         )
         for path, why in done.unreadable.items():
             # Left in place and skipped by every read from now on; `nbtrack doctor` lists it.
@@ -133,8 +172,31 @@ def compact_partition(
     return counts
 
 
+def _ready_check(
+    store: ParquetStore, folder_rel: str, inputs: list[str], hold: Hold | None
+) -> Callable[[], str | None]:
+    """The last check before a merged file is published (see ``compact_partition``)."""
+
+    def ready() -> str | None:
+        why = hold.check() if hold is not None else None
+        if why is not None:
+            return why
+        visible = {f.name for f in store.catalog.resolve_partition(folder_rel).visible}
+        gone = [n for n in inputs if n not in visible]
+        if gone:
+            return f"{len(gone)} of its inputs were compacted meanwhile by another compactor"
+        return None
+
+    return ready
+
+
 def _compact_all(
-    store: ParquetStore, folders: list[tuple[str, str]], *, min_files: int, budget: int | None
+    store: ParquetStore,
+    folders: list[tuple[str, str]],
+    *,
+    min_files: int,
+    budget: int | None,
+    hold: Hold | None = None,
 ) -> dict[str, Any]:
     stats: dict[str, Any] = {
         "partitions": 0, "merges": 0, "merged_files": 0, "rows": 0, "bytes_read": 0,
@@ -143,7 +205,8 @@ def _compact_all(
     with Merger(store.fs) as merger:
         for table, folder in folders:
             r = compact_partition(
-                store, table, folder, min_files=min_files, budget=budget, merger=merger
+                store, table, folder, min_files=min_files, budget=budget, merger=merger,
+                hold=hold,
             )
             for key in ("merges", "merged_files", "rows", "bytes_read", "bytes_written",
                         "unreadable"):
@@ -179,7 +242,7 @@ def compact(store: ParquetStore, *, min_files: int = 2, blocking: bool = True) -
             for d in sorted(store.fs.list_dirs(store.fs.join(table)))
             if d.startswith(schema.PARTITION_KEY + "=")
         ]
-        stats = _compact_all(store, folders, min_files=min_files, budget=None)
+        stats = _compact_all(store, folders, min_files=min_files, budget=None, hold=got)
     stats["skipped"] = False
     stats["removed"] = gc(store, only_expired=True)["replaced"]
     return stats
@@ -215,7 +278,9 @@ def merge_due(store: ParquetStore) -> dict[str, Any] | None:
     with compaction_lock(store, blocking=False) as got:
         if not got:
             return None
-        stats = _compact_all(store, busy, min_files=threshold, budget=tiers.AUTO_BUDGET_BYTES)
+        stats = _compact_all(
+            store, busy, min_files=threshold, budget=tiers.AUTO_BUDGET_BYTES, hold=got
+        )
     gc(store, only_expired=True)
     return stats
 

@@ -21,6 +21,15 @@ from nbtrack.storage._fs import FileSystem
 HOST = socket.gethostname()
 
 
+def host_id() -> str:
+    """This machine's name in leases: ``$NBTRACK_HOST_ID`` if set, else the hostname.
+
+    Set it where hostnames are not unique (containers, job arrays): writers with different
+    host ids never check each other's pids, only heartbeats.
+    """
+    return config.host_id() or HOST
+
+
 def _read_text(path: str) -> str | None:
     try:
         with open(path) as fh:
@@ -71,7 +80,7 @@ def _pid_alive(pid: int, start: str | None) -> bool:
 
 def _same_pid_space(lease: dict[str, Any]) -> bool:
     """True when the lease's pid can be checked here: same host, boot and pid namespace."""
-    if lease.get("host") != HOST:
+    if lease.get("host") != host_id():
         return False
     if "boot_id" not in lease:  # a lease written before boot ids were recorded
         return True
@@ -84,7 +93,7 @@ def _same_pid_space(lease: dict[str, Any]) -> bool:
 def identity(pid: int) -> dict[str, Any]:
     """What a lease says about its writer's process."""
     return {
-        "host": HOST,
+        "host": host_id(),
         "boot_id": BOOT_ID,
         "pid_ns": PID_NS,
         "pid": pid,

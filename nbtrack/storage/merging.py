@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import duckdb
@@ -71,7 +72,7 @@ class Merger:
             },
         )
         if fs.is_remote:
-            self.con.register_filesystem(fs.fs)  # type: ignore[union-attr]
+            self.con.register_filesystem(fs.duck_fs)  # type: ignore[union-attr]
         self.con.execute("SET TimeZone = 'UTC'")
         self.con.execute("SET enable_progress_bar = false")
         self.con.execute("SET enable_progress_bar_print = false")
@@ -106,12 +107,15 @@ class Merger:
         inputs: list[tuple[str, int]],
         replaces: list[str],
         dest: str,
+        *,
+        before_publish: Callable[[], str | None] | None = None,
     ) -> MergeResult:
         """Merge ``inputs`` ((path, size) in arrival order) into a new file at ``dest``.
 
         ``replaces`` goes into the footer (``nbtrack.replaces``). Inputs DuckDB cannot read
         are left out of the result and listed in ``unreadable``; with fewer than two
-        readable inputs nothing is written.
+        readable inputs nothing is written. ``before_publish`` is called last, before the
+        merged file is made visible: a reason returned refuses the publication.
         """
         out = MergeResult()
         good: list[tuple[str, int]] = []
@@ -143,6 +147,10 @@ class Merger:
                 )
                 return out
             out.bytes_out = os.path.getsize(staged)
+            why = before_publish() if before_publish is not None else None
+            if why is not None:
+                out.refused = why
+                return out
             self.fs.publish(staged, dest)
             staged = ""
         finally:
@@ -156,10 +164,31 @@ class Merger:
         out.merged = [p for p, _ in good]
         return out
 
+    def unique_run_key(self, paths: list[str]) -> bool:
+        """Whether metrics files ``paths`` together hold one row per (run_id, key).
+
+        Only asked when each input says so in its footer; then the inputs must also share
+        no (run_id, key), counted by DuckDB (in the compactor, off the logging path).
+        """
+        flagged = self.con.sql(
+            "SELECT count(DISTINCT file_name) FROM parquet_kv_metadata(?::VARCHAR[]) "
+            "WHERE decode(key) = ? AND decode(value) = '1'",
+            params=[paths, schema.UNIQUE_META.decode()],
+        ).fetchall()[0][0]
+        if int(flagged) != len(paths):
+            return False
+        got = self.con.sql(
+            "SELECT count(*), (SELECT count(*) FROM (SELECT DISTINCT run_id, key FROM "
+            "read_parquet(?::VARCHAR[]))) FROM read_parquet(?::VARCHAR[])",
+            params=[paths, paths],
+        ).fetchall()[0]
+        return int(got[0]) == int(got[1])
+
     def _write(self, table: str, paths: list[str], replaces: list[str], staged: str) -> int:
         """Stream the rows of ``paths`` in order into ``staged``; returns rows written."""
         sch = schema.SCHEMAS[table]
-        meta = segments.footer_metadata(replaces)
+        unique = table == "metrics" and self.unique_run_key(paths)
+        meta = segments.footer_metadata(replaces, unique_run_key=unique)
         cols = ", ".join(quote_ident(f.name) for f in sch)
         # One thread and preserve_insertion_order: files in list order, rows in file order.
         reader = self.con.sql(

@@ -55,8 +55,11 @@ def connect(
         con.execute("SET enable_progress_bar = false")
         con.execute("SET enable_progress_bar_print = false")
         if fs.is_remote:
-            con.register_filesystem(fs.fs)  # type: ignore[union-attr]
-        elif sandbox:
+            con.register_filesystem(fs.duck_fs)  # type: ignore[union-attr]
+        if sandbox:
+            # Also for object storage: the registered file system would otherwise reach the
+            # whole account (other buckets and prefixes), and DuckDB's own local file system
+            # the machine. allowed_directories takes URLs as well as paths.
             root = fs.root.rstrip("/") + "/"
             con.execute(f"SET allowed_directories = [{sql_string(root)}]")
             # DuckDB allows reading its temp_directory (default <cwd>/.tmp): point it at a

@@ -266,6 +266,31 @@ class ParquetStore:
             raise StoreError(f"could not write an artifact to the store: {exc}") from exc
         return sha
 
+    def put_blob_file(self, path: str) -> tuple[str, int]:
+        """Store a local file content-addressed, streamed; returns (sha256, size).
+
+        The file is hashed first (in chunks), so content already in the store is not
+        uploaded again; otherwise it is copied in chunks (a multipart upload on object
+        storage), never read into memory whole.
+
+        Raises:
+            StoreError: the file could not be read or stored, or changed meanwhile.
+        """
+        try:
+            h = hashlib.sha256()
+            size = 0
+            with open(path, "rb") as fh:
+                while chunk := fh.read(1 << 20):
+                    h.update(chunk)
+                    size += len(chunk)
+            sha = h.hexdigest()
+            dest = self.blob_path(sha)
+            if not self.fs.exists(dest):
+                self.fs.upload_verified(path, dest, sha)
+        except OSError as exc:
+            raise StoreError(f"could not store {path!r} as an artifact: {exc}") from exc
+        return sha, size
+
     def read_blob(self, sha: str) -> bytes:
         try:
             return self.fs.read_bytes(self.blob_path(sha))
@@ -288,7 +313,7 @@ class ParquetStore:
         self.flush()
         # Leases first, files second: a run that ends between the two is never KILLED.
         leases_before = self.leases.present()
-        snap = self.catalog.snapshot()
+        snap = self.catalog.snapshot(quick=True)
         v = self.views()
         try:
             v.install(snap)

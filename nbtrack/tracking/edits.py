@@ -9,12 +9,11 @@ REST API, another kernel) sees the edit at once. Inputs are checked with
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any
 
 from nbtrack.errors import ActiveRunError, InvalidValueError, RunNotFoundError
 from nbtrack.storage.schema import experiment_id
-from nbtrack.tracking import query, validation
+from nbtrack.tracking import _clock, query, validation
 
 if TYPE_CHECKING:
     from nbtrack.storage import ParquetStore
@@ -51,7 +50,7 @@ def set_run_tag(run_id: str, key: str, value: Any, *, store: ParquetStore | None
     st = query._store(store)
     row = _current(run_id, st)
     st.add_record(
-        "tags", experiment_id(row["experiment"]), (run_id, key, checked[key], time.time_ns())
+        "tags", experiment_id(row["experiment"]), (run_id, key, checked[key], _clock.record_ns())
     )
     st.flush()
 
@@ -66,7 +65,7 @@ def delete_run_tag(run_id: str, key: str, *, store: ParquetStore | None = None) 
     validation.check_key(key, "tag key")
     st = query._store(store)
     row = _current(run_id, st)
-    st.add_record("tags", experiment_id(row["experiment"]), (run_id, key, None, time.time_ns()))
+    st.add_record("tags", experiment_id(row["experiment"]), (run_id, key, None, _clock.record_ns()))
     st.flush()
 
 
@@ -106,7 +105,7 @@ def rename_run(run_id: str, name: str, *, store: ParquetStore | None = None) -> 
             row["parent_run_id"],
             row["description"],
             row["owner"],
-            time.time_ns(),
+            _clock.record_ns(),
         ),
     )
     st.flush()

@@ -18,7 +18,7 @@ from nbtrack.errors import (
     NoActiveRunError,
     ParamConflictError,
 )
-from nbtrack.tracking import query, settings, validation
+from nbtrack.tracking import _clock, query, settings, validation
 from nbtrack.tracking.run import Run, open_owned, owned_run, start_owned_run
 
 if TYPE_CHECKING:
@@ -480,6 +480,8 @@ def _resume(
         description=old.description,
     )
     run._params = dict(old.params)
+    # Records written from here on must be newer than the run's, whatever this host's clock.
+    _clock.CLOCK.observe(query.last_record_ns(run_id, store=store))
     for key, step in query.max_steps(run_id, store=store).items():
         run._next_step[key] = step + 1
     # Param conflicts are errors before anything is written.

@@ -23,7 +23,7 @@ from nbtrack.errors import (
     StoreError,
 )
 from nbtrack.storage.reader import quote_ident
-from nbtrack.tracking import lookup, settings
+from nbtrack.tracking import _clock, lookup, settings
 from nbtrack.tracking.filter import Node, compile_filter, parse_filter, referenced_keys
 from nbtrack.tracking.run import Run, owned_run
 
@@ -458,6 +458,21 @@ def run_tags(run_id: str, store: Store | None = None) -> dict[str, str]:
     return _kv("SELECT key, value FROM tags WHERE run_id = ? ORDER BY key", run_id, store)
 
 
+def last_record_ns(run_id: str, *, store: Store | None = None) -> int:
+    """The newest ``record_time`` among a run's records (0 when it has none)."""
+    t = _run(
+        "SELECT coalesce(max(t), 0) FROM ("
+        "SELECT max(record_time) AS t FROM _runs_raw WHERE run_id = $1 "
+        "UNION ALL SELECT max(record_time) FROM _params_raw WHERE run_id = $1 "
+        "UNION ALL SELECT max(record_time) FROM _tags_raw WHERE run_id = $1 "
+        "UNION ALL SELECT max(record_time) FROM _artifacts_raw WHERE run_id = $1 "
+        "UNION ALL SELECT max(record_time) FROM _deletions_raw WHERE run_id = $1)",
+        [run_id],
+        _store(store),
+    )
+    return int(t.column(0)[0].as_py())
+
+
 def max_steps(run_id: str, *, store: Store | None = None) -> dict[str, int]:
     """Highest step logged so far for each metric key of a run."""
     return _kv(
@@ -719,8 +734,6 @@ def restore_run(run_id: str, *, store: Store | None = None) -> None:
 
 
 def _set_deleted(run_id: str, deleted: bool, store: Store | None) -> None:
-    import time
-
     from nbtrack.storage.schema import experiment_id
 
     st = _store(store)
@@ -729,6 +742,6 @@ def _set_deleted(run_id: str, deleted: bool, store: Store | None) -> None:
     if t.num_rows == 0:
         raise RunNotFoundError(f"no run with id {run_id!r} in the store at {st.uri}")
     st.add_record(
-        "deletions", experiment_id(t.column(0)[0].as_py()), (run_id, deleted, time.time_ns())
+        "deletions", experiment_id(t.column(0)[0].as_py()), (run_id, deleted, _clock.record_ns())
     )
     st.flush()

@@ -11,14 +11,13 @@ the records in this process's buffer; call ``store.flush()`` (or read) to make t
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from nbtrack.errors import InvalidValueError, ParamConflictError, RunNotFoundError
 from nbtrack.storage.schema import experiment_id as partition_of
-from nbtrack.tracking import validation
+from nbtrack.tracking import _clock, validation
 from nbtrack.tracking.validation import check_key
 
 if TYPE_CHECKING:
@@ -72,7 +71,7 @@ def write_run_state(store: ParquetStore, state: RunState, *, owner: str | None =
             state.parent_run_id,
             state.description,
             owner,
-            time.time_ns(),
+            _clock.record_ns(),
         ),
     )
 
@@ -110,6 +109,27 @@ def existing_run_ids(store: ParquetStore, run_ids: Sequence[str]) -> set[str]:
     return set(t.column(0).to_pylist())
 
 
+def runs_with_points(store: ParquetStore, run_ids: Sequence[str]) -> set[str]:
+    """Which of ``run_ids`` have metric points on disk, with or without a lifecycle record
+    (an interrupted import leaves points of a run it never finished)."""
+    if not run_ids:
+        return set()
+    t = store.query(
+        "SELECT DISTINCT run_id FROM _metrics_raw WHERE run_id IN (SELECT unnest(?::VARCHAR[]))",
+        [list(run_ids)],
+    )
+    return set(t.column(0).to_pylist())
+
+
+def stored_points(store: ParquetStore, run_id: str) -> list[tuple[str, int, int, float]]:
+    """Every point of ``run_id`` on disk as (key, step, timestamp ms, value), duplicates kept."""
+    t = store.query(
+        "SELECT key, step, epoch_ms(timestamp), value FROM _metrics_raw WHERE run_id = ?",
+        [run_id],
+    )
+    return list(zip(*(t.column(i).to_pylist() for i in range(4)), strict=True))
+
+
 def write_params(
     store: ParquetStore, experiment: str, run_id: str, params: Mapping[str, Any],
     *, existing: Mapping[str, str] | None = None,
@@ -127,7 +147,7 @@ def write_params(
                 f"param {k!r} of run {run_id} is already {old[k]!r}; a param cannot change "
                 f"(tried {text[:60]!r}); use a metric or a tag for values that change"
             )
-    now = time.time_ns()
+    now = _clock.record_ns()
     eid = partition_of(experiment)
     for k, text in checked.items():
         if k not in old:
@@ -144,7 +164,7 @@ def write_tags(
         check_key(k, "tag key"): (None if v is None else validation.tag_value(k, v))
         for k, v in tags.items()
     }
-    now = time.time_ns()
+    now = _clock.record_ns()
     eid = partition_of(experiment)
     for k, text in checked.items():
         store.add_record("tags", eid, (run_id, k, text, now))
@@ -194,14 +214,14 @@ def write_artifact(
         raise InvalidValueError("artifact name is empty")
     sha = store.put_blob(data)
     store.add_record(
-        "artifacts", partition_of(experiment), (run_id, path, len(data), sha, time.time_ns())
+        "artifacts", partition_of(experiment), (run_id, path, len(data), sha, _clock.record_ns())
     )
     return path
 
 
 def write_deleted(store: ParquetStore, experiment: str, run_id: str, deleted: bool) -> None:
     """Buffer a soft delete (or restore) record."""
-    store.add_record("deletions", partition_of(experiment), (run_id, bool(deleted), time.time_ns()))
+    store.add_record("deletions", partition_of(experiment), (run_id, bool(deleted), _clock.record_ns()))
 
 
 @dataclass(frozen=True)
@@ -236,7 +256,7 @@ def write_input(store: ParquetStore, experiment: str, run_id: str, ds: DatasetIn
         "inputs",
         partition_of(experiment),
         (run_id, ds.name, ds.digest, ds.source_type, ds.source, ds.schema, ds.profile,
-         ds.context, time.time_ns()),
+         ds.context, _clock.record_ns()),
     )
 
 

@@ -29,7 +29,7 @@ from nbtrack.errors import (
     RunFinishedError,
 )
 from nbtrack.storage.schema import experiment_id as _experiment_id
-from nbtrack.tracking import validation
+from nbtrack.tracking import _clock, validation
 from nbtrack.tracking.validation import _valid_keys, check_key, metric_value
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ def _utc(ms: int | None) -> _dt.datetime | None:
 
 
 def _now_ns() -> int:
-    return time.time_ns()
+    return _clock.record_ns()
 
 
 class Run:
@@ -446,7 +446,15 @@ class Run:
             raise ArtifactError(f"cannot log {str(src)!r}: no such file")
         name = validation.artifact_path(src.name, "artifact name")
         path = f"{folder}/{name}" if folder else name
-        return self._add_artifact(path, src.read_bytes())
+        return self._add_artifact_file(path, src)
+
+    def _add_artifact_file(self, path: str, src: Path) -> str:
+        """Store the file at ``src`` as artifact ``path``, streamed (never read whole)."""
+        sha, size = self._store.put_blob_file(str(src))
+        self._store.add_record(
+            "artifacts", self._experiment_id, (self.run_id, path, size, sha, _now_ns())
+        )
+        return path
 
     def log_artifacts(self, local_dir: str | os.PathLike[str], artifact_path: str | None = None) -> list[str]:
         """Copy a folder's files into the run; symlinks that point outside it are skipped."""
@@ -456,7 +464,8 @@ class Run:
         if not root.is_dir():
             raise ArtifactError(f"cannot log {str(root)!r}: no such folder")
         real_root = root.resolve()
-        items: list[tuple[str, bytes]] = []
+        # Every name is checked before anything is stored; files are then streamed one by one.
+        items: list[tuple[str, Path]] = []
         for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
             for d in list(dirnames):
                 full = Path(dirpath) / d
@@ -483,8 +492,8 @@ class Run:
                     continue
                 rel = full.relative_to(root).as_posix()
                 rel = validation.artifact_path(rel, "artifact name")
-                items.append((f"{folder}/{rel}" if folder else rel, target.read_bytes()))
-        return [self._add_artifact(p, data) for p, data in items]
+                items.append((f"{folder}/{rel}" if folder else rel, target))
+        return [self._add_artifact_file(p, src) for p, src in items]
 
     def log_text(self, text: str, name: str) -> str:
         self._check_open()

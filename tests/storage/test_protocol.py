@@ -104,6 +104,11 @@ class MemoryStore:
         self.blobs[sha] = data
         return sha
 
+    def put_blob_file(self, path: str) -> tuple[str, int]:
+        with open(path, "rb") as fh:
+            data = fh.read()
+        return self.put_blob(data), len(data)
+
     def read_blob(self, sha: str) -> bytes:
         return self.blobs[sha]
 
