@@ -33,6 +33,7 @@ help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 $(BIN)/python:
+	@echo "==> creating the virtualenv $(VENV)"
 	$(PYTHON) -m venv $(VENV)
 
 # pip's build hook (hatch-jupyter-builder) runs `jlpm install && jlpm build` for the lab
@@ -40,16 +41,23 @@ $(BIN)/python:
 # the venv's share/jupyter/labextensions/nbtrack to that folder, so `make labextension`
 # after a TypeScript edit is all JupyterLab needs.
 $(VENV)/.installed-dev: pyproject.toml package.json | $(BIN)/python
+	@echo "==> installing nbtrack and the dev extras into $(VENV) (a few minutes the first time; pip -q)"
 	$(PIP) install --quiet -e '.[dev]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (nbtrack)" >/dev/null
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/jupyter labextension develop --overwrite . >/dev/null
 	touch $@
 
+# pip runs without --quiet here: the first install takes minutes (downloads, building the
+# lab extension), and a newcomer should see it progress rather than a silent terminal.
 $(VENV)/.installed-demo: pyproject.toml package.json | $(BIN)/python
-	$(PIP) install --quiet -e '.[demo]'
+	@echo "==> [1/3] installing nbtrack and the demo extras into $(VENV) (about 2 minutes the first time)"
+	$(PIP) install -e '.[demo]'
+	@echo "==> [2/3] registering the 'Python 3 (nbtrack)' kernel"
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (nbtrack)" >/dev/null
+	@echo "==> [3/3] linking the JupyterLab extension"
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/jupyter labextension develop --overwrite . >/dev/null
 	touch $@
+	@echo "==> $(VENV) is ready"
 
 labextension: $(VENV)/.installed-dev  ## rebuild the JupyterLab extension after editing src/
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/jlpm install

@@ -1,16 +1,19 @@
 """Wall time of one ``nbtrack`` command in a fresh process (issue 11: under 0.5 s on a quiet box).
 
-Run by hand: ``python benchmarks/cli_startup.py [--runs 20] [--reps 5]``. Builds a small store
-(20 runs × 2 metrics × 20 steps, two params) in a temporary folder, then times ``nbtrack runs
-list`` (table), ``runs list --json`` and ``experiments``, each ``--reps`` times, and prints the
-median and best wall time with the 1-minute load average (the numbers mean little on a busy
-machine: compare them only with the load).
+Run by hand: ``python benchmarks/cli_startup.py [--runs 20] [--reps 5] [--store PATH]``. Builds
+a small store (20 runs × 2 metrics × 20 steps, two params) in a temporary folder, or uses
+``--store`` (e.g. the demo store ``make demo-headless`` fills, ``./.nbtrack``), then times
+``nbtrack runs list`` (table), ``runs list --json`` and ``experiments``, each ``--reps`` times,
+and prints the median and best wall time, the median CPU time of the process (user + system:
+what the wall time would be with a core to itself) and the 1-minute load average (wall times
+mean little on a busy machine: compare them only with the load).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -35,16 +38,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--store", help="time this existing store instead of building one")
     args = parser.parse_args()
     env = dict(
         os.environ, PYTHONPATH=os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")]))
     )
     with tempfile.TemporaryDirectory() as tmp:
-        store = os.path.join(tmp, "store")
-        subprocess.run([sys.executable, "-c", POPULATE, store, str(args.runs)], env=env, check=True)
+        store = args.store or os.path.join(tmp, "store")
+        if not args.store:
+            subprocess.run(
+                [sys.executable, "-c", POPULATE, store, str(args.runs)], env=env, check=True
+            )
         for command in (["runs", "list"], ["runs", "list", "--json"], ["experiments"]):
-            times = []
+            times, cpu = [], []
             for _ in range(args.reps):
+                before = resource.getrusage(resource.RUSAGE_CHILDREN)
                 start = time.perf_counter()
                 subprocess.run(
                     [sys.executable, "-m", "nbtrack", "--store", store, *command],
@@ -53,10 +61,15 @@ def main() -> None:
                     stdout=subprocess.DEVNULL,
                 )
                 times.append(time.perf_counter() - start)
+                after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                cpu.append(
+                    after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+                )
             load = os.getloadavg()[0]
             print(
                 f"nbtrack {' '.join(command):<20} median {statistics.median(times):.3f} s  "
-                f"best {min(times):.3f} s  ({args.reps} runs, load {load:.2f})"
+                f"best {min(times):.3f} s  cpu {statistics.median(cpu):.3f} s  "
+                f"({args.reps} runs, load {load:.2f})"
             )
 
 

@@ -11,11 +11,14 @@ from typing import Any
 
 from nbtrack.errors import (
     ActiveRunError,
+    AmbiguousRunIdError,
     ArtifactError,
     ConfigError,
+    ExperimentNotFoundError,
     FilterError,
     InvalidKeyError,
     InvalidValueError,
+    MetricNotFoundError,
     ModelError,
     ModelNotFoundError,
     NbtrackError,
@@ -51,7 +54,7 @@ _LAZY = {
     "log_dict": "nbtrack.tracking.fluent",
     "log_figure": "nbtrack.tracking.fluent",
     "get_run": "nbtrack.tracking.query",
-    "search_runs": "nbtrack.tracking.query",
+    "search_runs": "nbtrack.tracking.search",
     "get_metric_history": "nbtrack.tracking.query",
     "list_experiments": "nbtrack.tracking.query",
     "sql": "nbtrack.tracking.query",
@@ -79,11 +82,14 @@ _LAZY = {
 
 __all__ = [
     "ActiveRunError",
+    "AmbiguousRunIdError",
     "ArtifactError",
     "ConfigError",
+    "ExperimentNotFoundError",
     "FilterError",
     "InvalidKeyError",
     "InvalidValueError",
+    "MetricNotFoundError",
     "ModelError",
     "ModelNotFoundError",
     "NbtrackError",
@@ -154,7 +160,9 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    # Tab completion on ``nt.`` offers the public API only: not ``Any``, ``annotations``,
+    # ``importlib`` or the submodules that imports add as attributes.
+    return sorted(__all__)
 
 
 def _jupyter_labextension_paths() -> list[dict[str, str]]:
@@ -163,13 +171,32 @@ def _jupyter_labextension_paths() -> list[dict[str, str]]:
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    """``%load_ext nbtrack``: register %%track and the line magics."""
+    """IPython's hook for ``%load_ext nbtrack``: register ``%%track`` and the line magics.
+
+    Args:
+        ipython: The running ``InteractiveShell`` (IPython passes it).
+
+    Example:
+        In a notebook cell::
+
+            %load_ext nbtrack
+    """
     from nbtrack.ipython import load_ipython_extension as load
 
     load(ipython)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
+    """IPython's hook for ``%unload_ext nbtrack``: remove the magics and the cell hooks.
+
+    Args:
+        ipython: The running ``InteractiveShell`` (IPython passes it).
+
+    Example:
+        In a notebook cell::
+
+            %unload_ext nbtrack
+    """
     from nbtrack.ipython import unload_ipython_extension as unload
 
     unload(ipython)

@@ -4,7 +4,10 @@
     ├── InvalidKeyError          a param/metric/tag/artifact key breaks the key rule
     ├── InvalidValueError        a value of the wrong type or size
     ├── ParamConflictError       a param logged twice with different values
-    ├── RunNotFoundError         an unknown run id
+    ├── RunNotFoundError         an unknown run id (or a deleted run)
+    │   └── AmbiguousRunIdError  a run id prefix that several runs share
+    ├── ExperimentNotFoundError  an experiment name no run and no record has
+    ├── MetricNotFoundError      a metric key the run never logged
     ├── RunFinishedError         logging to a run that has ended
     ├── ReadOnlyRunError         logging through a get_run handle of another process's run
     ├── NoActiveRunError         a fluent call with no active run
@@ -42,6 +45,18 @@ class ParamConflictError(NbtrackError, ValueError):
 
 class RunNotFoundError(NbtrackError, LookupError):
     """No run with this id exists in the store (or it is deleted)."""
+
+
+class AmbiguousRunIdError(RunNotFoundError):
+    """A run id prefix matches several runs; the message lists them."""
+
+
+class ExperimentNotFoundError(NbtrackError, LookupError):
+    """No experiment has this name; the message lists those that exist."""
+
+
+class MetricNotFoundError(NbtrackError, LookupError):
+    """The run has no metric with this key; the message lists the keys it has."""
 
 
 class RunFinishedError(NbtrackError):

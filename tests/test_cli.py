@@ -889,3 +889,22 @@ def test_runs_list_table_shows_what_json_says(store: Path) -> None:
         for r in rows
     ]
     assert [line.split() for line in lines] == expected
+
+
+# --------------------------------------------------------------------------- typos
+
+
+def test_typos_get_the_python_api_error_with_a_suggestion(store: Path, ids: dict[str, str]) -> None:
+    # The same check and message as nbtrack.search_runs / get_metric_history (tracking.lookup).
+    done = nbtrack("runs", "list", "-e", "alpah", store=store)
+    assert_one_line_error(done, "no experiment named 'alpah'", "did you mean 'alpha'")
+    done = nbtrack("metrics", ids["a-nlp"], "los", store=store)
+    assert_one_line_error(done, "has no metric 'los'", "did you mean 'loss'", "it has: 'loss'")
+
+
+def test_table_cells_are_plain_text_not_rich_markup() -> None:
+    from nbtrack.cli._output import render_table
+
+    text, hidden = render_table(["tag", "n"], [["[bold]", 1], ["[red]hi[/red]", 2]], width=80)
+    assert hidden == 0
+    assert "[bold]" in text and "[red]hi[/red]" in text

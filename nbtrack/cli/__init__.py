@@ -91,8 +91,8 @@ def _check_store(uri: str | None) -> str:
 #: The public functions the CLI calls (``nt.<name>``), by the tracking module defining them.
 _PUBLIC = {
     "settings": ("set_store",),
+    "search": ("search_runs",),
     "query": (
-        "search_runs",
         "get_run",
         "get_metric_history",
         "sql",
@@ -112,9 +112,9 @@ def _api() -> Any:
     """
     from types import SimpleNamespace
 
-    from nbtrack.tracking import query, settings
+    from nbtrack.tracking import query, search, settings
 
-    modules = {"settings": settings, "query": query}
+    modules = {"settings": settings, "query": query, "search": search}
     return SimpleNamespace(
         **{name: getattr(modules[m], name) for m, names in _PUBLIC.items() for name in names}
     )

@@ -239,6 +239,11 @@ def render_table(
         force_terminal=False,
         legacy_windows=False,
         soft_wrap=False,
+        # Cells are plain text: no markup parsing (a tag value "[bold]" stays as it is), no
+        # emoji codes, no highlighting regexes (they were most of the rendering time).
+        markup=False,
+        emoji=False,
+        highlight=False,
     )
     console.print(table)
     text = buffer.getvalue()

@@ -21,7 +21,7 @@ from nbtrack.cli._output import (
     frame_records,
     is_missing,
 )
-from nbtrack.cli._runs import ATTRIBUTES, MIN_PREFIX, api, bulk_store, ms_to_dt
+from nbtrack.cli._runs import ATTRIBUTES, MIN_PREFIX, api, bulk_store
 from nbtrack.errors import NbtrackError
 
 #: Runs listed by ``runs list`` when ``--limit`` is not given (0 lists every run).
@@ -45,15 +45,6 @@ ALIASES = {
 HEADERS = {"start_time": "start", "end_time": "end", "duration_s": "duration"}
 
 
-def _known_experiments(nt: Any, deleted: bool) -> set[str]:
-    known = {str(e) for e in nt.list_experiments()}
-    if deleted:
-        bulk, store = bulk_store()
-        ids = bulk.search_run_ids(store, experiments=None, view=bulk.DELETED_ONLY)
-        known |= {r.experiment for r in bulk.read_runs(store, ids)}
-    return known
-
-
 def _bulk_records(
     args: argparse.Namespace, max_results: int | None, *, deleted: bool
 ) -> list[dict[str, Any]]:
@@ -63,7 +54,7 @@ def _bulk_records(
     pandas (a third of the command's CPU time), and deleted runs come the same way.
     """
     bulk, store = bulk_store()
-    ids = bulk.search_run_ids(
+    rows = bulk.search_records(
         store,
         experiments=args.experiment or None,
         filter=args.filter or "",
@@ -71,28 +62,10 @@ def _bulk_records(
         max_results=max_results,
         view=bulk.DELETED_ONLY if deleted else bulk.ACTIVE_ONLY,
     )
-    now_ms = _dt.datetime.now(_dt.timezone.utc).timestamp() * 1000
-    out = []
-    for r in bulk.read_runs(store, ids):
-        end_ms = r.end_ms if r.end_ms is not None or r.status != "RUNNING" else now_ms
-        row: dict[str, Any] = {
-            "run_id": r.run_id,
-            "experiment": r.experiment,
-            "name": r.name,
-            "status": r.status,
-            "start_time": ms_to_dt(r.start_ms),
-            "end_time": ms_to_dt(r.end_ms),
-            "duration_s": (end_ms - r.start_ms) / 1000 if end_ms is not None else None,
-            "parent_run_id": r.parent_run_id,
-            "description": r.description,
-        }
-        if deleted:
-            row["deleted"] = True
-        row.update({f"params.{k}": v for k, v in r.params.items()})
-        row.update({f"metrics.{k}": v[0] for k, v in r.metrics.items()})
-        row.update({f"tags.{k}": v for k, v in r.tags.items()})
-        out.append(row)
-    return out
+    if not deleted:
+        for row in rows:
+            del row["deleted"]
+    return rows
 
 
 def _order_by(values: list[str] | None) -> list[str] | None:
@@ -197,12 +170,10 @@ def _short_ids(ids: list[str]) -> dict[str, str]:
 def cmd_runs_list(args: argparse.Namespace, out: Output) -> int:
     """List runs matching a filter, across all experiments unless one is given."""
     nt = api()
-    if args.experiment:
-        known = _known_experiments(nt, args.deleted)
-        unknown = [e for e in args.experiment if e not in known]
-        if unknown:
-            have = ", ".join(sorted(known)) or "none yet"
-            raise NbtrackError(f"no experiment named {unknown[0]!r} (experiments: {have})")
+    if args.experiment:  # the Python API's check and message (lists them, suggests one)
+        from nbtrack.tracking import lookup
+
+        lookup.check_experiments(bulk_store()[1], args.experiment)
     limit = DEFAULT_LIMIT if args.limit is None else args.limit
     max_results = (limit + 1) if limit else None
     if args.deleted or not out.as_json:

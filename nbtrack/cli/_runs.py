@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -18,10 +17,10 @@ from nbtrack.cli._output import (
     format_cell,
     frame_records,
 )
-from nbtrack.errors import NbtrackError, RunNotFoundError
+from nbtrack.errors import AmbiguousRunIdError, NbtrackError, RunNotFoundError
 
 #: A run id prefix must be at least this long (as with git).
-MIN_PREFIX = 6
+MIN_PREFIX = 6  # nbtrack.tracking.lookup.MIN_PREFIX; not imported: it loads duckdb
 #: Attributes of a run, in the order ``runs show`` prints them.
 ATTRIBUTES = (
     "run_id",
@@ -34,7 +33,6 @@ ATTRIBUTES = (
     "parent_run_id",
     "description",
 )
-_ID_TEXT = re.compile(r"^[0-9A-Za-z-]+$")
 
 
 def api() -> Any:
@@ -64,38 +62,21 @@ def ms_to_dt(ms: int | None) -> _dt.datetime | None:
 def resolve_run_id(text: str) -> str:
     """The full id of the run named by ``text``: an id, or a unique prefix (≥ 6 characters).
 
-    Deleted runs count too (they can be shown and restored). An unknown id is returned as
-    given, so the API call that follows raises its usual not-found error.
+    Deleted runs count too (they can be shown and restored); the lookup is the tracking
+    layer's (``nbtrack.tracking.lookup``), the one the Python API uses. An unknown id is
+    returned as given, so the API call that follows raises its usual not-found error.
 
     Raises:
-        NbtrackError: the prefix matches several runs (the message lists them).
+        AmbiguousRunIdError: the prefix matches several runs (the message lists them).
     """
-    if len(text) < MIN_PREFIX or not _ID_TEXT.match(text):
+    from nbtrack.tracking import query
+
+    try:
+        return query.full_run_id(text, allow_deleted=True)
+    except AmbiguousRunIdError:
+        raise
+    except RunNotFoundError:
         return text
-    bulk, store = bulk_store()
-    # LIKE's "_" is a wildcard; ids have none, and the exact check below drops false hits.
-    ids = bulk.search_run_ids(
-        store,
-        experiments=None,
-        filter=f"attributes.run_id LIKE '{text}%'",
-        view=bulk.ALL,
-        max_results=1000,
-    )
-    matches = [i for i in ids if i.startswith(text)]
-    if text in matches or not matches:
-        return text
-    if len(matches) == 1:
-        return str(matches[0])
-    shown = bulk.read_runs(store, matches[:10])
-    listed = "; ".join(
-        f"{r.run_id} ({r.name or 'unnamed'}, {r.experiment}{', deleted' if r.deleted else ''})"
-        for r in shown
-    )
-    more = f" and {len(matches) - 10} more" if len(matches) > 10 else ""
-    raise NbtrackError(
-        f"run id prefix {text!r} is ambiguous: it matches {len(matches)} runs: "
-        f"{listed}{more}; type more characters"
-    )
 
 
 def deleted_run(run_id: str) -> Any:
@@ -244,13 +225,8 @@ def cmd_metrics(args: argparse.Namespace, out: Output) -> int:
     from nbtrack.cli._output import frame_rows
 
     nt = api()
+    # An unknown key raises MetricNotFoundError, listing the run's keys (as in Python).
     frame = nt.get_metric_history(args.run_id, args.key)
-    if len(frame) == 0:
-        run = nt.get_run(args.run_id)  # raises RunNotFoundError for an unknown run
-        known = sorted(getattr(run, "metrics", {}) or {})
-        if args.key not in known:
-            have = ", ".join(known) if known else "no metrics"
-            raise NbtrackError(f"run {args.run_id} has no metric {args.key!r} (it has: {have})")
     columns = [c for c in ("step", "value", "timestamp") if c in frame.columns]
     columns += [c for c in frame.columns if c not in columns]
     frame = frame[columns]

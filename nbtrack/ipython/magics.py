@@ -50,7 +50,8 @@ class TrackMagics(Magics):
         self._kernel_id_known = False
 
     # ------------------------------------------------------------------ %%track
-    @magic_arguments()
+    # The usage line is "%" + this name: a cell magic's name shows as %%track, not %track.
+    @magic_arguments(name="%track")
     @argument("-e", "--experiment", metavar="EXPERIMENT", help="experiment of the run")
     @argument("-n", "--name", metavar="NAME", help="run name (default: a generated name)")
     @argument(

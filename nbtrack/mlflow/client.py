@@ -10,6 +10,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from nbtrack.errors import MetricNotFoundError
 from nbtrack.mlflow import _runs, _systags, artifacts, entities
 from nbtrack.mlflow import experiments as _exps
 from nbtrack.mlflow.exceptions import MlflowException, translated
@@ -21,7 +22,24 @@ from nbtrack.tracking import query, records, settings
 
 
 class MlflowClient(RegistryClient):
-    """MLflow's client API over the nbtrack store at ``tracking_uri`` (default: current)."""
+    """MLflow's client API over the nbtrack store at ``tracking_uri`` (default: current).
+
+    Methods take explicit run and experiment ids (``create_run``, ``log_metric``,
+    ``log_batch``, ``get_metric_history``, ``search_runs``, ``set_terminated`` ...) and
+    return MLflow's entities; see docs/mlflow.md for what differs.
+
+    Args:
+        tracking_uri: A store path, ``file:`` URI or fsspec URL; the current store when None.
+        registry_uri: Accepted for MLflow compatibility; unused.
+
+    Raises:
+        MlflowException: from its methods, with MLflow's error codes.
+
+    Example:
+        >>> client = MlflowClient()  # doctest: +SKIP
+        >>> run = client.create_run("0")  # doctest: +SKIP
+        >>> client.log_metric(run.info.run_id, "rmse", 0.71)  # doctest: +SKIP
+    """
 
     def __init__(self, tracking_uri: str | None = None, registry_uri: str | None = None) -> None:
         self._uri = _store_uri(tracking_uri) if tracking_uri is not None else None
@@ -144,7 +162,10 @@ class MlflowClient(RegistryClient):
 
     @translated
     def get_metric_history(self, run_id: str, key: str) -> list[entities.Metric]:
-        df = query.get_metric_history(run_id, key, store=self._st)
+        try:
+            df = query.get_metric_history(run_id, key, store=self._st)
+        except MetricNotFoundError:
+            return []  # MLflow returns an empty history for a key the run never logged
         import pandas as pd
 
         epoch = pd.Timestamp(0, tz="UTC")

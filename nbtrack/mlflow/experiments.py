@@ -25,7 +25,22 @@ def _get(experiment_id: Any) -> exps.Experiment:
 def set_experiment(
     experiment_name: str | None = None, experiment_id: str | None = None
 ) -> entities.Experiment:
-    """Make the experiment current (creating it by name if needed); returns it."""
+    """Make the experiment current (creating it by name if needed); returns it.
+
+    Args:
+        experiment_name: The experiment's name (give this or ``experiment_id``).
+        experiment_id: The experiment's id.
+
+    Returns:
+        MLflow's ``Experiment`` entity.
+
+    Raises:
+        MlflowException: neither or both arguments, an unknown id, or a deleted experiment.
+
+    Example:
+        >>> mlflow.set_experiment("wine").name  # doctest: +SKIP
+        'wine'
+    """
     if (experiment_name is None) == (experiment_id is None):
         raise MlflowException.invalid_parameter_value(
             "Must specify exactly one of: `experiment_id` or `experiment_name`."

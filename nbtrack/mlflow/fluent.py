@@ -101,6 +101,20 @@ def start_run(
 ) -> ActiveRun:
     """Start a new run, or resume ``run_id``; returns an ``ActiveRun``.
 
+    Args:
+        run_id: Resume this (ended) run instead of starting one.
+        experiment_id: The experiment's id; default the current experiment.
+        run_name: The run's name (generated when None).
+        nested: Start a child of the active run instead of refusing.
+        parent_run_id: The parent run's id (must be the active run when one is active).
+        tags: Tags to set at once (MLflow's system tags set the name/description/parent).
+        description: Free text shown with the run.
+        log_system_metrics: Not supported: True raises ``NotImplementedError``.
+
+    Example:
+        >>> with mlflow.start_run(run_name="elasticnet") as run:  # doctest: +SKIP
+        ...     mlflow.log_metric("rmse", 0.71)
+
     Raises:
         MlflowException: a run is active and ``nested`` is False; the experiment or run to
             resume does not exist; ``parent_run_id`` is not the active run while nested.
@@ -159,7 +173,18 @@ def start_run(
 
 @translated
 def end_run(status: str = "FINISHED") -> None:
-    """End the active run (no-op when there is none)."""
+    """End the active run (a no-op when there is none).
+
+    Args:
+        status: ``"FINISHED"``, ``"FAILED"`` or ``"KILLED"``.
+
+    Raises:
+        MlflowException: invalid input (nbtrack's error message, MLflow's error code).
+
+    Example:
+        >>> mlflow.start_run()  # doctest: +SKIP
+        >>> mlflow.end_run()  # doctest: +SKIP
+    """
     run = nt_fluent.active_run()
     if run is not None:
         _last_run_id[:] = [run.run_id]
@@ -167,6 +192,15 @@ def end_run(status: str = "FINISHED") -> None:
 
 
 def active_run() -> ActiveRun | None:
+    """The run active in this thread as an ``ActiveRun``, or None.
+
+    Returns:
+        The ``ActiveRun`` (``.info.run_id``, ``.data.metrics`` ...), or None.
+
+    Example:
+        >>> with mlflow.start_run() as run:  # doctest: +SKIP
+        ...     assert mlflow.active_run().info.run_id == run.info.run_id
+    """
     run = nt_fluent.active_run()
     return ActiveRun(run) if run is not None else None
 
@@ -183,6 +217,21 @@ def last_active_run() -> entities.Run | None:
 
 @translated
 def get_run(run_id: str) -> entities.Run:
+    """Read one run back as MLflow's ``Run`` entity (``.info`` and ``.data``).
+
+    Args:
+        run_id: The run's full id.
+
+    Returns:
+        The run, deleted or not (``.info.lifecycle_stage`` says which).
+
+    Raises:
+        MlflowException: no run has this id (RESOURCE_DOES_NOT_EXIST) (nbtrack's error message, MLflow's error code).
+
+    Example:
+        >>> mlflow.get_run(run_id).data.metrics["rmse"]  # doctest: +SKIP
+        0.71
+    """
     return _runs.get_run(_runs.store(), run_id)
 
 
@@ -219,6 +268,24 @@ def _deferred(synchronous: bool | None, fn: Any, *args: Any) -> None:
 
 @translated
 def log_param(key: str, value: Any, synchronous: bool | None = None) -> Any:
+    """Log one param to the active run (starting a run when none is active, as MLflow).
+
+    Args:
+        key: The param name.
+        value: Any value; stored as ``str(value)``.
+        synchronous: Accepted for MLflow compatibility; nbtrack always logs at once (False
+            logs an error instead of raising it).
+
+    Returns:
+        ``value``, as MLflow returns it.
+
+    Raises:
+        MlflowException: a bad key or value, or a changed param (nbtrack's error message, MLflow's error code).
+
+    Example:
+        >>> mlflow.log_param("alpha", 0.5)  # doctest: +SKIP
+        0.5
+    """
     _deferred(synchronous, _writer().log_params, {key: value})
     return value
 
@@ -227,6 +294,20 @@ def log_param(key: str, value: Any, synchronous: bool | None = None) -> Any:
 def log_params(
     params: Mapping[str, Any], synchronous: bool | None = None, run_id: str | None = None
 ) -> None:
+    """Log several params at once (starting a run when none is active, as MLflow).
+
+    Args:
+        params: Param names to values.
+        synchronous: Accepted for MLflow compatibility; nbtrack always logs at once (False
+            logs an error instead of raising it).
+        run_id: Log to this run instead of the active one.
+
+    Raises:
+        MlflowException: a bad key or value, or a changed param (nbtrack's error message, MLflow's error code).
+
+    Example:
+        >>> mlflow.log_params({"alpha": 0.5, "l1_ratio": 0.5})  # doctest: +SKIP
+    """
     _deferred(synchronous, _writer(run_id).log_params, params)
 
 
@@ -241,6 +322,25 @@ def log_metric(
     model_id: str | None = None,
     dataset: Any = None,
 ) -> None:
+    """Log one metric point (starting a run when none is active, as MLflow).
+
+    Args:
+        key: The metric name.
+        value: A real number.
+        step: The step; None means 0 (MLflow's rule, unlike ``nbtrack.log_metric``).
+        synchronous: Accepted for MLflow compatibility; nbtrack always logs at once (False
+            logs an error instead of raising it).
+        timestamp: Milliseconds since the epoch; None means now.
+        run_id: Log to this run instead of the active one.
+        model_id: Accepted for MLflow compatibility; ignored.
+        dataset: Accepted for MLflow compatibility; ignored.
+
+    Raises:
+        MlflowException: a bad key, a value that is not a real number (nbtrack's error message, MLflow's error code).
+
+    Example:
+        >>> mlflow.log_metric("rmse", 0.71, step=3)  # doctest: +SKIP
+    """
     _writer(run_id).log_metrics({key: value}, step, timestamp)
 
 
@@ -254,26 +354,94 @@ def log_metrics(
     model_id: str | None = None,
     dataset: Any = None,
 ) -> None:
+    """Log one point of several metrics (starting a run when none is active, as MLflow).
+
+    Args:
+        metrics: Metric names to real numbers.
+        step: The step of every point; None means 0 (MLflow's rule).
+        synchronous: Accepted for MLflow compatibility; nbtrack always logs at once (False
+            logs an error instead of raising it).
+        run_id: Log to this run instead of the active one.
+        timestamp: Milliseconds since the epoch; None means now.
+        model_id: Accepted for MLflow compatibility; ignored.
+        dataset: Accepted for MLflow compatibility; ignored.
+
+    Raises:
+        MlflowException: a bad key, a value that is not a real number (nbtrack's error message, MLflow's error code).
+
+    Example:
+        >>> mlflow.log_metrics({"rmse": 0.71, "r2": 0.42}, step=3)  # doctest: +SKIP
+    """
     _writer(run_id).log_metrics(metrics, step, timestamp)
 
 
 @translated
 def set_tag(key: str, value: Any, synchronous: bool | None = None) -> None:
+    """Set a tag on the active run (starting a run when none is active, as MLflow).
+
+    Args:
+        key: The tag name (MLflow's ``mlflow.runName``/``mlflow.note.content`` set the
+            run's name/description).
+        value: Any value; stored as ``str(value)``.
+        synchronous: Accepted for MLflow compatibility; nbtrack always logs at once (False
+            logs an error instead of raising it).
+
+    Raises:
+        MlflowException: a bad key or a value too long (nbtrack's error message, MLflow's error code).
+
+    Example:
+        >>> mlflow.set_tag("stage", "dev")  # doctest: +SKIP
+    """
     _writer().set_tags({key: value})
 
 
 @translated
 def set_tags(tags: Mapping[str, Any], synchronous: bool | None = None) -> None:
+    """Set several tags on the active run (starting a run when none is active, as MLflow).
+
+    Args:
+        tags: Tag names to values.
+        synchronous: Accepted for MLflow compatibility; nbtrack always logs at once (False
+            logs an error instead of raising it).
+
+    Raises:
+        MlflowException: a bad key or a value too long (nbtrack's error message, MLflow's error code).
+
+    Example:
+        >>> mlflow.set_tags({"team": "vision", "stage": "dev"})  # doctest: +SKIP
+    """
     _writer().set_tags(tags)
 
 
 @translated
 def delete_tag(key: str) -> None:
+    """Remove a tag from the active run.
+
+    Args:
+        key: The tag name.
+
+    Raises:
+        MlflowException: a bad key (nbtrack's error message, MLflow's error code).
+
+    Example:
+        >>> mlflow.delete_tag("stage")  # doctest: +SKIP
+    """
     _writer().delete_tag(key)
 
 
 @translated
 def delete_run(run_id: str) -> None:
+    """Soft-delete a run: hidden from searches until ``restore_run`` (MLflow's semantics).
+
+    Args:
+        run_id: The run's id.
+
+    Raises:
+        MlflowException: no run has this id (nbtrack's error message, MLflow's error code).
+
+    Example:
+        >>> mlflow.delete_run(run.info.run_id)  # doctest: +SKIP
+    """
     from nbtrack.tracking import query
 
     query.delete_run(run_id, store=_runs.store())
@@ -281,6 +449,17 @@ def delete_run(run_id: str) -> None:
 
 @translated
 def restore_run(run_id: str) -> None:
+    """Undo ``delete_run``.
+
+    Args:
+        run_id: The run's id.
+
+    Raises:
+        MlflowException: no run has this id (nbtrack's error message, MLflow's error code).
+
+    Example:
+        >>> mlflow.restore_run(run.info.run_id)  # doctest: +SKIP
+    """
     from nbtrack.tracking import query
 
     query.restore_run(run_id, store=_runs.store())
@@ -290,6 +469,19 @@ def restore_run(run_id: str) -> None:
 def log_artifact(
     local_path: str, artifact_path: str | None = None, run_id: str | None = None
 ) -> None:
+    """Copy a local file into the run's artifacts.
+
+    Args:
+        local_path: The file.
+        artifact_path: A folder inside the run's artifacts; None puts it at the top.
+        run_id: Log to this run instead of the active one.
+
+    Raises:
+        MlflowException: a missing file, or a path that is absolute or climbs out (nbtrack's error message, MLflow's error code).
+
+    Example:
+        >>> mlflow.log_artifact("model.pkl", artifact_path="models")  # doctest: +SKIP
+    """
     artifacts.put_file(_run_id(run_id), local_path, artifact_path)
 
 
@@ -297,11 +489,37 @@ def log_artifact(
 def log_artifacts(
     local_dir: str, artifact_path: str | None = None, run_id: str | None = None
 ) -> None:
+    """Copy every file under a local folder into the run's artifacts.
+
+    Args:
+        local_dir: The folder.
+        artifact_path: A folder inside the run's artifacts; None puts the files at the top.
+        run_id: Log to this run instead of the active one.
+
+    Raises:
+        MlflowException: a missing folder, or a path that is absolute or climbs out (nbtrack's error message, MLflow's error code).
+
+    Example:
+        >>> mlflow.log_artifacts("outputs/")  # doctest: +SKIP
+    """
     artifacts.put_dir(_run_id(run_id), local_dir, artifact_path)
 
 
 @translated
 def log_text(text: str, artifact_file: str, run_id: str | None = None) -> None:
+    """Save a string as a text artifact.
+
+    Args:
+        text: The text.
+        artifact_file: Its path in the run, e.g. ``"notes.txt"``.
+        run_id: Log to this run instead of the active one.
+
+    Raises:
+        MlflowException: ``text`` is not a string, or a bad path (nbtrack's error message, MLflow's error code).
+
+    Example:
+        >>> mlflow.log_text("lr was too high", "notes.txt")  # doctest: +SKIP
+    """
     if not isinstance(text, str):
         raise MlflowException.invalid_parameter_value("log_text takes a str")
     artifacts.put(_run_id(run_id), artifact_file, text.encode())
@@ -309,6 +527,19 @@ def log_text(text: str, artifact_file: str, run_id: str | None = None) -> None:
 
 @translated
 def log_dict(dictionary: Any, artifact_file: str, run_id: str | None = None) -> None:
+    """Save a dict as a JSON artifact, or YAML when ``artifact_file`` ends in ``.yaml``/``.yml``.
+
+    Args:
+        dictionary: A JSON/YAML-serialisable object.
+        artifact_file: Its path in the run, e.g. ``"config.json"``.
+        run_id: Log to this run instead of the active one.
+
+    Raises:
+        MlflowException: the object cannot be serialised, or a bad path (nbtrack's error message, MLflow's error code).
+
+    Example:
+        >>> mlflow.log_dict({"features": 11}, "config.yaml")  # doctest: +SKIP
+    """
     artifacts.put(_run_id(run_id), artifact_file, artifacts.dict_bytes(dictionary, artifact_file))
 
 
@@ -316,6 +547,20 @@ def log_dict(dictionary: Any, artifact_file: str, run_id: str | None = None) -> 
 def log_figure(
     figure: Any, artifact_file: str, *, save_kwargs: dict[str, Any] | None = None
 ) -> None:
+    """Save a matplotlib or plotly figure as an artifact of the active run.
+
+    Args:
+        figure: A matplotlib ``Figure`` or a plotly figure.
+        artifact_file: Its path in the run; the extension picks the format (``.png``,
+            ``.html`` ...).
+        save_kwargs: Extra arguments for matplotlib's ``savefig`` / plotly's writer.
+
+    Raises:
+        MlflowException: an unsupported figure or extension, or a bad path (nbtrack's error message, MLflow's error code).
+
+    Example:
+        >>> mlflow.log_figure(fig, "plots/loss.png")  # doctest: +SKIP
+    """
     data = artifacts.figure_bytes(figure, artifact_file, save_kwargs)
     artifacts.put(_run_id(), artifact_file, data)
 

@@ -26,6 +26,24 @@ def search_runs(
 
     With no experiment given: the current experiment, or every active experiment when
     ``search_all_experiments``. Order: newest first unless ``order_by`` says otherwise.
+
+    Args:
+        experiment_ids: Experiment ids to search (or one id).
+        filter_string: MLflow's filter grammar; nbtrack also takes ``OR``, ``NOT`` and
+            parentheses.
+        run_view_type: ``ViewType.ACTIVE_ONLY`` (default), ``DELETED_ONLY`` or ``ALL``.
+        max_results: The most runs returned.
+        order_by: Items such as ``"metrics.rmse ASC"``.
+        output_format: ``"pandas"`` or ``"list"``.
+        search_all_experiments: With no experiment given, search every active one.
+        experiment_names: Experiment names to search instead of ids.
+
+    Raises:
+        MlflowException: a malformed filter or order_by, or both ids and names given.
+        ValueError: an unknown ``output_format`` (as MLflow).
+
+    Example:
+        >>> mlflow.search_runs(filter_string="metrics.rmse < 1")  # doctest: +SKIP
     """
     from nbtrack.mlflow.experiments import current_experiment_id
     from nbtrack.tracking import experiments as exps

@@ -12,8 +12,11 @@ from typing import Any
 
 from nbtrack.errors import (
     ActiveRunError,
+    AmbiguousRunIdError,
     ArtifactError,
+    ExperimentNotFoundError,
     FilterError,
+    MetricNotFoundError,
     NbtrackError,
     NoActiveRunError,
     ParamConflictError,
@@ -30,7 +33,10 @@ class StoreNotServedError(NbtrackError):
 # First match wins: order subclasses before their bases.
 _STATUS: tuple[tuple[type[NbtrackError], int], ...] = (
     (StoreNotServedError, 403),
+    (AmbiguousRunIdError, 400),
     (RunNotFoundError, 404),
+    (ExperimentNotFoundError, 404),
+    (MetricNotFoundError, 404),
     (FilterError, 400),
     (ParamConflictError, 409),
     (RunFinishedError, 409),

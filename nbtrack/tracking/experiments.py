@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from nbtrack.errors import InvalidValueError, NbtrackError
+from nbtrack.errors import ExperimentNotFoundError, InvalidValueError, NbtrackError
 from nbtrack.storage.schema import experiment_id as partition_of
 from nbtrack.tracking import validation
 from nbtrack.tracking.settings import DEFAULT_EXPERIMENT
@@ -28,10 +28,6 @@ if TYPE_CHECKING:
 DEFAULT_ID = "0"
 ACTIVE = "active"
 DELETED = "deleted"
-
-
-class ExperimentNotFoundError(NbtrackError, LookupError):
-    """No experiment with this id or name."""
 
 
 class ExperimentExistsError(NbtrackError, ValueError):

@@ -50,7 +50,17 @@ def _stack() -> list[Run]:
 
 
 def active_run() -> Run | None:
-    """The run active in this thread, or None."""
+    """The run active in this thread (the innermost one when runs are nested), or None.
+
+    Returns:
+        The active ``Run``, or None when no run is active in this thread.
+
+    Example:
+        >>> with nt.start_run(name="probe") as run:
+        ...     assert nt.active_run() is run
+        >>> nt.active_run() is None
+        True
+    """
     st = _stack()
     return st[-1] if st else None
 
@@ -87,7 +97,8 @@ def start_run(
         tags: tags to set at once.
         nested: start a child of the active run instead of refusing.
         description: free text shown with the run.
-        run_id: resume this run rather than start a new one (``name`` must be None).
+        run_id: resume this run (its id or a unique prefix of ≥ 6 characters) rather than
+            start a new one (``name`` must be None).
         group: a group id shared by the runs of one job (the ranks of a distributed
             training, the trials of a sweep): stored as the tag ``nbtrack.group``, so
             ``search_runs(filter="tags.nbtrack.group = 'job-17'")`` finds them together.
@@ -191,11 +202,22 @@ def attach_run(run_id: str) -> Run:
 def end_run(status: str = "FINISHED") -> None:
     """End the active run of this thread (no-op when there is none).
 
-    When this returns the run's records are durable (see ``Run.end``).
+    When this returns the run's records are durable (see ``Run.end``). A ``with
+    nt.start_run():`` block calls it for you (``FAILED`` when the block raises).
+
+    Args:
+        status: ``"FINISHED"`` (the default), ``"FAILED"`` or ``"KILLED"``.
 
     Raises:
         InvalidValueError: ``status`` is not FINISHED, FAILED or KILLED; the run stays
             active, so a corrected ``end_run`` still ends it.
+
+    Example:
+        >>> run = nt.start_run(name="manual")
+        >>> nt.log_metric("loss", 0.3)
+        >>> nt.end_run()
+        >>> nt.get_run(run.run_id).status
+        'FINISHED'
     """
     status = validation.status_value(status)
     run = active_run()
@@ -205,14 +227,73 @@ def end_run(status: str = "FINISHED") -> None:
 
 
 def log_param(key: str, value: Any) -> None:
+    """Log one param (a setting of the run, e.g. a learning rate) to the active run.
+
+    Params are stored as text (``str(value)``) and are set once: logging the same key
+    again with the same value is a no-op, with another value an error.
+
+    Args:
+        key: The param name (letters, digits, ``_ - . / : `` and spaces; ≤ 250 chars).
+        value: Any value; stored as ``str(value)`` (at most 6,000 characters).
+
+    Raises:
+        NoActiveRunError: no run is active in this thread (use ``start_run`` or ``%%track``).
+        InvalidKeyError: ``key`` breaks the key rule.
+        InvalidValueError: the value's text is too long.
+        ParamConflictError: the run already has ``key`` with another value.
+
+    Example:
+        >>> with nt.start_run():
+        ...     nt.log_param("lr", 0.01)
+    """
     _require("log_param").log_param(key, value)
 
 
 def log_params(params: Mapping[str, Any]) -> None:
+    """Log several params at once to the active run (all or none: bad input writes nothing).
+
+    Args:
+        params: Param names to values; each value is stored as ``str(value)``.
+
+    Raises:
+        NoActiveRunError: no run is active in this thread (use ``start_run`` or ``%%track``).
+        InvalidKeyError: a key breaks the key rule.
+        InvalidValueError: ``params`` is not a mapping, or a value is too long.
+        ParamConflictError: the run already has a key with another value.
+
+    Example:
+        >>> with nt.start_run():
+        ...     nt.log_params({"batch_size": 64, "optimizer": "adam"})
+    """
     _require("log_params").log_params(params)
 
 
 def log_metric(key: str, value: Any, step: int | None = None, timestamp: Any = None) -> None:
+    """Log one point of a metric (a number that changes as the run goes) to the active run.
+
+    Points are buffered and flushed within about a second, so this is cheap in a training
+    loop; ``end_run`` waits until every point is durable.
+
+    Args:
+        key: The metric name, e.g. ``"loss"`` or ``"val/acc"``.
+        value: A real number (int, float, a numpy scalar or 0-d array); NaN and ±inf are
+            kept as such.
+        step: The step (an int ≥ 0); None means one past the highest step logged so far
+            for this key in this run (0 for the first point).
+        timestamp: Milliseconds since the epoch (as MLflow) or a ``datetime``; None means
+            now.
+
+    Raises:
+        NoActiveRunError: no run is active in this thread (use ``start_run`` or ``%%track``).
+        InvalidKeyError: ``key`` breaks the key rule.
+        InvalidValueError: ``value`` is not a real number, or ``step``/``timestamp`` is
+            out of range.
+
+    Example:
+        >>> with nt.start_run():
+        ...     for epoch in range(3):
+        ...         nt.log_metric("loss", 1 / (epoch + 1))   # steps 0, 1, 2
+    """
     # The hot path of a training loop: plain attribute reads only.
     st = _active.stack
     if not st or st[-1]._finished:
@@ -222,38 +303,204 @@ def log_metric(key: str, value: Any, step: int | None = None, timestamp: Any = N
 
 
 def log_metrics(metrics: Mapping[str, Any], step: int | None = None, timestamp: Any = None) -> None:
+    """Log one point of several metrics at once to the active run.
+
+    Args:
+        metrics: Metric names to values (real numbers).
+        step: The step of every point; None gives each key its own next step.
+        timestamp: Milliseconds since the epoch or a ``datetime``; None means now.
+
+    Raises:
+        NoActiveRunError: no run is active in this thread (use ``start_run`` or ``%%track``).
+        InvalidKeyError: a key breaks the key rule.
+        InvalidValueError: ``metrics`` is not a mapping, a value is not a real number, or
+            ``step``/``timestamp`` is out of range (nothing is logged then).
+
+    Example:
+        >>> with nt.start_run():
+        ...     nt.log_metrics({"loss": 0.42, "acc": 0.87}, step=10)
+    """
     _require("log_metrics").log_metrics(metrics, step, timestamp)
 
 
 def set_tag(key: str, value: Any) -> None:
+    """Set a tag (a label you can filter on and change later) on the active run.
+
+    Unlike a param, a tag may be set again: the newest value wins.
+
+    Args:
+        key: The tag name; ``nbtrack.*`` names are reserved for what ``%%track`` records.
+        value: Any value; stored as ``str(value)`` (at most 8,000 characters).
+
+    Raises:
+        NoActiveRunError: no run is active in this thread (use ``start_run`` or ``%%track``).
+        InvalidKeyError: ``key`` breaks the key rule.
+        InvalidValueError: the value's text is too long.
+
+    Example:
+        >>> with nt.start_run():
+        ...     nt.set_tag("stage", "dev")
+    """
     _require("set_tag").set_tag(key, value)
 
 
 def set_tags(tags: Mapping[str, Any]) -> None:
+    """Set several tags at once on the active run (all or none: bad input writes nothing).
+
+    Args:
+        tags: Tag names to values; each value is stored as ``str(value)``.
+
+    Raises:
+        NoActiveRunError: no run is active in this thread (use ``start_run`` or ``%%track``).
+        InvalidKeyError: a key breaks the key rule.
+        InvalidValueError: ``tags`` is not a mapping, or a value is too long.
+
+    Example:
+        >>> with nt.start_run():
+        ...     nt.set_tags({"team": "vision", "stage": "dev"})
+    """
     _require("set_tags").set_tags(tags)
 
 
 def delete_tag(key: str) -> None:
+    """Remove a tag from the active run (a no-op when the run has no such tag).
+
+    Args:
+        key: The tag name.
+
+    Raises:
+        NoActiveRunError: no run is active in this thread (use ``start_run`` or ``%%track``).
+        InvalidKeyError: ``key`` breaks the key rule.
+
+    Example:
+        >>> with nt.start_run():
+        ...     nt.set_tag("draft", "yes")
+        ...     nt.delete_tag("draft")
+    """
     _require("delete_tag").delete_tag(key)
 
 
 def log_artifact(local_path: str | os.PathLike[str], artifact_path: str | None = None) -> str:
+    """Copy a local file into the active run's artifacts.
+
+    Args:
+        local_path: The file to copy.
+        artifact_path: A folder inside the run's artifacts to put it in (relative, no
+            ``..``); None puts it at the top.
+
+    Returns:
+        The artifact's path in the run, e.g. ``"plots/loss.png"``.
+
+    Raises:
+        NoActiveRunError: no run is active in this thread (use ``start_run`` or ``%%track``).
+        ArtifactError: ``artifact_path`` is absolute or climbs out (``..``), or the source
+            is missing.
+
+    Example:
+        >>> with nt.start_run() as run:                      # doctest: +SKIP
+        ...     nt.log_artifact("model.pkl", artifact_path="models")
+        'models/model.pkl'
+    """
     return _require("log_artifact").log_artifact(local_path, artifact_path)
 
 
 def log_artifacts(local_dir: str | os.PathLike[str], artifact_path: str | None = None) -> list[str]:
+    """Copy every file under a local folder into the active run's artifacts.
+
+    A symlink that points outside the folder is skipped with a warning.
+
+    Args:
+        local_dir: The folder to copy (its subfolders too).
+        artifact_path: A folder inside the run's artifacts to put the files in; None
+            puts them at the top.
+
+    Returns:
+        The artifact paths of the copied files.
+
+    Raises:
+        NoActiveRunError: no run is active in this thread (use ``start_run`` or ``%%track``).
+        ArtifactError: ``artifact_path`` is absolute or climbs out (``..``), or the source
+            is missing.
+
+    Example:
+        >>> with nt.start_run():                             # doctest: +SKIP
+        ...     nt.log_artifacts("outputs/", artifact_path="outputs")
+    """
     return _require("log_artifacts").log_artifacts(local_dir, artifact_path)
 
 
 def log_text(text: str, name: str) -> str:
+    """Save a string as a text artifact of the active run (UTF-8).
+
+    Args:
+        text: The text.
+        name: The artifact's path in the run, e.g. ``"notes.md"`` or ``"logs/train.txt"``.
+
+    Returns:
+        The artifact's path.
+
+    Raises:
+        NoActiveRunError: no run is active in this thread (use ``start_run`` or ``%%track``).
+        InvalidValueError: ``text`` is not a string.
+        ArtifactError: ``name`` is absolute or climbs out (``..``).
+
+    Example:
+        >>> with nt.start_run() as run:
+        ...     nt.log_text("lr was too high", "notes.md")
+        'notes.md'
+    """
     return _require("log_text").log_text(text, name)
 
 
 def log_dict(obj: Any, name: str) -> str:
+    """Save a dict (or list) as a JSON artifact of the active run (indented, UTF-8).
+
+    Args:
+        obj: A dict, list or other JSON value; values JSON cannot hold are written as
+            ``str(value)``.
+        name: The artifact's path in the run, e.g. ``"config.json"``.
+
+    Returns:
+        The artifact's path.
+
+    Raises:
+        NoActiveRunError: no run is active in this thread (use ``start_run`` or ``%%track``).
+        InvalidValueError: ``obj`` cannot be serialised.
+        ArtifactError: ``name`` is absolute or climbs out (``..``).
+
+    Example:
+        >>> with nt.start_run() as run:
+        ...     nt.log_dict({"classes": 10}, "config.json")
+        'config.json'
+    """
     return _require("log_dict").log_dict(obj, name)
 
 
 def log_figure(fig: Any, name: str) -> str:
+    """Save a plotly or matplotlib figure as an artifact of the active run.
+
+    A plotly figure is saved as JSON when ``name`` ends in ``.json``, else as an HTML page
+    (which loads plotly.js from its CDN when opened); a matplotlib figure as an image in the
+    format of ``name``'s extension (``.png``, ``.svg``, ``.pdf`` ...; PNG when it has none).
+
+    Args:
+        fig: A ``plotly.graph_objects.Figure`` or a ``matplotlib.figure.Figure``.
+        name: The artifact's path in the run, e.g. ``"plots/loss.html"``.
+
+    Returns:
+        The artifact's path.
+
+    Raises:
+        NoActiveRunError: no run is active in this thread (use ``start_run`` or ``%%track``).
+        InvalidValueError: ``fig`` is neither a plotly nor a matplotlib figure.
+        ArtifactError: ``name`` is absolute or climbs out (``..``).
+
+    Example:
+        >>> import plotly.graph_objects as go
+        >>> with nt.start_run():
+        ...     nt.log_figure(go.Figure(go.Scatter(y=[3, 1, 2])), "plots/curve.html")
+        'plots/curve.html'
+    """
     return _require("log_figure").log_figure(fig, name)
 
 
@@ -275,6 +522,7 @@ def _resume(
     """
     checked_params = validation.checked_texts(params or {}, "param", "start_run(params=)")
     checked_tags = validation.checked_texts(tags or {}, "tag", "start_run(tags=)")
+    run_id = query.full_run_id(run_id, store=store)  # a unique prefix names the run too
     live = owned_run(run_id)
     if live is not None and not live.is_finished and live._owner_pid == os.getpid():
         raise ActiveRunError(f"run {live.name!r} ({run_id}) is already open in this process")

@@ -23,7 +23,7 @@ from nbtrack.errors import (
     StoreError,
 )
 from nbtrack.storage.reader import quote_ident
-from nbtrack.tracking import _clock, settings
+from nbtrack.tracking import _clock, lookup, settings
 from nbtrack.tracking.filter import Node, compile_filter, parse_filter, referenced_keys
 from nbtrack.tracking.run import Run, owned_run
 
@@ -247,7 +247,12 @@ def search_table(
     offset: int = 0,
 ) -> pa.Table:
     """Matching runs as an Arrow table: attributes, then a column per param/metric/tag key
-    that at least one of them has (``search_runs`` and the paged REST search share it)."""
+    that at least one of them has (``search_runs`` and the paged REST search share it).
+
+    Raises:
+        ExperimentNotFoundError: an experiment named explicitly does not exist.
+    """
+    lookup.check_experiments(reading, _experiments(experiment) if experiment is not None else None)
     attrs = _search_locked(reading, experiment, node, order_keys, max_results, offset)
     wide = reading.wide(attrs.column("run_id").combine_chunks())
     return pa.Table.from_arrays(
@@ -342,35 +347,85 @@ def count_runs(
 
 
 def list_experiments(*, store: Store | None = None) -> list[str]:
-    """Names of the experiments that hold at least one (not deleted) run."""
+    """Names of the experiments that hold at least one (not deleted) run, sorted.
+
+    Args:
+        store: The store to read; the current one when None.
+
+    Returns:
+        The experiment names.
+
+    Example:
+        >>> nt.list_experiments()  # doctest: +SKIP
+        ['Default', 'mnist']
+    """
     t = _run("SELECT DISTINCT experiment FROM runs ORDER BY experiment", None, store)
     return [x for x in t.column(0).to_pylist() if x is not None]
 
 
 def _fetch_run_row(run_id: str, store: Store) -> dict[str, Any]:
+    """The ``runs`` row of a live run, by id or unique prefix.
+
+    Raises:
+        RunNotFoundError: no such run, or it is deleted (the message says how to restore it).
+        AmbiguousRunIdError: a prefix that several runs share.
+    """
     if not isinstance(run_id, str) or not run_id:
         raise RunNotFoundError(f"run id must be a non-empty string, got {run_id!r}")
     # Times as ms, not timestamps: converting a zoned timestamp to Python imports pandas
     # (~0.5 s), which a plain get_run should not pay.
-    t = _run(
+    sql = (
         "SELECT run_id, experiment, name, status, parent_run_id, description, "
-        "epoch_ms(start_time) AS s_ms, epoch_ms(end_time) AS e_ms FROM runs WHERE run_id = ?",
-        [run_id],
-        store,
+        "epoch_ms(start_time) AS s_ms, epoch_ms(end_time) AS e_ms FROM runs WHERE run_id = ?"
     )
+    t = _run(sql, [run_id], store)
     if t.num_rows == 0:
-        raise RunNotFoundError(
-            f"no run with id {run_id!r} in the store at {store.uri}; list runs with "
-            "`nbtrack runs list` or nbtrack.search_runs(experiment='*')"
-        )
+        # Not a live run's full id: a prefix, a deleted run, or nothing (these raise).
+        t = _run(sql, [lookup.resolve_run_id(run_id, store)], store)
+        if t.num_rows == 0:  # deleted between the two reads
+            raise RunNotFoundError(f"no run with id {run_id!r} in the store at {store.uri}")
     return t.to_pylist()[0]
 
 
+def full_run_id(run_id: str, *, store: Store | None = None, allow_deleted: bool = False) -> str:
+    """The full id of a run named by its id or a unique prefix (≥ 6 characters).
+
+    Raises:
+        RunNotFoundError: no such run (or it is deleted and ``allow_deleted`` is False).
+        AmbiguousRunIdError: a prefix that several runs share (the message lists them).
+    """
+    return lookup.resolve_run_id(run_id, _store(store), allow_deleted=allow_deleted)
+
+
 def get_run(run_id: str, *, store: Store | None = None) -> Run:
-    """The run with this id (``.params``, ``.metrics``, ``.tags``, ``.status`` ...)."""
+    """Read one run back: its attributes, params, latest metrics and tags.
+
+    A run this process is logging to comes back as that live ``Run``; any other run as a
+    read-only handle.
+
+    Args:
+        run_id: The run's id, or a prefix of it of at least 6 characters that no other run
+            shares (as git abbreviates commits).
+        store: The store to read; the current one (``set_store``) when None.
+
+    Returns:
+        A ``Run`` with ``.run_id``, ``.name``, ``.experiment``, ``.status``,
+        ``.start_time``, ``.end_time``, ``.params``, ``.metrics`` (latest value per key)
+        and ``.tags``.
+
+    Raises:
+        RunNotFoundError: no run has this id, or the run is deleted (the message says how
+            to restore it).
+        AmbiguousRunIdError: the prefix matches several runs (the message lists them).
+
+    Example:
+        >>> run = nt.get_run("3f2a9c")                 # doctest: +SKIP
+        >>> run.status, run.params["lr"], run.metrics["loss"]  # doctest: +SKIP
+        ('FINISHED', '0.01', 0.01)
+    """
     st = _store(store)
-    live = owned_run(run_id) if isinstance(run_id, str) else None
     row = _fetch_run_row(run_id, st)
+    live = owned_run(row["run_id"])
     if live is not None and live._store is st:
         return live
     return Run(
@@ -426,16 +481,49 @@ def max_steps(run_id: str, *, store: Store | None = None) -> dict[str, int]:
 
 
 def get_metric_history(run_id: str, key: str, *, store: Store | None = None) -> pd.DataFrame:
-    """Every point of one metric: columns step, value, timestamp (sorted by step, time)."""
+    """Every logged point of one metric of one run.
+
+    Args:
+        run_id: The run's id or a unique prefix of it (at least 6 characters).
+        key: The metric key, e.g. ``"loss"``.
+        store: The store to read; the current one when None.
+
+    Returns:
+        A DataFrame with columns ``step``, ``value``, ``timestamp`` (UTC), sorted by step,
+        then time.
+
+    Raises:
+        RunNotFoundError: no run has this id, or it is deleted.
+        AmbiguousRunIdError: the prefix matches several runs.
+        MetricNotFoundError: the run has ended (FINISHED or FAILED) without logging
+            ``key`` (the message lists the keys it has and suggests the closest). A RUNNING
+            run that has not logged ``key`` yet, or a KILLED one whose writer died before
+            its points were flushed, gives an empty frame instead.
+
+    Example:
+        >>> nt.get_metric_history(run.run_id, "loss").tail(2)  # doctest: +SKIP
+            step     value                        timestamp
+        98    98  0.010101 2026-11-30 20:41:54.120000+00:00
+        99    99  0.010000 2026-11-30 20:41:54.121000+00:00
+    """
     st = _store(store)
-    t = _run(
+    sql = (
         "SELECT step, value, timestamp FROM metrics WHERE run_id = ? AND key = ? "
-        "ORDER BY step, timestamp",
-        [run_id, key],
-        st,
+        "ORDER BY step, timestamp"
     )
+    t = _run(sql, [run_id, key], st)
     if t.num_rows == 0:
-        _fetch_run_row(run_id, st)  # an unknown run is an error, an unknown key is empty
+        row = _fetch_run_row(run_id, st)  # unknown/deleted runs raise here
+        full = row["run_id"]
+        if full != run_id:  # a prefix
+            t = _run(sql, [full, key], st)
+        # A running run may not have logged the key yet (a reader polling it), and a killed
+        # run may have lost its last points with its writer: empty, not a typo.
+        if t.num_rows == 0 and row["status"] not in ("RUNNING", "KILLED"):
+            keys = _run(
+                "SELECT DISTINCT key FROM latest_metrics WHERE run_id = ?", [full], st
+            ).column(0).to_pylist()
+            raise lookup.missing_metric(full, key, keys)
     return _to_pandas(t)
 
 
@@ -484,7 +572,9 @@ def resolve_run_ids(runs: Any, *, store: Store | None = None) -> list[str]:
             if isinstance(item, Run):
                 out.append(item.run_id)
             elif isinstance(item, str):
-                out.append(item)
+                # A full id is taken as is (no lookup); a shorter text may be a prefix.
+                is_full = len(item) >= 32
+                out.append(item if is_full else full_run_id(item, store=store))
             else:
                 raise NbtrackError(
                     f"runs must be run ids, Run objects, a search_runs DataFrame or a filter; "
@@ -498,15 +588,51 @@ def resolve_run_ids(runs: Any, *, store: Store | None = None) -> list[str]:
 
 
 def list_artifacts(run_id: str, *, store: Store | None = None) -> list[str]:
+    """Paths of every artifact a run logged (``log_artifact``, ``log_text``, ``%%track``...).
+
+    Args:
+        run_id: The run's id or a unique prefix of it (at least 6 characters).
+        store: The store to read; the current one when None.
+
+    Returns:
+        The artifact paths, sorted, e.g. ``["cell.py", "config.json", "plots/loss.html"]``.
+
+    Raises:
+        RunNotFoundError: no run has this id, or it is deleted.
+        AmbiguousRunIdError: the prefix matches several runs.
+
+    Example:
+        >>> nt.list_artifacts(run.run_id)  # doctest: +SKIP
+        ['config.json', 'notes.md']
+    """
     st = _store(store)
-    _fetch_run_row(run_id, st)
+    run_id = _fetch_run_row(run_id, st)["run_id"]
     t = _run("SELECT path FROM artifacts WHERE run_id = ? ORDER BY path", [run_id], st)
     return t.column(0).to_pylist()
 
 
 def read_artifact(run_id: str, path: str, *, store: Store | None = None) -> bytes:
+    """The bytes of one artifact of a run.
+
+    Args:
+        run_id: The run's id or a unique prefix of it (at least 6 characters).
+        path: The artifact's path as ``list_artifacts`` gives it.
+        store: The store to read; the current one when None.
+
+    Returns:
+        The artifact's content (decode text with ``.decode()``, JSON with ``json.loads``).
+
+    Raises:
+        RunNotFoundError: no run has this id, or it is deleted.
+        AmbiguousRunIdError: the prefix matches several runs.
+        ArtifactError: the run has no artifact at ``path``.
+
+    Example:
+        >>> json.loads(nt.read_artifact(run.run_id, "config.json"))  # doctest: +SKIP
+        {'classes': 10}
+    """
     st = _store(store)
-    _fetch_run_row(run_id, st)
+    run_id = _fetch_run_row(run_id, st)["run_id"]
     t = _run("SELECT sha256 FROM artifacts WHERE run_id = ? AND path = ?", [run_id, path], st)
     if t.num_rows == 0:
         raise ArtifactError(
@@ -520,6 +646,21 @@ _ALLOWED_STATEMENTS = {"StatementType.SELECT"}
 
 def sql(query: str, *, store: Store | None = None) -> pd.DataFrame:
     """Run one read-only SELECT over the views runs, params, metrics, tags, artifacts.
+
+    ``runs`` has the attribute columns of ``search_runs``; ``params``/``tags`` are
+    ``(run_id, key, value)``; ``metrics`` is ``(run_id, key, step, timestamp, value)``, one
+    row per point; ``artifacts`` is ``(run_id, path, size, sha256)``. Deleted runs are
+    not in them.
+
+    Args:
+        query: One DuckDB SELECT statement.
+        store: The store to read; the current one when None.
+
+    Returns:
+        The result as a pandas DataFrame.
+
+    Example:
+        >>> nt.sql("SELECT status, count(*) AS n FROM runs GROUP BY status")  # doctest: +SKIP
 
     Raises:
         QueryError: the text is not a single SELECT, or DuckDB refused or failed it.
@@ -551,19 +692,52 @@ def sql(query: str, *, store: Store | None = None) -> pd.DataFrame:
 
 
 def delete_run(run_id: str, *, store: Store | None = None) -> None:
-    """Soft-delete a run: hidden from every read path until ``restore_run``."""
+    """Soft-delete a run: every read path hides it until ``restore_run``.
+
+    Nothing is erased: the run's data stays in the store, ``search_runs(deleted=True)``
+    and ``nbtrack runs list --deleted`` find it, ``restore_run`` brings it back.
+
+    Args:
+        run_id: The run's id or a unique prefix of it (at least 6 characters).
+        store: The store; the current one when None.
+
+    Raises:
+        RunNotFoundError: no run has this id.
+        AmbiguousRunIdError: the prefix matches several runs.
+
+    Example:
+        >>> nt.delete_run(run.run_id)  # doctest: +SKIP
+        >>> nt.restore_run(run.run_id)  # doctest: +SKIP
+    """
     _set_deleted(run_id, True, store)
 
 
 def restore_run(run_id: str, *, store: Store | None = None) -> None:
+    """Undo ``delete_run``: the run shows again in every read path.
+
+    Restoring a run that is not deleted changes nothing.
+
+    Args:
+        run_id: The run's id or a unique prefix of it (at least 6 characters); deleted
+            runs are listed by ``search_runs(experiment="*", deleted=True)``.
+        store: The store; the current one when None.
+
+    Raises:
+        RunNotFoundError: no run (deleted or not) has this id.
+        AmbiguousRunIdError: the prefix matches several runs.
+
+    Example:
+        >>> gone = nt.search_runs(experiment="*", deleted=True)  # doctest: +SKIP
+        >>> nt.restore_run(gone.run_id[0])  # doctest: +SKIP
+    """
     _set_deleted(run_id, False, store)
 
 
 def _set_deleted(run_id: str, deleted: bool, store: Store | None) -> None:
-
     from nbtrack.storage.schema import experiment_id
 
     st = _store(store)
+    run_id = lookup.resolve_run_id(run_id, st, allow_deleted=True)
     t = _run("SELECT experiment FROM _runs_raw WHERE run_id = ? LIMIT 1", [run_id], st)
     if t.num_rows == 0:
         raise RunNotFoundError(f"no run with id {run_id!r} in the store at {st.uri}")

@@ -54,7 +54,37 @@ def _now_ns() -> int:
 
 
 class Run:
-    """A run: use it as a context manager, or call ``end()``."""
+    """One run: what ``start_run`` returns and ``get_run`` reads back.
+
+    Attributes: ``run_id`` (also ``id``), ``name``, ``experiment``, ``status``,
+    ``start_time``, ``end_time`` (UTC datetimes), ``parent_run_id``, ``description``,
+    and ``params``, ``metrics`` (latest value per key) and ``tags`` as dicts. The logging
+    methods of the fluent API (``log_metric``, ``log_params``, ``set_tag``, ``log_artifact``
+    ...) exist on the run too, for a run that is not the active one. Use it as a context
+    manager (``FINISHED`` at the end of the block, ``FAILED`` if it raises) or call
+    ``end()``. Build one with ``nt.start_run``; the constructor is internal.
+
+    Args:
+        store: The store the run lives in.
+        run_id: The run's id.
+        name: The run's name.
+        experiment: The experiment's name.
+        status: ``RUNNING``, ``FINISHED``, ``FAILED`` or ``KILLED``.
+        start_ms: Start time in ms since the epoch.
+        end_ms: End time in ms since the epoch, None while running.
+        parent_run_id: The parent of a nested run.
+        description: Free text.
+
+    Raises:
+        RunFinishedError: a logging method is called after the run ended.
+        ReadOnlyRunError: a logging method is called on another process's run.
+
+    Example:
+        >>> with nt.start_run(name="baseline") as run:
+        ...     run.log_metric("loss", 0.5)
+        >>> nt.get_run(run.run_id).metrics
+        {'loss': 0.5}
+    """
 
     def __init__(
         self,

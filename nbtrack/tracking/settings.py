@@ -38,7 +38,25 @@ def get_store(uri: str | None = None) -> ParquetStore:
 
 
 def set_store(uri: str) -> ParquetStore:
-    """Use the store at ``uri`` (a local path or fsspec URL) from now on; opens it now."""
+    """Use the store at ``uri`` from now on, in this process (the fluent API and searches).
+
+    The default store is ``$NBTRACK_STORE``, else ``./.nbtrack``. A local folder is
+    created if needed.
+
+    Args:
+        uri: A local path, a ``file://`` URI, or an fsspec URL such as
+            ``s3://bucket/prefix`` (needs the file system's package, e.g. ``s3fs``).
+
+    Returns:
+        The opened store.
+
+    Raises:
+        StoreError: ``uri`` is empty or not a string, the store cannot be opened, or its
+            file system is not installed (the message names the package to install).
+
+    Example:
+        >>> nt.set_store("./.nbtrack")  # doctest: +SKIP
+    """
     if not isinstance(uri, str) or not uri:
         from nbtrack.errors import StoreError
 
@@ -55,7 +73,24 @@ def set_store(uri: str) -> ParquetStore:
 
 
 def set_experiment(name: str) -> str:
-    """Make ``name`` the current experiment of the fluent API and of searches."""
+    """Make ``name`` the current experiment of this process.
+
+    New runs go to it and ``search_runs()``/``show_runs()`` with no experiment read it.
+    The experiment exists from its first run on; before that ``search_runs()`` is empty.
+
+    Args:
+        name: The experiment's name (default ``"Default"``).
+
+    Returns:
+        The name, as stored.
+
+    Raises:
+        InvalidValueError: ``name`` is empty, not a string, or too long.
+
+    Example:
+        >>> nt.set_experiment("mnist")
+        'mnist'
+    """
     name = validation.experiment_name(name)
     with SETTINGS.lock:
         SETTINGS.experiment = name

@@ -41,7 +41,27 @@ def show_runs(
     filter: str = "",
     columns: Sequence[str] | None = None,
 ) -> RunTable:
-    """Runs as a sortable, selectable, paged table; see :func:`nbtrack.views.table.show_runs`."""
+    """Show runs as a sortable, selectable, paged table (a widget that displays itself).
+
+    Args:
+        experiment: Experiment(s) searched; None is the current one, ``"*"`` all.
+        filter: A ``search_runs`` filter, e.g. ``"metrics.loss < 0.5"``.
+        columns: Columns to show (``"status"``, ``"params.lr"`` ...); None picks status,
+            name, start, duration and the first metrics, params and tags.
+
+    Returns:
+        A ``RunTable``; ``table.selected_run_ids`` holds the ticked runs. Outside a
+        notebook its text form (``print(table)``) is a small table of the runs.
+
+    Raises:
+        FilterError: ``filter`` is malformed.
+        ExperimentNotFoundError: a named experiment does not exist.
+
+    Example:
+        >>> table = nt.show_runs(filter="metrics.loss < 0.5")  # doctest: +SKIP
+        >>> table.selected_run_ids                              # doctest: +SKIP
+        []
+    """
     from nbtrack.views.table import show_runs as build
 
     return build(experiment, filter, columns)
@@ -55,14 +75,52 @@ def plot_metrics(
     smoothing: float = 0.0,
     log_y: bool = False,
 ) -> MetricsPlot:
-    """Metric curves of runs; see :func:`nbtrack.views.plots.plot_metrics`."""
+    """Plot metric curves: one line per run per key, one colour per run.
+
+    Long series are downsampled for drawing (shape-preserving), so this stays fast at
+    millions of points.
+
+    Args:
+        runs: Run ids (or unique prefixes), ``Run`` objects, a ``search_runs`` DataFrame
+            or a filter string.
+        keys: A metric key or keys; None draws every key the runs logged.
+        x: ``"step"``, ``"time"`` (UTC wall clock) or ``"relative"`` (seconds since each
+            run's first point).
+        smoothing: Debiased EMA weight in ``[0, 1)`` (TensorBoard's smoothing).
+        log_y: Logarithmic y axis.
+
+    Returns:
+        A ``MetricsPlot`` that displays itself (its text form lists the runs and keys).
+
+    Raises:
+        RunNotFoundError: a run id names no run.
+        FilterError: ``runs`` is a malformed filter.
+
+    Example:
+        >>> nt.plot_metrics(nt.search_runs(), ["loss", "acc"], smoothing=0.6)  # doctest: +SKIP
+    """
     from nbtrack.views.plots import plot_metrics as build
 
     return build(runs, keys, x=x, smoothing=smoothing, log_y=log_y)
 
 
 def compare(runs: Any) -> RunCompare:
-    """Compare runs; see :func:`nbtrack.views.comparison.compare`."""
+    """Compare runs: params that differ, final metrics, parallel coordinates, curves.
+
+    Args:
+        runs: Run ids (or unique prefixes), ``Run`` objects, a ``search_runs`` DataFrame
+            or a filter string.
+
+    Returns:
+        A ``RunCompare`` widget (its text form is a params/metrics table).
+
+    Raises:
+        RunNotFoundError: a run id names no run.
+        FilterError: ``runs`` is a malformed filter.
+
+    Example:
+        >>> nt.compare("params.model = 'resnet'")  # doctest: +SKIP
+    """
     from nbtrack.views.comparison import compare as build
 
     return build(runs)
@@ -71,7 +129,21 @@ def compare(runs: Any) -> RunCompare:
 def dashboard(
     experiment: str | Sequence[str] | None = None, *, refresh_every: float | None = None
 ) -> Dashboard:
-    """Linked filter, table, curves and comparison; see :func:`nbtrack.views.dashboard_view.dashboard`."""
+    """Tag filter, run table, curves and comparison of an experiment, linked in one widget.
+
+    Args:
+        experiment: Experiment(s) shown; None is the current one, ``"*"`` all.
+        refresh_every: Seconds between automatic refreshes (None: the Refresh button only).
+
+    Returns:
+        A ``Dashboard`` widget.
+
+    Raises:
+        ExperimentNotFoundError: a named experiment does not exist.
+
+    Example:
+        >>> nt.dashboard("*", refresh_every=5)  # doctest: +SKIP
+    """
     from nbtrack.views.dashboard_view import dashboard as build
 
     return build(experiment, refresh_every=refresh_every)

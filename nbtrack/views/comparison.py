@@ -183,10 +183,25 @@ class RunCompare(widgets.VBox):
         bundle["application/vnd.plotly.v1+json"] = figure_bundle(build_final_metrics_figure(frame))[
             "application/vnd.plotly.v1+json"
         ]
+        bundle["text/plain"] = repr(self)
         return bundle
 
     def __repr__(self) -> str:
-        return f"<RunCompare: {len(self._runs)} runs>"
+        from nbtrack.views import _text
+
+        frame = self._runs
+        title = f"RunCompare: {len(frame)} runs"
+        if len(frame) == 0:
+            return f"{title}\n(no runs)"
+        labels = run_labels(frame)
+        runs = [labels.get(str(r), str(r)) for r in frame["run_id"]][: _text.MAX_ROWS]
+        # One row per param (those that differ first) and per metric; one column per run.
+        keys = [c for c in frame.columns if c.startswith(("params.", "metrics."))]
+        differ = [c for c in keys if frame[c].astype(str).nunique(dropna=False) > 1]
+        ordered = differ + [c for c in keys if c not in differ]
+        rows = [[c, *frame[c].tolist()[: _text.MAX_ROWS]] for c in ordered]
+        note = f"{len([c for c in differ if c.startswith('params.')])} params differ"
+        return f"{title} ({note})\n{_text.table(['', *runs], rows, total=len(rows))}"
 
 
 def compare(runs: Any) -> RunCompare:

@@ -135,10 +135,12 @@ class Dashboard(widgets.VBox):
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         bundle = super()._repr_mimebundle_(**kwargs) or {}
         bundle["text/html"] = self.table.to_html()
+        bundle["text/plain"] = repr(self)
         return bundle
 
     def __repr__(self) -> str:
-        return f"<Dashboard: {len(self.table.frame)} runs, filter {self.tag_filter.filter!r}>"
+        shown = self.tag_filter.filter or "(no filter)"
+        return f"Dashboard: filter {shown}\n{self.table!r}"
 
     def _on_filter(self, change: dict[str, Any]) -> None:
         self.table.set_filter(change["new"])

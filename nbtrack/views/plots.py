@@ -64,10 +64,21 @@ class MetricsPlot:
         return json.dumps(figure_bundle(self.figure)["application/vnd.plotly.v1+json"])
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        return figure_bundle(self.figure, include_html=True)
+        bundle = figure_bundle(self.figure, include_html=True)
+        bundle["text/plain"] = repr(self)  # a terminal shows this table, not "<plotly figure>"
+        return bundle
 
     def __repr__(self) -> str:
-        return f"<MetricsPlot: {len(self.run_ids)} runs, keys {self.keys}>"
+        from nbtrack.views import _text
+
+        rows = []
+        for trace in self.figure.data:
+            ys = [y for y in (trace.y if trace.y is not None else ()) if y == y]  # no NaN
+            rows.append([trace.name or "", len(ys), ys[-1] if ys else None,
+                         min(ys) if ys else None, max(ys) if ys else None])
+        title = f"MetricsPlot: {len(self.run_ids)} runs, keys {', '.join(self.keys) or '(none)'}"
+        body = _text.table(["curve", "points", "last", "min", "max"], rows) if rows else "(no points)"
+        return f"{title}\n{body}"
 
 
 def plot_metrics(
@@ -211,6 +222,7 @@ class CurvesPanel(widgets.VBox):
             static = figure_bundle(self.figure, include_html=True)
             bundle["application/vnd.plotly.v1+json"] = static["application/vnd.plotly.v1+json"]
             bundle["text/html"] = static["text/html"]
+        bundle["text/plain"] = repr(self)
         return bundle
 
     def redisplay(self) -> None:

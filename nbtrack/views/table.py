@@ -272,10 +272,14 @@ class RunTable(widgets.VBox):
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         bundle = super()._repr_mimebundle_(**kwargs) or {}
         bundle["text/html"] = self.to_html()
+        bundle["text/plain"] = repr(self)  # a terminal shows this (ipywidgets cuts its own)
         return bundle
 
     def __repr__(self) -> str:
-        return f"<RunTable: {len(self._frame)} runs, {len(self.selected_run_ids)} selected>"
+        from nbtrack.views import _text
+
+        title = f"RunTable: {len(self._frame)} runs, {len(self.selected_run_ids)} selected"
+        return f"{title}\n{_text.frame_table(self._frame, self._columns[:6])}"
 
     # -- rendering -------------------------------------------------------------------
     def _render(self) -> None:
