@@ -64,8 +64,10 @@ def files(run_id, path=None):
         found.extend(files(run_id, f.path) if f.is_dir else [f.path])
     return sorted(found)
 for r in runs:
-    hist = {k: [(m.step, m.value) for m in sorted(client.get_metric_history(r.info.run_id, k),
-                key=lambda m: (m.step, m.timestamp))] for k in r.data.metrics}
+    # MLflow 3 records a run's metrics a second time (same step, time and value) when a model
+    # is logged in that run (linking them to the LoggedModel): identical points count once.
+    hist = {k: [(s, v) for s, _t, v in sorted({(m.step, m.timestamp, m.value)
+                for m in client.get_metric_history(r.info.run_id, k)})] for k in r.data.metrics}
     out[r.info.run_name] = {
         "status": r.info.status,
         "experiment": next(e.name for e in exps if e.experiment_id == r.info.experiment_id),
@@ -74,7 +76,9 @@ for r in runs:
         "parent": by_id.get(r.data.tags.get("mlflow.parentRunId")),
         "metrics": r.data.metrics,
         "history": hist,
-        "artifacts": files(r.info.run_id),
+        # MLflow 3 keeps a logged model outside the run's artifacts (a LoggedModel); nbtrack
+        # keeps it as artifacts under its name: compare the other artifacts
+        "artifacts": [p for p in files(r.info.run_id) if not p.startswith("model/")],
     }
 print(json.dumps(out, sort_keys=True))
 """
