@@ -8,14 +8,13 @@ import json
 import sys
 from urllib.parse import urlparse
 
+import mlflow
+import mlflow.sklearn
 import numpy as np
 from sklearn.datasets import make_regression
 from sklearn.linear_model import ElasticNet
 from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 from sklearn.model_selection import train_test_split
-
-import mlflow
-import mlflow.sklearn
 
 
 def eval_metrics(actual, pred):
