@@ -273,5 +273,5 @@ class FlavorModule(types.ModuleType):
 #: MLflow flavor module name -> nbtrack flavor.
 SUPPORTED_FLAVORS = {
     "sklearn": "sklearn", "xgboost": "xgboost", "lightgbm": "lightgbm",
-    "pyfunc": "python_function",
+    "pytorch": "pytorch", "pyfunc": "python_function",
 }

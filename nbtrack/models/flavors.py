@@ -11,11 +11,11 @@ wrappers subclass scikit-learn's ``BaseEstimator``) come first.
 | ``xgboost`` | ``xgboost-ubj`` (XGBoost's own binary JSON, ``save_model``) | Booster or XGB* wrapper |
 | ``lightgbm`` | ``lightgbm-txt`` (``model_to_string``), wrappers rebuilt around it | Booster or LGBM* wrapper |
 | ``keras`` | ``keras`` (Keras 3's ``.keras`` zip: config and weights) | the Keras model |
+| ``pytorch`` | ``torchscript`` (a ``torch.jit`` module: code and weights, no class needed) or ``pytorch-state-dict`` (the weights, loaded with ``weights_only=True``, plus the class path; the class must be importable and take no required arguments) | the module, in eval mode |
 | ``python_function`` | ``cloudpickle`` (``pickle`` without it; warned) | the object |
 
-A PyTorch flavor is not implemented yet (a ``torch.nn.Module`` is refused, unless it has
-``predict`` and is wanted as a ``python_function``: pass ``flavor="python_function"``).
-TensorFlow's own Keras 2 models (``tf.keras`` before Keras 3) are refused the same way.
+TensorFlow's own Keras 2 models (``tf.keras`` before Keras 3) are refused (pass
+``flavor="python_function"`` for an object with ``predict``).
 """
 
 from __future__ import annotations
@@ -224,6 +224,52 @@ def _load_keras(files: dict[str, bytes], fmt: str, loader: dict[str, Any]) -> An
         return keras.saving.load_model(path)
 
 
+# --------------------------------------------------------------------------- PyTorch
+def _save_pytorch(model: Any) -> Saved:
+    import inspect
+
+    import torch
+
+    buf = io.BytesIO()
+    if isinstance(model, torch.jit.ScriptModule):
+        torch.jit.save(model, buf)
+        return Saved({"model.pt": buf.getvalue()}, "model.pt", "torchscript")
+    cls = type(model)
+    path = _class_path(model)
+    if cls.__module__ == "__main__" or "<locals>" in cls.__qualname__:
+        raise ModelError(
+            f"the PyTorch class {cls.__qualname__} is defined in a notebook or script, so "
+            "another process cannot import it to load the weights: move it to a module, or "
+            "log torch.jit.script(model) (TorchScript needs no class)"
+        )
+    required = [
+        p.name for p in list(inspect.signature(cls.__init__).parameters.values())[1:]
+        if p.default is inspect.Parameter.empty
+        and p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+    ]
+    if required:
+        raise ModelError(
+            f"{cls.__qualname__}() needs arguments ({', '.join(required)}), so its weights "
+            "alone cannot be loaded back: give them defaults, or log torch.jit.script(model)"
+        )
+    torch.save(model.state_dict(), buf)
+    return Saved({"state_dict.pt": buf.getvalue()}, "state_dict.pt", "pytorch-state-dict",
+                 {"class": path})
+
+
+def _load_pytorch(files: dict[str, bytes], fmt: str, loader: dict[str, Any]) -> Any:
+    import torch
+
+    if fmt == "torchscript":
+        model = torch.jit.load(io.BytesIO(files["model.pt"]))
+    else:
+        model = _import_class(loader["class"])()
+        state = torch.load(io.BytesIO(files["state_dict.pt"]), weights_only=True)
+        model.load_state_dict(state)
+    model.eval()
+    return model
+
+
 # --------------------------------------------------------------------------- python_function
 def _save_pyfunc(model: Any) -> Saved:
     try:
@@ -254,6 +300,7 @@ FLAVORS: dict[str, Flavor] = {
                _save_sklearn, _load_sklearn),
         Flavor("keras", "keras", "keras", ("numpy", "jax", "tensorflow", "torch"),
                _save_keras, _load_keras),
+        Flavor("pytorch", "torch", "torch", ("numpy",), _save_pytorch, _load_pytorch),
         Flavor("python_function", "cloudpickle", "cloudpickle", (), _save_pyfunc, _load_pyfunc),
     )
 }
@@ -266,6 +313,13 @@ def predict(flavor: str, model: Any, data: Any) -> Any:
         return model.predict(xgboost.DMatrix(data))
     if flavor == "keras":
         return model.predict(data, verbose=0)  # no progress bar in the notebook
+    if flavor == "pytorch":
+        import numpy as np
+        import torch
+
+        with torch.no_grad():
+            out = model(torch.as_tensor(np.asarray(data), dtype=torch.float32))
+        return out.numpy()
     return model.predict(data)
 
 
@@ -275,8 +329,9 @@ _FRAMEWORK_OF_MODULE = (
     ("lightgbm", "lightgbm"),
     ("sklearn", "sklearn"),
     ("keras", "keras"),
+    ("torch", "pytorch"),
 )
-_UNSUPPORTED = {"torch": "PyTorch", "tensorflow": "TensorFlow"}
+_UNSUPPORTED = {"tensorflow": "TensorFlow"}
 
 
 def detect(model: Any, flavor: str | None = None) -> Flavor:

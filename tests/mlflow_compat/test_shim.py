@@ -285,7 +285,7 @@ def test_tracking_uri(tmp_path):
 @pytest.mark.parametrize(
     "call",
     [
-        pytest.param(lambda: mlflow.pytorch.log_model(None, "m"), id="pytorch.log_model"),
+        pytest.param(lambda: mlflow.tensorflow.log_model(None, "m"), id="tensorflow.log_model"),
         pytest.param(lambda: mlflow.sklearn.autolog(), id="sklearn.autolog"),
         pytest.param(lambda: mlflow.autolog(), id="autolog"),
         pytest.param(lambda: mlflow.transformers.load_model("x"), id="transformers.load_model"),

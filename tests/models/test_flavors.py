@@ -163,3 +163,61 @@ def test_keras_round_trips_in_its_own_format(store, monkeypatch):
     np.testing.assert_allclose(pyf.predict(inputs), model.predict(inputs, verbose=0))
     with pytest.raises(nt.SignatureError, match="shape"):
         pyf.predict(np.zeros((3, 5), "float32"))
+
+
+def test_pytorch_state_dict_and_torchscript_round_trip(store, tmp_path):
+    """PyTorch: the weights plus the class path (loaded weights_only), or TorchScript; the
+    loaded module predicts the same, also in another process; as_pyfunc takes a frame."""
+    torch = pytest.importorskip("torch")
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.models._torch_nets import TinyNet
+
+    torch.manual_seed(0)
+    net = TinyNet().eval()
+    X = np.random.default_rng(1).normal(size=(6, 2)).astype("float32")
+    want = net(torch.as_tensor(X)).detach().numpy()
+    with nt.start_run():
+        info = nt.log_model(net, "net", input_example=X[:2])
+        scripted = nt.log_model(torch.jit.script(net), "scripted")
+    assert (info.flavor, info.format) == ("pytorch", "pytorch-state-dict")
+    assert scripted.format == "torchscript"
+    for uri in (info.model_uri, scripted.model_uri):
+        back = nt.load_model(uri)
+        assert not back.training
+        np.testing.assert_array_equal(back(torch.as_tensor(X)).detach().numpy(), want)
+    np.testing.assert_array_equal(nt.load_model(info.model_uri, as_pyfunc=True).predict(X), want)
+
+    code = (
+        "import sys, numpy as np, torch, nbtrack as nt\n"
+        f"nt.set_store({str(store.fs.root)!r})\n"
+        f"m = nt.load_model({info.model_uri!r})\n"
+        "x = np.asarray(eval(sys.argv[1]), dtype='float32')\n"
+        "print(m(torch.as_tensor(x)).detach().numpy().ravel().tolist())\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run(
+        [sys.executable, "-c", code, repr(X.tolist())], capture_output=True, text=True,
+        cwd=root, timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert np.allclose(eval(out.stdout.strip().splitlines()[-1]), want.ravel(), atol=0)
+
+
+def test_pytorch_modules_that_cannot_be_rebuilt_are_refused_before_writing(store):
+    torch = pytest.importorskip("torch")
+    from nbtrack.errors import ModelError
+    from tests.models._torch_nets import NeedsArgs
+
+    class Local(torch.nn.Module):
+        def forward(self, x):
+            return x
+
+    with nt.start_run() as run:
+        with pytest.raises(ModelError, match=r"needs arguments \(width\).*torch.jit.script"):
+            nt.log_model(NeedsArgs(3), "a")
+        with pytest.raises(ModelError, match="another process cannot import it"):
+            nt.log_model(Local(), "b")
+    assert nt.list_artifacts(run.id) == []
