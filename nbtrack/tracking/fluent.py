@@ -23,7 +23,7 @@ from nbtrack.errors import (
     ParamConflictError,
     RunFinishedError,
 )
-from nbtrack.tracking import _clock, query, settings, system_metrics, validation
+from nbtrack.tracking import _clock, query, ranks, settings, system_metrics, validation
 from nbtrack.tracking.run import Run, attach_worker, open_owned, owned_run, start_owned_run
 
 #: The tag that groups the runs of one job (``start_run(group=...)``).
@@ -126,6 +126,9 @@ def start_run(
         else:
             sample_system = _psutil_or_warn()
         config.system_metrics_interval()  # a bad NBTRACK_SYSTEM_METRICS_INTERVAL fails here
+        if sample_system and run_id is None:
+            # Each rank of a distributed job samples its own hardware: say which rank.
+            tags = {**ranks.rank_tags(), **(tags or {})}
     st = _stack()
     if st and not nested:
         raise ActiveRunError(

@@ -155,3 +155,24 @@ def test_track_system_without_psutil_is_a_usage_error_and_starts_no_run(store, i
     assert isinstance(result.error_in_exec, UsageError)
     assert "nbtrack[system]" in str(result.error_in_exec)
     assert nt.search_runs().empty
+
+
+def test_each_rank_s_system_metrics_run_is_tagged_with_its_rank(store, monkeypatch):
+    """Every rank of a distributed job may sample its own hardware into its own run: the run
+    says which rank it is (issue 14), from the launcher's variables."""
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    with nt.start_run(log_system_metrics=True, group="job-17") as run:
+        pass
+    tags = nt.get_run(run.id).tags
+    assert (tags["nbtrack.rank"], tags["nbtrack.world_size"], tags["nbtrack.local_rank"]) == (
+        "1", "2", "1"
+    )
+    assert tags["nbtrack.group"] == "job-17"
+    assert any(k.startswith("system/") for k in nt.get_run(run.id).metrics)
+    monkeypatch.delenv("RANK")
+    monkeypatch.delenv("WORLD_SIZE")
+    with nt.start_run(log_system_metrics=True) as single:
+        pass
+    assert "nbtrack.rank" not in nt.get_run(single.id).tags
