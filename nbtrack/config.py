@@ -58,6 +58,7 @@ def check() -> None:
     gc_grace()
     compact_lease()
     upload_part()
+    cache_bytes()
 
 
 def default_store_uri() -> str:
