@@ -280,6 +280,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
           const apply = () => {
             sidebar.refreshInterval = settings.get('refreshInterval').composite as number;
             sidebar.pageSizeSetting = settings.get('pageSize').composite as number;
+            const store = (settings.get('store').composite as string) ?? '';
+            if (store !== api.store) {
+              api.store = store;
+              sidebar.storeChanged();
+            }
           };
           apply();
           settings.changed.connect(apply);

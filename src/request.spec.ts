@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { escapePath, runsQuery } from './request';
+import { STORE_HEADER, escapePath, requestHeaders, runsQuery } from './request';
 
 describe('runs query string', () => {
   it('encodes the filter and repeats list arguments', () => {
@@ -122,5 +122,18 @@ describe('NbtrackApi', () => {
     expect(calls[1].url).toBe(
       'http://127.0.0.1:8888/base/nbtrack/api/runs/abc/metrics/val/loss%20rate?max_points=100'
     );
+  });
+});
+
+describe('requestHeaders', () => {
+  it('adds the chosen store and keeps the caller headers', () => {
+    const h = requestHeaders(' /data/team ', { 'If-None-Match': '"abc"' });
+    expect(h.get(STORE_HEADER)).toBe('/data/team');
+    expect(h.get('If-None-Match')).toBe('"abc"');
+  });
+
+  it('sends no store header for the default store', () => {
+    expect(requestHeaders('', undefined).has(STORE_HEADER)).toBe(false);
+    expect(requestHeaders('   ', { a: 'b' }).has(STORE_HEADER)).toBe(false);
   });
 });

@@ -115,7 +115,22 @@ export function escapePath(path: string): string {
   return path.split('/').map(encodeURIComponent).join('/');
 }
 
+/** The header that picks one of the server's configured stores (the "store" setting). */
+export const STORE_HEADER = 'X-Nbtrack-Store';
+
+/** Headers of a request: the chosen store (when one is set) over the caller's own. */
+export function requestHeaders(store: string, headers: HeadersInit | undefined): Headers {
+  const out = new Headers(headers);
+  if (store.trim()) {
+    out.set(STORE_HEADER, store.trim());
+  }
+  return out;
+}
+
 export class NbtrackApi {
+  /** The store the requests ask for; empty for the server's default store. */
+  store = '';
+
   constructor(readonly settings: ServerConnection.ISettings = ServerConnection.makeSettings()) {}
 
   url(path: string): string {
@@ -127,7 +142,7 @@ export class NbtrackApi {
     try {
       response = await ServerConnection.makeRequest(
         this.url(path),
-        { cache: 'no-store', ...init },
+        { cache: 'no-store', ...init, headers: requestHeaders(this.store, init.headers) },
         this.settings
       );
     } catch (error) {

@@ -59,6 +59,13 @@ export class RunsSidebar extends Widget {
     this.pageSize = n;
   }
 
+  /** The "store" setting changed: forget the runs and the selection, ask again. */
+  storeChanged(): void {
+    this.selected.clear();
+    this.queryChanged();
+    void this.loadExperiments();
+  }
+
   /** Ask the server now (after a write), then keep polling. */
   async refresh(): Promise<void> {
     await this.poller.refresh();

@@ -38,8 +38,13 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_lab(root: Path, tmp_path: Path, store: Path) -> Iterator[tuple[str, str]]:
-    """JupyterLab serving ``root`` with NBTRACK_STORE=``store``; yields (url, token)."""
+def running_lab(
+    root: Path, tmp_path: Path, store: Path, extra_args: tuple[str, ...] = ()
+) -> Iterator[tuple[str, str]]:
+    """JupyterLab serving ``root`` with NBTRACK_STORE=``store``; yields (url, token).
+
+    ``extra_args`` go to the server's command line (e.g. ``--NbtrackApp.stores=[...]``).
+    """
     settings = tmp_path / "lab-settings" / "@jupyterlab" / "apputils-extension"
     settings.mkdir(parents=True)
     # No news/update toast over the page.
@@ -72,6 +77,7 @@ def running_lab(root: Path, tmp_path: Path, store: Path) -> Iterator[tuple[str, 
                 # Language servers and terminals are not needed and add seconds to start-up.
                 "--ServerApp.jpserver_extensions={'jupyter_lsp': False, "
                 "'jupyter_server_terminals': False}",
+                *extra_args,
             ],
             env=env,
             stdout=log,

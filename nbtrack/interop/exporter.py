@@ -164,6 +164,19 @@ def _to_files(
         (d / "artifacts").mkdir(parents=True, exist_ok=True)
         for path, sha in run.artifacts.items():
             _write(d / "artifacts" / path, st.read_blob(sha))
+        for ds in r.inputs:
+            # MLflow's file store: the dataset once per experiment, one input per run.
+            ds_id = _dataset_uuid(run.experiment_id, ds)
+            ds_meta = {k: ds.get(k) for k in ("name", "digest", "source_type", "source",
+                                                "schema", "profile")}
+            _write(folder[run.experiment_id] / "datasets" / ds_id / "meta.yaml",
+                   yaml.safe_dump(ds_meta, allow_unicode=True))
+            in_meta = {
+                "destination_id": ds_id, "destination_type": "RUN", "source_id": ds_id,
+                "source_type": "DATASET", "tags": _input_tags(ds),
+            }
+            _write(d / "inputs" / _input_uuid(r.run_id, ds_id) / "meta.yaml",
+                   yaml.safe_dump(in_meta, allow_unicode=True))
 
 
 def _float(v: float) -> str:
@@ -247,9 +260,55 @@ def _to_sqlite(
                 )
                 for p, sha in run.artifacts.items():
                     _write(art / p, st.read_blob(sha))
+                for ds in r.inputs:
+                    ds_id = _dataset_uuid(run.experiment_id, ds)
+                    con.execute(
+                        "INSERT OR IGNORE INTO datasets (dataset_uuid, experiment_id, name, "
+                        "digest, dataset_source_type, dataset_source, dataset_schema, "
+                        "dataset_profile) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (ds_id, int(run.experiment_id), ds["name"], ds["digest"],
+                         ds.get("source_type") or "", ds.get("source") or "",
+                         ds.get("schema"), ds.get("profile")),
+                    )
+                    # The dataset row kept for (experiment, name, digest) may be an earlier
+                    # one: link the input to that row's id.
+                    (kept,) = con.execute(
+                        "SELECT dataset_uuid FROM datasets WHERE experiment_id = ? AND "
+                        "name = ? AND digest = ?",
+                        (int(run.experiment_id), ds["name"], ds["digest"]),
+                    ).fetchone()
+                    in_id = _input_uuid(r.run_id, kept)
+                    con.execute(
+                        "INSERT OR IGNORE INTO inputs (input_uuid, source_type, source_id, "
+                        "destination_type, destination_id) VALUES (?, 'DATASET', ?, 'RUN', ?)",
+                        (in_id, kept, r.run_id),
+                    )
+                    con.executemany(
+                        "INSERT OR IGNORE INTO input_tags (input_uuid, name, value) "
+                        "VALUES (?, ?, ?)",
+                        [(in_id, k, v) for k, v in _input_tags(ds).items()],
+                    )
     finally:
         con.close()
     os.sync() if hasattr(os, "sync") else None
+
+
+def _dataset_uuid(experiment_id: str, ds: dict[str, Any]) -> str:
+    """A stable 32-hex id of a dataset in an experiment (MLflow's ids are uuid4 hex)."""
+    import hashlib
+
+    key = "\0".join([experiment_id, ds["name"], ds["digest"]])
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+
+
+def _input_uuid(run_id: str, dataset_id: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(f"{run_id}\0{dataset_id}".encode()).hexdigest()[:32]
+
+
+def _input_tags(ds: dict[str, Any]) -> dict[str, str]:
+    return {"mlflow.data.context": ds["context"]} if ds.get("context") else {}
 
 
 def _sql_value(v: float) -> tuple[float, bool]:

@@ -2,7 +2,9 @@
 
 A run is written whole (params, tags, metrics, artifacts, then its lifecycle record) and
 flushed before the next one starts, so an interrupted import resumes where it stopped: runs
-already present (by id, deleted ones included) are skipped.
+already present (by id, deleted ones included) are skipped, and of a run it had begun only
+the points not yet on disk are written (params, tags and artifacts are keyed, so writing
+them again changes nothing).
 """
 
 from __future__ import annotations
@@ -82,14 +84,40 @@ def import_mlflow(
         name = _experiment(st, e, stats)
         plan.extend((name, e.experiment_id, rid) for rid in src.run_ids(e.experiment_id))
     have = records.existing_run_ids(st, [rid for _, _, rid in plan])
+    # Runs an interrupted import began: their points on disk are not written again.
+    started = records.runs_with_points(st, [rid for _, _, rid in plan if rid not in have])
     bar = Progress(len(plan), stream)  # type: ignore[arg-type]
     for name, eid, rid in plan:
         if rid in have:
             stats.skipped += 1
         else:
-            _import_run(st, src, name, src.run(eid, rid), stats)
+            _import_run(st, src, name, src.run(eid, rid), stats, resumed=rid in started)
         bar.step(rid)
     return stats
+
+
+def _missing_points(
+    st: ParquetStore, run: SourceRun
+) -> list[tuple[str, float, int, int]]:
+    """The run's source points minus those already on disk, counted as a multiset (the same
+    point may be logged twice) and compared bit for bit (NaN included)."""
+    import struct
+    from collections import Counter
+
+    def ident(key: str, value: float, ts: int, step: int) -> tuple[str, bytes, int, int]:
+        return key, struct.pack("<d", value), int(ts), int(step)
+
+    on_disk = Counter(
+        ident(k, v, ts, step) for k, step, ts, v in records.stored_points(st, run.run_id)
+    )
+    out = []
+    for point in run.metrics:
+        i = ident(*point)
+        if on_disk[i]:
+            on_disk[i] -= 1
+        else:
+            out.append(point)
+    return out
 
 
 def _experiment(st: ParquetStore, e: object, stats: ImportStats) -> str:
@@ -108,7 +136,10 @@ def _experiment(st: ParquetStore, e: object, stats: ImportStats) -> str:
     return e.name
 
 
-def _import_run(st: ParquetStore, src: Source, experiment: str, run: SourceRun, stats: ImportStats) -> None:
+def _import_run(
+    st: ParquetStore, src: Source, experiment: str, run: SourceRun, stats: ImportStats,
+    *, resumed: bool = False,
+) -> None:
     tags = dict(run.tags)
     name = tags.pop(_systags.RUN_NAME, None) or run.name or run.run_id
     parent = tags.pop(_systags.PARENT_RUN_ID, None)
@@ -120,8 +151,9 @@ def _import_run(st: ParquetStore, src: Source, experiment: str, run: SourceRun, 
         records.write_params(st, experiment, run.run_id, run.params, existing={})
     if tags:
         records.write_tags(st, experiment, run.run_id, tags)
-    if run.metrics:
-        keys, values, ts, steps = (list(c) for c in zip(*run.metrics, strict=True))
+    points = _missing_points(st, run) if resumed else run.metrics
+    if points:
+        keys, values, ts, steps = (list(c) for c in zip(*points, strict=True))
         records.write_metrics(st, experiment, run.run_id, keys, steps, ts, values)
         stats.points += len(keys)
     for path, data in src.artifacts(run):

@@ -231,7 +231,31 @@ class FileSource(Source):
                         run.metrics.append((key, float(parts[1]), int(parts[0]), step))
         if not (_local_path(run.artifact_uri) or Path("/nonexistent")).is_dir():
             run.artifact_uri = str(d / "artifacts")  # a store that was moved: use its own folder
+        run.inputs = self._inputs(experiment_id, d)
         return run
+
+    def _inputs(self, experiment_id: str, run_dir: Path) -> list[dict[str, Any]]:
+        """The run's datasets: ``<run>/inputs/<id>/meta.yaml`` names a dataset kept once per
+        experiment in ``<experiment>/datasets/<id>/meta.yaml`` (MLflow's file store)."""
+        out = []
+        folder = run_dir / "inputs"
+        if not folder.is_dir():
+            return out
+        for meta_path in sorted(folder.glob("*/meta.yaml")):
+            link = _yaml_load(meta_path)
+            if link.get("source_type") != "DATASET":
+                continue
+            ds_path = self._dirs[experiment_id] / "datasets" / str(link.get("source_id")) / "meta.yaml"
+            if not ds_path.is_file():
+                continue
+            ds = _yaml_load(ds_path)
+            out.append({
+                "name": ds.get("name"), "digest": ds.get("digest"),
+                "source_type": ds.get("source_type"), "source": ds.get("source"),
+                "schema": ds.get("schema"), "profile": ds.get("profile"),
+                "context": (link.get("tags") or {}).get("mlflow.data.context"),
+            })
+        return out
 
 
 def _read_kv(folder: Path) -> dict[str, str]:

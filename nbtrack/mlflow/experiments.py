@@ -71,24 +71,57 @@ def search_experiments(
     filter_string: str | None = None,
     order_by: Sequence[str] | None = None,
 ) -> list[entities.Experiment]:
-    """Experiments by lifecycle stage, newest first (MLflow's default order).
+    """Experiments by lifecycle stage, in MLflow's order.
 
     ``filter_string`` supports ``name = 'x'``, ``name LIKE 'x%'`` and ``tags.<k> = 'v'``
-    joined by AND; other filters and ``order_by`` raise NotImplementedError.
+    joined by AND; other filters raise NotImplementedError. ``order_by`` items are
+    ``name``, ``experiment_id``, ``creation_time`` or ``last_update_time`` (optionally
+    prefixed ``attribute.``), each ``ASC`` (the default) or ``DESC``; without it the most
+    recently updated come first, as in MLflow. Ties go by ``experiment_id``.
+
+    Raises:
+        MlflowException: an ``order_by`` item names another column or direction.
     """
-    if order_by:
-        raise NotImplementedError(
-            "search_experiments(order_by=) is not supported by nbtrack.mlflow; sort the list "
-            "in Python (e.g. sorted(exps, key=lambda e: e.name))"
-        )
+    keys = _experiment_order(order_by)
     stages = entities.LifecycleStage.view_type_to_stages(view_type)
     out = [e for e in exps.list_all(_runs.store()) if e.lifecycle_stage in stages]
     if filter_string:
         out = [e for e in out if _matches(e, filter_string)]
-    out.sort(key=lambda e: (e.creation_time or 0, e.experiment_id), reverse=True)
+    out.sort(key=lambda e: e.experiment_id)
+    for attr, descending in reversed(keys):  # stable sorts, last key first
+        out.sort(key=lambda e, a=attr: _sortable(getattr(e, a)), reverse=descending)
     if max_results is not None:
         out = out[:max_results]
     return [_runs.experiment_entity(e) for e in out]
+
+
+_EXPERIMENT_ORDER_KEYS = ("name", "experiment_id", "creation_time", "last_update_time")
+
+
+def _experiment_order(order_by: Sequence[str] | None) -> list[tuple[str, bool]]:
+    """``order_by`` of ``search_experiments`` as (attribute, descending) pairs."""
+    import re
+
+    if not order_by:
+        return [("last_update_time", True)]
+    keys = []
+    for item in order_by:
+        m = re.fullmatch(
+            r"\s*(?:attributes?\.)?`?(\w+)`?(?:\s+(ASC|DESC))?\s*", str(item), re.IGNORECASE
+        )
+        if m is None or m.group(1) not in _EXPERIMENT_ORDER_KEYS:
+            raise MlflowException(
+                f"Invalid order_by clause {item!r} for search_experiments: use one of "
+                f"{', '.join(_EXPERIMENT_ORDER_KEYS)}, optionally followed by ASC or DESC",
+                error_code="INVALID_PARAMETER_VALUE",
+            )
+        keys.append((m.group(1), (m.group(2) or "ASC").upper() == "DESC"))
+    return keys
+
+
+def _sortable(value: Any) -> tuple[int, Any]:
+    """Missing times sort first ascending (as NULLs do in MLflow's SQL stores)."""
+    return (0, 0) if value is None else (1, value)
 
 
 def _matches(exp: exps.Experiment, text: str) -> bool:

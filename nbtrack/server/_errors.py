@@ -22,8 +22,14 @@ from nbtrack.errors import (
     StoreError,
 )
 
+
+class StoreNotServedError(NbtrackError):
+    """A request picked a store that the server's configuration does not list."""
+
+
 # First match wins: order subclasses before their bases.
 _STATUS: tuple[tuple[type[NbtrackError], int], ...] = (
+    (StoreNotServedError, 403),
     (RunNotFoundError, 404),
     (FilterError, 400),
     (ParamConflictError, 409),

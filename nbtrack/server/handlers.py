@@ -50,8 +50,10 @@ class NbtrackHandler(APIHandler):
     async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """``fn(*args, store=<the server's store>, **kwargs)`` in the extension's threads."""
 
+        chosen = self.request.headers.get(STORE_HEADER, "").strip() or None
+
         def work() -> T:
-            return fn(*args, store=self.access.store(), **kwargs)
+            return fn(*args, store=self.access.store(chosen), **kwargs)
 
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.access.executor, work)
@@ -102,6 +104,19 @@ class NbtrackHandler(APIHandler):
             self.log.info("nbtrack API %s %s: %s", self.request.method, self.request.path, value)
             return
         super().log_exception(typ, value, tb)
+
+
+#: The request header that picks one of the server's stores (the lab setting "store").
+STORE_HEADER = "X-Nbtrack-Store"
+
+
+class StoresHandler(NbtrackHandler):
+    """``GET stores``: the store served by default and every store a request may pick."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.reply({"default": self.access.uri, "stores": list(self.access.uris)})
 
 
 class ExperimentsHandler(NbtrackHandler):
@@ -301,6 +316,7 @@ class SqlHandler(NbtrackHandler):
 
 _RUN = r"runs/(?P<run_id>[^/]+)"
 ROUTES: list[tuple[str, type[NbtrackHandler]]] = [
+    ("stores", StoresHandler),
     ("experiments", ExperimentsHandler),
     ("runs", RunsHandler),
     (_RUN, RunHandler),

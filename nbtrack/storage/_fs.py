@@ -107,6 +107,14 @@ class LocalFileSystem:
         except (FileNotFoundError, NotADirectoryError):
             return []
 
+    def folder_stamp(self, path: str) -> int | None:
+        """The folder's mtime in ns (it changes when an entry is added, removed or renamed),
+        or None when it does not exist."""
+        try:
+            return os.stat(path).st_mtime_ns
+        except OSError:
+            return None
+
     def list_dirs(self, path: str) -> list[str]:
         try:
             with os.scandir(path) as it:

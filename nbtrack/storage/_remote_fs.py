@@ -107,6 +107,10 @@ class RemoteFileSystem:
             return list(pre[1][path.rstrip("/")])
         return self.list_files(path)
 
+    def folder_stamp(self, path: str) -> int | None:
+        """None: object stores have no folder mtime, so every read lists."""
+        return None
+
     def list_dirs(self, path: str) -> list[str]:
         pre = self._prefetched
         if pre is not None and path.rstrip("/") in pre[0]:

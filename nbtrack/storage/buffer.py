@@ -154,6 +154,11 @@ def _metric_table(
         if not bool((order[1:] > order[:-1]).all()):
             codes, steps, ts, values = codes[order], steps[order], ts[order], values[order]
     key_dict = pa.array(names, pa.string())
+    # Grouped by key above: one point per key when no two neighbouring codes are equal.
+    unique = n < 2 or bool((codes[1:] != codes[:-1]).all())
+    sch = schema.SCHEMAS["metrics"]
+    if unique:
+        sch = sch.with_metadata({schema.UNIQUE_META: b"1"})
     return pa.table(
         [
             pa.DictionaryArray.from_arrays(
@@ -164,7 +169,7 @@ def _metric_table(
             pa.array(ts, pa.int64()).cast(pa.timestamp("ms", tz="UTC")),
             pa.array(values, pa.float64()),
         ],
-        schema=schema.SCHEMAS["metrics"],
+        schema=sch,
     )
 
 
@@ -264,7 +269,16 @@ class Buffer:
                     self._metrics.pop(mb.run_id, None)
             self.rejected.extend(rejected)
         for eid, tables in per_partition.items():
-            out.append(("metrics", eid, pa.concat_tables(tables)))
+            # One table per run: the file is unique per (run, key) when each table is.
+            unique = all(
+                (t.schema.metadata or {}).get(schema.UNIQUE_META) == b"1" for t in tables
+            )
+            merged = pa.concat_tables(
+                [t.replace_schema_metadata(None) for t in tables]
+            )
+            if unique:
+                merged = merged.replace_schema_metadata({schema.UNIQUE_META: b"1"})
+            out.append(("metrics", eid, merged))
         return out
 
     def take_rejected(self) -> list[Rejected]:

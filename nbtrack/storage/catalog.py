@@ -11,6 +11,7 @@ metric (docs/format.md).
 from __future__ import annotations
 
 import threading
+import time
 import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -39,6 +40,13 @@ class PartitionFiles:
     temporary: list[FileInfo] = field(default_factory=list)
     corrupt: list[tuple[FileInfo, str]] = field(default_factory=list)
     foreign: list[FileInfo] = field(default_factory=list)
+    _visible_key: tuple[str, ...] | None = None
+
+    def visible_key(self) -> tuple[str, ...]:
+        """The visible names, sorted (computed once: a resolution is never changed)."""
+        if self._visible_key is None:
+            self._visible_key = tuple(sorted(f.name for f in self.visible))
+        return self._visible_key
 
 
 @dataclass
@@ -48,9 +56,13 @@ class Snapshot:
     partitions: dict[str, list[PartitionFiles]]
 
     def paths(self, fs: FileSystem, table: str) -> list[str]:
+        """Visible files of ``table``, each partition's in arrival order (so a scan without
+        ORDER BY returns a run's points in the order they were logged, usually step order)."""
         out = []
         for part in self.partitions.get(table, []):
-            out.extend(fs.join(part.folder, f.name) for f in part.visible)
+            pos = part.positions
+            ordered = sorted(part.visible, key=lambda f: (pos.get(f.name, f.name), f.name))
+            out.extend(fs.join(part.folder, f.name) for f in ordered)
         return out
 
     def positions(self, fs: FileSystem, table: str) -> dict[str, str]:
@@ -62,8 +74,9 @@ class Snapshot:
         }
 
     def key(self) -> tuple[Any, ...]:
+        """Equal for two snapshots that see the same files."""
         return tuple(
-            (t, p.folder, tuple(sorted(f.name for f in p.visible)))
+            (t, p.folder, p.visible_key())
             for t, parts in sorted(self.partitions.items())
             for p in parts
         )
@@ -85,6 +98,10 @@ def arrival_position(name: str, replaces: list[str]) -> str:
     return name
 
 
+#: A folder's mtime is trusted once read this long after it (clock ticks are coarser).
+STAMP_MARGIN_S = 1.0
+
+
 class FileCatalog:
     """Lists and resolves segment files; caches facts about immutable files."""
 
@@ -102,6 +119,9 @@ class FileCatalog:
         self._infos: dict[str, dict[str, FileInfo]] = {}
         self._resolved: dict[str, tuple[tuple[Any, ...], PartitionFiles]] = {}
         self._bad_version = 0
+        # Per folder: (mtime in ns, when it was read) at its last listing (``quick`` reads).
+        self._stamps: dict[str, tuple[int | None, float]] = {}
+        self._dirs: dict[str, list[str]] = {}
 
     def _problem(self, path: str, info: FileInfo) -> str | None:
         # Footers are checked once per (path, size): files never change once visible.
@@ -120,6 +140,7 @@ class FileCatalog:
     def mark_path_bad(self, path: str, why: str) -> None:
         """Skip ``path`` from now on (DuckDB could not read it)."""
         self._bad_version += 1
+        self._stamps.clear()
         for key in [k for k in self._bad if k[0] == path]:
             self._bad[key] = why
         folder, name = path.rsplit("/", 1) if "/" in path else ("", path)
@@ -149,6 +170,7 @@ class FileCatalog:
                         found += 1
         if found:
             self._bad_version += 1
+            self._stamps.clear()
         return found
 
     def _replaced_by(self, path: str) -> list[str]:
@@ -156,9 +178,36 @@ class FileCatalog:
             self._replaces[path] = segments.read_replaces(self.fs, path)
         return self._replaces[path]
 
-    def resolve_partition(self, folder_rel: str) -> PartitionFiles:
-        """The partition's files, resolved (reused while the folder's listing is unchanged)."""
+    def _unchanged(self, folder: str) -> tuple[bool, int | None, float]:
+        """Whether ``folder`` is unchanged since it was last listed, judged by its mtime.
+
+        Returns (unchanged, the stamp now, when it was taken). A stamp is trusted only when
+        it was taken more than ``STAMP_MARGIN_S`` after the folder's last change, so a
+        change in the same clock tick as the one before it cannot go unseen (the "racy
+        timestamp" rule); until then the folder is listed on every read.
+        """
+        taken = time.time()
+        stamp = self.fs.folder_stamp(folder)
+        seen = self._stamps.get(folder)
+        unchanged = (
+            stamp is not None
+            and seen is not None
+            and seen[0] == stamp
+            and seen[1] > stamp / 1e9 + STAMP_MARGIN_S
+        )
+        return unchanged, stamp, taken
+
+    def resolve_partition(self, folder_rel: str, *, quick: bool = False) -> PartitionFiles:
+        """The partition's files, resolved (reused while the folder's listing is unchanged).
+
+        ``quick``: skip listing a local folder whose mtime says nothing was added or
+        removed (reads; gc and doctor list every time, they time files by their mtimes).
+        """
         folder = self.fs.join(folder_rel)
+        cached = self._resolved.get(folder_rel)
+        unchanged, stamp, taken = self._unchanged(folder)
+        if quick and unchanged and cached is not None:
+            return cached[1]
         known = self._infos.setdefault(folder_rel, {})
         listing = self.fs.list_files_known(folder, known)
         for info in listing:
@@ -173,11 +222,79 @@ class FileCatalog:
             # gc and doctor time compacted and temporary files by their mtimes
             tuple(sorted((i.name, i.mtime) for i in listing if not i.name.startswith("s-"))),
         )
-        cached = self._resolved.get(folder_rel)
         if cached is not None and cached[0] == key:
+            self._stamps[folder] = (stamp, taken)
             return cached[1]
-        part = self._resolve(folder_rel, listing)
+        part = None
+        if cached is not None:
+            part = self._resolve_delta(folder_rel, cached[0], cached[1], key, listing)
+        if part is None:
+            part = self._resolve(folder_rel, listing)
         self._resolved[folder_rel] = (key, part)
+        self._stamps[folder] = (stamp, taken)
+        return part
+
+    def _resolve_delta(
+        self,
+        folder_rel: str,
+        old_key: tuple[Any, ...],
+        old: PartitionFiles,
+        key: tuple[Any, ...],
+        listing: list[FileInfo],
+    ) -> PartitionFiles | None:
+        """The common change, resolved from the last resolution in proportion to it.
+
+        Between two reads a folder usually gains a few flushed segments and loses some that
+        gc removed after a compaction had hidden them. Neither changes what compacted files
+        say, so the previous resolution stays right for every other name. Anything else (a
+        new or vanished compacted file, a visible file gone, a file marked bad) returns
+        None and the folder is resolved from scratch.
+        """
+        if old_key[1] != key[1]:
+            return None
+        before, after = old_key[0], key[0]
+        added = after - before
+        removed = before - after
+        if not added and not removed:
+            return None  # only compacted or temporary mtimes changed: gc/doctor facts
+        # Compacted files: none new, none changed; only hidden ones (replaced by a newer
+        # compacted file) may have gone.
+        old_mtimes = dict(old_key[2])
+        for name, mtime in key[2]:
+            if not name.startswith(".") and old_mtimes.get(name) != mtime:
+                return None
+        visible = {f.name for f in old.visible}
+        for name, _size in removed:
+            if name in visible:
+                return None
+        by_name = {info.name: info for info in listing}
+        part = PartitionFiles(
+            folder_rel,
+            visible=list(old.visible),
+            replaced=old.replaced,
+            hidden_by=old.hidden_by,
+            positions=dict(old.positions),
+            losers=[f for f in old.losers if f.name in by_name],
+            temporary=[
+                i for i in listing if i.name.startswith(".") and i.name.endswith(TMP_SUFFIX)
+            ],
+            corrupt=[(f, why) for f, why in old.corrupt if f.name in by_name],
+            foreign=[f for f in old.foreign if f.name in by_name],
+        )
+        for name, _size in sorted(added):
+            info = by_name[name]
+            if name.startswith(".") and name.endswith(TMP_SUFFIX):
+                continue
+            if not (segments.is_data_file(name) and name.startswith(segments.SEGMENT_PREFIX)):
+                return None  # a compacted or foreign file: resolve from scratch
+            if name in old.replaced:
+                continue  # an accepted compacted file already holds its rows
+            problem = self._problem(self.fs.join(folder_rel, name), info)
+            if problem is None:
+                part.visible.append(info)
+                part.positions[name] = name
+            else:
+                part.corrupt.append((info, problem))
         return part
 
     def _resolve(self, folder_rel: str, listing: list[FileInfo]) -> PartitionFiles:
@@ -261,17 +378,35 @@ class FileCatalog:
                 )
         return part
 
-    def snapshot(self, tables: tuple[str, ...] = schema.TABLES) -> Snapshot:
+    def snapshot(self, tables: tuple[str, ...] = schema.TABLES, *, quick: bool = False) -> Snapshot:
+        """Every table's partitions, resolved now.
+
+        ``quick`` (the read path): folders whose mtime shows no change since they were last
+        listed are not listed again, so a read of an unchanged local store costs one
+        ``stat`` per folder. Maintenance (gc, compaction, doctor) lists everything.
+        """
         with self._lock, self.fs.listing(tables):
             parts: dict[str, list[PartitionFiles]] = {}
             for table in tables:
-                folders = sorted(self.fs.list_dirs(self.fs.join(table)))
                 parts[table] = [
-                    self.resolve_partition(f"{table}/{d}")
-                    for d in folders
-                    if d.startswith(schema.PARTITION_KEY + "=")
+                    self.resolve_partition(f"{table}/{d}", quick=quick)
+                    for d in self._partition_folders(table, quick)
                 ]
             return Snapshot(parts)
+
+    def _partition_folders(self, table: str, quick: bool) -> list[str]:
+        folder = self.fs.join(table)
+        unchanged, stamp, taken = self._unchanged(folder)
+        if quick and unchanged and folder in self._dirs:
+            return self._dirs[folder]
+        if quick and stamp is None and not self.fs.is_remote:
+            return []  # no such folder (yet): nothing to list
+        names = sorted(
+            d for d in self.fs.list_dirs(folder) if d.startswith(schema.PARTITION_KEY + "=")
+        )
+        self._dirs[folder] = names
+        self._stamps[folder] = (stamp, taken)
+        return names
 
     def warn_problems(self, snap: Snapshot) -> None:
         for parts in snap.partitions.values():

@@ -164,10 +164,31 @@ class Merger:
         out.merged = [p for p, _ in good]
         return out
 
+    def unique_run_key(self, paths: list[str]) -> bool:
+        """Whether metrics files ``paths`` together hold one row per (run_id, key).
+
+        Only asked when each input says so in its footer; then the inputs must also share
+        no (run_id, key), counted by DuckDB (in the compactor, off the logging path).
+        """
+        flagged = self.con.sql(
+            "SELECT count(DISTINCT file_name) FROM parquet_kv_metadata(?::VARCHAR[]) "
+            "WHERE decode(key) = ? AND decode(value) = '1'",
+            params=[paths, schema.UNIQUE_META.decode()],
+        ).fetchall()[0][0]
+        if int(flagged) != len(paths):
+            return False
+        got = self.con.sql(
+            "SELECT count(*), (SELECT count(*) FROM (SELECT DISTINCT run_id, key FROM "
+            "read_parquet(?::VARCHAR[]))) FROM read_parquet(?::VARCHAR[])",
+            params=[paths, paths],
+        ).fetchall()[0]
+        return int(got[0]) == int(got[1])
+
     def _write(self, table: str, paths: list[str], replaces: list[str], staged: str) -> int:
         """Stream the rows of ``paths`` in order into ``staged``; returns rows written."""
         sch = schema.SCHEMAS[table]
-        meta = segments.footer_metadata(replaces)
+        unique = table == "metrics" and self.unique_run_key(paths)
+        meta = segments.footer_metadata(replaces, unique_run_key=unique)
         cols = ", ".join(quote_ident(f.name) for f in sch)
         # One thread and preserve_insertion_order: files in list order, rows in file order.
         reader = self.con.sql(

@@ -85,7 +85,8 @@ def _metrics_source(paths: list[str]) -> str:
 
 
 # Current-state tables in dependency order. ``{scope}`` restricts a recomputation to the
-# affected runs (incremental) or is TRUE (the first install). Each SELECT's columns are the
+# affected runs (incremental) or is TRUE (the first install); ``{live}`` to the affected runs
+# that are current (not deleted), a small table, so no statement hashes all of ``_runs_cur``. Each SELECT's columns are the
 # table's columns, so ``INSERT INTO t <select>`` and ``CREATE TABLE t AS <select>`` agree.
 _CURRENT: tuple[tuple[str, str], ...] = (
     (
@@ -108,35 +109,43 @@ _CURRENT: tuple[tuple[str, str], ...] = (
     UNION ALL SELECT run_id, record_time // 1000000 FROM _tags_raw WHERE {scope}
     UNION ALL SELECT run_id, record_time // 1000000 FROM _artifacts_raw WHERE {scope}
     UNION ALL SELECT run_id, epoch_ms(max_timestamp) FROM _metric_summary WHERE {scope}
-  ) WHERE run_id IN (SELECT run_id FROM _runs_cur WHERE status = 'RUNNING')
+  ) WHERE run_id IN (SELECT run_id FROM _runs_cur WHERE status = 'RUNNING' AND {scope})
   GROUP BY run_id""",
     ),
     (
         "_params_cur",
         """SELECT run_id, key, arg_min(value, record_time) AS value FROM _params_raw
-  WHERE {scope} AND run_id IN (SELECT run_id FROM _runs_cur)
+  WHERE {live}
   GROUP BY run_id, key""",
     ),
     (
         "_tags_cur",
         """SELECT run_id, key, value FROM (
     SELECT run_id, key, value FROM _tags_raw
-    WHERE {scope} AND run_id IN (SELECT run_id FROM _runs_cur)
+    WHERE {live}
     QUALIFY row_number() OVER (PARTITION BY run_id, key ORDER BY record_time DESC) = 1
   ) WHERE value IS NOT NULL""",
     ),
     (
         # Latest point: highest step, then newest timestamp, then arrival (file position).
         "_latest_cur",
-        """SELECT run_id, key, step, timestamp, value FROM _metric_summary
-  WHERE {scope} AND run_id IN (SELECT run_id FROM _runs_cur)
+        # A run whose summary rows all come from one file has one row per key already
+        # (the common case after compaction): only runs spread over files are ranked.
+        """WITH s AS (SELECT * FROM _metric_summary WHERE {live}),
+  multi AS (SELECT run_id FROM s GROUP BY run_id HAVING min(_file) <> max(_file))
+SELECT run_id, key, step, timestamp, value FROM s
+  WHERE run_id NOT IN (SELECT run_id FROM multi)
+UNION ALL
+SELECT * FROM (
+  SELECT run_id, key, step, timestamp, value FROM s
+  WHERE run_id IN (SELECT run_id FROM multi)
   QUALIFY row_number() OVER (
-    PARTITION BY run_id, key ORDER BY step DESC, timestamp DESC, pos DESC) = 1""",
+    PARTITION BY run_id, key ORDER BY step DESC, timestamp DESC, pos DESC) = 1)""",
     ),
     (
         "_artifacts_cur",
         """SELECT run_id, path, size, sha256 FROM _artifacts_raw
-  WHERE {scope} AND run_id IN (SELECT run_id FROM _runs_cur)
+  WHERE {live}
   QUALIFY row_number() OVER (PARTITION BY run_id, path ORDER BY record_time DESC) = 1""",
     ),
 )
@@ -148,6 +157,8 @@ CREATE OR REPLACE TABLE _experiments_cur AS
 """
 
 _AFFECTED_SCOPE = "run_id IN (SELECT run_id FROM _affected)"
+_AFFECTED_LIVE = "run_id IN (SELECT run_id FROM _affected_live)"
+_ALL_LIVE = "run_id IN (SELECT run_id FROM _runs_cur)"
 
 # The latest point of each run and key within each new metric file: highest step, then
 # newest timestamp, then the last row (arrival order within a file); docs/format.md.
@@ -156,13 +167,26 @@ INSERT INTO _metric_summary
   SELECT run_id, key, max(step),
     arg_max(timestamp, [step, epoch_ms(timestamp), file_row_number]),
     arg_max(value, [step, epoch_ms(timestamp), file_row_number]),
-    max(timestamp), p.pos, filename
+    max(timestamp), p.pos, filename, count(*)
   FROM read_parquet(?::VARCHAR[], filename = true, file_row_number = true,
                     union_by_name = true)
   JOIN (SELECT unnest(?::VARCHAR[]) AS file, unnest(?::VARCHAR[]) AS pos) p
     ON p.file = filename
   GROUP BY run_id, key, filename, p.pos
 """
+
+# A file whose footer says it holds one row per (run_id, key) is its own summary.
+_LOAD_UNIQUE_METRICS = """
+INSERT INTO _metric_summary
+  SELECT run_id, key, step, timestamp, value, timestamp, p.pos, filename, 1
+  FROM read_parquet(?::VARCHAR[], filename = true, union_by_name = true)
+  JOIN (SELECT unnest(?::VARCHAR[]) AS file, unnest(?::VARCHAR[]) AS pos) p
+    ON p.file = filename
+"""
+
+#: Trust the writers' ``nbtrack.unique_run_key`` footer flag (tests turn it off to check
+#: that the flag changes no result).
+USE_UNIQUE_FLAG = True
 
 _RUNS_VIEW = """
   SELECT r.run_id, r.experiment, r.name,
@@ -230,6 +254,10 @@ class ReadModel:
         self.owners: list[str] = []
         self._keys: dict[str, list[str]] | None = None
         self._wide_cache: pa.Table | None = None
+        # Runs changed since the wide cache was built: their rows are re-pivoted on demand.
+        self._wide_stale: set[str] = set()
+        self._wide_asked = False
+        self._affected_ids: list[str] = []
         self._visible_metrics: list[str] = []
         self._sql_con: duckdb.DuckDBPyConnection | None = None
         self._sql_key: tuple[Any, ...] | None = None
@@ -245,12 +273,13 @@ class ReadModel:
         self.con.execute(
             "CREATE TABLE _metric_summary (run_id VARCHAR, key VARCHAR, step BIGINT, "
             "timestamp TIMESTAMPTZ, value DOUBLE, max_timestamp TIMESTAMPTZ, pos VARCHAR, "
-            "_file VARCHAR)"
+            "_file VARCHAR, n BIGINT)"
         )
         self.con.execute("CREATE TABLE _affected (run_id VARCHAR)")
+        self.con.execute("CREATE TABLE _affected_live (run_id VARCHAR)")
         self.con.execute(f"CREATE OR REPLACE VIEW _metrics_raw AS {_empty_select('metrics')}")
         for name, select in _CURRENT:
-            self.con.execute(f"CREATE TABLE {name} AS {select.format(scope='TRUE')}")
+            self.con.execute(f"CREATE TABLE {name} AS {select.format(scope='TRUE', live=_ALL_LIVE)}")
         self.con.execute(_EXPERIMENTS_CUR)
         self.con.execute(_VIEWS)
         self._loaded: dict[str, set[str]] = {t: set() for t in (*_CACHED, "metrics")}
@@ -274,7 +303,8 @@ class ReadModel:
                 raise
             self._key = key
             self._keys = None
-            self._wide_cache = None
+            if self._wide_cache is not None:
+                self._wide_stale.update(self._affected_ids)
 
     def _load(self, snap: Snapshot) -> None:
         con = self.con
@@ -289,9 +319,14 @@ class ReadModel:
             new = [p for p in visible if p not in loaded]
             if not gone and not new:
                 continue
+            target = "_metric_summary" if table == "metrics" else f"_{table}_raw"
+            if gone and new:
+                swapped_gone, swapped_new = self._relabel_compacted(snap, table, target, gone, new)
+                gone = [p for p in gone if p not in swapped_gone]
+                new = [p for p in new if p not in swapped_new]
+                stats["relabelled_files"] = stats.get("relabelled_files", 0) + len(swapped_new)
             stats["new_files"] += len(new)
             stats["gone_files"] += len(gone)
-            target = "_metric_summary" if table == "metrics" else f"_{table}_raw"
             has_run = table != "experiments"
             if table == "experiments":
                 experiments_changed = True
@@ -308,7 +343,13 @@ class ReadModel:
             if new:
                 if table == "metrics":
                     pos = snap.positions(self.fs, "metrics")
-                    con.execute(_SUMMARIZE_METRICS, [new, new, [pos[p] for p in new]])
+                    flagged = self._unique_files(new) if USE_UNIQUE_FLAG else set()
+                    for sql, paths in (
+                        (_LOAD_UNIQUE_METRICS, [p for p in new if p in flagged]),
+                        (_SUMMARIZE_METRICS, [p for p in new if p not in flagged]),
+                    ):
+                        if paths:
+                            con.execute(sql, [paths, paths, [pos[p] for p in paths]])
                 else:
                     cols = ", ".join(f.name for f in schema.SCHEMAS[table])
                     con.execute(
@@ -326,12 +367,22 @@ class ReadModel:
                 con.execute(f"CREATE OR REPLACE VIEW _metrics_raw AS {_metrics_source(visible)}")
                 self._visible_metrics = visible
             self._loaded[table] = vis_set
-        n = con.execute("SELECT count(DISTINCT run_id) FROM _affected").fetchall()[0][0]
-        stats["affected_runs"] = int(n)
+        self._affected_ids = [
+            r[0] for r in con.execute("SELECT DISTINCT run_id FROM _affected").fetchall()
+        ]
+        n = len(self._affected_ids)
+        stats["affected_runs"] = n
         if n:
             for name, select in _CURRENT:
                 con.execute(f"DELETE FROM {name} WHERE {_AFFECTED_SCOPE}")
-                con.execute(f"INSERT INTO {name} {select.format(scope=_AFFECTED_SCOPE)}")
+                sql = select.format(scope=_AFFECTED_SCOPE, live=_AFFECTED_LIVE)
+                con.execute(f"INSERT INTO {name} {sql}")
+                if name == "_runs_cur":
+                    con.execute("DELETE FROM _affected_live")
+                    con.execute(
+                        f"INSERT INTO _affected_live SELECT run_id FROM _runs_cur "
+                        f"WHERE {_AFFECTED_SCOPE}"
+                    )
         if experiments_changed:
             con.execute(_EXPERIMENTS_CUR)
         self.owners = [
@@ -342,6 +393,78 @@ class ReadModel:
             ).fetchall()
         ]
         self.last_install = stats
+
+    def _unique_files(self, paths: list[str]) -> set[str]:
+        """The metrics files among ``paths`` whose footer says one row per (run_id, key)."""
+        rows = self.con.execute(
+            "SELECT DISTINCT file_name FROM parquet_kv_metadata(?::VARCHAR[]) "
+            "WHERE decode(key) = ? AND decode(value) = '1'",
+            [paths, schema.UNIQUE_META.decode()],
+        ).fetchall()
+        return {r[0] for r in rows}
+
+    def _relabel_compacted(
+        self, snap: Snapshot, table: str, target: str, gone: list[str], new: list[str]
+    ) -> tuple[set[str], set[str]]:
+        """Take a compaction as what it is: the same rows under a new file name.
+
+        A new compacted file whose rows are exactly those of loaded files it replaces (its
+        row count equals theirs, and it holds at least their rows by construction) changes
+        no current state: the loaded rows are relabelled to it and no run is recomputed.
+        Metric summaries are merged: per run and key the latest of the replaced files'
+        latest points (highest step, newest timestamp, then the later input, which is also
+        the later row in the merged file), at the compacted file's arrival position.
+        Returns the gone and new paths handled this way.
+        """
+        hiding: dict[str, list[str]] = {}
+        new_set = set(new)
+        for part in snap.partitions.get(table, []):
+            for name, by in part.hidden_by.items():
+                path, c_path = self.fs.join(part.folder, name), self.fs.join(part.folder, by)
+                if c_path in new_set:
+                    hiding.setdefault(c_path, []).append(path)
+        gone_set = set(gone)
+        done_gone: set[str] = set()
+        done_new: set[str] = set()
+        count_col = "sum(n)" if table == "metrics" else "count(*)"
+        positions = snap.positions(self.fs, table) if table == "metrics" and hiding else {}
+        for c_path, hidden in hiding.items():
+            mine = [p for p in hidden if p in gone_set]
+            if not mine:
+                continue
+            have = self.con.execute(
+                f"SELECT coalesce({count_col}, 0) FROM {target} "
+                "WHERE _file IN (SELECT unnest(?::VARCHAR[]))",
+                [mine],
+            ).fetchall()[0][0]
+            rows = self.con.execute(
+                "SELECT count(*) FROM read_parquet(?)", [c_path]
+            ).fetchall()[0][0]
+            if int(have) != int(rows):
+                continue  # it holds rows this model never loaded: load it normally
+            if table == "metrics":
+                self.con.execute(
+                    """INSERT INTO _metric_summary
+  SELECT run_id, key, max(step),
+    arg_max(timestamp, {'s': step, 't': epoch_ms(timestamp), 'p': pos}),
+    arg_max(value, {'s': step, 't': epoch_ms(timestamp), 'p': pos}),
+    max(max_timestamp), ?, ?, sum(n)
+  FROM _metric_summary WHERE _file IN (SELECT unnest(?::VARCHAR[]))
+  GROUP BY run_id, key""",
+                    [positions[c_path], c_path, mine],
+                )
+                self.con.execute(
+                    "DELETE FROM _metric_summary WHERE _file IN (SELECT unnest(?::VARCHAR[]))",
+                    [mine],
+                )
+            else:
+                self.con.execute(
+                    f"UPDATE {target} SET _file = ? WHERE _file IN (SELECT unnest(?::VARCHAR[]))",
+                    [c_path, mine],
+                )
+            done_gone.update(mine)
+            done_new.add(c_path)
+        return done_gone, done_new
 
     # ---- the wide shape ---------------------------------------------------------------
     @property
@@ -365,11 +488,11 @@ class ReadModel:
         with self.lock:
             n_keys = sum(len(v) for v in self.keys.values())
             n_runs = self.con.execute("SELECT count(*) FROM _runs_cur").fetchall()[0][0]
-            if n_keys * n_runs <= WIDE_CACHE_CELLS:
-                if self._wide_cache is None:
-                    every = self.con.sql("SELECT run_id FROM _runs_cur ORDER BY run_id")
-                    self._wide_cache = self._pivot(every.to_arrow_table().column(0), None)
-                cache = self._wide_cache
+            # The first call pivots only the runs asked for (a cold search returns a few
+            # runs of thousands); from the second on, every run's row is cached.
+            cacheable = n_keys * n_runs <= WIDE_CACHE_CELLS
+            if cacheable and (self._wide_cache is not None or self._wide_asked):
+                cache = self._wide_cache_now(n_runs)
                 rows = pc.index_in(run_ids, value_set=cache.column(0).combine_chunks())
                 picked = cache.take(rows)
                 n = len(picked)
@@ -377,7 +500,38 @@ class ReadModel:
                     i for i, col in enumerate(picked.columns) if i and col.null_count < n
                 ]
                 return picked.select(keep)
+            self._wide_asked = True
             return self._pivot(run_ids, run_ids).drop_columns(["run_id"])
+
+    def _wide_cache_now(self, n_runs: int) -> pa.Table:
+        """The wide shape of every run: built once, then only changed runs are re-pivoted."""
+        cache = self._wide_cache
+        if cache is not None and len(self._wide_stale) * 4 > max(n_runs, 64):
+            cache = None  # most rows changed: a full pivot is cheaper
+        if cache is None:
+            every = self.con.sql("SELECT run_id FROM _runs_cur ORDER BY run_id")
+            cache = self._pivot(every.to_arrow_table().column(0), None)
+        elif self._wide_stale:
+            stale = sorted(self._wide_stale)
+            rest = cache.filter(pc.invert(pc.is_in(cache.column(0), pa.array(stale, pa.string()))))
+            live = self.con.sql(
+                "SELECT run_id FROM _runs_cur WHERE run_id IN (SELECT unnest(?::VARCHAR[])) "
+                "ORDER BY run_id",
+                params=[stale],
+            ).to_arrow_table().column(0).combine_chunks()
+            fresh = self._pivot(live, live)
+            cache = pa.concat_tables([rest, fresh], promote_options="default")
+            if cache.column_names != rest.column_names:
+                # A new key: keep the columns in the order a full pivot gives them.
+                kinds = {kind: i for i, (kind, _, _) in enumerate(_WIDE_KINDS)}
+                names = sorted(
+                    cache.column_names[1:],
+                    key=lambda c: (kinds[c.split(".", 1)[0]], c.split(".", 1)[1]),
+                )
+                cache = cache.select(["run_id", *names])
+        self._wide_cache = cache
+        self._wide_stale = set()
+        return cache
 
     def _pivot(self, run_ids: pa.Array | pa.ChunkedArray, only: Any) -> pa.Table:
         """Scatter the long (run, key, value) rows of ``run_ids`` into one column per key."""
@@ -471,6 +625,8 @@ class ReadModel:
             self.con.execute(f"DELETE FROM {name}")
         self._loaded = {t: set() for t in (*_CACHED, "metrics")}
         self._key = ("reset",)
+        self._wide_cache = None
+        self._wide_stale = set()
 
     def running_owners(self) -> list[str]:
         """Writers of runs whose newest record says RUNNING (as of the last install)."""

@@ -119,6 +119,9 @@ PARTITION_KEY = "experiment_id"
 # (in the same partition folder) whose rows this file already contains.
 REPLACES_META = b"nbtrack.replaces"
 FORMAT_META = b"nbtrack.format_version"
+#: Optional footer key of a metrics file: b"1" when every (run_id, key) has exactly one row
+#: in the file, so the file is its own per-key latest summary (docs/format.md).
+UNIQUE_META = b"nbtrack.unique_run_key"
 
 
 def experiment_id(name: str) -> str:

@@ -40,11 +40,19 @@ def partition_dir(fs: FileSystem, table: str, experiment_id: str) -> str:
     return fs.join(table, f"{schema.PARTITION_KEY}={experiment_id}")
 
 
-def footer_metadata(replaces: list[str] | None = None) -> dict[bytes, bytes]:
-    """Parquet key-value metadata of a segment (and the files a compacted one replaces)."""
+def footer_metadata(
+    replaces: list[str] | None = None, *, unique_run_key: bool = False
+) -> dict[bytes, bytes]:
+    """Parquet key-value metadata of a segment (and the files a compacted one replaces).
+
+    ``unique_run_key``: a metrics file holding one row per (run_id, key) says so, and a
+    reader takes its rows as their own latest points without grouping them.
+    """
     meta = {schema.FORMAT_META: str(schema.FORMAT_VERSION).encode()}
     if replaces is not None:
         meta[schema.REPLACES_META] = json.dumps(sorted(replaces)).encode()
+    if unique_run_key:
+        meta[schema.UNIQUE_META] = b"1"
     return meta
 
 
@@ -72,7 +80,8 @@ def encode(table_name: str, table: pa.Table, replaces: list[str] | None = None) 
         # Metric rows arrive grouped by run and key from the buffer (and from compaction's
         # inputs); sorting millions of strings here would cost more than the write.
         table = table.sort_by(schema.SORT_KEYS[table_name])
-    table = table.replace_schema_metadata(footer_metadata(replaces))
+    unique = (table.schema.metadata or {}).get(schema.UNIQUE_META) == b"1"
+    table = table.replace_schema_metadata(footer_metadata(replaces, unique_run_key=unique))
     sink = io.BytesIO()
     pq.write_table(table, sink, row_group_size=1 << 20, **writer_options(table_name))
     return sink.getvalue()

@@ -313,7 +313,7 @@ class ParquetStore:
         self.flush()
         # Leases first, files second: a run that ends between the two is never KILLED.
         leases_before = self.leases.present()
-        snap = self.catalog.snapshot()
+        snap = self.catalog.snapshot(quick=True)
         v = self.views()
         try:
             v.install(snap)

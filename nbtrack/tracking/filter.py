@@ -785,8 +785,25 @@ def _compile(node: Node, target: _Target, params: list[object], depth: int) -> s
             raise FilterError(f"{type(node).__name__} needs at least one child")
         joiner = " AND " if isinstance(node, And) else " OR "
         parts = [_compile(child, target, params, depth + 1) for child in node.children]
-        return "(" + joiner.join(parts) + ")"
+        return _balanced(parts, joiner)
     raise TypeError(f"not a filter node: {node!r}")
+
+
+#: Most terms joined flat in one parenthesized group of the compiled SQL.
+_FLAT_TERMS = 32
+
+
+def _balanced(parts: list[str], joiner: str) -> str:
+    """``(a OR b OR ...)`` as nested groups of at most ``_FLAT_TERMS`` terms.
+
+    DuckDB parses a flat chain into a left-deep tree, one level per term, and refuses
+    expressions deeper than 1,000 levels; halving the list recursively keeps the depth near
+    ``_FLAT_TERMS + log2(n)`` however long the chain (a 5,000-term OR, for example).
+    """
+    if len(parts) <= _FLAT_TERMS:
+        return "(" + joiner.join(parts) + ")"
+    mid = len(parts) // 2
+    return "(" + _balanced(parts[:mid], joiner) + joiner + _balanced(parts[mid:], joiner) + ")"
 
 
 def _check_comparison(node: Comparison) -> tuple[Literal, ...]:

@@ -109,6 +109,27 @@ def existing_run_ids(store: ParquetStore, run_ids: Sequence[str]) -> set[str]:
     return set(t.column(0).to_pylist())
 
 
+def runs_with_points(store: ParquetStore, run_ids: Sequence[str]) -> set[str]:
+    """Which of ``run_ids`` have metric points on disk, with or without a lifecycle record
+    (an interrupted import leaves points of a run it never finished)."""
+    if not run_ids:
+        return set()
+    t = store.query(
+        "SELECT DISTINCT run_id FROM _metrics_raw WHERE run_id IN (SELECT unnest(?::VARCHAR[]))",
+        [list(run_ids)],
+    )
+    return set(t.column(0).to_pylist())
+
+
+def stored_points(store: ParquetStore, run_id: str) -> list[tuple[str, int, int, float]]:
+    """Every point of ``run_id`` on disk as (key, step, timestamp ms, value), duplicates kept."""
+    t = store.query(
+        "SELECT key, step, epoch_ms(timestamp), value FROM _metrics_raw WHERE run_id = ?",
+        [run_id],
+    )
+    return list(zip(*(t.column(i).to_pylist() for i in range(4)), strict=True))
+
+
 def write_params(
     store: ParquetStore, experiment: str, run_id: str, params: Mapping[str, Any],
     *, existing: Mapping[str, str] | None = None,

@@ -375,3 +375,49 @@ def test_the_run_panel_opens_the_notebook_at_the_tracked_cell(tmp_path: Path) ->
             page.screenshot(path=str(ARTIFACTS / "lab-jump-to-cell.png"))
         finally:
             browser.close()
+
+
+def test_the_store_setting_picks_one_of_the_servers_stores(tmp_path: Path) -> None:
+    """The JupyterLab setting "store" (nbtrack:plugin) makes the sidebar show another store
+    the server is configured to serve (c.NbtrackApp.stores); a store the server does not
+    list is refused and the sidebar says how to allow it (issue 12)."""
+    from playwright.sync_api import expect, sync_playwright
+
+    require_chromium()
+    default, second = tmp_path / "store", tmp_path / "second"
+    _python(SWEEP, default)
+    _python("import nbtrack as nt\nwith nt.start_run(name='from-the-second-store'): pass", second)
+    settings = tmp_path / "lab-settings" / "nbtrack"
+    settings.mkdir(parents=True)
+    (settings / "plugin.jupyterlab-settings").write_text(json.dumps({"store": str(second)}))
+    root = tmp_path / "root"
+    root.mkdir()
+    args = (f"--NbtrackApp.stores={second}",)  # repeat the option for more stores
+    with running_lab(root, tmp_path, default, args) as (url, token), sync_playwright() as pw:
+        assert len(_api(url, token, "runs")["runs"]) == 3  # no header: the default store
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.goto(f"{url}/lab?token={token}&reset&nbtrack-runs")
+            rows = page.locator(".nbtl-sidebar .nbtl-run-row")
+            expect(rows).to_have_count(1, timeout=90_000)
+            expect(rows.first).to_contain_text("from-the-second-store")
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "lab-store-setting.png"))
+            # A store the server does not serve: refused, and the sidebar says why.
+            req = urllib.request.Request(
+                f"{url}/lab/api/settings/nbtrack:plugin?token={token}",
+                data=json.dumps({"raw": json.dumps({"store": str(tmp_path / "nope")})}).encode(),
+                method="PUT",
+                headers={"Content-Type": "application/json"},
+            )
+            urllib.request.urlopen(req, timeout=10).close()
+            page.reload()
+            expect(page.locator(".nbtl-sidebar")).to_contain_text(
+                "c.NbtrackApp.stores", timeout=90_000
+            )
+            expect(rows).to_have_count(0)
+            page.screenshot(path=str(ARTIFACTS / "lab-store-refused.png"))
+        finally:
+            browser.close()
+    assert not (tmp_path / "nope").exists()

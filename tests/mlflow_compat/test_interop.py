@@ -206,3 +206,79 @@ def test_mlflow_artifact_names_outside_the_key_rule_are_renamed(tmp_path, store)
     stats = import_mlflow(f"sqlite:///{tmp_path}/a.db")
     assert stats.renamed == 1
     assert nt.read_artifact(r.info.run_id, "x_y.txt") == b"plus"
+
+
+def _inputs_of(client, run_id) -> list[tuple]:
+    run = client.get_run(run_id)
+    out = []
+    for di in run.inputs.dataset_inputs:
+        d = di.dataset
+        ctx = {t.key: t.value for t in di.tags}.get("mlflow.data.context")
+        out.append((d.name, d.digest, d.source_type, d.source, d.schema, d.profile, ctx))
+    return sorted(out)
+
+
+@pytest.mark.parametrize("kind", ["file", "sqlite"])
+def test_run_inputs_round_trip(tmp_path, kind) -> None:
+    """Datasets logged with MLflow's log_input survive MLflow -> nbtrack -> MLflow, for both
+    store kinds (issue 13: the file store's inputs were neither imported nor exported)."""
+    import pandas as pd
+
+    src = (tmp_path / "mlruns").as_uri() if kind == "file" else f"sqlite:///{tmp_path}/src.db"
+    real.set_tracking_uri(src)
+    frame = pd.DataFrame({"a": [1, 2, 3], "b": [0.5, 0.25, 0.125]})
+    with real.start_run() as run:
+        real.log_input(real.data.from_pandas(frame, source="s3://b/train.csv", name="train"),
+                       context="training")
+        real.log_input(real.data.from_pandas(frame.head(1), name="eval"), context="eval")
+    want = _inputs_of(RealClient(src), run.info.run_id)
+    assert len(want) == 2
+
+    nt.set_store(str(tmp_path / "nb"))
+    import_mlflow(src)
+    got = ntmlflow.MlflowClient().get_run(run.info.run_id).inputs.dataset_inputs
+    assert sorted(d.dataset.name for d in got) == ["eval", "train"]
+
+    dest = str(tmp_path / "out") if kind == "file" else f"sqlite:///{tmp_path}/out.db"
+    export_mlflow(dest)
+    dest_uri = (tmp_path / "out").as_uri() if kind == "file" else dest
+    assert _inputs_of(RealClient(dest_uri), run.info.run_id) == want
+
+
+def test_an_interrupted_import_resumes_without_doubling_points(tmp_path, monkeypatch) -> None:
+    """An import stopped after a run's points were written but before its lifecycle record
+    writes, on resume, only the points that are missing (issue 13)."""
+    from nbtrack.interop import importer
+
+    src = f"sqlite:///{tmp_path}/src.db"
+    c = RealClient(src)
+    exp = c.create_experiment("e")
+    ids = []
+    for i in range(3):
+        r = c.create_run(exp, run_name=f"r{i}")
+        c.log_batch(r.info.run_id, metrics=[
+            Metric("loss", 1.0 / (s + 1), 1_700_000_000_000 + s, s) for s in range(50)
+        ] + [Metric("loss", 0.5, 1_700_000_000_000, 3)])  # a duplicate-step point
+        c.set_terminated(r.info.run_id, "FINISHED")
+        ids.append(r.info.run_id)
+    st = nt.set_store(str(tmp_path / "nb"))
+    original = importer.records.write_run_state
+    calls = {"n": 0}
+
+    def crash_on_second(store, state):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            store.flush()  # the points are on disk, the run record is not
+            raise KeyboardInterrupt
+        return original(store, state)
+
+    monkeypatch.setattr(importer.records, "write_run_state", crash_on_second)
+    with pytest.raises(KeyboardInterrupt):
+        import_mlflow(src)
+    monkeypatch.setattr(importer.records, "write_run_state", original)
+    stats = import_mlflow(src)
+    assert stats.runs == 2 and stats.skipped == 1
+    for rid in ids:
+        hist = nt.get_metric_history(rid, "loss")
+        assert len(hist) == 51, rid
+    st.flush()

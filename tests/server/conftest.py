@@ -15,10 +15,16 @@ from pytest_jupyter.jupyter_server import *  # noqa: F403
 
 
 @pytest.fixture
-def jp_server_config(store_path: Path) -> dict[str, Any]:
+def second_store_path(store_path: Path) -> Path:
+    """A second store the server is configured to serve (the lab setting "store")."""
+    return store_path.parent / "second-store"
+
+
+@pytest.fixture
+def jp_server_config(store_path: Path, second_store_path: Path) -> dict[str, Any]:
     return {
         "ServerApp": {"jpserver_extensions": {"nbtrack.server": True}},
-        "NbtrackApp": {"store": str(store_path)},
+        "NbtrackApp": {"store": str(store_path), "stores": [str(second_store_path)]},
     }
 
 

@@ -545,3 +545,34 @@ def test_the_extension_is_enabled_by_the_installed_config_file() -> None:
     plain = text.replace("\x1b[32m", "").replace("\x1b[0m", "")
     assert "nbtrack.server enabled" in plain, text
     assert re.search(r"nbtrack\.server\s.*OK", plain), text
+
+
+async def test_a_request_picks_one_of_the_configured_stores(
+    api, store, store_path, second_store_path, tmp_path
+) -> None:
+    """The lab setting "store" sends X-Nbtrack-Store: a configured store is served, any other
+    path is refused with 403 before anything is opened (issue 12)."""
+    _runs(2)
+    nt.set_store(str(second_store_path))
+    with nt.start_run(name="in-the-second-store"):
+        pass
+    nt.set_store(str(store_path))
+
+    code, body = await api("stores")
+    assert code == 200
+    assert body == {"default": str(store_path), "stores": [str(store_path), str(second_store_path)]}
+
+    code, body = await api("runs")
+    assert code == 200 and len(body["runs"]) == 2
+    code, body = await api("runs", headers={"X-Nbtrack-Store": str(second_store_path)})
+    assert code == 200
+    assert [r["name"] for r in body["runs"]] == ["in-the-second-store"]
+    code, body = await api("experiments", headers={"X-Nbtrack-Store": str(second_store_path)})
+    assert code == 200 and sum(e["run_count"] for e in body["experiments"]) == 1
+
+    elsewhere = tmp_path / "not-configured"
+    code, body = await api("runs", headers={"X-Nbtrack-Store": str(elsewhere)})
+    assert code == 403
+    assert body["error"] == "StoreNotServedError"
+    assert "c.NbtrackApp.stores" in body["message"]
+    assert not elsewhere.exists()  # refused before anything was opened or created

@@ -42,16 +42,71 @@ def _state(model: ReadModel) -> dict[str, Any]:
 
 
 def _fresh(store: Any) -> ReadModel:
+    """A model built from nothing: a new catalog (no cached resolution) and new tables."""
+    from nbtrack.storage.catalog import FileCatalog
+
     model = ReadModel(store.fs)
-    model.install(store.catalog.snapshot())
+    model.install(FileCatalog(store.fs).snapshot())
     model.set_dead_writers(store._dead_writers(model.running_owners()))
     return model
+
+
+def _check_unique_flags(store: Any) -> None:
+    """Every metrics file flagged ``nbtrack.unique_run_key`` holds one row per (run, key),
+    and the flag changes no answer (a model that ignores it agrees)."""
+    import duckdb
+
+    from nbtrack.storage import read_model, schema
+
+    paths = store.catalog.snapshot().paths(store.fs, "metrics")
+    if paths:
+        flagged = [
+            r[0]
+            for r in duckdb.sql(
+                "SELECT DISTINCT file_name FROM parquet_kv_metadata(?::VARCHAR[]) "
+                "WHERE decode(key) = ?",
+                params=[paths, schema.UNIQUE_META.decode()],
+            ).fetchall()
+        ]
+        for path in flagged:
+            rows, pairs = duckdb.sql(
+                "SELECT count(*), count(DISTINCT (run_id, key)) FROM read_parquet(?)",
+                params=[path],
+            ).fetchall()[0]
+            assert rows == pairs, path
+    with_flag = _state(_fresh(store))
+    read_model.USE_UNIQUE_FLAG = False
+    try:
+        assert _state(_fresh(store)) == with_flag
+    finally:
+        read_model.USE_UNIQUE_FLAG = True
+
+
+def _fresh_catalog(store: Any) -> Any:
+    from nbtrack.storage.catalog import FileCatalog
+
+    return FileCatalog(store.fs)
+
+
+def _files(snap: Any) -> dict[str, Any]:
+    """What a snapshot resolved, per partition: visible names, positions, hidden names."""
+    return {
+        part.folder: (
+            sorted(f.name for f in part.visible),
+            part.positions,
+            sorted(part.replaced),
+            sorted(f.name for f in part.losers),
+            sorted(f.name for f, _ in part.corrupt),
+        )
+        for parts in snap.partitions.values()
+        for part in parts
+    }
 
 
 _ops = st.lists(
     st.tuples(
         st.sampled_from(["start", "param", "tag", "untag", "metric", "end", "delete", "restore",
-                         "flush", "compact"]),
+                         "flush", "compact", "gc"]),
         st.integers(0, 3),
         st.integers(0, 4),
         st.floats(allow_nan=True, allow_infinity=False, width=32),
@@ -94,8 +149,12 @@ def test_incremental_updates_equal_a_full_rebuild(store_path_factory: Any, ops: 
             store.flush()
         elif op == "compact":
             compaction.compact(store, min_files=2)
+        elif op == "gc":
+            compaction.gc(store, only_expired=False)
         store.refresh()  # the incremental path, after every step
         assert _state(model) == _state(_fresh(store))
+        assert _files(store.catalog.snapshot()) == _files(_fresh_catalog(store).snapshot())
+    _check_unique_flags(store)
     for r in runs:
         r.end()
     nt_settings.SETTINGS.store_uri = None
@@ -137,8 +196,37 @@ def test_a_compaction_is_picked_up_and_changes_no_result(store) -> None:
     before = nt.search_runs()
     compaction.compact(store, min_files=2)
     after = nt.search_runs()
-    assert store.views().last_install["gone_files"] > 0
+    install = store.views().last_install
+    # The same rows under new names: relabelled, nothing recomputed (issue 10).
+    assert install["relabelled_files"] > 0
+    assert install["affected_runs"] == 0
     assert before.equals(after)
+    assert _state(store.views()) == _state(_fresh(store))
+
+
+def test_a_compacted_file_holding_rows_never_loaded_is_read_in_full(
+    store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A compaction that also merged a segment this reader never saw cannot be relabelled:
+    its rows are loaded and the runs recomputed."""
+    from nbtrack.storage import compaction
+
+    monkeypatch.setenv("NBTRACK_AUTO_COMPACT", "0")
+    for i in range(5):
+        with nt.start_run(params={"i": i}) as r:
+            r.log_metric("loss", float(i), step=1)
+    assert len(nt.search_runs()) == 5
+    with nt.start_run(name="unseen") as r:
+        r.log_metric("loss", 9.0, step=3)
+        r.log_metric("loss", 8.0, step=3)  # a tie on step: the later point wins
+    store.flush()
+    compaction.compact(store, min_files=2)  # merges the unseen run's files too
+    store.refresh()
+    install = store.views().last_install
+    assert install["affected_runs"] >= 1
+    df = nt.search_runs(filter="attributes.run_name = 'unseen'")
+    assert df["metrics.loss"].tolist() == [8.0]
+    assert _state(store.views()) == _state(_fresh(store))
 
 
 def test_the_wide_shape_handles_thousands_of_keys(store) -> None:
@@ -198,3 +286,105 @@ def test_get_run_and_search_agree_with_the_wide_shape(store) -> None:
     assert row["metrics.acc"] == 0.5 and row["tags.team"] == "a"
     wide = store.views().wide(pa.array([r.id]))
     assert wide.column_names == ["params.lr", "metrics.acc", "metrics.loss", "tags.team"]
+
+
+def test_a_folder_that_only_gained_segments_is_resolved_from_the_last_resolution(
+    store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Flushes and gc between reads cost in proportion to them, not to the folder (issue 10):
+    the catalog resolves the delta, and the result equals a resolution from scratch."""
+    from nbtrack.storage import compaction
+    from nbtrack.storage.catalog import FileCatalog
+
+    monkeypatch.setenv("NBTRACK_AUTO_COMPACT", "0")
+    for i in range(30):
+        with nt.start_run(params={"i": i}) as r:
+            r.log_metric("loss", float(i))
+    compaction.compact(store, min_files=2)
+    store.refresh()
+    full = []
+    original = FileCatalog._resolve
+    monkeypatch.setattr(
+        FileCatalog,
+        "_resolve",
+        lambda self, *a: (self is store.catalog and full.append(a[0])) or original(self, *a),
+    )
+    with nt.start_run(params={"i": 99}) as r:
+        r.log_metric("loss", 0.5)
+    store.refresh()
+    assert full == []  # every folder took the delta path
+    assert _files(store.catalog.snapshot()) == _files(FileCatalog(store.fs).snapshot())
+    compaction.gc(store, only_expired=False)  # hidden files go: still the delta path
+    store.refresh()
+    assert full == []
+    assert _files(store.catalog.snapshot()) == _files(FileCatalog(store.fs).snapshot())
+    assert len(nt.search_runs()) == 31
+
+
+def test_a_read_of_an_unchanged_local_store_lists_no_folder(
+    store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Folders whose mtime shows no change are not listed again (issue 10), and a change
+    made afterwards (here a new run) is seen by the next read."""
+    import time
+
+    from nbtrack.storage import catalog
+
+    monkeypatch.setenv("NBTRACK_AUTO_COMPACT", "0")
+    for i in range(3):
+        with nt.start_run(params={"i": i}) as r:
+            r.log_metric("loss", float(i))
+    store.flush()
+    # A folder's mtime is trusted only once read STAMP_MARGIN_S after its last change.
+    time.sleep(catalog.STAMP_MARGIN_S + 0.2)
+    assert len(nt.search_runs()) == 3  # lists every folder and records its stamp
+    listed: list[str] = []
+    for name in ("list_files_known", "list_dirs"):
+        original = getattr(store.fs, name)
+        monkeypatch.setattr(
+            store.fs, name, lambda path, *a, _o=original: listed.append(path) or _o(path, *a)
+        )
+    assert len(nt.search_runs()) == 3
+    assert listed == []
+    with nt.start_run(params={"i": 3}) as r:
+        r.log_metric("loss", 3.0)
+    assert len(nt.search_runs()) == 4  # the folders changed: listed again
+    assert listed
+
+
+def test_writers_flag_files_with_one_point_per_key(
+    store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A flush of one point per key, and a compaction of such flushes of distinct runs,
+    carry ``nbtrack.unique_run_key``; a flush with two points of a key does not."""
+    import duckdb
+
+    from nbtrack.storage import compaction, schema
+
+    monkeypatch.setenv("NBTRACK_AUTO_COMPACT", "0")
+
+    def flags() -> dict[str, bool]:
+        paths = store.catalog.snapshot().paths(store.fs, "metrics")
+        got = {
+            r[0]
+            for r in duckdb.sql(
+                "SELECT file_name FROM parquet_kv_metadata(?::VARCHAR[]) "
+                "WHERE decode(key) = ? AND decode(value) = '1'",
+                params=[paths, schema.UNIQUE_META.decode()],
+            ).fetchall()
+        }
+        return {p.rsplit("/", 1)[1][:2] + str(i): p in got for i, p in enumerate(sorted(paths))}
+
+    for _ in range(3):
+        with nt.start_run() as r:
+            r.log_metrics({"a": 1.0, "b": 2.0}, step=0)
+    assert all(flags().values()) and len(flags()) == 3
+    compaction.compact(store, min_files=2)
+    assert list(flags().values()) == [True]  # distinct runs: still one row per (run, key)
+    with nt.start_run() as r:
+        r.log_metric("a", 1.0, step=0)
+        r.log_metric("a", 2.0, step=1)
+    assert sorted(flags().values()) == [False, True]
+    compaction.compact(store, min_files=2)
+    assert list(flags().values()) == [False]
+    _check_unique_flags(store)
