@@ -119,7 +119,7 @@ for _ in range(5):
     t0 = time.perf_counter()
     nt.search_runs(experiment="*", filter="metrics.loss < 0.2 AND params.depth != '3'")
     warm.append(time.perf_counter() - t0)
-cache = store.fs.cache
+cache = getattr(store.fs, "cache", None)
 print(json.dumps({"rows": len(df), "import_s": t_import, "first_s": cold,
                   "warm_s": sorted(warm)[len(warm) // 2],
                   "cache_hits": cache.hits if cache else None,

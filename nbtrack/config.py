@@ -63,6 +63,7 @@ def check() -> None:
     compact_lease()
     upload_part()
     system_metrics_interval()
+    cache_bytes()
 
 
 def default_store_uri() -> str:

@@ -19,13 +19,10 @@ name and ignore the other (see ``FileCatalog`` and docs/format.md)."""
 
 from __future__ import annotations
 
-import contextlib
-import fcntl  # imported here, never by the compactor thread (fork safety)
 import logging
-import os
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import duckdb
@@ -34,67 +31,13 @@ import pyarrow as pa
 from nbtrack import config
 from nbtrack.storage import compactor, schema, segments, tiers
 from nbtrack.storage.catalog import PartitionFiles
-from nbtrack.storage.compaction_lease import CompactionLease
+from nbtrack.storage.compaction_lease import Hold, compaction_lock
 from nbtrack.storage.merging import Merger
 from nbtrack.storage.reader import error_line
 from nbtrack.storage.store import ParquetStore
 from nbtrack.storage.tiers import TARGET_BYTES
 
 log = logging.getLogger("nbtrack")
-
-
-class Hold:
-    """What ``compaction_lock`` yields: true when held; ``check`` confirms it before a publish."""
-
-    def __init__(self, held: bool, lease: CompactionLease | None = None) -> None:
-        self.held = held
-        self.lease = lease
-
-    def __bool__(self) -> bool:
-        return self.held
-
-    def check(self) -> str | None:
-        """None while the lock is still ours, else why a merged file must not be published."""
-        if self.lease is not None and not self.lease.confirm():
-            return "the compaction lease expired and another compactor took it"
-        return None
-
-
-@contextlib.contextmanager
-def compaction_lock(store: ParquetStore, *, blocking: bool) -> Iterator[Hold]:
-    """Exclusive lock between compactors; yields a false ``Hold`` if another holds it.
-
-    Local stores use ``flock``; object storage the compaction lease, never waited for
-    (``blocking`` applies to local stores only: a remote holder may keep it for minutes).
-    """
-    if store.fs.is_remote:
-        lease = CompactionLease(store.fs, store.writer_id)
-        if not lease.acquire():
-            yield Hold(False)
-            return
-        try:
-            yield Hold(True, lease)
-        finally:
-            try:
-                lease.release()
-            except OSError as exc:  # it expires by itself
-                log.warning("nbtrack: could not release the compaction lease: %s", exc)
-        return
-    folder = store.fs.join("_locks")
-    os.makedirs(folder, exist_ok=True)
-    fd = os.open(os.path.join(folder, "compact.lock"), os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
-        except BlockingIOError:
-            yield Hold(False)
-            return
-        try:
-            yield Hold(True)
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
 
 
 def compact_partition(

@@ -1,6 +1,6 @@
-"""The compaction lease of a store on object storage: one compactor at a time, with expiry.
+"""Compactors take turns: ``compaction_lock`` (``flock`` locally, the lease remotely).
 
-Local stores exclude compactors with ``flock`` (see ``compaction.compaction_lock``). Object
+Local stores exclude compactors with ``flock`` on ``_locks/compact.lock``. Object
 storage has no locks, but S3 (and S3-compatible servers) create an object only if none
 exists under its name (``PUT`` with ``If-None-Match: *``), which is all a lease needs:
 
@@ -26,14 +26,25 @@ only the loser's work is wasted. Hosts' clocks are compared with the object stor
 
 from __future__ import annotations
 
+import contextlib
+import fcntl  # imported with the module, never by the compactor thread (fork safety)
 import json
+import logging
+import os
 import re
 import secrets
 import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from nbtrack import config
 from nbtrack.storage import liveness
 from nbtrack.storage._fs import FileSystem
+
+if TYPE_CHECKING:
+    from nbtrack.storage.store import ParquetStore
+
+log = logging.getLogger("nbtrack")
 
 LOCK_FOLDER = "_locks"
 _NAME = re.compile(r"^compact-(\d{12})\.json$")
@@ -122,3 +133,57 @@ class CompactionLease:
         if self.generation is not None and self.confirm():
             self.fs.delete(self._path(self.generation))
         self.generation = None
+
+
+class Hold:
+    """What ``compaction_lock`` yields: true when held; ``check`` confirms it before a publish."""
+
+    def __init__(self, held: bool, lease: CompactionLease | None = None) -> None:
+        self.held = held
+        self.lease = lease
+
+    def __bool__(self) -> bool:
+        return self.held
+
+    def check(self) -> str | None:
+        """None while the lock is still ours, else why a merged file must not be published."""
+        if self.lease is not None and not self.lease.confirm():
+            return "the compaction lease expired and another compactor took it"
+        return None
+
+
+@contextlib.contextmanager
+def compaction_lock(store: ParquetStore, *, blocking: bool) -> Iterator[Hold]:
+    """Exclusive lock between compactors; yields a false ``Hold`` if another holds it.
+
+    Local stores use ``flock``; object storage the compaction lease, never waited for
+    (``blocking`` applies to local stores only: a remote holder may keep it for minutes).
+    """
+    if store.fs.is_remote:
+        lease = CompactionLease(store.fs, store.writer_id)
+        if not lease.acquire():
+            yield Hold(False)
+            return
+        try:
+            yield Hold(True, lease)
+        finally:
+            try:
+                lease.release()
+            except OSError as exc:  # it expires by itself
+                log.warning("nbtrack: could not release the compaction lease: %s", exc)
+        return
+    folder = store.fs.join("_locks")
+    os.makedirs(folder, exist_ok=True)
+    fd = os.open(os.path.join(folder, "compact.lock"), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield Hold(False)
+            return
+        try:
+            yield Hold(True)
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)

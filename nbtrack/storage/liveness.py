@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import socket
 import time
 from typing import Any
@@ -19,6 +20,8 @@ from nbtrack import config
 from nbtrack.storage._fs import FileSystem
 
 HOST = socket.gethostname()
+#: Seconds between measurements of the offset between this host's clock and the store's.
+_OFFSET_TTL = 300.0
 
 
 def host_id() -> str:
@@ -107,6 +110,33 @@ class Leases:
     def __init__(self, fs: FileSystem) -> None:
         self.fs = fs
         self._cache: dict[str, dict[str, Any] | None] = {}
+        self._offset: tuple[float, float] | None = None  # (server - local seconds, when)
+
+    def now(self) -> float:
+        """The store's clock now, in seconds since the epoch (lease mtimes are on it).
+
+        On object storage an mtime is the server's clock, and this host's clock may be off
+        by minutes: the offset is measured with a probe object (written, its
+        ``LastModified`` read, deleted) at most every ``_OFFSET_TTL`` seconds. A reader that
+        may not write keeps its own clock.
+        """
+        if not self.fs.is_remote:
+            return time.time()
+        if self._offset is None or time.monotonic() - self._offset[1] > _OFFSET_TTL:
+            offset = 0.0
+            probe = self.fs.join("_writers", f".clock-{secrets.token_hex(6)}.tmp")
+            try:
+                t0 = time.time()
+                self.fs.write_atomic(probe, b"")
+                mtime = self.fs.mtime(probe)
+                t1 = time.time()
+                self.fs.delete(probe)
+                if mtime is not None:
+                    offset = mtime - (t0 + t1) / 2
+            except OSError:
+                pass  # read-only access: assume the clocks agree
+            self._offset = (offset, time.monotonic())
+        return time.time() + self._offset[0]
 
     def read(self, owner: str) -> dict[str, Any] | None:
         if owner not in self._cache:
@@ -140,7 +170,7 @@ class Leases:
         whose process is gone, is a dead writer.
         """
         dead: dict[str, float] = {}
-        now = time.time()
+        now = self.now() if owners else time.time()
         for owner in owners:
             if owner == mine:
                 continue

@@ -172,6 +172,13 @@ class CachingFileSystem(AbstractFileSystem):  # type: ignore[misc]
         return self.inner.ls(path, detail=detail, **kwargs)
 
     def glob(self, path: str, **kwargs: Any) -> Any:
+        # DuckDB globs every path it is given, also plain file names. A segment named by
+        # the store's own listing exists (visible files are never changed, only deleted
+        # after the gc grace): answer without a request. Anything else is listed afresh:
+        # fsspec's listing cache would not show a file another process wrote since.
+        if not any(c in path for c in "*?[") and self._known(path) is not None:
+            return [self._strip(path)]
+        self.inner.invalidate_cache()
         return self.inner.glob(path, **kwargs)
 
     def exists(self, path: str, **kwargs: Any) -> bool:

@@ -38,6 +38,8 @@ elif mode == "resume":  # resume the run, log 5 more steps, tag it, end it
             nt.log_metric("loss", float(step))
         nt.set_tag("stage", host)
     print("done", flush=True)
+elif mode == "status":  # a reader: the run's status as this host sees it
+    print(nt.get_run(sys.argv[2]).status, flush=True)
 elif mode == "hang":  # start a run, make sure it is flushed, then wait to be killed
     run = nt.start_run(name="victim")
     nt.log_metric("loss", 1.0)

@@ -104,6 +104,27 @@ def test_a_writer_killed_on_another_host_reads_killed_by_heartbeat(
         time.sleep(0.5)
 
 
+@pytest.mark.slow
+def test_a_reader_whose_clock_runs_ahead_still_sees_live_writers(
+    s3_store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lease ages are taken on the store's clock, not the reader's (5 min fast here)."""
+    fast = {"NBTRACK_HEARTBEAT": "0.5", "NBTRACK_DEAD_AFTER": "4"}
+    for key, value in fast.items():
+        monkeypatch.setenv(key, value)
+    writer = _writer("busy-host", 0.0, "hang", **fast)
+    try:
+        run_id = writer.stdout.readline().strip()  # type: ignore[union-attr]
+        assert run_id, writer.stderr.read()  # type: ignore[union-attr]
+        assert _finish(_writer("ahead-host", 300.0, "status", run_id, **fast)) == "RUNNING"
+    finally:
+        writer.send_signal(signal.SIGKILL)
+        writer.wait(timeout=60)
+    deadline = time.monotonic() + 120
+    while _finish(_writer("ahead-host", 300.0, "status", run_id, **fast)) != "KILLED":
+        assert time.monotonic() < deadline, "the dead writer's run never read KILLED"
+
+
 def test_no_pid_checks_across_hosts(s3_store: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """A lease from another host whose pid means nothing here is judged by its age alone."""
     monkeypatch.setenv("NBTRACK_HOST_ID", "reader-host")
