@@ -100,15 +100,22 @@ def _experiment(st: ParquetStore, e: object, stats: ImportStats) -> str:
     if old is not None and old.registered:
         return old.name
     exps.create(
-        st, e.name, artifact_location=e.artifact_location, tags=e.tags,
-        experiment_id=e.experiment_id, lifecycle_stage=e.lifecycle_stage,
-        creation_time=e.creation_time, last_update_time=e.last_update_time,
+        st,
+        e.name,
+        artifact_location=e.artifact_location,
+        tags=e.tags,
+        experiment_id=e.experiment_id,
+        lifecycle_stage=e.lifecycle_stage,
+        creation_time=e.creation_time,
+        last_update_time=e.last_update_time,
     )
     stats.experiments += 1
     return e.name
 
 
-def _import_run(st: ParquetStore, src: Source, experiment: str, run: SourceRun, stats: ImportStats) -> None:
+def _import_run(
+    st: ParquetStore, src: Source, experiment: str, run: SourceRun, stats: ImportStats
+) -> None:
     tags = dict(run.tags)
     name = tags.pop(_systags.RUN_NAME, None) or run.name or run.run_id
     parent = tags.pop(_systags.PARENT_RUN_ID, None)
@@ -135,8 +142,9 @@ def _import_run(st: ParquetStore, src: Source, experiment: str, run: SourceRun, 
     # before it leaves nothing a reader sees (a resumed import writes the run again).
     records.write_run_state(
         st,
-        records.RunState(run.run_id, experiment, name, run.status, run.start_time,
-                         run.end_time, parent, note),
+        records.RunState(
+            run.run_id, experiment, name, run.status, run.start_time, run.end_time, parent, note
+        ),
     )
     if run.lifecycle_stage == "deleted":
         records.write_deleted(st, experiment, run.run_id, True)

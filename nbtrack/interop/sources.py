@@ -122,26 +122,44 @@ class SqliteSource(Source):
         ]
 
     def run_ids(self, experiment_id: str) -> list[str]:
-        return [r[0] for r in self.con.execute(
-            "SELECT run_uuid FROM runs WHERE experiment_id = ? ORDER BY start_time, run_uuid",
-            (int(experiment_id) if experiment_id.isdigit() else experiment_id,),
-        )]
+        return [
+            r[0]
+            for r in self.con.execute(
+                "SELECT run_uuid FROM runs WHERE experiment_id = ? ORDER BY start_time, run_uuid",
+                (int(experiment_id) if experiment_id.isdigit() else experiment_id,),
+            )
+        ]
 
     def run(self, experiment_id: str, run_id: str) -> SourceRun:
         row = self.con.execute(
             "SELECT name, status, start_time, end_time, lifecycle_stage, user_id, artifact_uri "
-            "FROM runs WHERE run_uuid = ?", (run_id,)
+            "FROM runs WHERE run_uuid = ?",
+            (run_id,),
         ).fetchone()
         name, status, start, end, stage, user, uri = row
-        run = SourceRun(run_id, experiment_id, name, _status(status), start or 0, end,
-                        stage or "active", user or "", artifact_uri=uri or "")
-        run.params = dict(self.con.execute("SELECT key, value FROM params WHERE run_uuid = ?", (run_id,)))
-        run.tags = dict(self.con.execute("SELECT key, value FROM tags WHERE run_uuid = ?", (run_id,)))
+        run = SourceRun(
+            run_id,
+            experiment_id,
+            name,
+            _status(status),
+            start or 0,
+            end,
+            stage or "active",
+            user or "",
+            artifact_uri=uri or "",
+        )
+        run.params = dict(
+            self.con.execute("SELECT key, value FROM params WHERE run_uuid = ?", (run_id,))
+        )
+        run.tags = dict(
+            self.con.execute("SELECT key, value FROM tags WHERE run_uuid = ?", (run_id,))
+        )
         run.metrics = [
             (k, float("nan") if is_nan else float(v), int(ts), int(step))
             for k, v, ts, step, is_nan in self.con.execute(
                 "SELECT key, value, timestamp, step, is_nan FROM metrics WHERE run_uuid = ? "
-                "ORDER BY key, step, timestamp", (run_id,)
+                "ORDER BY key, step, timestamp",
+                (run_id,),
             )
         ]
         try:
@@ -152,7 +170,8 @@ class SqliteSource(Source):
                 "LEFT JOIN input_tags t ON t.input_uuid = i.input_uuid "
                 "AND t.name = 'mlflow.data.context' "
                 "WHERE i.source_type = 'DATASET' AND i.destination_type = 'RUN' "
-                "AND i.destination_id = ?", (run_id,)
+                "AND i.destination_id = ?",
+                (run_id,),
             ).fetchall()
         except sqlite3.Error:
             rows = []  # an MLflow version from before run inputs
@@ -166,7 +185,9 @@ def _yaml_load(path: Path) -> dict[str, Any]:
     try:
         import yaml
     except ImportError:
-        raise SourceError("reading an MLflow file store needs PyYAML: pip install 'nbtrack[mlflow]'") from None
+        raise SourceError(
+            "reading an MLflow file store needs PyYAML: pip install 'nbtrack[mlflow]'"
+        ) from None
     with open(path, encoding="utf-8") as fh:
         return yaml.safe_load(fh) or {}
 
@@ -197,11 +218,17 @@ class FileSource(Source):
                 tags = {}
                 if (d / "tags").is_dir():
                     tags = {p.name: p.read_text(encoding="utf-8") for p in (d / "tags").iterdir()}
-                out.append(SourceExperiment(
-                    eid, m["name"], m.get("lifecycle_stage", "active"),
-                    m.get("artifact_location") or "", tags, m.get("creation_time"),
-                    m.get("last_update_time"),
-                ))
+                out.append(
+                    SourceExperiment(
+                        eid,
+                        m["name"],
+                        m.get("lifecycle_stage", "active"),
+                        m.get("artifact_location") or "",
+                        tags,
+                        m.get("creation_time"),
+                        m.get("last_update_time"),
+                    )
+                )
         return out
 
     def run_ids(self, experiment_id: str) -> list[str]:
@@ -212,9 +239,15 @@ class FileSource(Source):
         d = self._dirs[experiment_id] / run_id
         m = _yaml_load(d / "meta.yaml")
         run = SourceRun(
-            run_id, experiment_id, m.get("run_name"), _status(m.get("status", 3)),
-            m.get("start_time") or 0, m.get("end_time"), m.get("lifecycle_stage", "active"),
-            m.get("user_id") or "", artifact_uri=m.get("artifact_uri") or "",
+            run_id,
+            experiment_id,
+            m.get("run_name"),
+            _status(m.get("status", 3)),
+            m.get("start_time") or 0,
+            m.get("end_time"),
+            m.get("lifecycle_stage", "active"),
+            m.get("user_id") or "",
+            artifact_uri=m.get("artifact_uri") or "",
         )
         run.params = _read_kv(d / "params")
         run.tags = _read_kv(d / "tags")
@@ -239,7 +272,8 @@ def _read_kv(folder: Path) -> dict[str, str]:
         return {}
     return {
         p.relative_to(folder).as_posix(): p.read_text(encoding="utf-8")
-        for p in sorted(folder.rglob("*")) if p.is_file()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
     }
 
 
@@ -258,18 +292,23 @@ class RestSource(Source):
             url += "?" + urllib.parse.urlencode(body, doseq=True)
         else:
             data = json.dumps(body).encode()
-        req = urllib.request.Request(url, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(
+            url, data=data, method=method, headers={"Content-Type": "application/json"}
+        )
         try:
             with urllib.request.urlopen(req, timeout=60) as resp:
                 return json.loads(resp.read() or b"{}")
         except OSError as exc:
             raise SourceError(f"MLflow server at {self.url} failed on {endpoint}: {exc}") from exc
 
-    def _pages(self, method: str, endpoint: str, body: dict[str, Any], key: str) -> Iterator[dict[str, Any]]:
+    def _pages(
+        self, method: str, endpoint: str, body: dict[str, Any], key: str
+    ) -> Iterator[dict[str, Any]]:
         token = None
         while True:
-            page = self._call(method, endpoint, {**body, **({"page_token": token} if token else {})})
+            page = self._call(
+                method, endpoint, {**body, **({"page_token": token} if token else {})}
+            )
             yield from page.get(key, [])
             token = page.get("next_page_token")
             if not token:
@@ -277,12 +316,20 @@ class RestSource(Source):
 
     def experiments(self) -> list[SourceExperiment]:
         out = []
-        for e in self._pages("POST", "experiments/search", {"max_results": 1000, "view_type": "ALL"}, "experiments"):
-            out.append(SourceExperiment(
-                str(e["experiment_id"]), e["name"], e.get("lifecycle_stage", "active"),
-                e.get("artifact_location", ""), {t["key"]: t["value"] for t in e.get("tags", [])},
-                _int(e.get("creation_time")), _int(e.get("last_update_time")),
-            ))
+        for e in self._pages(
+            "POST", "experiments/search", {"max_results": 1000, "view_type": "ALL"}, "experiments"
+        ):
+            out.append(
+                SourceExperiment(
+                    str(e["experiment_id"]),
+                    e["name"],
+                    e.get("lifecycle_stage", "active"),
+                    e.get("artifact_location", ""),
+                    {t["key"]: t["value"] for t in e.get("tags", [])},
+                    _int(e.get("creation_time")),
+                    _int(e.get("last_update_time")),
+                )
+            )
         return out
 
     def run_ids(self, experiment_id: str) -> list[str]:
@@ -298,25 +345,42 @@ class RestSource(Source):
         r = self._runs.pop(run_id, None) or self._call("GET", "runs/get", {"run_id": run_id})["run"]
         info, data = r["info"], r.get("data", {})
         run = SourceRun(
-            run_id, experiment_id, info.get("run_name"), _status(info.get("status", "FINISHED")),
-            _int(info.get("start_time")) or 0, _int(info.get("end_time")),
-            info.get("lifecycle_stage", "active"), info.get("user_id", ""),
+            run_id,
+            experiment_id,
+            info.get("run_name"),
+            _status(info.get("status", "FINISHED")),
+            _int(info.get("start_time")) or 0,
+            _int(info.get("end_time")),
+            info.get("lifecycle_stage", "active"),
+            info.get("user_id", ""),
             artifact_uri=info.get("artifact_uri", ""),
         )
         for ds_in in r.get("inputs", {}).get("dataset_inputs", []):
             d = ds_in.get("dataset", {})
             ctx = {t["key"]: t["value"] for t in ds_in.get("tags", [])}.get("mlflow.data.context")
-            run.inputs.append({
-                "name": d.get("name"), "digest": d.get("digest"),
-                "source_type": d.get("source_type", ""), "source": d.get("source", ""),
-                "schema": d.get("schema"), "profile": d.get("profile"), "context": ctx,
-            })
+            run.inputs.append(
+                {
+                    "name": d.get("name"),
+                    "digest": d.get("digest"),
+                    "source_type": d.get("source_type", ""),
+                    "source": d.get("source", ""),
+                    "schema": d.get("schema"),
+                    "profile": d.get("profile"),
+                    "context": ctx,
+                }
+            )
         run.params = {p["key"]: p["value"] for p in data.get("params", [])}
         run.tags = {t["key"]: t["value"] for t in data.get("tags", [])}
         for m in data.get("metrics", []):
-            for p in self._pages("GET", "metrics/get-history",
-                                 {"run_id": run_id, "metric_key": m["key"], "max_results": 25000}, "metrics"):
-                run.metrics.append((p["key"], float(p["value"]), int(p["timestamp"]), int(p.get("step", 0))))
+            for p in self._pages(
+                "GET",
+                "metrics/get-history",
+                {"run_id": run_id, "metric_key": m["key"], "max_results": 25000},
+                "metrics",
+            ):
+                run.metrics.append(
+                    (p["key"], float(p["value"]), int(p["timestamp"]), int(p.get("step", 0)))
+                )
         return run
 
     def artifacts(self, run: SourceRun) -> Iterator[tuple[str, bytes]]:

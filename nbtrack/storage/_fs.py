@@ -118,9 +118,7 @@ class LocalFileSystem:
         os.makedirs(folder, exist_ok=True)
         if exclusive and os.path.exists(path):
             return False
-        tmp = os.path.join(
-            folder, f".{os.path.basename(path)}.{secrets.token_hex(4)}{TMP_SUFFIX}"
-        )
+        tmp = os.path.join(folder, f".{os.path.basename(path)}.{secrets.token_hex(4)}{TMP_SUFFIX}")
         try:
             with open(tmp, "wb") as fh:
                 fh.write(data)
@@ -174,9 +172,7 @@ class LocalFileSystem:
         """
         folder = os.path.dirname(path)
         os.makedirs(folder, exist_ok=True)
-        return os.path.join(
-            folder, f".{os.path.basename(path)}.{secrets.token_hex(4)}{TMP_SUFFIX}"
-        )
+        return os.path.join(folder, f".{os.path.basename(path)}.{secrets.token_hex(4)}{TMP_SUFFIX}")
 
     def publish(self, staged: str, path: str) -> None:
         """Make the file at ``staged`` visible under ``path`` in one atomic step."""
@@ -229,7 +225,9 @@ class RemoteFileSystem:
             mtime = e.get("LastModified") or e.get("mtime") or e.get("created") or time.time()
             if hasattr(mtime, "timestamp"):
                 mtime = mtime.timestamp()
-            out.append(FileInfo(e["name"].rsplit("/", 1)[-1], int(e.get("size") or 0), float(mtime)))
+            out.append(
+                FileInfo(e["name"].rsplit("/", 1)[-1], int(e.get("size") or 0), float(mtime))
+            )
         return out
 
     def list_files_known(self, path: str, known: dict[str, FileInfo]) -> list[FileInfo]:
@@ -241,7 +239,11 @@ class RemoteFileSystem:
             entries = self.fs.ls(path, detail=True, refresh=True)
         except FileNotFoundError:
             return []
-        return [e["name"].rstrip("/").rsplit("/", 1)[-1] for e in entries if e.get("type") == "directory"]
+        return [
+            e["name"].rstrip("/").rsplit("/", 1)[-1]
+            for e in entries
+            if e.get("type") == "directory"
+        ]
 
     def write_atomic(self, path: str, data: bytes, *, exclusive: bool = False) -> bool:
         # One PUT: object stores make an object visible whole or not at all.
@@ -332,8 +334,7 @@ def _fsspec_for(uri: str, protocol: str) -> Any:
             package = str(spec.get("class", "")).split(".", 1)[0]
             hint = f"pip install {package}" if package else str(exc)
         raise StoreError(
-            f"the store {uri!r} needs the {protocol}:// file system, which is not "
-            f"installed: {hint}"
+            f"the store {uri!r} needs the {protocol}:// file system, which is not installed: {hint}"
         ) from exc
     except ValueError as exc:
         if protocol in fsspec.available_protocols():

@@ -85,11 +85,20 @@ def compact_partition(
     if merger is None:
         with Merger(store.fs) as own:
             return compact_partition(
-                store, table, folder_rel, min_files=min_files, budget=budget, merger=own,
+                store,
+                table,
+                folder_rel,
+                min_files=min_files,
+                budget=budget,
+                merger=own,
                 max_merges=max_merges,
             )
     counts = {
-        "merges": 0, "merged_files": 0, "rows": 0, "bytes_read": 0, "bytes_written": 0,
+        "merges": 0,
+        "merged_files": 0,
+        "rows": 0,
+        "bytes_read": 0,
+        "bytes_written": 0,
         "unreadable": 0,
     }
     for _ in range(max_merges):
@@ -137,16 +146,27 @@ def _compact_all(
     store: ParquetStore, folders: list[tuple[str, str]], *, min_files: int, budget: int | None
 ) -> dict[str, Any]:
     stats: dict[str, Any] = {
-        "partitions": 0, "merges": 0, "merged_files": 0, "rows": 0, "bytes_read": 0,
-        "bytes_written": 0, "unreadable": 0,
+        "partitions": 0,
+        "merges": 0,
+        "merged_files": 0,
+        "rows": 0,
+        "bytes_read": 0,
+        "bytes_written": 0,
+        "unreadable": 0,
     }
     with Merger(store.fs) as merger:
         for table, folder in folders:
             r = compact_partition(
                 store, table, folder, min_files=min_files, budget=budget, merger=merger
             )
-            for key in ("merges", "merged_files", "rows", "bytes_read", "bytes_written",
-                        "unreadable"):
+            for key in (
+                "merges",
+                "merged_files",
+                "rows",
+                "bytes_read",
+                "bytes_written",
+                "unreadable",
+            ):
                 stats[key] += r[key]
             stats["partitions"] += bool(r["merges"])
     return stats
@@ -170,8 +190,15 @@ def compact(store: ParquetStore, *, min_files: int = 2, blocking: bool = True) -
     with compaction_lock(store, blocking=blocking) as got:
         if not got:
             return {
-                "partitions": 0, "merges": 0, "merged_files": 0, "rows": 0, "bytes_read": 0,
-                "bytes_written": 0, "unreadable": 0, "removed": 0, "skipped": True,
+                "partitions": 0,
+                "merges": 0,
+                "merged_files": 0,
+                "rows": 0,
+                "bytes_read": 0,
+                "bytes_written": 0,
+                "unreadable": 0,
+                "removed": 0,
+                "skipped": True,
             }
         folders = [
             (table, f"{table}/{d}")
@@ -258,7 +285,9 @@ def gc(store: ParquetStore, *, only_expired: bool = True) -> dict[str, int]:
                 _gc_partition(store, reader, table, part, only_expired, now, grace, removed)
     for folder, info in _stray_temporaries(store):
         if now - info.mtime > max(grace, 60.0):
-            store.fs.delete(store.fs.join(folder, info.name) if folder else store.fs.join(info.name))
+            store.fs.delete(
+                store.fs.join(folder, info.name) if folder else store.fs.join(info.name)
+            )
             removed["temporary"] += 1
     return removed
 
@@ -310,7 +339,8 @@ def _gc_partition(
                 removed["unreadable"] += 1
                 log.warning(
                     "nbtrack: gc kept the files %s replaces: DuckDB cannot read it (%s)",
-                    path, problem,
+                    path,
+                    problem,
                 )
         if readable[keeper]:
             store.fs.delete(store.fs.join(part.folder, name))
@@ -390,7 +420,8 @@ def doctor(store: ParquetStore) -> list[dict[str, str]]:
             # only the ones still on disk are waiting for gc.
             on_disk = {f.name for f in store.fs.list_files(store.fs.join(part.folder))}
             waiting = [
-                n for n, since in part.replaced.items()
+                n
+                for n, since in part.replaced.items()
                 if n in on_disk and now - since > config.gc_grace()
             ]
             if waiting:
@@ -405,7 +436,9 @@ def doctor(store: ParquetStore) -> list[dict[str, str]]:
         if now - info.mtime > 60:
             problems.append(
                 {
-                    "path": store.fs.join(folder, info.name) if folder else store.fs.join(info.name),
+                    "path": store.fs.join(folder, info.name)
+                    if folder
+                    else store.fs.join(info.name),
                     "problem": "leftover temporary file of an interrupted write",
                     "action": "run `nbtrack gc`",
                 }

@@ -94,8 +94,14 @@ def current_state(store: ParquetStore, run_id: str, *, include_deleted: bool = F
         raise RunNotFoundError(f"no run with id {run_id!r} in the store at {store.uri}")
     r = t.to_pylist()[0]
     return RunState(
-        r["run_id"], r["experiment"], r["name"], r["status"], r["s"], r["e"],
-        r["parent_run_id"], r["description"],
+        r["run_id"],
+        r["experiment"],
+        r["name"],
+        r["status"],
+        r["s"],
+        r["e"],
+        r["parent_run_id"],
+        r["description"],
     )
 
 
@@ -111,8 +117,12 @@ def existing_run_ids(store: ParquetStore, run_ids: Sequence[str]) -> set[str]:
 
 
 def write_params(
-    store: ParquetStore, experiment: str, run_id: str, params: Mapping[str, Any],
-    *, existing: Mapping[str, str] | None = None,
+    store: ParquetStore,
+    experiment: str,
+    run_id: str,
+    params: Mapping[str, Any],
+    *,
+    existing: Mapping[str, str] | None = None,
 ) -> None:
     """Buffer params; a key the run already has with another value is an error.
 
@@ -224,8 +234,10 @@ def write_input(store: ParquetStore, experiment: str, run_id: str, ds: DatasetIn
             raise InvalidValueError(f"{what} must be a non-empty string, got {value!r}")
         validation.text(value, what)
     for what, value in (
-        ("dataset source", ds.source), ("dataset schema", ds.schema),
-        ("dataset profile", ds.profile), ("dataset context", ds.context),
+        ("dataset source", ds.source),
+        ("dataset schema", ds.schema),
+        ("dataset profile", ds.profile),
+        ("dataset context", ds.context),
         ("dataset source type", ds.source_type),
     ):
         if value is not None:
@@ -235,8 +247,17 @@ def write_input(store: ParquetStore, experiment: str, run_id: str, ds: DatasetIn
     store.add_record(
         "inputs",
         partition_of(experiment),
-        (run_id, ds.name, ds.digest, ds.source_type, ds.source, ds.schema, ds.profile,
-         ds.context, time.time_ns()),
+        (
+            run_id,
+            ds.name,
+            ds.digest,
+            ds.source_type,
+            ds.source,
+            ds.schema,
+            ds.profile,
+            ds.context,
+            time.time_ns(),
+        ),
     )
 
 
