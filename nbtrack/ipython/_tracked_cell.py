@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import functools
 import os
 import sys
 import time
@@ -37,6 +38,7 @@ from nbtrack.ipython._output import CappedText, tee_output
 from nbtrack.ipython._series import MetricSeriesSet
 from nbtrack.ipython._summary import RunSummary, latest_metrics
 from nbtrack.tracking import capture, fluent
+from nbtrack.tracking.colors import color_for
 from nbtrack.tracking.validation import MAX_PARAM
 
 
@@ -235,9 +237,10 @@ class TrackedCell:
             removers.append(run.add_metric_listener(self.all_series.add))
         removers.append(run.add_metric_listener(self.series.add))
         if self.renderer_factory is not None:
-            self.live = LiveMetricsView(
-                self.series, self.renderer_factory, title=f"{run.name} ({run.run_id})"
-            )
+            factory = self.renderer_factory
+            if getattr(factory, "takes_color", False):  # the plot draws in the run's colour
+                factory = functools.partial(factory, color=color_for(run.run_id))
+            self.live = LiveMetricsView(self.series, factory, title=f"{run.name} ({run.run_id})")
             removers.append(run.add_metric_listener(self.live.on_metric))
         started = time.perf_counter()
         error: BaseException | None = None

@@ -17,6 +17,7 @@ from IPython.core.error import UsageError
 import nbtrack as nt
 from nbtrack.ipython import _live
 from nbtrack.ipython._output import CappedText
+from nbtrack.ipython._series import MetricSeriesSet
 from nbtrack.ipython._summary import RunSummary, sparkline_svg
 from nbtrack.tracking import capture
 
@@ -793,3 +794,17 @@ def test_import_nbtrack_does_not_import_ipython() -> None:
         cwd=Path(__file__).resolve().parents[2],
     )
     assert out.stdout.strip() == "False"
+
+
+def test_live_redraws_wait_longer_when_drawing_costs_more() -> None:
+    series = MetricSeriesSet()
+    view = _live.LiveMetricsView(series, FakeRenderer)
+    assert view.next_pause(0.001) == _live.LIVE_INTERVAL_S  # cheap: the base interval
+    assert view.next_pause(0.2) == pytest.approx(1.0)  # 5 x the measured cost
+    assert view.next_pause(10.0) == _live.MAX_PAUSE_S  # never longer than the cap
+    empty = view.next_pause(0.1)
+    for step in range(5000):
+        series.add("loss", 1.0 / (step + 1), step)
+        series.add("acc", step / 5000, step)
+    # many points drawn: the browser's share raises the pause even for a cheap kernel draw
+    assert view.next_pause(0.1) > empty
