@@ -418,7 +418,12 @@ def figure_bundle(fig: go.Figure, *, include_html: bool = False) -> dict[str, An
 
     spec = json.loads(pio.to_json(fig, validate=False))
     spec.setdefault("config", {})
-    spec["config"].update({"displaylogo": False, "responsive": True})
+    # Not plotly's "responsive" mode: JupyterLab's renderer already follows the output's
+    # width on every resize (Plots.resize), and that resize deletes the layout's height;
+    # in responsive mode plotly then sizes the plot to 100% of a container whose height
+    # is the plot's own, and the next re-render (a theme switch, a tab shown again) drew
+    # it 0 px tall. Without it the fixed height stays and the width still follows.
+    spec["config"].update({"displaylogo": False})
     bundle: dict[str, Any] = {
         "application/vnd.plotly.v1+json": spec,
         "text/plain": f"<plotly figure: {len(fig.data)} traces>",
@@ -429,6 +434,6 @@ def figure_bundle(fig: go.Figure, *, include_html: bool = False) -> dict[str, An
             include_plotlyjs="cdn",
             full_html=False,
             validate=False,
-            config={"displaylogo": False, "responsive": True},
+            config={"displaylogo": False, "responsive": True},  # standalone HTML: no JupyterLab
         )
     return bundle

@@ -60,7 +60,7 @@ def live_figure_spec(
 
     Returns:
         ``{"data": [...], "layout": {...}, "config": {...}}``, JSON-safe; a fixed height
-        (a responsive height collapses inside output areas) and the output's width.
+        (JupyterLab's renderer keeps it through resizes) and the output's width.
     """
     keys = list(series)
     n = max(1, len(keys))
@@ -129,5 +129,6 @@ def live_figure_spec(
     return {
         "data": data,
         "layout": layout,
-        "config": {"displaylogo": False, "responsive": True, "displayModeBar": False},
+        # no "responsive": see nbtrack.views.figures.figure_bundle
+        "config": {"displaylogo": False, "displayModeBar": False},
     }

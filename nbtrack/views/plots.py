@@ -66,6 +66,16 @@ class MetricsPlot:
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         return figure_bundle(self.figure, include_html=True)
 
+    def _ipython_display_(self) -> None:
+        # Shown as display_data, never as the cell's execute_result (as plotly's own
+        # figures do): JupyterLab lays an execute_result out in a flex row beside its
+        # "Out[n]" prompt, and plotly's resize handler (any sidebar toggle or window
+        # resize) drops the figure's height and re-reads it from that row: the plot
+        # collapsed to the prompt's 29 px for good.
+        from IPython.display import display
+
+        display(self._repr_mimebundle_(), raw=True)
+
     def __repr__(self) -> str:
         return f"<MetricsPlot: {len(self.run_ids)} runs, keys {self.keys}>"
 

@@ -113,7 +113,7 @@ def test_dashboard_in_jupyterlab(lab: tuple[str, str]) -> None:
             compare = dashboard.locator(".nbt-compare")
             expect(compare.locator(".js-plotly-plot")).to_have_count(3, timeout=30_000)
             expect(compare.locator(".parcoords")).to_have_count(1)
-            expect(compare).to_contain_text("3 of 3 params differ")
+            expect(compare).to_contain_text("all 3 params differ")
             page.wait_for_timeout(500)
             page.screenshot(path=str(ARTIFACTS / "dashboard-compare.png"))
             tab.filter(has_text="Curves").click()
