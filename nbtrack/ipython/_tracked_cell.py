@@ -32,7 +32,12 @@ from typing import Any
 from IPython.core.error import UsageError
 
 from nbtrack.errors import ActiveRunError, NbtrackError, ParamConflictError
-from nbtrack.ipython._context import GitCapture, context_tags, deferred_sigint
+from nbtrack.ipython._context import (
+    GitCapture,
+    context_tags,
+    current_execution_count,
+    deferred_sigint,
+)
 from nbtrack.ipython._live import LiveMetricsView, LiveRenderer
 from nbtrack.ipython._output import CappedText, tee_output
 from nbtrack.ipython._series import MetricSeriesSet
@@ -82,7 +87,10 @@ def prepare_cell(shell: Any, body: str) -> PreparedCell:
     except SyntaxError as exc:
         raise UsageError(_syntax_message(exc, body)) from None
     source = "\n" + transformed
-    filename = shell.compile.cache(source, shell.execution_count, raw_code="%%track\n" + body)
+    # Under the running cell's number, so a traceback cites "Cell In[N]" of this cell.
+    filename = shell.compile.cache(
+        source, current_execution_count(shell), raw_code="%%track\n" + body
+    )
     try:
         tree = shell.compile.ast_parse(source, filename=filename)
     except (SyntaxError, ValueError) as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -360,12 +361,16 @@ def test_exception_fails_the_run_and_reaches_the_user(ip: Any) -> None:
 def test_traceback_shown_to_the_user_points_at_the_cell(
     ip: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    ip.run_cell("%%track\nx = 1\n1 / 0\n")
+    ip.run_cell("x = 0", store_history=True)
+    result = ip.run_cell("%%track\nx = 1\n1 / 0\n", store_history=True)
     out, err = capsys.readouterr()
     shown = out + err
     assert "ZeroDivisionError" in shown
     assert "1 / 0" in shown
     assert "_tracked_cell" not in shown  # our frames are hidden
+    # every frame of the cell cites the cell's own number (it said In[N+1] in the body)
+    cited = set(re.findall(r"Cell In\[(\d+)\]", shown))
+    assert cited == {str(result.execution_count)}, shown
 
 
 def test_keyboard_interrupt_kills_the_run(ip: Any) -> None:
