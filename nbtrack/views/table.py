@@ -401,6 +401,11 @@ class RunTable(widgets.VBox):
         options = [c for c in self._all.columns if c not in _HIDDEN_COLUMNS]
         self._syncing = True
         try:
+            # Empty the selection before the options change, and select after: the browser's
+            # SelectMultiple applies a new index before new options that arrive with it,
+            # and an index past the old options threw "Cannot set properties of undefined
+            # (setting 'selected')".
+            self._picker.value = ()
             self._picker.options = options
             self._picker.value = tuple(c for c in self._columns if c in options)
         finally:
