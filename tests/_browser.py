@@ -67,13 +67,15 @@ async () => {
     const cell = gd.closest('.jp-Cell');
     const cells = cell ? [...cell.parentElement.querySelectorAll(':scope > .jp-Cell')] : [];
     const annotation = gd.querySelector('.annotation-text');
+    const bar = gd.querySelector('.legend .scrollbar');
+    const legendScrolls = !!bar && bar.getBoundingClientRect().height > 0;
     out.push({
       cell: cell ? cells.indexOf(cell) : -1,
       width: Math.round(r.width), height: Math.round(r.height), shown,
       traces: (gd._fullData || []).filter(t => t.visible !== false).length,
       lines, markers, parcoords,
       label: annotation ? annotation.textContent.slice(0, 60) : '',
-      inDashboard: !!gd.closest('.nbt-dashboard'),
+      inDashboard: !!gd.closest('.nbt-dashboard'), legendScrolls,
     });
   }
   return out;
@@ -209,6 +211,8 @@ def plot_problems(plots: list[dict[str, Any]], where: str) -> list[str]:
         at = f"{where}: plot in cell {p['cell']}"
         if p["height"] < MIN_PLOT_HEIGHT or p["width"] < MIN_PLOT_WIDTH:
             problems.append(f"{at} is {p['width']}x{p['height']} px")
+        if p["legendScrolls"]:
+            problems.append(f"{at}: its legend needs scrolling")
         if p["traces"] == 0:
             problems.append(f"{at} draws nothing ({p['label'] or 'no traces'})")
         elif p["lines"] + p["markers"] + p["parcoords"] == 0:

@@ -46,6 +46,7 @@ STYLE = f"""
 .nbt-num {{ text-align: right; font-variant-numeric: tabular-nums; }}
 .nbt-row:hover {{ background: var(--jp-layout-color2, #f5f5f5); }}
 .nbt-row.nbt-selected {{ background: {SELECTED_BG}; }}
+.nbt-table-scroll > *, .nbt-table-scroll .nbt-row {{ flex-shrink: 0; }}
 .nbt-head {{ border-bottom: 2px solid var(--jp-border-color1, #bdbdbd); position: sticky; top: 0;
   z-index: 2; background: var(--jp-layout-color1, #fff); }}
 .jupyter-button.nbt-th {{ background: transparent; box-shadow: none; font-weight: 600;

@@ -19,8 +19,8 @@ from nbtrack.views.tag_filter import TagFilter
 
 # With nothing ticked, the curves and the comparison show the first rows of the table.
 DEFAULT_SHOWN = 10
-TABLE_HEIGHT = "300px"
-CURVES_HEIGHT = 420
+TABLE_HEIGHT = "220px"  # 7-8 rows under the header, the rest scroll
+CURVES_HEIGHT = 380
 
 
 class Dashboard(widgets.VBox):

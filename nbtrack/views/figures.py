@@ -387,7 +387,9 @@ def build_metrics_figure(
     layout = base_layout(
         height=height or (340 if rows == 1 else 70 + 260 * rows),
         hovermode="closest",
-        legend={**_LAYOUT["legend"], "title": {"text": "run"}},
+        # One legend group per run; plotly's default 10 px between groups made ten runs
+        # overflow the legend of a 380 px figure (it scrolled).
+        legend={**_LAYOUT["legend"], "title": {"text": "run"}, "tracegroupgap": 2},
         **entries,
     )
     return go.Figure(data=traces, layout=layout)

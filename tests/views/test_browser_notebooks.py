@@ -114,6 +114,28 @@ def _dashboard_compare(page: Any, where: str) -> list[str]:
     problems: list[str] = []
     dashboards = page.locator(".nbt-dashboard")
     for i in range(dashboards.count()):
+        # Filter, table and curves on screen together at 1400x1000: the rows scroll in a
+        # fixed-height box (a 35-row page made the dashboard 1,662 px tall).
+        span = page.evaluate(
+            """(i) => {
+                const d = document.querySelectorAll('.nbt-dashboard')[i];
+                d.scrollIntoView({block: 'start'});
+                const plot = d.querySelector('.nbt-curves .js-plotly-plot');
+                const top = d.getBoundingClientRect().top;
+                const rows = [...d.querySelectorAll('.nbt-run-table .nbt-row')]
+                    .map(r => r.getBoundingClientRect().height);
+                return [plot ? plot.getBoundingClientRect().bottom - top : null,
+                        rows.length ? Math.min(...rows) : 0];
+            }""",
+            i,
+        )
+        span, row_height = span
+        room = VIEWPORT[1] - 130  # JupyterLab's menu, toolbars and status bar
+        if span is None or span > room:
+            problems.append(f"{where} dashboard {i}: filter to curves is {span} px, > {room}")
+        if row_height < 26:  # rows scroll in their box, they are not squeezed
+            problems.append(f"{where} dashboard {i}: table rows squeezed to {row_height} px")
+        screenshot(page, f"{where.split(' ')[0]}-{where.split('[')[1][:-1]}-dashboard{i}-top")
         tabs = dashboards.nth(i).locator(".nbt-tabs .lm-TabBar-tab")
         tabs.filter(has_text="Compare").click()
         page.wait_for_function(

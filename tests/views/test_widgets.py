@@ -253,8 +253,8 @@ def test_compare_scatter_defaults_to_a_param_most_runs_have(store) -> None:
 def test_dashboard_table_scrolls_in_a_fixed_height_box(runs: list[str]) -> None:
     board = nt.dashboard()
     scroll = [c for c in board.table.children if "nbt-table-scroll" in c._dom_classes]
-    assert scroll and scroll[0].layout.max_height == "300px"
-    assert board.curves.figure.layout.height == 420
+    assert scroll and scroll[0].layout.max_height == "220px"
+    assert board.curves.figure.layout.height == 380
     board.close()
 
 
