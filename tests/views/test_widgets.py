@@ -390,3 +390,14 @@ def test_every_view_has_a_static_fallback(runs: list[str]) -> None:
         assert "application/vnd.jupyter.widget-view+json" in bundle
     assert "application/vnd.plotly.v1+json" in board.curves._repr_mimebundle_()
     board.close()
+
+
+def test_sorted_header_has_room_for_its_arrow() -> None:
+    from nbtrack.views._html import header_label
+    from nbtrack.views.table import _column_width
+
+    # "duration ▼" in bold (≈ 8 px a character) plus the button's 16 px padding: the column
+    # is sized for the label with the arrow, so sorting never truncates it ("duratio…").
+    for column in ("duration_s", "metrics.accuracy", "params.n_estimators"):
+        label = header_label(column) + " ▼"
+        assert _column_width(column, ["1.0"]) >= 8 * len(label) + 16, column
