@@ -11,7 +11,7 @@ The drawer runs in a copy of the cell's ``contextvars`` context so that its disp
 messages carry the cell's parent header (ipykernel 7 keeps the parent header in a
 ContextVar) and land in the right output area even if the next cell has started.
 
-The plot is a plain plotly JSON output (:class:`PlotlyLiveRenderer`), not a widget: it
+The plot is a plain HTML output of inline SVG (:class:`PlotlyLiveRenderer`), not a widget: it
 shows within one interval of the first point, and when the cell ends
 :meth:`LiveMetricsView.finish` replaces it with the summary (``update_display_data``),
 so a saved notebook keeps the static HTML summary and no widget state (a
@@ -195,13 +195,14 @@ class LiveMetricsView:
 
 
 class PlotlyLiveRenderer:
-    """The live plot as one plotly JSON output, re-sent in place (``update_display_data``).
+    """The live plot as one HTML output of inline SVG charts, re-sent in place.
 
-    No widget: JupyterLab's bundled plotly renderer draws the spec of
-    :func:`nbtrack.views.live_figure.live_figure_spec`, so the first picture is there
-    within one redraw interval of the first point (no ~3 s ``FigureWidget`` start-up), the
-    saved notebook holds only the final summary (no plotly.js in widget state), and no
-    comm outlives the cell. The summary replaces the plot in the same output.
+    No widget and no plotly.js: :func:`nbtrack.views.live_figure.live_svg_html` draws a
+    small line chart per key, so the first picture is there within one redraw interval of
+    the first point (a first ``FigureWidget`` took ~3 s), every ``update_display_data``
+    re-renders it (JupyterLab's plotly renderer ignores updates once drawn), the saved
+    notebook holds only the final summary, and no comm outlives the cell. (The name stays
+    for the magics' renderer factory.)
 
     Args:
         color: The run's colour.
@@ -231,13 +232,11 @@ class PlotlyLiveRenderer:
 
     def draw(self, series: Mapping[str, Sequence[tuple[int, float]]], header: str) -> None:
         """Send the plot of ``series`` in place of what the output shows."""
-        from nbtrack.views.live_figure import live_figure_spec
+        from nbtrack.views.live_figure import live_svg_html
 
         shown = {k: series[k] for k in self._keys if k in series} or dict(series)
         bundle = {
-            "application/vnd.plotly.v1+json": live_figure_spec(
-                shown, color=self._color, title=header
-            ),
+            "text/html": live_svg_html(shown, color=self._color, title=header),
             "text/plain": header,
         }
         if self._handle is None:
