@@ -1,38 +1,20 @@
-"""The live plot of a running ``%%track`` cell: inline SVG (:func:`live_svg_html`).
+"""The live plot of a running ``%%track`` cell: inline SVG charts (:func:`live_svg_html`).
 
-:func:`live_figure_spec` builds the same plot as a plotly JSON spec (for a frontend that
-re-draws a re-sent spec; JupyterLab's plotly renderer does not).
-
-No plotly import and no widget: the spec is a dict that JupyterLab's plotly renderer
-(``application/vnd.plotly.v1+json``, bundled with JupyterLab's plotly extension, no
-network) draws, and that the live view re-sends with ``update_display_data``. So the
-first picture costs a few milliseconds instead of the seconds a first ``FigureWidget``
-takes, nothing lands in the notebook's widget state (a ``FigureWidget`` saves a copy of
-plotly.js, ~5 MB), and there is no comm to outlive the cell.
+No plotly and no widget: HTML that the live view re-sends with ``update_display_data``.
+JupyterLab re-renders HTML on every update (its plotly renderer ignores updates once it
+has drawn), the first picture costs milliseconds instead of the seconds a first
+``FigureWidget`` takes, nothing lands in the notebook's widget state (a ``FigureWidget``
+saves a copy of plotly.js, ~5 MB), no comm outlives the cell, and nothing is fetched.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 #: Most points drawn per key; longer series are thinned by a stride (the kernel keeps
 #: the full series for the run summary and the store).
 MAX_DRAWN_POINTS = 400
-#: Height of one row of subplots, in pixels; the width follows the output area.
-ROW_HEIGHT = 240
-MAX_COLUMNS = 3
-
-_GREY = "#808080"
-_GRID = "rgba(128, 128, 128, 0.22)"
-_AXIS = {
-    "gridcolor": _GRID,
-    "zerolinecolor": _GRID,
-    "linecolor": "rgba(128, 128, 128, 0.5)",
-    "showline": True,
-    "automargin": True,
-}
 
 
 def thin(
@@ -46,95 +28,6 @@ def thin(
     if kept[-1] != points[-1]:
         kept.append(points[-1])
     return kept
-
-
-def live_figure_spec(
-    series: Mapping[str, Sequence[tuple[int, float]]],
-    *,
-    color: str,
-    title: str = "",
-) -> dict[str, Any]:
-    """Build the plotly spec of the live plot: one subplot per metric key.
-
-    Args:
-        series: ``{key: [(step, value), ...]}`` in step order.
-        color: The run's colour (every line).
-        title: Shown above the plots (run name, status, point count).
-
-    Returns:
-        ``{"data": [...], "layout": {...}, "config": {...}}``, JSON-safe; a fixed height
-        (JupyterLab's renderer keeps it through resizes) and the output's width.
-    """
-    keys = list(series)
-    n = max(1, len(keys))
-    cols = min(n, MAX_COLUMNS)
-    rows = math.ceil(n / cols)
-    hspace, vspace = 0.07, min(0.18, 0.5 / rows)
-    width = (1 - hspace * (cols - 1)) / cols
-    height = (1 - vspace * (rows - 1)) / rows
-    data: list[dict[str, Any]] = []
-    layout: dict[str, Any] = {
-        "height": 60 + ROW_HEIGHT * rows,
-        "autosize": True,
-        "showlegend": False,
-        "paper_bgcolor": "rgba(0,0,0,0)",
-        "plot_bgcolor": "rgba(0,0,0,0)",
-        "font": {"color": _GREY, "size": 11},
-        "margin": {"l": 50, "r": 14, "t": 48, "b": 36},
-        "title": {"text": title, "font": {"size": 12}, "x": 0, "xanchor": "left", "y": 0.99},
-        "annotations": [],
-    }
-    for i, key in enumerate(keys):
-        row, col = divmod(i, cols)
-        suffix = "" if i == 0 else str(i + 1)
-        x0 = col * (width + hspace)
-        y1 = 1 - row * (height + vspace)
-        layout[f"xaxis{suffix}"] = {
-            **_AXIS,
-            "domain": [max(0.0, x0), min(1.0, x0 + width)],
-            "anchor": f"y{suffix}",
-        }
-        layout[f"yaxis{suffix}"] = {
-            **_AXIS,
-            "domain": [max(0.0, y1 - height), min(1.0, y1)],
-            "anchor": f"x{suffix}",
-        }
-        points = thin(series[key])
-        last = f": {points[-1][1]:.5g}" if points else ""
-        layout["annotations"].append(
-            {
-                "text": f"<b>{key}</b>{last}",
-                "x": x0 + width / 2,
-                "y": y1,
-                "xref": "paper",
-                "yref": "paper",
-                "xanchor": "center",
-                "yanchor": "bottom",
-                "showarrow": False,
-                "font": {"size": 12, "color": _GREY},
-            }
-        )
-        data.append(
-            {
-                "type": "scatter",
-                "x": [p[0] for p in points],
-                "y": [p[1] for p in points],
-                "xaxis": f"x{suffix}",
-                "yaxis": f"y{suffix}",
-                # a single point drawn as a line is invisible
-                "mode": "lines" if len(points) > 1 else "markers",
-                "name": key,
-                "line": {"color": color, "width": 1.8},
-                "marker": {"color": color, "size": 7},
-                "hovertemplate": f"step %{{x}}<br>{key} %{{y:.6g}}<extra></extra>",
-            }
-        )
-    return {
-        "data": data,
-        "layout": layout,
-        # no "responsive": see nbtrack.views.figures.figure_bundle
-        "config": {"displaylogo": False, "displayModeBar": False},
-    }
 
 
 def _fmt(value: float) -> str:

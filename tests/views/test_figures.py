@@ -310,3 +310,18 @@ def test_a_one_point_series_is_drawn_as_a_marker() -> None:
     fig = build_metrics_figure(hist, None)
     modes = {t.legendgroup: t.mode for t in fig.data}
     assert modes == {"r1": "markers", "r2": "lines"}
+
+
+def test_live_charts_are_escaped_svg_in_the_run_colour() -> None:
+    from nbtrack.views.live_figure import MAX_DRAWN_POINTS, live_svg_html, thin
+
+    long = [(s, float(s)) for s in range(5000)]
+    kept = thin(long)
+    assert len(kept) <= MAX_DRAWN_POINTS + 1 and kept[-1] == long[-1] and kept[0] == long[0]
+    html = live_svg_html(
+        {"loss": long, "<b>x</b>": [(0, 1.0)]}, color="#0b6eae", title="run <1> · running"
+    )
+    assert html.count("<polyline") == 2 and html.count('stroke="#0b6eae"') == 2
+    assert "<circle" in html  # a lone point is drawn as a dot
+    assert "&lt;b&gt;x&lt;/b&gt;" in html and "run &lt;1&gt;" in html
+    assert "loss: 4999" in html and "<script" not in html
