@@ -172,6 +172,25 @@ def _local_plotly(html: str) -> str:
     )
 
 
+def plotly_html(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Give each plotly JSON output without HTML an HTML twin that uses the local plotly.js.
+
+    nbconvert's HTML does not draw ``application/vnd.plotly.v1+json``; the notebooks keep
+    plain plotly figures as that JSON only, so JupyterLab never loads plotly.js from a CDN.
+    """
+    import plotly.io as pio
+
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            spec = data.get("application/vnd.plotly.v1+json")
+            if spec is not None and "text/html" not in data:
+                data["text/html"] = pio.to_html(
+                    spec, include_plotlyjs="cdn", full_html=False, validate=False
+                )
+    return nb
+
+
 def write_html(names: list[str], out_dir: Path) -> int:
     """Execute the saved notebooks (not the sources) and write HTML copies to ``out_dir``."""
     import shutil
@@ -189,7 +208,7 @@ def write_html(names: list[str], out_dir: Path) -> int:
     exporter = HTMLExporter()
     for path in paths:
         started = time.perf_counter()
-        nb = strip_widgets(execute(nbformat.read(path, as_version=4)))
+        nb = plotly_html(strip_widgets(execute(nbformat.read(path, as_version=4))))
         body, _ = exporter.from_notebook_node(nb)
         target = out_dir / f"{path.stem}.html"
         target.write_text(_local_plotly(body), encoding="utf-8")

@@ -10,7 +10,9 @@ import pytest
 
 
 @pytest.fixture(autouse=True)
-def _isolated_store(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def _isolated_store(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
     """Point NBTRACK_STORE at a fresh folder and reset the fluent API's settings."""
     root = tmp_path_factory.mktemp("store")
     monkeypatch.setenv("NBTRACK_STORE", str(root))

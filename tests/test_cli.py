@@ -269,8 +269,17 @@ def test_runs_list_wide_shows_every_column_and_full_ids(store: Path, ids: dict[s
     done = nbtrack("runs", "list", "--wide", store=store)
     assert done.returncode == 0, done.stderr
     headers, _ = _table(done.stdout)
-    for column in ("run_id", "experiment", "start_time", "end_time", "duration_s",
-                   "metrics.loss", "metrics.odd", "params.lr", "tags.team"):
+    for column in (
+        "run_id",
+        "experiment",
+        "start_time",
+        "end_time",
+        "duration_s",
+        "metrics.loss",
+        "metrics.odd",
+        "params.lr",
+        "tags.team",
+    ):
         assert column in headers
     assert all(run_id in done.stdout for run_id in ids.values())
 
@@ -278,8 +287,15 @@ def test_runs_list_wide_shows_every_column_and_full_ids(store: Path, ids: dict[s
 def test_runs_list_json_keeps_every_column(store: Path) -> None:
     rows = strict_json(nbtrack("runs", "list", "--json", store=store).stdout)
     for row in rows:
-        for key in ("run_id", "experiment", "start_time", "duration_s", "params.lr",
-                    "metrics.loss", "tags.team"):
+        for key in (
+            "run_id",
+            "experiment",
+            "start_time",
+            "duration_s",
+            "params.lr",
+            "metrics.loss",
+            "tags.team",
+        ):
             assert key in row
 
 
@@ -390,16 +406,15 @@ def test_delete_hides_a_run_and_restore_brings_it_back(tmp_path: Path) -> None:
 
     # deleted runs can be found again
     deleted = strict_json(nbtrack("runs", "list", "--deleted", "--json", store=store).stdout)
-    assert [(r["run_id"], r["deleted"], r["name"]) for r in deleted] == [
-        (victim, True, "a-slow")
-    ]
+    assert [(r["run_id"], r["deleted"], r["name"]) for r in deleted] == [(victim, True, "a-slow")]
     assert deleted[0]["params.lr"] == "0.01" and deleted[0]["metrics.loss"] == 0.7
     done = nbtrack("runs", "list", "--deleted", store=store)
     assert done.returncode == 0, done.stderr
     assert "a-slow" in done.stdout and "a-fast" not in done.stdout
     assert "nbtrack runs restore" in done.stderr
-    filtered = nbtrack("runs", "list", "--deleted", "-f", "params.lr = '0.1'", "--json",
-                       store=store)
+    filtered = nbtrack(
+        "runs", "list", "--deleted", "-f", "params.lr = '0.1'", "--json", store=store
+    )
     assert strict_json(filtered.stdout) == []
     assert_one_line_error(
         nbtrack("runs", "list", "--deleted", "-e", "gamma", store=store), "gamma", "alpha"
@@ -489,8 +504,9 @@ def test_a_prefix_shorter_than_six_is_not_resolved(store: Path, ids: dict[str, s
         pytest.param(["runs", "list", "--json", "--store", "{store}"], id="runs-list"),
         pytest.param(["runs", "--store", "{store}", "list", "--json"], id="between"),
         pytest.param(["experiments", "--store", "{store}", "--json"], id="experiments"),
-        pytest.param(["--json", "sql", "SELECT count(*) AS n FROM runs", "--store", "{store}"],
-                     id="sql"),
+        pytest.param(
+            ["--json", "sql", "SELECT count(*) AS n FROM runs", "--store", "{store}"], id="sql"
+        ),
     ],
 )
 def test_store_and_json_are_accepted_after_the_command(store: Path, args: list[str]) -> None:
@@ -499,9 +515,7 @@ def test_store_and_json_are_accepted_after_the_command(store: Path, args: list[s
     assert strict_json(done.stdout)
 
 
-def test_store_after_the_command_wins_over_the_environment(
-    store: Path, tmp_path: Path
-) -> None:
+def test_store_after_the_command_wins_over_the_environment(store: Path, tmp_path: Path) -> None:
     env = _env(NBTRACK_STORE=str(tmp_path / "nowhere"))
     done = nbtrack("runs", "list", "--json", "--store", str(store), env=env)
     assert done.returncode == 0, done.stderr
@@ -679,10 +693,15 @@ def _installed(module: str) -> bool:
 @pytest.mark.parametrize(
     ("url", "needles"),
     [
-        pytest.param("foo://x/store", ["unknown store URL scheme", "foo://", "nbtrack[s3]"],
-                     id="unknown-scheme"),
         pytest.param(
-            "gs://bucket/store", ["gs://", "pip install gcsfs"], id="gs-without-gcsfs",
+            "foo://x/store",
+            ["unknown store URL scheme", "foo://", "nbtrack[s3]"],
+            id="unknown-scheme",
+        ),
+        pytest.param(
+            "gs://bucket/store",
+            ["gs://", "pip install gcsfs"],
+            id="gs-without-gcsfs",
             marks=pytest.mark.skipif(_installed("gcsfs"), reason="gcsfs is installed"),
         ),
     ],
@@ -691,7 +710,9 @@ def _installed(module: str) -> bool:
 def test_bad_store_url_is_one_line_naming_the_fix(
     tmp_path: Path, url: str, needles: list[str], where: str
 ) -> None:
-    args = ["--store", url, "runs", "list"] if where == "before" else ["runs", "list", "--store", url]
+    args = (
+        ["--store", url, "runs", "list"] if where == "before" else ["runs", "list", "--store", url]
+    )
     done = nbtrack(*args, cwd=tmp_path)
     assert_one_line_error(done, *needles)
 
@@ -709,7 +730,12 @@ _NO_S3FS = textwrap.dedent(
 def test_s3_store_without_s3fs_names_the_extra_to_install(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-c", _NO_S3FS, "--store", "s3://bucket/store", "experiments"],
-        capture_output=True, text=True, env=_env(), cwd=tmp_path, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        env=_env(),
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
     )
     assert_one_line_error(done, "s3://", "pip install 'nbtrack[s3]'")
 
@@ -745,8 +771,13 @@ def test_bad_store_url_in_python_is_a_store_error(tmp_path: Path) -> None:
         """
     )
     done = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, env=_env(),
-        cwd=tmp_path, timeout=120, check=False,
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     assert "unknown store URL scheme" in done.stdout
@@ -869,7 +900,11 @@ def test_runs_list_table_does_not_load_pandas(store: Path) -> None:
     )
     done = subprocess.run(
         [sys.executable, "-c", probe, str(store)],
-        capture_output=True, text=True, env=_env(), timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=120,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"
@@ -879,13 +914,18 @@ def test_runs_list_table_shows_what_json_says(store: Path) -> None:
     columns = "run_id,name,status,metrics.loss,params.lr,tags.team,experiment"
     table = nbtrack("runs", "list", "--columns", columns, "-o", "metrics.loss", store=store)
     assert table.returncode == 0, table.stderr
-    rows = strict_json(
-        nbtrack("runs", "list", "--json", "-o", "metrics.loss", store=store).stdout
-    )
+    rows = strict_json(nbtrack("runs", "list", "--json", "-o", "metrics.loss", store=store).stdout)
     _, lines = _table(table.stdout)
     expected = [
-        [r["run_id"], r["name"], r["status"], f"{r['metrics.loss']:.6g}", r["params.lr"],
-         r["tags.team"], r["experiment"]]
+        [
+            r["run_id"],
+            r["name"],
+            r["status"],
+            f"{r['metrics.loss']:.6g}",
+            r["params.lr"],
+            r["tags.team"],
+            r["experiment"],
+        ]
         for r in rows
     ]
     assert [line.split() for line in lines] == expected

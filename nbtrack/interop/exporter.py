@@ -50,7 +50,8 @@ def _collect(
     recs = bulk.read_runs(st, ids)
     names = {r.experiment for r in recs}
     chosen = [
-        e for e in exps.list_all(st)
+        e
+        for e in exps.list_all(st)
         if e.name in names or (experiments is None and not filter and e.registered)
     ]
     # MLflow's SQL store needs integer experiment ids: implicit ids get fresh numbers.
@@ -65,10 +66,13 @@ def _collect(
             nxt += 1
     runs = [
         _Run(
-            r, id_of[r.experiment],
-            _systags.to_mlflow_tags(r.tags, name=r.name, parent_run_id=r.parent_run_id,
-                                    description=r.description),
-            bulk.metric_points(st, r.run_id), bulk.artifact_index(st, r.run_id),
+            r,
+            id_of[r.experiment],
+            _systags.to_mlflow_tags(
+                r.tags, name=r.name, parent_run_id=r.parent_run_id, description=r.description
+            ),
+            bulk.metric_points(st, r.run_id),
+            bulk.artifact_index(st, r.run_id),
         )
         for r in recs
     ]
@@ -94,10 +98,10 @@ def export_mlflow(
     st = store if store is not None else settings.get_store()
     chosen, id_of, runs = _collect(st, experiments, filter)
     if dest.startswith("sqlite:") or dest.endswith((".db", ".sqlite")):
-        path = dest[len("sqlite:///"):] if dest.startswith("sqlite:///") else dest
+        path = dest[len("sqlite:///") :] if dest.startswith("sqlite:///") else dest
         _to_sqlite(st, Path(path), chosen, id_of, runs)
     else:
-        root = Path(dest[len("file:"):] if dest.startswith("file:") else dest)
+        root = Path(dest[len("file:") :] if dest.startswith("file:") else dest)
         if root.exists() and any(root.iterdir()):
             raise ExportError(f"{root} is not empty; export into a new folder")
         _to_files(st, root, chosen, id_of, runs)
@@ -108,7 +112,9 @@ def _yaml() -> Any:
     try:
         import yaml
     except ImportError:
-        raise ExportError("writing an MLflow file store needs PyYAML: pip install 'nbtrack[mlflow]'") from None
+        raise ExportError(
+            "writing an MLflow file store needs PyYAML: pip install 'nbtrack[mlflow]'"
+        ) from None
     return yaml
 
 
@@ -121,7 +127,10 @@ def _write(path: Path, text: str | bytes) -> None:
 
 
 def _to_files(
-    st: ParquetStore, root: Path, chosen: list[exps.Experiment], id_of: dict[str, str],
+    st: ParquetStore,
+    root: Path,
+    chosen: list[exps.Experiment],
+    id_of: dict[str, str],
     runs: list[_Run],
 ) -> None:
     yaml = _yaml()
@@ -132,9 +141,12 @@ def _to_files(
         d = (root / ".trash" / eid) if e.lifecycle_stage == "deleted" else (root / eid)
         folder[eid] = d
         meta = {
-            "artifact_location": (root / eid).as_uri(), "creation_time": e.creation_time,
-            "experiment_id": eid, "last_update_time": e.last_update_time,
-            "lifecycle_stage": e.lifecycle_stage, "name": e.name,
+            "artifact_location": (root / eid).as_uri(),
+            "creation_time": e.creation_time,
+            "experiment_id": eid,
+            "last_update_time": e.last_update_time,
+            "lifecycle_stage": e.lifecycle_stage,
+            "name": e.name,
         }
         _write(d / "meta.yaml", yaml.safe_dump(meta, allow_unicode=True))
         for k, v in e.tags.items():
@@ -144,11 +156,19 @@ def _to_files(
         r = run.rec
         d = folder[run.experiment_id] / r.run_id
         meta = {
-            "artifact_uri": (d / "artifacts").as_uri(), "end_time": r.end_ms,
-            "entry_point_name": "", "experiment_id": run.experiment_id,
-            "lifecycle_stage": "deleted" if r.deleted else "active", "run_id": r.run_id,
-            "run_name": r.name, "source_name": "", "source_type": 4, "source_version": "",
-            "start_time": r.start_ms, "status": _STATUS_INT[r.status], "tags": [],
+            "artifact_uri": (d / "artifacts").as_uri(),
+            "end_time": r.end_ms,
+            "entry_point_name": "",
+            "experiment_id": run.experiment_id,
+            "lifecycle_stage": "deleted" if r.deleted else "active",
+            "run_id": r.run_id,
+            "run_name": r.name,
+            "source_name": "",
+            "source_type": 4,
+            "source_version": "",
+            "start_time": r.start_ms,
+            "status": _STATUS_INT[r.status],
+            "tags": [],
             "user_id": _systags.user_id(run.rec.tags),
         }
         _write(d / "meta.yaml", yaml.safe_dump(meta, allow_unicode=True))
@@ -196,7 +216,10 @@ def _float(v: float) -> str:
 
 
 def _to_sqlite(
-    st: ParquetStore, path: Path, chosen: list[exps.Experiment], id_of: dict[str, str],
+    st: ParquetStore,
+    path: Path,
+    chosen: list[exps.Experiment],
+    id_of: dict[str, str],
     runs: list[_Run],
 ) -> None:
     if path.exists():
@@ -221,8 +244,14 @@ def _to_sqlite(
                 con.execute(
                     "INSERT INTO experiments (experiment_id, name, artifact_location, "
                     "lifecycle_stage, creation_time, last_update_time) VALUES (?, ?, ?, ?, ?, ?)",
-                    (eid, e.name, (art_root / str(eid)).as_uri(), e.lifecycle_stage,
-                     e.creation_time, e.last_update_time),
+                    (
+                        eid,
+                        e.name,
+                        (art_root / str(eid)).as_uri(),
+                        e.lifecycle_stage,
+                        e.creation_time,
+                        e.last_update_time,
+                    ),
                 )
                 con.executemany(
                     "INSERT INTO experiment_tags (key, value, experiment_id) VALUES (?, ?, ?)",
@@ -242,9 +271,17 @@ def _to_sqlite(
                     "entry_point_name, user_id, status, start_time, end_time, source_version, "
                     "lifecycle_stage, artifact_uri, experiment_id) "
                     "VALUES (?, ?, 'UNKNOWN', '', '', ?, ?, ?, ?, '', ?, ?, ?)",
-                    (r.run_id, r.name, _systags.user_id(r.tags), r.status, r.start_ms,
-                     r.end_ms, "deleted" if r.deleted else "active", art.as_uri(),
-                     int(run.experiment_id)),
+                    (
+                        r.run_id,
+                        r.name,
+                        _systags.user_id(r.tags),
+                        r.status,
+                        r.start_ms,
+                        r.end_ms,
+                        "deleted" if r.deleted else "active",
+                        art.as_uri(),
+                        int(run.experiment_id),
+                    ),
                 )
                 con.executemany(
                     "INSERT INTO params (key, value, run_uuid) VALUES (?, ?, ?)",
@@ -257,14 +294,16 @@ def _to_sqlite(
                 rows = [(k, *_sql_value(v), ts, r.run_id, step) for k, step, ts, v in run.points]
                 con.executemany(
                     "INSERT OR IGNORE INTO metrics (key, value, is_nan, timestamp, run_uuid, step) "
-                    "VALUES (?, ?, ?, ?, ?, ?)", rows,
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    rows,
                 )
                 latest: dict[str, tuple[Any, ...]] = {}
                 for k, step, ts, v in run.points:  # sorted by key, step, timestamp
                     latest[k] = (k, *_sql_value(v), ts, step, r.run_id)
                 con.executemany(
                     "INSERT INTO latest_metrics (key, value, is_nan, timestamp, step, run_uuid) "
-                    "VALUES (?, ?, ?, ?, ?, ?)", list(latest.values()),
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    list(latest.values()),
                 )
                 for p, sha in run.artifacts.items():
                     _write(art / p, st.read_blob(sha))

@@ -1,32 +1,38 @@
 """The live metric view of a running tracked cell and its replacement by the run summary.
 
 Flow: the run's metric listener appends each point to a :class:`MetricSeriesSet` (in the
-logging thread: O(1), no drawing) and wakes a drawer thread. The drawer redraws at most
-once per ``interval`` (0.25 s: ≤ 4 updates/s whatever the logging rate) from the decimated
-series. Nothing is created before the first metric arrives, so a cell that logs no
-metric never pays for plotly (the first ``FigureWidget`` in a kernel takes ~3 s; it is
-built in the drawer thread, so the training loop does not wait for it).
+logging thread: O(1), no drawing) and wakes a drawer thread. The drawer redraws from the
+decimated series, then waits :meth:`LiveMetricsView.next_pause`: at least ``interval``
+(0.25 s) and five times what the last redraw cost (measured in the kernel, estimated
+for the browser from the points drawn), so the page stays responsive whatever the
+logging rate. Nothing is created before the first metric arrives.
 
-The drawer runs in a copy of the cell's ``contextvars`` context so that its display and
-widget messages carry the cell's parent header (ipykernel 7 keeps the parent header in a
+The drawer runs in a copy of the cell's ``contextvars`` context so that its display
+messages carry the cell's parent header (ipykernel 7 keeps the parent header in a
 ContextVar) and land in the right output area even if the next cell has started.
 
-When the cell ends, :meth:`LiveMetricsView.finish` replaces the live widgets with the
-summary (``update_display_data``) and closes the widgets, so a saved notebook keeps the
-static HTML summary and no widget state (plotly.js would add ~5 MB per notebook).
+The plot is a plain HTML output of inline SVG (:class:`PlotlyLiveRenderer`), not a widget: it
+shows within one interval of the first point, and when the cell ends
+:meth:`LiveMetricsView.finish` replaces it with the summary (``update_display_data``),
+so a saved notebook keeps the static HTML summary and no widget state (a
+``FigureWidget`` would add a ~5 MB copy of plotly.js per notebook).
 """
 
 from __future__ import annotations
 
 import contextvars
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from nbtrack.ipython._series import MetricSeriesSet
+from nbtrack.views.live_figure import MAX_DRAWN_POINTS
 
 #: Minimum seconds between two redraws of the live view.
 LIVE_INTERVAL_S = 0.25
+#: Most seconds between two redraws, however costly they are.
+MAX_PAUSE_S = 2.0
 _MAX_DRAW_FAILURES = 5
 
 
@@ -104,12 +110,27 @@ class LiveMetricsView:
             if self._stop.is_set():
                 break
             version = self._series.version
+            pause = self._interval
             if version != drawn:
                 drawn = version
+                began = time.perf_counter()
                 if not self._draw():
                     break
-            # throttle: at most one redraw per interval, woken early only to stop
-            self._stop.wait(self._interval)
+                pause = self.next_pause(time.perf_counter() - began)
+            # throttle: at most one redraw per pause, woken early only to stop
+            self._stop.wait(pause)
+
+    def next_pause(self, draw_seconds: float) -> float:
+        """Seconds to wait before the next redraw, from what the last one cost.
+
+        The kernel's part (building and sending the spec) is measured; the browser's
+        (plotly re-drawing every point) grows with the points drawn, ~1 ms per 100 on a
+        loaded machine. Waiting several times the cost keeps the page responsive
+        whatever the logging rate: at most ~1/6 of the time goes to redrawing.
+        """
+        drawn = sum(min(len(v), MAX_DRAWN_POINTS) for v in self._series.snapshot().values())
+        cost = draw_seconds + drawn / 100_000
+        return min(MAX_PAUSE_S, max(self._interval, 5 * cost))
 
     def _draw(self) -> bool:
         # A drawing failure (no frontend, widget library missing) must not reach the
@@ -174,103 +195,63 @@ class LiveMetricsView:
 
 
 class PlotlyLiveRenderer:
-    """One small plotly ``FigureWidget`` per metric key in a wrapping ipywidgets box."""
+    """The live plot as one HTML output of inline SVG charts, re-sent in place.
 
-    def __init__(self) -> None:
-        self._figures: dict[str, Any] = {}
-        self._box: Any = None
-        self._header: Any = None
+    No widget and no plotly.js: :func:`nbtrack.views.live_figure.live_svg_html` draws a
+    small line chart per key, so the first picture is there within one redraw interval of
+    the first point (a first ``FigureWidget`` took ~3 s), every ``update_display_data``
+    re-renders it (JupyterLab's plotly renderer ignores updates once drawn), the saved
+    notebook holds only the final summary, and no comm outlives the cell. (The name stays
+    for the magics' renderer factory.)
+
+    Args:
+        color: The run's colour.
+    """
+
+    #: :class:`~nbtrack.ipython._tracked_cell.TrackedCell` passes the run's colour.
+    takes_color = True
+
+    def __init__(self, color: str = "#0b6eae") -> None:
+        self._color = color
         self._handle: Any = None
+        self._keys: list[str] = []
 
     def announce(self, header: str) -> None:
-        """Display a one-line placeholder (plotly's first import takes seconds)."""
+        """Display a one-line placeholder in the output the plot will replace."""
         import html
 
         from IPython.display import HTML, display
 
         self._handle = display(
-            HTML(f"<span style='color:#57606a'>{html.escape(header)}</span>"), display_id=True
+            HTML(f"<span style='color:#808080'>{html.escape(header)}</span>"), display_id=True
         )
 
     def prepare(self, keys: Sequence[str]) -> None:
-        """Create the figures of new keys (the first one in a kernel takes seconds)."""
-        # plotly peeks at sys.modules["pandas"] without the import lock; if another thread
-        # (the store's flusher) is importing pandas right now, plotly sees a half-made
-        # module and fails. A real import waits for the other thread to finish it.
-        import pandas  # noqa: F401
-        import plotly.graph_objects as go
-
-        for key in keys:
-            if key in self._figures:
-                continue
-            self._figures[key] = go.FigureWidget(
-                data=[go.Scatter(x=[], y=[], mode="lines", name=key, line={"width": 1.5})],
-                layout={
-                    "title": {"text": key, "font": {"size": 12}, "x": 0.02, "y": 0.97},
-                    "width": 380,
-                    "height": 230,
-                    "margin": {"l": 45, "r": 10, "t": 28, "b": 30},
-                    "showlegend": False,
-                    "template": "plotly_white",
-                    "xaxis": {"title": {"text": "step", "font": {"size": 10}}},
-                },
-            )
+        """Remember the keys to draw (nothing slow to build)."""
+        self._keys = list(keys)
 
     def draw(self, series: Mapping[str, Sequence[tuple[int, float]]], header: str) -> None:
-        """Update every figure; show the box in place of the placeholder the first time."""
-        import html
+        """Send the plot of ``series`` in place of what the output shows."""
+        from nbtrack.views.live_figure import live_svg_html
 
-        import ipywidgets as widgets
-
-        for key, points in series.items():
-            fig = self._figures.get(key)
-            if fig is None:
-                continue
-            with fig.batch_update():
-                fig.data[0].x = [p[0] for p in points]
-                fig.data[0].y = [p[1] for p in points]
-                if points:
-                    fig.layout.title.text = f"{key}: {points[-1][1]:.5g}"
-        header_html = f"<span style='color:#57606a'>{html.escape(header)}</span>"
-        if self._box is None:
+        shown = {k: series[k] for k in self._keys if k in series} or dict(series)
+        bundle = {
+            "text/html": live_svg_html(shown, color=self._color, title=header),
+            "text/plain": header,
+        }
+        if self._handle is None:
             from IPython.display import display
 
-            self._header = widgets.HTML(header_html)
-            self._box = widgets.VBox(
-                [
-                    self._header,
-                    widgets.Box(
-                        list(self._figures.values()),
-                        layout=widgets.Layout(display="flex", flex_flow="row wrap"),
-                    ),
-                ]
-            )
-            if self._handle is None:
-                self._handle = display(self._box, display_id=True)
-            else:
-                self._handle.update(self._box)
-            return
-        self._header.value = header_html
-        inner = self._box.children[1]
-        if len(inner.children) != len(self._figures):
-            inner.children = list(self._figures.values())
+            self._handle = display(bundle, raw=True, display_id=True)
+        else:
+            self._handle.update(bundle, raw=True)
 
     def replace(self, summary: Any) -> bool:
-        """Swap the live box for ``summary`` and close every widget."""
+        """Show ``summary`` in the live plot's output."""
         if self._handle is None:
-            self.discard()
             return False
         self._handle.update(summary)
-        self.discard()
         return True
 
     def discard(self) -> None:
-        """Close the widgets (removes them from the kernel and the notebook's widget state)."""
-        for fig in list(self._figures.values()):
-            fig.close()
-        if self._box is not None:
-            self._box.children[1].close()
-            self._header.close()
-            self._box.close()
-        self._figures = {}
-        self._box = None
+        """Nothing to close: the plot is a plain output."""

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import functools
 import os
 import sys
 import time
@@ -31,12 +32,18 @@ from typing import Any
 from IPython.core.error import UsageError
 
 from nbtrack.errors import ActiveRunError, NbtrackError, ParamConflictError
-from nbtrack.ipython._context import GitCapture, context_tags, deferred_sigint
+from nbtrack.ipython._context import (
+    GitCapture,
+    context_tags,
+    current_execution_count,
+    deferred_sigint,
+)
 from nbtrack.ipython._live import LiveMetricsView, LiveRenderer
 from nbtrack.ipython._output import CappedText, tee_output
 from nbtrack.ipython._series import MetricSeriesSet
 from nbtrack.ipython._summary import RunSummary, latest_metrics
 from nbtrack.tracking import capture, fluent
+from nbtrack.tracking.colors import color_for
 from nbtrack.tracking.validation import MAX_PARAM
 
 
@@ -82,7 +89,10 @@ def prepare_cell(shell: Any, body: str) -> PreparedCell:
     except SyntaxError as exc:
         raise UsageError(_syntax_message(exc, body)) from None
     source = "\n" + transformed
-    filename = shell.compile.cache(source, shell.execution_count, raw_code="%%track\n" + body)
+    # Under the running cell's number, so a traceback cites "Cell In[N]" of this cell.
+    filename = shell.compile.cache(
+        source, current_execution_count(shell), raw_code="%%track\n" + body
+    )
     try:
         tree = shell.compile.ast_parse(source, filename=filename)
     except (SyntaxError, ValueError) as exc:
@@ -238,9 +248,10 @@ class TrackedCell:
             removers.append(run.add_metric_listener(self.all_series.add))
         removers.append(run.add_metric_listener(self.series.add))
         if self.renderer_factory is not None:
-            self.live = LiveMetricsView(
-                self.series, self.renderer_factory, title=f"{run.name} ({run.run_id})"
-            )
+            factory = self.renderer_factory
+            if getattr(factory, "takes_color", False):  # the plot draws in the run's colour
+                factory = functools.partial(factory, color=color_for(run.run_id))
+            self.live = LiveMetricsView(self.series, factory, title=f"{run.name} ({run.run_id})")
             removers.append(run.add_metric_listener(self.live.on_metric))
         started = time.perf_counter()
         error: BaseException | None = None

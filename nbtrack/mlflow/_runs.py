@@ -38,8 +38,13 @@ def default_artifact_location(experiment_id: str) -> str:
 def experiment_entity(e: exps.Experiment) -> entities.Experiment:
     location = e.artifact_location or default_artifact_location(e.experiment_id)
     return entities.Experiment(
-        e.experiment_id, e.name, location, e.lifecycle_stage, dict(e.tags),
-        e.creation_time, e.last_update_time,
+        e.experiment_id,
+        e.name,
+        location,
+        e.lifecycle_stage,
+        dict(e.tags),
+        e.creation_time,
+        e.last_update_time,
     )
 
 
@@ -78,8 +83,14 @@ def run_entity(rec: bulk.RunRecord, ids: Mapping[str, str]) -> entities.Run:
     inputs = entities.RunInputs(
         [
             entities.DatasetInput(
-                entities.Dataset(i["name"], i["digest"], i["source_type"] or "",
-                                 i["source"] or "", i["schema"], i["profile"]),
+                entities.Dataset(
+                    i["name"],
+                    i["digest"],
+                    i["source_type"] or "",
+                    i["source"] or "",
+                    i["schema"],
+                    i["profile"],
+                ),
                 [entities.InputTag("mlflow.data.context", i["context"])] if i["context"] else [],
             )
             for i in rec.inputs
@@ -119,8 +130,13 @@ def search(
         by_id = {e.experiment_id: e.name for e in exps.list_all(st)}
         names = [by_id[str(i)] for i in experiment_ids if str(i) in by_id]
     ids = bulk.search_run_ids(
-        st, experiments=names, filter=filter_string or "", order_by=order_by,
-        max_results=max_results, view=VIEWS[run_view_type], mlflow_values=True,
+        st,
+        experiments=names,
+        filter=filter_string or "",
+        order_by=order_by,
+        max_results=max_results,
+        view=VIEWS[run_view_type],
+        mlflow_values=True,
     )
     return get_runs(st, ids)
 
@@ -151,7 +167,12 @@ class RunWriter:
             return
         keys = list(metrics)
         records.write_metrics(
-            self.st, self.experiment, self.run_id, keys, [step] * len(keys), [ts] * len(keys),
+            self.st,
+            self.experiment,
+            self.run_id,
+            keys,
+            [step] * len(keys),
+            [ts] * len(keys),
             [metrics[k] for k in keys],
         )
         self.st.flush()
@@ -161,8 +182,12 @@ class RunWriter:
         if not points:
             return
         records.write_metrics(
-            self.st, self.experiment, self.run_id, [m.key for m in points],
-            [int(m.step or 0) for m in points], [int(m.timestamp) for m in points],
+            self.st,
+            self.experiment,
+            self.run_id,
+            [m.key for m in points],
+            [int(m.step or 0) for m in points],
+            [int(m.timestamp) for m in points],
             [m.value for m in points],
         )
         self.st.flush()
@@ -220,8 +245,14 @@ class RunWriter:
                 setattr(self.live, attr, value)
             live = self.live
             state = records.RunState(
-                live.run_id, live.experiment, live.name, live.status, live._start_ms,
-                live._end_ms, live.parent_run_id, live.description,
+                live.run_id,
+                live.experiment,
+                live.name,
+                live.status,
+                live._start_ms,
+                live._end_ms,
+                live.parent_run_id,
+                live.description,
             )
             records.write_run_state(self.st, state, owner=self.st.writer_id)
         else:
@@ -238,8 +269,10 @@ class RunWriter:
             if end_time is None:
                 return
         state = records.current_state(self.st, self.run_id)
-        end = None if status == "RUNNING" else (
-            end_time if end_time is not None else state.end_ms or time.time_ns() // 1_000_000
+        end = (
+            None
+            if status == "RUNNING"
+            else (end_time if end_time is not None else state.end_ms or time.time_ns() // 1_000_000)
         )
         records.write_run_state(self.st, replace(state, status=status, end_ms=end))
         self.st.flush()

@@ -141,9 +141,7 @@ def list_artifacts(run_id: str, path: str | None = None) -> list[entities.FileIn
     """One folder level of a run's artifacts (folders first marked ``is_dir``)."""
     st = _runs.store()
     prefix = validation.artifact_path(path)
-    t = st.query(
-        "SELECT path, size FROM artifacts WHERE run_id = ? ORDER BY path", [run_id]
-    )
+    t = st.query("SELECT path, size FROM artifacts WHERE run_id = ? ORDER BY path", [run_id])
     query.list_artifacts(run_id, store=st)  # unknown run -> RunNotFoundError
     out: dict[str, entities.FileInfo] = {}
     for p, size in zip(t.column(0).to_pylist(), t.column(1).to_pylist(), strict=True):

@@ -90,9 +90,14 @@ class MlflowClient(RegistryClient):
         records.write_run_state(
             st,
             records.RunState(
-                run_id, experiment, validation.run_name(name) or new_run_name(),
-                "RUNNING", int(start_time) if start_time is not None else time.time_ns() // 1_000_000,
-                None, parent, note,
+                run_id,
+                experiment,
+                validation.run_name(name) or new_run_name(),
+                "RUNNING",
+                int(start_time) if start_time is not None else time.time_ns() // 1_000_000,
+                None,
+                parent,
+                note,
             ),
         )
         if checked:
@@ -124,9 +129,16 @@ class MlflowClient(RegistryClient):
 
     @translated
     def log_metric(
-        self, run_id: str, key: str, value: float, timestamp: int | None = None,
-        step: int | None = None, synchronous: bool | None = None, dataset_name: str | None = None,
-        dataset_digest: str | None = None, model_id: str | None = None,
+        self,
+        run_id: str,
+        key: str,
+        value: float,
+        timestamp: int | None = None,
+        step: int | None = None,
+        synchronous: bool | None = None,
+        dataset_name: str | None = None,
+        dataset_digest: str | None = None,
+        model_id: str | None = None,
     ) -> None:
         _runs.RunWriter(self._st, run_id).log_metrics({key: value}, step, timestamp)
 
@@ -145,8 +157,11 @@ class MlflowClient(RegistryClient):
 
     @translated
     def log_batch(
-        self, run_id: str, metrics: Sequence[entities.Metric] = (),
-        params: Sequence[entities.Param] = (), tags: Sequence[entities.RunTag] = (),
+        self,
+        run_id: str,
+        metrics: Sequence[entities.Metric] = (),
+        params: Sequence[entities.Param] = (),
+        tags: Sequence[entities.RunTag] = (),
         synchronous: bool | None = None,
     ) -> None:
         w = _runs.RunWriter(self._st, run_id)
@@ -155,10 +170,14 @@ class MlflowClient(RegistryClient):
         if tags:
             w.set_tags({t.key: t.value for t in tags})
         now = time.time_ns() // 1_000_000
-        w.log_points([
-            entities.Metric(m.key, m.value, m.timestamp if m.timestamp is not None else now, m.step or 0)
-            for m in metrics
-        ])
+        w.log_points(
+            [
+                entities.Metric(
+                    m.key, m.value, m.timestamp if m.timestamp is not None else now, m.step or 0
+                )
+                for m in metrics
+            ]
+        )
 
     @translated
     def get_metric_history(self, run_id: str, key: str) -> list[entities.Metric]:
@@ -177,13 +196,21 @@ class MlflowClient(RegistryClient):
 
     @translated
     def search_runs(
-        self, experiment_ids: Sequence[str] | str, filter_string: str | None = "",
-        run_view_type: int = entities.ViewType.ACTIVE_ONLY, max_results: int = 1000,
-        order_by: Sequence[str] | None = None, page_token: str | None = None,
+        self,
+        experiment_ids: Sequence[str] | str,
+        filter_string: str | None = "",
+        run_view_type: int = entities.ViewType.ACTIVE_ONLY,
+        max_results: int = 1000,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
     ) -> entities.PagedList:
         offset = int(page_token) if page_token else 0
         runs = _runs.search(
-            self._st, experiment_ids, filter_string, run_view_type, offset + max_results + 1,
+            self._st,
+            experiment_ids,
+            filter_string,
+            run_view_type,
+            offset + max_results + 1,
             order_by,
         )
         page = runs[offset : offset + max_results]
@@ -205,18 +232,30 @@ class MlflowClient(RegistryClient):
         self._in_store(translated(artifacts.put), run_id, artifact_file, data)
 
     def log_table(self, run_id: str, data: Any, artifact_file: str) -> None:
-        self._in_store(translated(artifacts.put), run_id, artifact_file, artifacts.table_bytes(data))
+        self._in_store(
+            translated(artifacts.put), run_id, artifact_file, artifacts.table_bytes(data)
+        )
 
     def log_figure(
-        self, run_id: str, figure: Any, artifact_file: str, *,
+        self,
+        run_id: str,
+        figure: Any,
+        artifact_file: str,
+        *,
         save_kwargs: dict[str, Any] | None = None,
     ) -> None:
         data = artifacts.figure_bytes(figure, artifact_file, save_kwargs)
         self._in_store(translated(artifacts.put), run_id, artifact_file, data)
 
     def log_image(
-        self, run_id: str, image: Any, artifact_file: str | None = None, key: str | None = None,
-        step: int | None = None, timestamp: int | None = None, synchronous: bool | None = None,
+        self,
+        run_id: str,
+        image: Any,
+        artifact_file: str | None = None,
+        key: str | None = None,
+        step: int | None = None,
+        timestamp: int | None = None,
+        synchronous: bool | None = None,
     ) -> None:
         if (artifact_file is None) == (key is None):
             raise MlflowException.invalid_parameter_value(
@@ -232,14 +271,18 @@ class MlflowClient(RegistryClient):
         return self._in_store(artifacts.list_artifacts, run_id, path)
 
     def download_artifacts(self, run_id: str, path: str, dst_path: str | None = None) -> str:
-        return self._in_store(artifacts.download_artifacts, run_id=run_id, artifact_path=path, dst_path=dst_path)
+        return self._in_store(
+            artifacts.download_artifacts, run_id=run_id, artifact_path=path, dst_path=dst_path
+        )
 
     # ---- experiments ------------------------------------------------------------------------
     @translated
     def create_experiment(
         self, name: str, artifact_location: str | None = None, tags: Mapping[str, Any] | None = None
     ) -> str:
-        return exps.create(self._st, name, artifact_location=artifact_location, tags=tags).experiment_id
+        return exps.create(
+            self._st, name, artifact_location=artifact_location, tags=tags
+        ).experiment_id
 
     def get_experiment(self, experiment_id: str) -> entities.Experiment:
         return self._in_store(_exps.get_experiment, experiment_id)
@@ -248,8 +291,11 @@ class MlflowClient(RegistryClient):
         return self._in_store(_exps.get_experiment_by_name, name)
 
     def search_experiments(
-        self, view_type: int = entities.ViewType.ACTIVE_ONLY, max_results: int | None = None,
-        filter_string: str | None = None, order_by: Sequence[str] | None = None,
+        self,
+        view_type: int = entities.ViewType.ACTIVE_ONLY,
+        max_results: int | None = None,
+        filter_string: str | None = None,
+        order_by: Sequence[str] | None = None,
         page_token: str | None = None,
     ) -> entities.PagedList:
         found = self._in_store(_exps.search_experiments, view_type, None, filter_string, order_by)
@@ -280,7 +326,9 @@ class MlflowClient(RegistryClient):
         )
 
     @translated
-    def log_inputs(self, run_id: str, datasets: Sequence[Any] | None = None, models: Any = None) -> None:
+    def log_inputs(
+        self, run_id: str, datasets: Sequence[Any] | None = None, models: Any = None
+    ) -> None:
         from nbtrack.mlflow import data as _data
 
         st = self._st
@@ -288,7 +336,9 @@ class MlflowClient(RegistryClient):
         for ds_input in datasets or []:
             ds = getattr(ds_input, "dataset", ds_input)
             tags = {t.key: t.value for t in getattr(ds_input, "tags", [])}
-            records.write_input(st, w.experiment, run_id, _data.to_record(ds, tags.get("mlflow.data.context")))
+            records.write_input(
+                st, w.experiment, run_id, _data.to_record(ds, tags.get("mlflow.data.context"))
+            )
         st.flush()
 
     def __getattr__(self, name: str) -> Any:

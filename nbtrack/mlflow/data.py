@@ -42,16 +42,22 @@ def _source(source: Any) -> tuple[str, str]:
     if source is None:
         return "code", "{}"
     text = str(source)
-    kind = "http" if text.startswith(("http://", "https://")) else (
-        "s3" if text.startswith("s3://") else "local"
+    kind = (
+        "http"
+        if text.startswith(("http://", "https://"))
+        else ("s3" if text.startswith("s3://") else "local")
     )
     key = "url" if kind == "http" else "uri"
     return kind, json.dumps({key: text})
 
 
 def from_pandas(
-    df: Any, source: Any = None, targets: str | None = None, name: str | None = None,
-    digest: str | None = None, predictions: str | None = None,
+    df: Any,
+    source: Any = None,
+    targets: str | None = None,
+    name: str | None = None,
+    digest: str | None = None,
+    predictions: str | None = None,
 ) -> Dataset:
     import pandas as pd
 
@@ -69,7 +75,10 @@ def from_pandas(
 
 
 def from_numpy(
-    features: Any, source: Any = None, targets: Any = None, name: str | None = None,
+    features: Any,
+    source: Any = None,
+    targets: Any = None,
+    name: str | None = None,
     digest: str | None = None,
 ) -> Dataset:
     import numpy as np
@@ -78,7 +87,9 @@ def from_numpy(
     parts = [arr.tobytes()[:10_000_000], str(arr.shape).encode()]
     if targets is not None:
         parts.append(np.asarray(targets).tobytes()[:10_000_000])
-    schema = json.dumps({"mlflow_tensorspec": {"features": {"dtype": str(arr.dtype), "shape": list(arr.shape)}}})
+    schema = json.dumps(
+        {"mlflow_tensorspec": {"features": {"dtype": str(arr.dtype), "shape": list(arr.shape)}}}
+    )
     profile = json.dumps({"features_shape": list(arr.shape), "features_size": int(arr.size)})
     kind, src = _source(source)
     return Dataset(name or "dataset", digest or _digest(parts), kind, src, schema, profile)
@@ -88,7 +99,8 @@ def to_record(dataset: Any, context: str | None) -> DatasetInput:
     """A run-input record from ``Dataset`` (ours or any object with MLflow's fields)."""
     try:
         return DatasetInput(
-            name=dataset.name, digest=dataset.digest,
+            name=dataset.name,
+            digest=dataset.digest,
             source_type=getattr(dataset, "source_type", "") or "",
             source=str(getattr(dataset, "source", "") or ""),
             schema=_text(getattr(dataset, "schema", None)),

@@ -14,7 +14,13 @@ class RunStatus:
     """Run statuses as MLflow numbers them; ``to_string``/``from_string`` convert."""
 
     RUNNING, SCHEDULED, FINISHED, FAILED, KILLED = 1, 2, 3, 4, 5
-    _NAMES: ClassVar[dict[Any, Any]] = {1: "RUNNING", 2: "SCHEDULED", 3: "FINISHED", 4: "FAILED", 5: "KILLED"}
+    _NAMES: ClassVar[dict[Any, Any]] = {
+        1: "RUNNING",
+        2: "SCHEDULED",
+        3: "FINISHED",
+        4: "FAILED",
+        5: "KILLED",
+    }
 
     @classmethod
     def to_string(cls, status: int) -> str:

@@ -65,7 +65,9 @@ def create_experiment(
     name: str, artifact_location: str | None = None, tags: Mapping[str, Any] | None = None
 ) -> str:
     """Register a new experiment; returns its id."""
-    return exps.create(_runs.store(), name, artifact_location=artifact_location, tags=tags).experiment_id
+    return exps.create(
+        _runs.store(), name, artifact_location=artifact_location, tags=tags
+    ).experiment_id
 
 
 @translated
@@ -146,7 +148,8 @@ def _matches(exp: exps.Experiment, text: str) -> bool:
     for clause in re.split(r"\s+AND\s+", text.strip(), flags=re.IGNORECASE):
         m = re.fullmatch(
             r"\s*(?:attributes?\.)?(name|tags?\.`?([^`=!<> ]+)`?)\s*(=|!=|LIKE|ILIKE)\s*'(.*)'\s*",
-            clause, re.IGNORECASE,
+            clause,
+            re.IGNORECASE,
         )
         if not m:
             raise NotImplementedError(
@@ -181,7 +184,9 @@ def _current() -> exps.Experiment:
     st = _runs.store()
     name = settings.current_experiment()
     exp = exps.get_by_name(st, name)
-    return exp if exp is not None else exps.Experiment(exps.implicit_id(name), name, registered=False)
+    return (
+        exp if exp is not None else exps.Experiment(exps.implicit_id(name), name, registered=False)
+    )
 
 
 @translated

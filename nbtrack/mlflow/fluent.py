@@ -161,8 +161,13 @@ def start_run(
             records.current_state(st, parent_run_id)  # the parent must exist
         exp = experiment if experiment is not None else settings.current_experiment()
         run = start_owned_run(
-            st, experiment=exp, name=run_name, parent_run_id=parent_run_id,
-            description=description, params=None, tags={**_default_tags(), **user_tags},
+            st,
+            experiment=exp,
+            name=run_name,
+            parent_run_id=parent_run_id,
+            description=description,
+            params=None,
+            tags={**_default_tags(), **user_tags},
         )
         # nbtrack's fluent start_run cannot take an explicit parent: put the run on the
         # same per-thread stack it uses, so nbtrack.active_run() sees it.
@@ -592,7 +597,9 @@ def log_table(data: Any, artifact_file: str, run_id: str | None = None) -> None:
 
 @translated
 def log_input(
-    dataset: Any, context: str | None = None, tags: Mapping[str, str] | None = None,
+    dataset: Any,
+    context: str | None = None,
+    tags: Mapping[str, str] | None = None,
     model: Any = None,
 ) -> None:
     """Record a dataset the active run used (see ``nbtrack.mlflow.data``)."""

@@ -57,7 +57,12 @@ def search_runs(
         by_name = {e.name: e.experiment_id for e in exps.list_all(st)}
         ids = [by_name[n] for n in experiment_names if n in by_name]
     elif experiment_ids:
-        ids = [str(i) for i in ([experiment_ids] if isinstance(experiment_ids, (str, int)) else experiment_ids)]
+        ids = [
+            str(i)
+            for i in (
+                [experiment_ids] if isinstance(experiment_ids, (str, int)) else experiment_ids
+            )
+        ]
     elif search_all_experiments:
         ids = [e.experiment_id for e in exps.list_all(st) if e.lifecycle_stage == exps.ACTIVE]
     else:
@@ -79,7 +84,8 @@ def runs_frame(runs: list[entities.Run]) -> Any:
     import pandas as pd
 
     info: dict[str, list[Any]] = {
-        k: [] for k in ("run_id", "experiment_id", "status", "artifact_uri", "start_time", "end_time")
+        k: []
+        for k in ("run_id", "experiment_id", "status", "artifact_uri", "start_time", "end_time")
     }
     cols: dict[str, dict[str, list[Any]]] = {"metrics": {}, "params": {}, "tags": {}}
     nulls = {"metrics": np.nan, "params": None, "tags": None}
@@ -91,7 +97,9 @@ def runs_frame(runs: list[entities.Run]) -> Any:
         info["start_time"].append(pd.to_datetime(run.info.start_time, unit="ms", utc=True))
         info["end_time"].append(pd.to_datetime(run.info.end_time, unit="ms", utc=True))
         for kind, values in (
-            ("metrics", run.data.metrics), ("params", run.data.params), ("tags", run.data.tags)
+            ("metrics", run.data.metrics),
+            ("params", run.data.params),
+            ("tags", run.data.tags),
         ):
             table = cols[kind]
             for key in table:

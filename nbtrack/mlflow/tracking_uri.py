@@ -30,7 +30,9 @@ def _store_uri(uri: str) -> str:
     if scheme.startswith(("sqlite", "postgresql", "mysql", "mssql")):
         raise MlflowException.invalid_parameter_value(_IMPORT_HINT.format(what="database", uri=uri))
     if scheme in ("databricks", "databricks-uc", "uc"):
-        raise MlflowException.invalid_parameter_value(_IMPORT_HINT.format(what="workspace", uri=uri))
+        raise MlflowException.invalid_parameter_value(
+            _IMPORT_HINT.format(what="workspace", uri=uri)
+        )
     if scheme == "file":
         parsed = urlparse(uri)
         path = unquote(parsed.path) if not parsed.netloc else f"//{parsed.netloc}{parsed.path}"

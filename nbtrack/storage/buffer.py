@@ -111,9 +111,7 @@ class MetricBuffer:
                 rejected.append(Rejected("metrics", row, str(exc)))
         if not good.any():
             return None
-        return _metric_table(
-            self.run_id, names, codes[good], steps[good], ts[good], values[good]
-        )
+        return _metric_table(self.run_id, names, codes[good], steps[good], ts[good], values[good])
 
 
 class Rejected:
@@ -237,8 +235,10 @@ class Buffer:
 
     def is_empty(self) -> bool:
         with self.lock:
-            return not self._records and not self._retry and not any(
-                mb.codes for mb in self._metrics.values()
+            return (
+                not self._records
+                and not self._retry
+                and not any(mb.codes for mb in self._metrics.values())
             )
 
     def take(self) -> Batch:

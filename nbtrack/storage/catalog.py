@@ -373,8 +373,10 @@ class FileCatalog:
             elif name not in dropped:
                 part.visible.append(info)
                 part.positions[name] = arrival_position(
-                    name, self._replaced_by(self.fs.join(folder_rel, name))
-                    if name.startswith(segments.COMPACTED_PREFIX) else []
+                    name,
+                    self._replaced_by(self.fs.join(folder_rel, name))
+                    if name.startswith(segments.COMPACTED_PREFIX)
+                    else [],
                 )
         return part
 

@@ -88,8 +88,10 @@ def _same_pid_space(lease: dict[str, Any]) -> bool:
     if "boot_id" not in lease:  # a lease written before boot ids were recorded
         return True
     return bool(
-        lease.get("boot_id") == BOOT_ID and BOOT_ID is not None
-        and lease.get("pid_ns") == PID_NS and PID_NS is not None
+        lease.get("boot_id") == BOOT_ID
+        and BOOT_ID is not None
+        and lease.get("pid_ns") == PID_NS
+        and PID_NS is not None
     )
 
 

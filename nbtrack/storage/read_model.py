@@ -292,9 +292,7 @@ class ReadModel:
             import tempfile
 
             self._tmpdir = tempfile.mkdtemp(prefix="nbtrack-duck-")
-        con = connect(
-            fs, sandbox=True, temp_directory=self._tmpdir, memory_limit=MEMORY_LIMIT
-        )
+        con = connect(fs, sandbox=True, temp_directory=self._tmpdir, memory_limit=MEMORY_LIMIT)
         # Writers found dead (last_seen: their lease's mtime, informative only: a KILLED
         # run's end_time comes from the data, so it is the same for every reader and read).
         con.execute("CREATE TEMP TABLE _dead_writers (owner VARCHAR, last_seen TIMESTAMPTZ)")
@@ -547,9 +545,7 @@ class ReadModel:
                 rows = pc.index_in(run_ids, value_set=cache.column(0).combine_chunks())
                 picked = cache.take(rows)
                 n = len(picked)
-                keep = [
-                    i for i, col in enumerate(picked.columns) if i and col.null_count < n
-                ]
+                keep = [i for i, col in enumerate(picked.columns) if i and col.null_count < n]
                 return picked.select(keep)
             self._wide_asked = True
             return self._pivot(run_ids, run_ids).drop_columns(["run_id"])

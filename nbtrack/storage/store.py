@@ -185,7 +185,9 @@ class ParquetStore:
             written: list[tuple[str, str]] = []
             for i, (table, eid, rows) in enumerate(batch):
                 folder = segments.partition_dir(self.fs, table, eid)
-                name = segments.segment_name(segments.SEGMENT_PREFIX, self.writer_id, self.next_seq())
+                name = segments.segment_name(
+                    segments.SEGMENT_PREFIX, self.writer_id, self.next_seq()
+                )
                 try:
                     segments.write_segment(
                         self.fs, f"{folder}/{name}", segments.encode(table, rows)
@@ -372,9 +374,7 @@ class ParquetStore:
         with model.lock:
             yield _Reading(model)
 
-    def _dead_writers(
-        self, owners: list[str], before: set[str] | None = None
-    ) -> dict[str, float]:
+    def _dead_writers(self, owners: list[str], before: set[str] | None = None) -> dict[str, float]:
         mine = self.writer_id if os.getpid() == self.pid else None
         return self.leases.dead_writers(owners, mine, before)
 

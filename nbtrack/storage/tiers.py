@@ -132,8 +132,10 @@ def _fit(
             if count >= need:
                 # Extend over the lower-tier files that follow while they fit.
                 stop = end + 1
-                while stop < len(window) and window[stop][1] < tier and (
-                    total + window[stop][0].size <= budget
+                while (
+                    stop < len(window)
+                    and window[stop][1] < tier
+                    and (total + window[stop][0].size <= budget)
                 ):
                     total += window[stop][0].size
                     stop += 1

@@ -153,8 +153,15 @@ def read_runs(store: ParquetStore, run_ids: Sequence[str]) -> list[RunRecord]:
     out: dict[str, RunRecord] = {}
     for r in base.to_pylist():
         out[r["run_id"]] = RunRecord(
-            r["run_id"], r["experiment"], r["name"], r["status"], r["s"], r["e"],
-            r["parent_run_id"], r["description"], bool(r["deleted"]),
+            r["run_id"],
+            r["experiment"],
+            r["name"],
+            r["status"],
+            r["s"],
+            r["e"],
+            r["parent_run_id"],
+            r["description"],
+            bool(r["deleted"]),
         )
     for rel, attr in (("params", "params"), ("tags", "tags")):
         t = store.query(f"{cte} SELECT run_id, key, value FROM {rel} {sel}", arg)

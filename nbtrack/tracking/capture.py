@@ -470,7 +470,6 @@ class _PackageIndex:
         self._resolved[top] = dist
         return dist
 
-
     def resolve_all(self, top: str) -> list[_Dist]:
         """Every distribution that provides ``top`` (several share namespaces such as
         ``google`` or ``mlflow``/``mlflow-skinny``), the main one first."""

@@ -87,22 +87,34 @@ def list_all(store: ParquetStore) -> list[Experiment]:
         r["artifact_location"] = r["artifact_location"] or ""
         out.append(Experiment(**r))
     t = store.query(
-        "SELECT experiment, min(epoch_ms(start_time)) AS t FROM runs GROUP BY experiment "
-        "ORDER BY t"
+        "SELECT experiment, min(epoch_ms(start_time)) AS t FROM runs GROUP BY experiment ORDER BY t"
     )
     for name, first in zip(t.column(0).to_pylist(), t.column(1).to_pylist(), strict=True):
         if name not in names:
             names.add(name)
             out.append(
-                Experiment(implicit_id(name), name, creation_time=first,
-                           last_update_time=first, registered=False)
+                Experiment(
+                    implicit_id(name),
+                    name,
+                    creation_time=first,
+                    last_update_time=first,
+                    registered=False,
+                )
             )
     if DEFAULT_EXPERIMENT not in names:
         # "Default" exists from the store's creation on (as in MLflow).
         mtime = store.fs.mtime(store.fs.join("format.json"))
         born = int(mtime * 1000) if mtime is not None else None
-        out.insert(0, Experiment(DEFAULT_ID, DEFAULT_EXPERIMENT, creation_time=born,
-                                 last_update_time=born, registered=False))
+        out.insert(
+            0,
+            Experiment(
+                DEFAULT_ID,
+                DEFAULT_EXPERIMENT,
+                creation_time=born,
+                last_update_time=born,
+                registered=False,
+            ),
+        )
     return out
 
 
@@ -143,7 +155,9 @@ def create(
     name = validation.experiment_name(name)
     checked = validation.checked_texts(tags or {}, "tag", "create_experiment(tags=)")
     if lifecycle_stage not in (ACTIVE, DELETED):
-        raise InvalidValueError(f"lifecycle_stage must be 'active' or 'deleted', got {lifecycle_stage!r}")
+        raise InvalidValueError(
+            f"lifecycle_stage must be 'active' or 'deleted', got {lifecycle_stage!r}"
+        )
     old = get_by_name(store, name)
     if old is not None and old.registered:
         raise ExperimentExistsError(
@@ -154,7 +168,11 @@ def create(
         # An implicit experiment (it has runs) keeps its id once registered.
         experiment_id = old.experiment_id if old is not None else _new_id()
     exp = Experiment(
-        str(experiment_id), name, lifecycle_stage, artifact_location or "", checked,
+        str(experiment_id),
+        name,
+        lifecycle_stage,
+        artifact_location or "",
+        checked,
         creation_time if creation_time is not None else (old.creation_time if old else now) or now,
         last_update_time if last_update_time is not None else now,
     )

@@ -141,9 +141,7 @@ def start_run(
                 "start_run(run_id=...) resumes a run as it is; rename or describe it "
                 "after it has started, not with name= or description="
             )
-        run = _resume(
-            settings.get_store(), run_id, experiment=experiment, params=params, tags=tags
-        )
+        run = _resume(settings.get_store(), run_id, experiment=experiment, params=params, tags=tags)
         st.append(run)
         if sample_system:
             system_metrics.attach_sampler(run)

@@ -188,9 +188,7 @@ def get_run_record(run_id: str, *, store: Store | None = None) -> dict[str, Any]
     return record
 
 
-def list_artifact_records(
-    run_id: str, *, store: Store | None = None
-) -> list[dict[str, Any]]:
+def list_artifact_records(run_id: str, *, store: Store | None = None) -> list[dict[str, Any]]:
     """``[{"path", "size"}]`` of a run's artifacts, by path.
 
     Raises:

@@ -126,7 +126,7 @@ def _parse_order_by(order_by: Sequence[str] | str | None) -> list[_OrderKey] | N
             )
         kind = (m.group("kind") or "attributes").lower()
         key = m.group("key")
-        if key[0] in "`\"":
+        if key[0] in '`"':
             key = key[1:-1].replace(key[0] * 2, key[0])
         plural = {"metric": "metrics", "param": "params", "parameter": "params", "tag": "tags"}.get(
             kind.rstrip("s"), "attributes"
@@ -149,9 +149,7 @@ def _parse_order_by(order_by: Sequence[str] | str | None) -> list[_OrderKey] | N
     return out
 
 
-def order_sql(
-    keys: list[_OrderKey] | None, column_of: Callable[[str, str], str | None]
-) -> str:
+def order_sql(keys: list[_OrderKey] | None, column_of: Callable[[str, str], str | None]) -> str:
     """ORDER BY text over ``runs r``, with MLflow's rules.
 
     ``column_of(kind, key)`` gives the SQL of a metric/param/tag value (None: no run has it).
@@ -475,9 +473,7 @@ def last_record_ns(run_id: str, *, store: Store | None = None) -> int:
 
 def max_steps(run_id: str, *, store: Store | None = None) -> dict[str, int]:
     """Highest step logged so far for each metric key of a run."""
-    return _kv(
-        "SELECT key, max(step) FROM metrics WHERE run_id = ? GROUP BY key", run_id, store
-    )
+    return _kv("SELECT key, max(step) FROM metrics WHERE run_id = ? GROUP BY key", run_id, store)
 
 
 def get_metric_history(run_id: str, key: str, *, store: Store | None = None) -> pd.DataFrame:

@@ -367,7 +367,9 @@ class Run:
         if key.__class__ is not str or key not in _valid_keys:
             check_key(key, "metric key")
         v = value if value.__class__ is float else metric_value(value)
-        ts = time.time_ns() // 1_000_000 if timestamp is None else validation.timestamp_ms(timestamp)
+        ts = (
+            time.time_ns() // 1_000_000 if timestamp is None else validation.timestamp_ms(timestamp)
+        )
         if step is not None and (
             step.__class__ is not int or not -9223372036854775808 <= step <= 9223372036854775807
         ):
@@ -405,7 +407,9 @@ class Run:
             if k.__class__ is not str or k not in _valid_keys:
                 check_key(k, "metric key")
         vals = [v if v.__class__ is float else metric_value(v) for v in metrics.values()]
-        ts = time.time_ns() // 1_000_000 if timestamp is None else validation.timestamp_ms(timestamp)
+        ts = (
+            time.time_ns() // 1_000_000 if timestamp is None else validation.timestamp_ms(timestamp)
+        )
         if step is not None:
             step = validation.step_value(step)
         n_keys = len(keys)
@@ -488,7 +492,9 @@ class Run:
         )
         return path
 
-    def log_artifact(self, local_path: str | os.PathLike[str], artifact_path: str | None = None) -> str:
+    def log_artifact(
+        self, local_path: str | os.PathLike[str], artifact_path: str | None = None
+    ) -> str:
         """Copy a file into the run; returns its path inside the run."""
         self._check_open()
         folder = validation.artifact_path(artifact_path)
@@ -507,7 +513,9 @@ class Run:
         )
         return path
 
-    def log_artifacts(self, local_dir: str | os.PathLike[str], artifact_path: str | None = None) -> list[str]:
+    def log_artifacts(
+        self, local_dir: str | os.PathLike[str], artifact_path: str | None = None
+    ) -> list[str]:
         """Copy a folder's files into the run; symlinks that point outside it are skipped."""
         self._check_open()
         folder = validation.artifact_path(artifact_path)

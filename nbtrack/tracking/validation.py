@@ -175,7 +175,9 @@ def run_name(name: Any) -> str | None:
     if name is None:
         return None
     if not isinstance(name, str) or len(name) > MAX_KEY:
-        raise InvalidValueError(f"run name must be a string of at most 250 characters: {name!r:.80}")
+        raise InvalidValueError(
+            f"run name must be a string of at most 250 characters: {name!r:.80}"
+        )
     return text(name, "run name")
 
 

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import ipywidgets as widgets
 import pandas as pd
 
 from nbtrack.views import _data
+from nbtrack.views._colors import run_colors
 from nbtrack.views._html import STYLE, params_diff_html
 from nbtrack.views.comparison_figures import (
     build_final_metrics_figure,
     build_parallel_coordinates,
     build_scatter,
+    shared_params,
     varying_params,
 )
 from nbtrack.views.figures import figure_bundle, run_labels
@@ -57,6 +60,7 @@ class RunCompare(widgets.VBox):
         self.add_class("nbt-root")
         self.add_class("nbt-compare")
         self._runs = pd.DataFrame({"run_id": []})
+        self._colors: dict[str, str] = {}
         self._quiet = False
         self._figures: dict[widgets.Output, Any] = {}
         self._params_html = widgets.HTML()
@@ -101,16 +105,24 @@ class RunCompare(widgets.VBox):
         """``params.*`` columns whose values differ between the runs."""
         return varying_params(self._runs)
 
-    def set_runs(self, runs: pd.DataFrame) -> None:
-        """Compare these runs instead."""
+    def set_runs(self, runs: pd.DataFrame, *, colors: Mapping[str, str] | None = None) -> None:
+        """Compare these runs instead.
+
+        Args:
+            runs: ``search_runs`` rows.
+            colors: ``{run_id: colour}`` (a dashboard passes the colours its other views
+                use); runs missing from it get palette colours by position.
+        """
         self._runs = runs.reset_index(drop=True)
         frame = self._runs
+        ids = [str(r) for r in frame["run_id"]] if "run_id" in frame else []
+        self._colors = run_colors(ids, colors)
         self._params_html.value = (
-            params_diff_html(frame, run_labels(frame))
+            params_diff_html(frame, run_labels(frame), colors=self._colors)
             if len(frame)
             else '<div class="nbt-dim">Select runs to compare.</div>'
         )
-        self._show(self._bars, build_final_metrics_figure(frame))
+        self._show(self._bars, build_final_metrics_figure(frame, colors=self._colors))
         metrics = [c for c in frame.columns if c.startswith("metrics.")]
         params = [c for c in frame.columns if c.startswith("params.")]
         preferred = _preferred_metric(metrics)
@@ -121,21 +133,29 @@ class RunCompare(widgets.VBox):
         )
         varying = varying_params(frame)
         x_columns = varying + [c for c in params if c not in varying] + metrics
+        # Default x: a varying param that most of these runs have (a param one run has
+        # gives one point), the most widely shared first; else any shared param or metric.
+        shared = shared_params(frame, varying)
+        shared.sort(key=lambda c: -int(frame[c].notna().sum()))
+        default_x = (shared or shared_params(frame, x_columns) or x_columns or [None])[0]
         self._set_options(
-            self._scatter_x,
-            [(_option_label(c), c) for c in x_columns],
-            x_columns[0] if x_columns else None,
+            self._scatter_x, [(_option_label(c), c) for c in x_columns], default_x, reset=True
         )
         self._set_options(self._scatter_y, [(_option_label(c), c) for c in metrics], preferred)
         self._draw_parallel()
         self._draw_scatter()
         if self.curves is not None:
-            self.curves.set_runs(frame)
+            self.curves.set_runs(frame, colors=self._colors)
 
     def _set_options(
-        self, dropdown: widgets.Dropdown, options: list[tuple[str, str]], value: str | None
+        self,
+        dropdown: widgets.Dropdown,
+        options: list[tuple[str, str]],
+        value: str | None,
+        *,
+        reset: bool = False,
     ) -> None:
-        current = dropdown.value
+        current = None if reset else dropdown.value
         values = [v for _, v in options]
         # Quiet: set_runs draws once at the end. (Never unobserve_all: that also drops
         # ipywidgets' own value→index observer and the browser shows an empty box.)
@@ -155,14 +175,19 @@ class RunCompare(widgets.VBox):
         metric = self._parallel_metric.value
         self._show(
             self._parallel,
-            build_parallel_coordinates(self._runs, None if metric in (None, _NONE) else metric),
+            build_parallel_coordinates(
+                self._runs, None if metric in (None, _NONE) else metric, colors=self._colors
+            ),
         )
 
     def _draw_scatter(self) -> None:
         if self._quiet:
             return
         self._show(
-            self._scatter, build_scatter(self._runs, self._scatter_x.value, self._scatter_y.value)
+            self._scatter,
+            build_scatter(
+                self._runs, self._scatter_x.value, self._scatter_y.value, colors=self._colors
+            ),
         )
 
     def redisplay(self) -> None:
@@ -179,10 +204,10 @@ class RunCompare(widgets.VBox):
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         bundle = super()._repr_mimebundle_(**kwargs) or {}
         frame = self._runs
-        bundle["text/html"] = params_diff_html(frame, run_labels(frame))
-        bundle["application/vnd.plotly.v1+json"] = figure_bundle(build_final_metrics_figure(frame))[
-            "application/vnd.plotly.v1+json"
-        ]
+        bundle["text/html"] = params_diff_html(frame, run_labels(frame), colors=self._colors)
+        bundle["application/vnd.plotly.v1+json"] = figure_bundle(
+            build_final_metrics_figure(frame, colors=self._colors)
+        )["application/vnd.plotly.v1+json"]
         bundle["text/plain"] = repr(self)
         return bundle
 

@@ -1,19 +1,19 @@
 """Pure comparison figures: final-metric bars, parallel coordinates, param-vs-metric scatter.
 
 ``search_runs`` rows in, plotly ``go.Figure`` out, in the look of :mod:`nbtrack.views.figures`
-and with each run in its colour (:func:`nbtrack.views._colors.color_for`).
+and with each run in its colour (:func:`nbtrack.views._colors.run_colors`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from nbtrack.views._colors import color_for
+from nbtrack.views._colors import run_colors
 from nbtrack.views.figures import FONT_COLOR, base_layout, empty_figure, grid_layout, run_labels
 
 
@@ -43,7 +43,11 @@ def varying_params(runs: pd.DataFrame) -> list[str]:
 
 
 def build_final_metrics_figure(
-    runs: pd.DataFrame, *, keys: Sequence[str] | None = None, max_keys: int = 6
+    runs: pd.DataFrame,
+    *,
+    keys: Sequence[str] | None = None,
+    max_keys: int = 6,
+    colors: Mapping[str, str] | None = None,
 ) -> go.Figure:
     """Bars of each run's latest value, one subplot per metric (up to ``max_keys``).
 
@@ -51,6 +55,7 @@ def build_final_metrics_figure(
         runs: ``search_runs`` rows with ``metrics.<key>`` columns.
         keys: Metric keys without the ``metrics.`` prefix; ``None`` takes them all.
         max_keys: Most subplots drawn.
+        colors: ``{run_id: colour}``; others get palette colours by position.
 
     Returns:
         A ``go.Figure`` with bars coloured by run.
@@ -66,7 +71,8 @@ def build_final_metrics_figure(
     titles = [c.removeprefix("metrics.") for c in columns]
     entries, refs, rows = grid_layout(titles, 3, hspace=0.07, vspace=0.22)
     names = [labels[r] for r in ids]
-    colors = [color_for(r) for r in ids]
+    palette = run_colors(ids, colors)
+    bar_colors = [palette[r] for r in ids]
     traces = []
     for (xref, yref), column, title in zip(refs, columns, titles, strict=True):
         traces.append(
@@ -75,7 +81,7 @@ def build_final_metrics_figure(
                 y=runs[column].to_numpy(dtype=np.float64),
                 xaxis=xref,
                 yaxis=yref,
-                marker={"color": colors},
+                marker={"color": bar_colors},
                 showlegend=False,
                 name=title,
                 hovertemplate=f"<b>%{{x}}</b><br>{title} %{{y:.6g}}<extra></extra>",
@@ -87,32 +93,50 @@ def build_final_metrics_figure(
     return go.Figure(data=traces, layout=base_layout(height=90 + 240 * rows, **entries))
 
 
+def shared_params(runs: pd.DataFrame, columns: Sequence[str], *, share: float = 0.5) -> list[str]:
+    """The ``columns`` that at least ``share`` of the runs have a value for.
+
+    A sweep over model families gives each family its own params; an axis that most
+    runs lack draws most lines into its "missing" band and tells nothing.
+    """
+    if runs.empty:
+        return []
+    need = max(1, int(np.ceil(share * len(runs))))
+    return [c for c in columns if int(runs[c].notna().sum()) >= need]
+
+
 def build_parallel_coordinates(
     runs: pd.DataFrame,
     metric: str | None,
     *,
     params: Sequence[str] | None = None,
     max_params: int = 12,
+    colors: Mapping[str, str] | None = None,
 ) -> go.Figure:
     """Parallel coordinates from params to one metric, one coloured line per run.
 
     Numeric params are numeric axes; other params are categorical axes with their
-    values as tick labels (a missing value is its own category, ``—``).
+    values as tick labels. A run without a value on an axis goes through a ``missing``
+    band below it (plotly drops a line with any missing value).
 
     Args:
         runs: ``search_runs`` rows.
         metric: Metric key (without ``metrics.``) drawn as the last axis, or None.
-        params: Param keys (without ``params.``); ``None`` takes the varying ones,
-            or every param when none varies.
+        params: Param keys (without ``params.``); ``None`` takes the varying ones that
+            at least half of the runs have (every shared param when none varies).
         max_params: Most param axes.
+        colors: ``{run_id: colour}``; others get palette colours by position.
 
     Returns:
         A ``go.Figure`` holding one ``go.Parcoords`` trace.
     """
     if runs.empty:
         return empty_figure("No runs to compare")
+    hidden = 0
     if params is None:
-        columns = varying_params(runs) or _columns(runs, "params.")
+        candidates = varying_params(runs) or _columns(runs, "params.")
+        columns = shared_params(runs, candidates)
+        hidden = len(candidates) - len(columns)
     else:
         columns = [f"params.{p}" for p in params if f"params.{p}" in runs.columns]
     columns = columns[:max_params]
@@ -125,11 +149,12 @@ def build_parallel_coordinates(
     if metric_column:
         dimensions.append(_dimension(runs[metric_column], metric_column.removeprefix("metrics.")))
     ids = [str(v) for v in runs["run_id"]]
+    palette = run_colors(ids, colors)
     n = len(ids)
     # A stepwise colour scale maps line i to run i's colour, so lines match the other views.
     scale: list[list[Any]] = []
     for i, rid in enumerate(ids):
-        scale += [[i / n, color_for(rid)], [(i + 1) / n, color_for(rid)]]
+        scale += [[i / n, palette[rid]], [(i + 1) / n, palette[rid]]]
     trace = go.Parcoords(
         dimensions=dimensions,
         line={"color": np.arange(n) + 0.5, "colorscale": scale, "cmin": 0, "cmax": n},
@@ -139,15 +164,49 @@ def build_parallel_coordinates(
         rangefont={"size": 10, "color": FONT_COLOR, "shadow": "none"},
     )
     layout = base_layout(height=340, margin={"l": 60, "r": 60, "t": 56, "b": 28})
+    if hidden:
+        layout["annotations"] = [
+            {
+                "text": f"{hidden} param{'s' if hidden > 1 else ''} that fewer than half "
+                "of these runs have not shown",
+                "showarrow": False,
+                "x": 1,
+                "y": -0.02,
+                "xref": "paper",
+                "yref": "paper",
+                "xanchor": "right",
+                "yanchor": "top",
+                "font": {"size": 11, "color": FONT_COLOR},
+            }
+        ]
+        layout["margin"]["b"] = 44
     return go.Figure(data=[trace], layout=layout)
+
+
+MISSING = "missing"
 
 
 def _dimension(values: pd.Series, label: str) -> dict[str, Any]:
     numeric = numeric_or_none(values)
     if numeric is not None:
-        return {"label": label, "values": numeric.to_numpy()}
-    text = values.astype("string").fillna("—")
-    categories = sorted(pd.unique(text))
+        array = numeric.to_numpy(dtype=np.float64)
+        missing = ~np.isfinite(array)
+        if not missing.any():
+            return {"label": label, "values": array}
+        # A band below the axis for runs without a value: parcoords skips NaN lines.
+        low, high = float(np.nanmin(array)), float(np.nanmax(array))
+        span = (high - low) or (abs(high) or 1.0)
+        band = low - 0.25 * span
+        ticks = np.linspace(low, high, 5) if high > low else np.array([low])
+        return {
+            "label": label,
+            "values": np.where(missing, band, array),
+            "range": [band - 0.05 * span, high + 0.02 * span],
+            "tickvals": [band, *ticks.tolist()],
+            "ticktext": [MISSING, *(f"{t:.3g}" for t in ticks)],
+        }
+    text = values.astype("string").fillna(MISSING)
+    categories = sorted(pd.unique(text), key=lambda c: (c != MISSING, c))
     codes = text.map({c: i for i, c in enumerate(categories)}).to_numpy(dtype=np.float64)
     return {
         "label": label,
@@ -158,13 +217,20 @@ def _dimension(values: pd.Series, label: str) -> dict[str, Any]:
     }
 
 
-def build_scatter(runs: pd.DataFrame, x_column: str, y_column: str) -> go.Figure:
+def build_scatter(
+    runs: pd.DataFrame,
+    x_column: str,
+    y_column: str,
+    *,
+    colors: Mapping[str, str] | None = None,
+) -> go.Figure:
     """Scatter of one run column against another (e.g. ``params.lr`` vs ``metrics.loss``).
 
     Args:
         runs: ``search_runs`` rows.
         x_column: Full column name for x; numeric strings are plotted as numbers.
         y_column: Full column name for y.
+        colors: ``{run_id: colour}``; others get palette colours by position.
 
     Returns:
         A ``go.Figure`` with one marker per run in the run's colour, labelled by name.
@@ -173,6 +239,7 @@ def build_scatter(runs: pd.DataFrame, x_column: str, y_column: str) -> go.Figure
         return empty_figure("Pick a param and a metric")
     labels = run_labels(runs)
     ids = [str(v) for v in runs["run_id"]]
+    palette = run_colors(ids, colors)
     xs = numeric_or_none(runs[x_column])
     x_values = xs.to_numpy() if xs is not None else runs[x_column].astype("string").fillna("—")
     ys = numeric_or_none(runs[y_column])
@@ -187,7 +254,7 @@ def build_scatter(runs: pd.DataFrame, x_column: str, y_column: str) -> go.Figure
         textposition="top center",
         textfont={"size": 11, "color": FONT_COLOR},
         marker={
-            "color": [color_for(r) for r in ids],
+            "color": [palette[r] for r in ids],
             "size": 11,
             "line": {"width": 1, "color": "rgba(128,128,128,0.6)"},
         },

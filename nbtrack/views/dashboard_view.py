@@ -10,6 +10,7 @@ from typing import Any
 import ipywidgets as widgets
 import pandas as pd
 
+from nbtrack.views._colors import assign_colors
 from nbtrack.views._html import STYLE, esc
 from nbtrack.views.comparison import RunCompare
 from nbtrack.views.plots import CurvesPanel
@@ -18,6 +19,8 @@ from nbtrack.views.tag_filter import TagFilter
 
 # With nothing ticked, the curves and the comparison show the first rows of the table.
 DEFAULT_SHOWN = 10
+TABLE_HEIGHT = "220px"  # 7-8 rows under the header, the rest scroll
+CURVES_HEIGHT = 380
 
 
 class Dashboard(widgets.VBox):
@@ -45,10 +48,14 @@ class Dashboard(widgets.VBox):
         self.add_class("nbt-dashboard")
         self._experiment = experiment
         self.tag_filter = TagFilter(experiment=experiment)
-        self.table = RunTable(experiment=experiment, filter=self.tag_filter.filter)
-        self.curves = CurvesPanel()
+        # Filter, table and curves fit one 1000-px-high window together: the rows scroll
+        # in a fixed-height box and the curves have a fixed height.
+        self.table = RunTable(
+            experiment=experiment, filter=self.tag_filter.filter, max_height=TABLE_HEIGHT
+        )
+        self.curves = CurvesPanel(height=CURVES_HEIGHT)
         self.comparison = RunCompare(show_curves=False)
-        self._title = widgets.HTML()
+        self._title = widgets.HTML(layout=widgets.Layout(flex="1 1 auto"))
         self._refresh = widgets.Button(
             description="Refresh",
             icon="refresh",
@@ -68,8 +75,9 @@ class Dashboard(widgets.VBox):
         self.children = [
             widgets.HTML(STYLE),
             widgets.HBox(
-                [self._title, self._refresh, self._auto],
-                layout=widgets.Layout(align_items="center", justify_content="space-between"),
+                # Refresh at the right end of the header, the timer's note before it.
+                [self._title, self._auto, self._refresh],
+                layout=widgets.Layout(align_items="center"),
             ),
             self.tag_filter,
             self.table,
@@ -82,6 +90,7 @@ class Dashboard(widgets.VBox):
         self._stop = threading.Event()
         self._timer: threading.Thread | None = None
         self._shown: list[str] | None = None
+        self._colors: dict[str, str] = {}
         self._update_title()
         self._redraw()
         if refresh_every:
@@ -172,6 +181,9 @@ class Dashboard(widgets.VBox):
         if not force and ids == self._shown:
             return
         self._shown = ids
+        # Shown runs keep their colours; newcomers take the free palette colours.
+        self._colors = assign_colors(ids, self._colors)
+        self.table.set_colors(self._colors)
         self._rows = rows if len(rows) else pd.DataFrame({"run_id": []})
         self._stale = {0: True, 1: True}
         self._draw_visible()
@@ -183,9 +195,9 @@ class Dashboard(widgets.VBox):
                 (self.curves if tab == 0 else self.comparison).redisplay()
             return
         if tab == 0:
-            self.curves.set_runs(self._rows)
+            self.curves.set_runs(self._rows, colors=self._colors)
         else:
-            self.comparison.set_runs(self._rows)
+            self.comparison.set_runs(self._rows, colors=self._colors)
         self._stale[tab] = False
 
 

@@ -7,7 +7,8 @@ Nothing here reads the store or touches a widget: the frames come from
 ``nbtrack.tracking.query`` (``search_runs`` for runs, ``get_metric_histories`` for
 points), so every builder is testable with a hand-made DataFrame.
 
-Figures use one colour per run (:func:`nbtrack.views._colors.color_for`), a
+Figures use one colour per run (:func:`nbtrack.views._colors.run_colors`: distinct
+palette colours by position among the runs drawn, or the caller's ``colors``), a
 transparent background and grey text and grid lines, so they read on JupyterLab's
 light and dark themes alike (plotly cannot read CSS variables), and a tiny template
 instead of plotly's default one (which adds ~10 KB of JSON to every figure).
@@ -16,7 +17,7 @@ instead of plotly's default one (which adds ~10 KB of JSON to every figure).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -24,7 +25,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from nbtrack.tracking.downsample import DEFAULT_MAX_POINTS, downsample_indices
-from nbtrack.views._colors import color_for
+from nbtrack.views._colors import run_colors
 from nbtrack.views._smoothing import smooth_ema
 
 XAxis = Literal["step", "time", "relative"]
@@ -244,6 +245,7 @@ def build_metrics_figure(
     log_y: bool = False,
     max_points: int = DEFAULT_MAX_POINTS,
     height: int | None = None,
+    colors: Mapping[str, str] | None = None,
 ) -> go.Figure:
     """Draw metric curves: one subplot per key, one line per run, one colour per run.
 
@@ -260,6 +262,8 @@ def build_metrics_figure(
         max_points: Most points per line; long series are downsampled keeping each
             bucket's min and max (:mod:`nbtrack.tracking.downsample`).
         height: Figure height in pixels; ``None`` picks one from the number of rows.
+        colors: ``{run_id: colour}``; runs missing from it get palette colours by
+            position (:func:`nbtrack.views._colors.run_colors`).
 
     Returns:
         A ``go.Figure``; hover shows run name, step and value.
@@ -287,6 +291,7 @@ def build_metrics_figure(
             labels[str(rid)] = str(rid)[-8:]
             order.append(str(rid))
 
+    palette = run_colors(order, colors)
     wanted = set(key_list)
     groups = {pair: rows for pair, rows in segments.items() if pair[1] in wanted}
     all_steps = histories["step"].to_numpy()
@@ -321,7 +326,7 @@ def build_metrics_figure(
                 )
                 steps, ys = steps[order_by], ys[order_by]
                 stamps = stamps[order_by] if stamps is not None else None
-            color = color_for(rid)
+            color = palette[rid]
             label = labels[rid]
             first = rid not in shown_in_legend
             shown_in_legend.add(rid)
@@ -363,11 +368,13 @@ def build_metrics_figure(
                     yaxis=yref,
                     customdata=custom,
                     hovertemplate=hover,
-                    mode="lines",
+                    # A one-point line draws nothing: show a lone point as a marker.
+                    mode="lines" if len(idx) > 1 else "markers",
                     name=label,
                     legendgroup=rid,
                     showlegend=first,
                     line={"color": color, "width": 1.8},
+                    marker={"color": color, "size": 8},
                 )
             )
     for k_index, key in enumerate(key_list):
@@ -380,7 +387,9 @@ def build_metrics_figure(
     layout = base_layout(
         height=height or (340 if rows == 1 else 70 + 260 * rows),
         hovermode="closest",
-        legend={**_LAYOUT["legend"], "title": {"text": "run"}},
+        # One legend group per run; plotly's default 10 px between groups made ten runs
+        # overflow the legend of a 380 px figure (it scrolled).
+        legend={**_LAYOUT["legend"], "title": {"text": "run"}, "tracegroupgap": 2},
         **entries,
     )
     return go.Figure(data=traces, layout=layout)
@@ -411,7 +420,12 @@ def figure_bundle(fig: go.Figure, *, include_html: bool = False) -> dict[str, An
 
     spec = json.loads(pio.to_json(fig, validate=False))
     spec.setdefault("config", {})
-    spec["config"].update({"displaylogo": False, "responsive": True})
+    # Not plotly's "responsive" mode: JupyterLab's renderer already follows the output's
+    # width on every resize (Plots.resize), and that resize deletes the layout's height;
+    # in responsive mode plotly then sizes the plot to 100% of a container whose height
+    # is the plot's own, and the next re-render (a theme switch, a tab shown again) drew
+    # it 0 px tall. Without it the fixed height stays and the width still follows.
+    spec["config"].update({"displaylogo": False})
     bundle: dict[str, Any] = {
         "application/vnd.plotly.v1+json": spec,
         "text/plain": f"<plotly figure: {len(fig.data)} traces>",
@@ -422,6 +436,6 @@ def figure_bundle(fig: go.Figure, *, include_html: bool = False) -> dict[str, An
             include_plotlyjs="cdn",
             full_html=False,
             validate=False,
-            config={"displaylogo": False, "responsive": True},
+            config={"displaylogo": False, "responsive": True},  # standalone HTML: no JupyterLab
         )
     return bundle

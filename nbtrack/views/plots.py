@@ -8,7 +8,7 @@ is one message with the new figure.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import ipywidgets as widgets
@@ -67,6 +67,16 @@ class MetricsPlot:
         bundle = figure_bundle(self.figure, include_html=True)
         bundle["text/plain"] = repr(self)  # a terminal shows this table, not "<plotly figure>"
         return bundle
+
+    def _ipython_display_(self) -> None:
+        # Shown as display_data, never as the cell's execute_result (as plotly's own
+        # figures do): JupyterLab lays an execute_result out in a flex row beside its
+        # "Out[n]" prompt, and plotly's resize handler (any sidebar toggle or window
+        # resize) drops the figure's height and re-reads it from that row: the plot
+        # collapsed to the prompt's 29 px for good.
+        from IPython.display import display
+
+        display(self._repr_mimebundle_(), raw=True)
 
     def __repr__(self) -> str:
         from nbtrack.views import _text
@@ -136,6 +146,7 @@ class CurvesPanel(widgets.VBox):
         self._runs = pd.DataFrame({"run_id": []})
         self._histories = _data.metric_histories([])
         self._height = height
+        self._colors: dict[str, str] | None = None
         self._quiet = False
         self._key_buttons: dict[str, widgets.ToggleButton] = {}
         self._keys_box = widgets.HBox(layout=widgets.Layout(flex_flow="row wrap"))
@@ -193,9 +204,15 @@ class CurvesPanel(widgets.VBox):
             self._quiet = False
         self.redraw()
 
-    def set_runs(self, runs: pd.DataFrame) -> None:
-        """Draw these runs (reads their metric histories from the store)."""
+    def set_runs(self, runs: pd.DataFrame, *, colors: Mapping[str, str] | None = None) -> None:
+        """Draw these runs (reads their metric histories from the store).
+
+        Args:
+            runs: ``search_runs`` rows.
+            colors: ``{run_id: colour}``; runs missing from it get palette colours.
+        """
         self._runs = runs.reset_index(drop=True)
+        self._colors = dict(colors) if colors is not None else None
         ids = [str(r) for r in self._runs["run_id"]] if "run_id" in self._runs else []
         self._histories = _data.metric_histories(ids)
         self._update_key_buttons()
@@ -213,6 +230,7 @@ class CurvesPanel(widgets.VBox):
             smoothing=float(self._smoothing.value),
             log_y=bool(self._log.value),
             height=self._height,
+            colors=self._colors,
         )
         show_figure(self.output, self.figure)
 

@@ -10,7 +10,7 @@ the same column template, so clicking a header sorts. Rows are a fixed pool of
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import ipywidgets as widgets
@@ -18,6 +18,7 @@ import pandas as pd
 import traitlets
 
 from nbtrack.views import _data
+from nbtrack.views._colors import run_colors
 from nbtrack.views._html import (
     STYLE,
     esc,
@@ -81,9 +82,13 @@ def sort_runs(frame: pd.DataFrame, column: str, ascending: bool) -> pd.DataFrame
 def _column_width(column: str, texts: Iterable[str]) -> int:
     if column == "status":
         return 96
-    longest = max([len(header_label(column)) + 2, *(len(t) for t in texts)])
+    longest = max([len(t) for t in texts], default=0)
+    # The header is bold and always has room for the sort arrow (" ▲"), so sorting never
+    # truncates it ("duratio…").
+    header = 8.0 * (len(header_label(column)) + 2) + 22
     low = 130 if column == "name" else 56
-    return int(min(280 if column == "name" else 220, max(low, 7.0 * longest + 16)))
+    cap = 280 if column == "name" else 220
+    return int(max(min(cap, max(low, 7.0 * longest + 16)), header))
 
 
 class RunTable(widgets.VBox):
@@ -105,6 +110,7 @@ class RunTable(widgets.VBox):
         filter: str = "",
         columns: Sequence[str] | None = None,
         page_size: int = PAGE_SIZE,
+        max_height: str | None = None,
     ) -> None:
         """Build the table.
 
@@ -115,6 +121,8 @@ class RunTable(widgets.VBox):
             filter: Filter grammar string applied when searching.
             columns: Columns to show; ``None`` picks :func:`default_columns`.
             page_size: Rows per page.
+            max_height: CSS height past which the rows scroll under a fixed header
+                (e.g. ``"320px"``); ``None`` shows every row of the page.
 
         Raises:
             nbtrack.FilterError: ``filter`` is malformed.
@@ -129,6 +137,7 @@ class RunTable(widgets.VBox):
         self._sort: tuple[str, bool] = ("start_time", False)
         self._syncing = False
         self._page_ids: list[str] = []
+        self._colors: dict[str, str] | None = None
         self._all = (
             _data.search_runs(experiment, filter) if runs is None else runs.reset_index(drop=True)
         )
@@ -165,7 +174,10 @@ class RunTable(widgets.VBox):
             [self._summary, self._prev, self._page_label, self._next, self._columns_toggle],
             layout=widgets.Layout(align_items="center"),
         )
-        grid = widgets.VBox([header, self._body], layout=widgets.Layout(overflow="auto"))
+        grid = widgets.VBox(
+            [header, self._body], layout=widgets.Layout(overflow="auto", max_height=max_height)
+        )
+        grid.add_class("nbt-table-scroll")
         self.children = [widgets.HTML(STYLE), toolbar, self._picker, grid]
 
         self._prev.on_click(lambda _: self.show_page(self._page - 1))
@@ -253,6 +265,18 @@ class RunTable(widgets.VBox):
             self.selected_run_ids = kept
         self._render()
 
+    def set_colors(self, colors: Mapping[str, str] | None) -> None:
+        """Colour the name dots as the plots beside the table do (others: hollow dots).
+
+        Args:
+            colors: ``{run_id: colour}`` of the runs drawn; ``None`` colours the rows of
+                the page shown by position.
+        """
+        new = dict(colors) if colors is not None else None
+        if new != self._colors:
+            self._colors = new
+            self._render()
+
     def set_filter(self, filter: str) -> None:
         """Search the store again with a new filter (raises ``FilterError`` when malformed)."""
         frame = _data.search_runs(self._experiment, filter)
@@ -267,7 +291,7 @@ class RunTable(widgets.VBox):
 
     def to_html(self, max_rows: int = PAGE_SIZE) -> str:
         """The table as static HTML (what nbconvert and GitHub show)."""
-        return runs_table_html(self._frame, self._columns, max_rows=max_rows)
+        return runs_table_html(self._frame, self._columns, max_rows=max_rows, colors=self._colors)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         bundle = super()._repr_mimebundle_(**kwargs) or {}
@@ -288,8 +312,13 @@ class RunTable(widgets.VBox):
         page = frame.iloc[start : start + self._page_size]
         self._page_ids = [str(r) for r in page["run_id"]] if "run_id" in page else []
         records = page.to_dict("records")
+        colors = self._colors if self._colors is not None else run_colors(self._page_ids)
         cells: dict[str, list[tuple[str, str]]] = {
-            c: [format_cell(c, rec.get(c), str(rec.get("run_id", ""))) for rec in records]
+            c: [
+                format_cell(c, rec.get(c), rid, color=colors.get(rid))
+                for rec in records
+                for rid in [str(rec.get("run_id", ""))]
+            ]
             for c in self._columns
         }
         widths = [_column_width(c, (tip for _, tip in cells[c])) for c in self._columns]
@@ -376,6 +405,11 @@ class RunTable(widgets.VBox):
         options = [c for c in self._all.columns if c not in _HIDDEN_COLUMNS]
         self._syncing = True
         try:
+            # Empty the selection before the options change, and select after: the browser's
+            # SelectMultiple applies a new index before new options that arrive with it,
+            # and an index past the old options threw "Cannot set properties of undefined
+            # (setting 'selected')".
+            self._picker.value = ()
             self._picker.options = options
             self._picker.value = tuple(c for c in self._columns if c in options)
         finally:

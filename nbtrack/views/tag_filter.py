@@ -90,6 +90,7 @@ class TagFilter(widgets.VBox):
         experiment: str | Sequence[str] | None = None,
         tag_values: Mapping[str, Sequence[str]] | None = None,
         on_change: Callable[[str], None] | None = None,
+        show_reserved: bool = False,
     ) -> None:
         """Build the filter widgets.
 
@@ -97,6 +98,9 @@ class TagFilter(widgets.VBox):
             experiment: Experiment(s) whose tags and runs are offered and counted.
             tag_values: ``{key: values}`` to offer; ``None`` reads them from the store.
             on_change: Called with the new filter string after each valid change.
+            show_reserved: Also offer the reserved ``nbtrack.*`` tags that ``%%track``
+                records (notebook, git, host ...); hidden by default, they drown the
+                user's own tags. A filter can still name them.
         """
         super().__init__()
         self.add_class("nbt-root")
@@ -105,6 +109,7 @@ class TagFilter(widgets.VBox):
         self._chosen: dict[str, list[str]] = {}
         self._on_change = on_change
         self._tag_values = dict(tag_values) if tag_values is not None else None
+        self._show_reserved = bool(show_reserved)
         self._total = 0
 
         self._key = widgets.Dropdown(description="", layout=widgets.Layout(width="190px"))
@@ -185,7 +190,7 @@ class TagFilter(widgets.VBox):
 
     @property
     def tag_keys(self) -> list[str]:
-        """Tag keys offered (user tags first, then reserved ``nbtrack.*`` ones)."""
+        """Tag keys offered (user tags; reserved ``nbtrack.*`` ones after them if shown)."""
         return list(self._tags)
 
     def add_tag(self, key: str, value: str) -> None:
@@ -218,8 +223,10 @@ class TagFilter(widgets.VBox):
         self._text.value = text
 
     def clear(self) -> None:
-        """Remove every chip, status and the free text."""
+        """Remove every chip, status and the free text, and reset the tag pickers."""
         self._chosen.clear()
+        if self._key.value != _PICK:
+            self._key.value = _PICK  # _on_key empties the value picker
         self._draw_chips()
         for button in self._status.values():
             button.value = False
@@ -232,7 +239,10 @@ class TagFilter(widgets.VBox):
             self._tag_values if self._tag_values is not None else _data.tag_values(self._experiment)
         )
         self._total = _data.count_runs(self._experiment, "")
-        ordered = sorted(raw, key=lambda k: (k.startswith("nbtrack."), k))
+        ordered = sorted(
+            (k for k in raw if self._show_reserved or not k.startswith("nbtrack.")),
+            key=lambda k: (k.startswith("nbtrack."), k),
+        )
         self._tags = {k: [str(v) for v in raw[k]] for k in ordered}
         current = self._key.value
         self._key.options = [_PICK, *self._tags]

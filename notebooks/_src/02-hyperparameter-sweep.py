@@ -29,8 +29,9 @@ from sklearn.svm import SVC
 
 nt.set_store(os.environ.get("NBTRACK_STORE", ".nbtrack"))
 nt.set_experiment("digits-sweep")
-# Plain plotly figures: drawn by JupyterLab, and also in HTML copies of this notebook.
-pio.renderers.default = "plotly_mimetype+notebook_connected"
+# Plain plotly figures as plotly JSON: JupyterLab draws them with its bundled plotly.js,
+# offline (the "notebook_connected" renderer would fetch plotly.js from a CDN).
+pio.renderers.default = "plotly_mimetype"
 
 X, y = load_digits(return_X_y=True)
 X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=0, stratify=y)

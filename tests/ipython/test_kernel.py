@@ -17,6 +17,7 @@ import nbformat
 import pytest
 
 import nbtrack as nt
+from nbtrack.tracking.colors import color_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -73,9 +74,7 @@ def test_notebook_with_tracked_cells(store_path: Path, tmp_path: Path) -> None:
     nb = nbformat.v4.new_notebook()
     nb.cells = [
         nbformat.v4.new_code_cell("%load_ext nbtrack"),
-        # plotly's first FigureWidget (nbformat -> jsonschema imports) takes 3-15 s on a
-        # small machine; pay it here so the timed cell below sees the steady-state live view
-        nbformat.v4.new_code_cell("import plotly.graph_objects as go\ngo.FigureWidget().close()"),
+        nbformat.v4.new_code_cell("x0 = 0  # keeps the cell numbers of the tests below"),
         nbformat.v4.new_code_cell(TRAIN_CELL),
         nbformat.v4.new_code_cell("%%track -n broken\nsize = 3\nraise ValueError('bad batch')\n"),
         nbformat.v4.new_code_cell("%%track -n quiet\nx = 1\nprint('no metrics here')\n"),
@@ -122,34 +121,29 @@ def test_notebook_with_tracked_cells(store_path: Path, tmp_path: Path) -> None:
     errors = [o for o in cells[3].outputs if o.output_type == "error"]
     assert [(e.ename, e.evalue) for e in errors] == [("ValueError", "bad batch")]
 
-    # the live view: widget updates reached the frontend while the cell ran, throttled
+    # the live view: plotly JSON outputs re-sent in place while the cell ran, throttled,
+    # with no widget (no comm) at all
     train_messages = client.messages[2]
-    updates = [
-        (t, m)
-        for t, m in train_messages
-        if m["msg_type"] == "comm_msg" and m["content"]["data"].get("method") == "update"
-    ]
-    assert len(updates) >= 3, [m["msg_type"] for _, m in train_messages]
+    assert not any(m["msg_type"].startswith("comm_") for _, m in train_messages)
     displays = [
-        m["content"]
-        for _, m in train_messages
+        (t, m["content"])
+        for t, m in train_messages
         if m["msg_type"] in ("display_data", "update_display_data")
     ]
-    # a placeholder first, then the widgets in its place, then the summary in their place
-    display_ids = {d.get("transient", {}).get("display_id") for d in displays}
+    # a placeholder first, then the plot in its place, then the summary in its place
+    display_ids = {d.get("transient", {}).get("display_id") for _, d in displays}
     assert len(display_ids) == 1, displays
-    assert "loading" in displays[0]["data"]["text/html"]
-    assert "application/vnd.jupyter.widget-view+json" in displays[1]["data"]
-    assert "nbtrack-run-summary" in displays[-1]["data"]["text/html"]
+    assert "loading" in displays[0][1]["data"]["text/html"]
+    plots = [(t, d) for t, d in displays if "nbtrack-live" in d["data"].get("text/html", "")]
+    assert "nbtrack-run-summary" in displays[-1][1]["data"]["text/html"]
+    assert len(plots) >= 3, [m["msg_type"] for _, m in train_messages]
+    last = plots[-1][1]["data"]["text/html"]
+    assert last.count("<polyline") == 2 and "loss:" in last and "acc:" in last
+    assert f'stroke="{color_for(train.run_id)}"' in last  # the run's colour
+    assert "width:100%" in last  # as wide as the output
     duration = train_messages[-1][0] - train_messages[0][0]
-    figure_updates: dict[str, list[float]] = {}
-    for t, m in updates:
-        figure_updates.setdefault(m["content"]["comm_id"], []).append(t)
-    # One redraw is a burst of a few messages per widget (plotly sends the update, then
-    # resets it, then its edit ids); redraws are ≥ 0.25 s apart. Count the bursts.
-    redraws = {comm: _bursts(ts, gap=0.1) for comm, ts in figure_updates.items()}
-    assert max(redraws.values()) >= 3, redraws
-    assert all(n <= 4 * duration + 2 for n in redraws.values()), (duration, redraws)
+    # throttled: ≤ 4 redraws/s (counted, not timed: a loaded box delivers in bursts)
+    assert len(plots) <= 4 * duration + 2, (duration, len(plots))
 
     # when the cell ended, the summary replaced the live view (no widget left in the output)
     outputs = cells[2].outputs
@@ -165,7 +159,7 @@ def test_notebook_with_tracked_cells(store_path: Path, tmp_path: Path) -> None:
     assert "<svg" in html
     assert any(o.get("text") == "trained 40 epochs\n" for o in outputs if o.output_type == "stream")
 
-    # a cell that logs no metric never creates a widget, and still shows its summary
+    # a cell that logs no metric draws nothing, and still shows its summary
     quiet_types = [m["msg_type"] for _, m in client.messages[4]]
     assert "comm_open" not in quiet_types
     assert any(
@@ -220,11 +214,6 @@ def test_interrupted_cell_leaves_a_killed_run_with_its_metrics(
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
-
-
-def _bursts(times: list[float], gap: float) -> int:
-    """How many groups of timestamps separated by more than ``gap`` seconds."""
-    return sum(1 for a, b in zip([-1e9, *times], times, strict=False) if b - a > gap)
 
 
 def _wait_for_stream(kc: Any, msg_id: str, text: str, timeout: float) -> None:

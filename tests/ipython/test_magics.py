@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -17,6 +18,7 @@ from IPython.core.error import UsageError
 import nbtrack as nt
 from nbtrack.ipython import _live
 from nbtrack.ipython._output import CappedText
+from nbtrack.ipython._series import MetricSeriesSet
 from nbtrack.ipython._summary import RunSummary, sparkline_svg
 from nbtrack.tracking import capture
 
@@ -359,12 +361,16 @@ def test_exception_fails_the_run_and_reaches_the_user(ip: Any) -> None:
 def test_traceback_shown_to_the_user_points_at_the_cell(
     ip: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    ip.run_cell("%%track\nx = 1\n1 / 0\n")
+    ip.run_cell("x = 0", store_history=True)
+    result = ip.run_cell("%%track\nx = 1\n1 / 0\n", store_history=True)
     out, err = capsys.readouterr()
     shown = out + err
     assert "ZeroDivisionError" in shown
     assert "1 / 0" in shown
     assert "_tracked_cell" not in shown  # our frames are hidden
+    # every frame of the cell cites the cell's own number (it said In[N+1] in the body)
+    cited = set(re.findall(r"Cell In\[(\d+)\]", shown))
+    assert cited == {str(result.execution_count)}, shown
 
 
 def test_keyboard_interrupt_kills_the_run(ip: Any) -> None:
@@ -793,3 +799,17 @@ def test_import_nbtrack_does_not_import_ipython() -> None:
         cwd=Path(__file__).resolve().parents[2],
     )
     assert out.stdout.strip() == "False"
+
+
+def test_live_redraws_wait_longer_when_drawing_costs_more() -> None:
+    series = MetricSeriesSet()
+    view = _live.LiveMetricsView(series, FakeRenderer)
+    assert view.next_pause(0.001) == _live.LIVE_INTERVAL_S  # cheap: the base interval
+    assert view.next_pause(0.2) == pytest.approx(1.0)  # 5 x the measured cost
+    assert view.next_pause(10.0) == _live.MAX_PAUSE_S  # never longer than the cap
+    empty = view.next_pause(0.1)
+    for step in range(5000):
+        series.add("loss", 1.0 / (step + 1), step)
+        series.add("acc", step / 5000, step)
+    # many points drawn: the browser's share raises the pause even for a cheap kernel draw
+    assert view.next_pause(0.1) > empty

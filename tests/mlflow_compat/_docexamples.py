@@ -10,7 +10,10 @@ _IMPORTS = [
     (re.compile(r"^(\s*)import mlflow\.(\w+)\s*$", re.M), r"\1import nbtrack.mlflow as mlflow"),
     (re.compile(r"^(\s*)import mlflow\s*$", re.M), r"\1import nbtrack.mlflow as mlflow"),
     (re.compile(r"^(\s*)from mlflow\.tracking import ", re.M), r"\1from nbtrack.mlflow import "),
-    (re.compile(r"^(\s*)from mlflow\.entities import ", re.M), r"\1from nbtrack.mlflow.entities import "),
+    (
+        re.compile(r"^(\s*)from mlflow\.entities import ", re.M),
+        r"\1from nbtrack.mlflow.entities import ",
+    ),
     (re.compile(r"^(\s*)from mlflow import ", re.M), r"\1from nbtrack.mlflow import "),
 ]
 

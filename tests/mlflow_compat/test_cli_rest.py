@@ -39,11 +39,17 @@ def _make_sqlite(path) -> list[str]:
 
 def test_cli_import_export(tmp_path, store_path, capsys):
     ids = _make_sqlite(tmp_path / "m.db")
-    assert main(["--store", str(store_path), "import", f"sqlite:///{tmp_path}/m.db", "--no-progress"]) == 0
+    assert (
+        main(["--store", str(store_path), "import", f"sqlite:///{tmp_path}/m.db", "--no-progress"])
+        == 0
+    )
     assert "imported 3 runs" in capsys.readouterr().out
     assert main(["--store", str(store_path), "import", f"sqlite:///{tmp_path}/m.db", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["skipped"] == 3
-    assert main(["--store", str(store_path), "export", str(tmp_path / "out"), "-f", "params.i != '1'"]) == 0
+    assert (
+        main(["--store", str(store_path), "export", str(tmp_path / "out"), "-f", "params.i != '1'"])
+        == 0
+    )
     assert "exported 2 runs" in capsys.readouterr().out
     os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"
     try:
@@ -68,10 +74,22 @@ def test_import_from_running_mlflow_server(tmp_path, store):
     (tmp_path / "f.txt").write_text("payload")
     port = _free_port()
     proc = subprocess.Popen(
-        [os.path.join(os.path.dirname(sys.executable), "mlflow"), "server", "--host", "127.0.0.1",
-         "--port", str(port), "--backend-store-uri", f"sqlite:///{tmp_path}/srv.db",
-         "--default-artifact-root", (tmp_path / "art").as_uri(), "--workers", "1"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            os.path.join(os.path.dirname(sys.executable), "mlflow"),
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--backend-store-uri",
+            f"sqlite:///{tmp_path}/srv.db",
+            "--default-artifact-root",
+            (tmp_path / "art").as_uri(),
+            "--workers",
+            "1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     try:

@@ -27,20 +27,67 @@ from nbtrack.tracking import bulk, settings  # noqa: E402
 pytestmark = pytest.mark.slow
 
 FLUENT = [
-    "active_run", "create_experiment", "delete_experiment", "delete_run", "delete_tag",
-    "end_run", "get_artifact_uri", "get_experiment", "get_experiment_by_name",
-    "get_parent_run", "get_run", "last_active_run", "log_artifact", "log_artifacts",
-    "log_dict", "log_figure", "log_image", "log_input", "log_metric", "log_metrics",
-    "log_param", "log_params", "log_table", "log_text", "restore_experiment", "restore_run",
-    "search_runs", "set_experiment", "set_experiment_tag", "set_experiment_tags", "set_tag",
-    "set_tags", "start_run", "get_tracking_uri", "load_table",
+    "active_run",
+    "create_experiment",
+    "delete_experiment",
+    "delete_run",
+    "delete_tag",
+    "end_run",
+    "get_artifact_uri",
+    "get_experiment",
+    "get_experiment_by_name",
+    "get_parent_run",
+    "get_run",
+    "last_active_run",
+    "log_artifact",
+    "log_artifacts",
+    "log_dict",
+    "log_figure",
+    "log_image",
+    "log_input",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
+    "log_table",
+    "log_text",
+    "restore_experiment",
+    "restore_run",
+    "search_runs",
+    "set_experiment",
+    "set_experiment_tag",
+    "set_experiment_tags",
+    "set_tag",
+    "set_tags",
+    "start_run",
+    "get_tracking_uri",
+    "load_table",
 ]
 CLIENT = [
-    "create_run", "log_metric", "log_batch", "get_metric_history", "search_runs",
-    "set_terminated", "list_artifacts", "download_artifacts", "log_param", "set_tag",
-    "delete_tag", "get_run", "create_experiment", "get_experiment", "get_experiment_by_name",
-    "delete_experiment", "restore_experiment", "set_experiment_tag", "log_text",
-    "delete_run", "restore_run", "update_run", "log_image", "log_table",
+    "create_run",
+    "log_metric",
+    "log_batch",
+    "get_metric_history",
+    "search_runs",
+    "set_terminated",
+    "list_artifacts",
+    "download_artifacts",
+    "log_param",
+    "set_tag",
+    "delete_tag",
+    "get_run",
+    "create_experiment",
+    "get_experiment",
+    "get_experiment_by_name",
+    "delete_experiment",
+    "restore_experiment",
+    "set_experiment_tag",
+    "log_text",
+    "delete_run",
+    "restore_run",
+    "update_run",
+    "log_image",
+    "log_table",
 ]
 # Examples that cannot run the same on nbtrack: what nbtrack raises instead (docs/mlflow.md).
 EXPECTED_DIFFERENCES = {
@@ -54,8 +101,10 @@ EXPECTED_DIFFERENCES = {
 # Examples whose printed output differs for a reason outside nbtrack: values that differ
 # between any two runs, or MLflow's SQLite store handing back int tag values it was given.
 RANDOM_OUTPUT = {
-    "mlflow.set_tracking_uri#0", "mlflow.get_tracking_uri#0",
-    "MlflowClient.log_batch#0", "MlflowClient.delete_tag#0",  # SQLite returns tags 1, 2 as ints
+    "mlflow.set_tracking_uri#0",
+    "mlflow.get_tracking_uri#0",
+    "MlflowClient.log_batch#0",
+    "MlflowClient.delete_tag#0",  # SQLite returns tags 1, 2 as ints
     "MlflowClient.create_run#0",  # prints a tags dict: same items, MLflow's insertion order
 }
 # Examples that point the tracking URI elsewhere themselves: only both must run.
@@ -69,7 +118,9 @@ def _cases() -> list[pytest.param]:
         for name in names:
             for i, code in enumerate(examples(getattr(target, name))):
                 case = f"{owner}.{name}#{i}"
-                if re.search(r"NameError|\bfeatures\b", code) or ("MlflowClient" in code and "import" not in code):
+                if re.search(r"NameError|\bfeatures\b", code) or (
+                    "MlflowClient" in code and "import" not in code
+                ):
                     continue
                 out.append(pytest.param(code, id=case))
     return out
@@ -77,8 +128,12 @@ def _cases() -> list[pytest.param]:
 
 def _run(code: str, cwd: Path, env: dict[str, str]) -> str:
     p = subprocess.run(
-        [sys.executable, "-c", code], cwd=cwd, env={**os.environ, **env},
-        capture_output=True, text=True, timeout=600,
+        [sys.executable, "-c", code],
+        cwd=cwd,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert p.returncode == 0, p.stderr[-2000:]
     return p.stdout
@@ -106,12 +161,24 @@ def _summary(store) -> list[tuple]:
     out = []
     for r in bulk.read_runs(store, ids):
         tags = {k: v for k, v in r.tags.items() if not k.startswith(("mlflow.", "nbtrack."))}
-        arts = sorted(p for p in bulk.artifact_index(store, r.run_id) if not p.startswith("images/"))
+        arts = sorted(
+            p for p in bulk.artifact_index(store, r.run_id) if not p.startswith("images/")
+        )
         metrics = {k: "nan" if math.isnan(v[0]) else round(v[0], 9) for k, v in r.metrics.items()}
         inputs = sorted((i["name"], i["context"]) for i in r.inputs)
-        out.append((r.experiment, r.status, r.deleted, r.parent_run_id is not None,
-                    sorted(r.params.items()), sorted(metrics.items()), sorted(tags.items()),
-                    arts, inputs))
+        out.append(
+            (
+                r.experiment,
+                r.status,
+                r.deleted,
+                r.parent_run_id is not None,
+                sorted(r.params.items()),
+                sorted(metrics.items()),
+                sorted(tags.items()),
+                arts,
+                inputs,
+            )
+        )
     return sorted(out, key=repr)
 
 
@@ -120,8 +187,12 @@ def test_mlflow_docstring_example_runs_the_same(code: str, tmp_path: Path, reque
     case = request.node.callspec.id
     if case in EXPECTED_DIFFERENCES:
         p = subprocess.run(
-            [sys.executable, "-c", to_nbtrack(code)], cwd=tmp_path, capture_output=True,
-            text=True, timeout=600, env={**os.environ, "NBTRACK_STORE": str(tmp_path / "s")},
+            [sys.executable, "-c", to_nbtrack(code)],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env={**os.environ, "NBTRACK_STORE": str(tmp_path / "s")},
         )
         assert p.returncode != 0 and EXPECTED_DIFFERENCES[case] in p.stderr, p.stderr[-1500:]
         return
@@ -129,7 +200,9 @@ def test_mlflow_docstring_example_runs_the_same(code: str, tmp_path: Path, reque
     (tmp_path / "nb").mkdir()
     db = tmp_path / "real" / "mlflow.db"
     out_real = _run(code, tmp_path / "real", {"MLFLOW_TRACKING_URI": f"sqlite:///{db}"})
-    out_nb = _run(to_nbtrack(code), tmp_path / "nb", {"NBTRACK_STORE": str(tmp_path / "nb" / "store")})
+    out_nb = _run(
+        to_nbtrack(code), tmp_path / "nb", {"NBTRACK_STORE": str(tmp_path / "nb" / "store")}
+    )
     if case not in RANDOM_OUTPUT and "random" not in code:
         assert _mask(out_nb) == _mask(out_real)
     if case in OWN_STORE:

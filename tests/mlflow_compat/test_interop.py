@@ -48,8 +48,12 @@ def _generate(uri: str, tmp_path) -> list[str]:
     c.set_terminated(pid, "FINISHED", end_time=1_700_000_100_000)
     ids.append(pid)
     for i, status in enumerate(["FAILED", "KILLED", "RUNNING"]):
-        child = c.create_run(exp, run_name=f"child-{i}", start_time=1_700_000_000_100 + i,
-                             tags={"mlflow.parentRunId": pid})
+        child = c.create_run(
+            exp,
+            run_name=f"child-{i}",
+            start_time=1_700_000_000_100 + i,
+            tags={"mlflow.parentRunId": pid},
+        )
         c.log_metric(child.info.run_id, "m", float(i), timestamp=1_700_000_000_200, step=i)
         if status != "RUNNING":
             c.set_terminated(child.info.run_id, status, end_time=1_700_000_000_300)
@@ -77,12 +81,18 @@ def _snapshot(uri: str, ids: list[str]) -> dict:
         }
         arts = sorted(_walk(c, rid, None))
         out[rid] = {
-            "name": r.info.run_name, "status": r.info.status, "start": r.info.start_time,
-            "end": r.info.end_time, "stage": r.info.lifecycle_stage, "user": r.info.user_id,
+            "name": r.info.run_name,
+            "status": r.info.status,
+            "start": r.info.start_time,
+            "end": r.info.end_time,
+            "stage": r.info.lifecycle_stage,
+            "user": r.info.user_id,
             "experiment": (exp.name, exp.lifecycle_stage, dict(exp.tags)),
-            "params": r.data.params, "tags": r.data.tags,
+            "params": r.data.params,
+            "tags": r.data.tags,
             "metrics": {k: "nan" if math.isnan(v) else v for k, v in r.data.metrics.items()},
-            "history": hist, "artifacts": arts,
+            "history": hist,
+            "artifacts": arts,
         }
     return out
 
@@ -133,9 +143,14 @@ def test_round_trip_mlflow_nbtrack_mlflow(tmp_path, store, kind):
             if kind == "sqlite" or dest.startswith("sqlite"):
                 # MLflow's SQL store clamps inf to the largest float on write
                 for d in (a, b):
-                    d["history"] = {k: [(s, t, 1.7976931348623157e308 if v == math.inf else v) for s, t, v in h]
-                                    for k, h in d["history"].items()}
-                    d["metrics"] = {k: 1.7976931348623157e308 if v == math.inf else v for k, v in d["metrics"].items()}
+                    d["history"] = {
+                        k: [(s, t, 1.7976931348623157e308 if v == math.inf else v) for s, t, v in h]
+                        for k, h in d["history"].items()
+                    }
+                    d["metrics"] = {
+                        k: 1.7976931348623157e308 if v == math.inf else v
+                        for k, v in d["metrics"].items()
+                    }
             assert a == b, rid
         assert _search(dest) == _search(src)
 
@@ -174,7 +189,10 @@ def test_interrupted_import_resumes_without_duplicates(tmp_path, store):
     ids = []
     for i in range(5):
         r = c.create_run("0", run_name=f"r{i}")
-        c.log_batch(r.info.run_id, metrics=[Metric("m", float(s), 1_700_000_000_000 + s, s) for s in range(50)])
+        c.log_batch(
+            r.info.run_id,
+            metrics=[Metric("m", float(s), 1_700_000_000_000 + s, s) for s in range(50)],
+        )
         c.set_terminated(r.info.run_id)
         ids.append(r.info.run_id)
 

@@ -52,16 +52,22 @@ def world(tmp_path_factory):
         tags = [RunTag("tag1", tag1)] if tag1 is not None else []
         c.log_batch(rid, metrics=metrics, params=params, tags=tags)
         c.set_terminated(rid, status, end_time=T0 + 10_000 + off)
-    child = c.create_run(exp, start_time=T0 + 6000, run_name="child",
-                         tags={"mlflow.parentRunId": ids["a"]})
+    child = c.create_run(
+        exp, start_time=T0 + 6000, run_name="child", tags={"mlflow.parentRunId": ids["a"]}
+    )
     c.set_terminated(child.info.run_id, "FINISHED", end_time=T0 + 20_000)
     ids["child"] = child.info.run_id
     c.delete_run(ids["f"])
     nt.set_store(str(tmp / "nb"))
     import_mlflow(uri)
     nt.set_experiment("search")
-    return {"uri": uri, "exp": exp, "ids": ids, "names": {v: k for k, v in ids.items()},
-            "store": str(tmp / "nb")}
+    return {
+        "uri": uri,
+        "exp": exp,
+        "ids": ids,
+        "names": {v: k for k, v in ids.items()},
+        "store": str(tmp / "nb"),
+    }
 
 
 def _real(world, filter_string="", order_by=None, view=ViewType.ACTIVE_ONLY):
@@ -73,7 +79,10 @@ def _real(world, filter_string="", order_by=None, view=ViewType.ACTIVE_ONLY):
 def _ours(world, filter_string="", order_by=None, view=ViewType.ACTIVE_ONLY):
     nt.set_store(world["store"])
     runs = ntmlflow.search_runs(
-        [world["exp"]], filter_string, run_view_type=view, order_by=order_by,
+        [world["exp"]],
+        filter_string,
+        run_view_type=view,
+        order_by=order_by,
         output_format="list",
     )
     got = [world["names"][r.info.run_id] for r in runs]
@@ -90,21 +99,49 @@ NBTRACK_VALUES = {"params.lr = '0.01'", "metrics.x > 0", "metrics.x != 5"}
 
 
 FILTERS = [
-    None, "",
-    "attributes.status = 'FAILED'", "run.status = 'FINISHED'", "attribute.status != 'FAILED'",
-    "metrics.key1 = 123", "metrics.key1 != 123", "metrics.key1 >= 123", "metric.key1 < 6",
-    "metrics.x > 0", "metrics.x != 5", "metrics.x <= -1000", "`metric`.key1 >= 0.1", "`metrics`.x = 0",
-    "params.my_param = 'A'", "params.my_param != 'A'", "`params`.my_param = 'B'",
-    "params.\"my_param\" != \"A\"", "params.my_param LIKE 'A%'", "params.my_param ILIKE 'a'",
-    "params.lr = '0.01'", "params.lr IS NULL", "params.lr IS NOT NULL",
-    "tags.tag1 = 'D'", "tags.tag1 != 'D'", "`tags`.tag1 = 'C'", "tags.tag1 LIKE '%'",
-    "tags.tag1 ILIKE 'c'", "tags.tag1 = ''", "tags.tag1 IS NULL", "tags.tag1 IS NOT NULL",
+    None,
+    "",
+    "attributes.status = 'FAILED'",
+    "run.status = 'FINISHED'",
+    "attribute.status != 'FAILED'",
+    "metrics.key1 = 123",
+    "metrics.key1 != 123",
+    "metrics.key1 >= 123",
+    "metric.key1 < 6",
+    "metrics.x > 0",
+    "metrics.x != 5",
+    "metrics.x <= -1000",
+    "`metric`.key1 >= 0.1",
+    "`metrics`.x = 0",
+    "params.my_param = 'A'",
+    "params.my_param != 'A'",
+    "`params`.my_param = 'B'",
+    'params."my_param" != "A"',
+    "params.my_param LIKE 'A%'",
+    "params.my_param ILIKE 'a'",
+    "params.lr = '0.01'",
+    "params.lr IS NULL",
+    "params.lr IS NOT NULL",
+    "tags.tag1 = 'D'",
+    "tags.tag1 != 'D'",
+    "`tags`.tag1 = 'C'",
+    "tags.tag1 LIKE '%'",
+    "tags.tag1 ILIKE 'c'",
+    "tags.tag1 = ''",
+    "tags.tag1 IS NULL",
+    "tags.tag1 IS NOT NULL",
     "params.my_param = 'A' AND attributes.status = 'FAILED'",
-    "attributes.run_name = 'b'", "attributes.`Run name` = 'c'", "attributes.`run name` = 'd'",
-    "attributes.`Run Name` LIKE '%'", "run_name = 'e'",
-    "tags.mlflow.runName = 'b'", "tags.`mlflow.runName` ILIKE 'C%'",
-    "attributes.created > 1700000002000", "attributes.Created >= 1700000001000",
-    "attribute.start_time = 1700000001000", "attributes.end_time > 1700000010002",
+    "attributes.run_name = 'b'",
+    "attributes.`Run name` = 'c'",
+    "attributes.`run name` = 'd'",
+    "attributes.`Run Name` LIKE '%'",
+    "run_name = 'e'",
+    "tags.mlflow.runName = 'b'",
+    "tags.`mlflow.runName` ILIKE 'C%'",
+    "attributes.created > 1700000002000",
+    "attributes.Created >= 1700000001000",
+    "attribute.start_time = 1700000001000",
+    "attributes.end_time > 1700000010002",
     f"attributes.start_time < {T0 + 3000} AND metrics.key1 > 0",
 ]
 
@@ -117,26 +154,47 @@ def test_filter_matches_mlflow(world, filter_string):
 
 def test_filter_by_run_id_and_parent(world):
     rid = world["ids"]["c"]
-    for f in (f"attributes.run_id = '{rid}'", f"run_id = '{rid}'", f"attributes.run_id IN ('{rid}')"):
+    for f in (
+        f"attributes.run_id = '{rid}'",
+        f"run_id = '{rid}'",
+        f"attributes.run_id IN ('{rid}')",
+    ):
         assert _ours(world, f) == _real(world, f) == ["c"]
     parent = world["ids"]["a"]
     f = f"tags.mlflow.parentRunId = '{parent}'"
     assert _ours(world, f) == _real(world, f) == ["child"]
     # nbtrack's own spelling of the same thing
-    assert list(nt.search_runs("search", filter=f"attributes.parent_run_id = '{parent}'")["run_id"]) == [
-        world["ids"]["child"]
-    ]
+    assert list(
+        nt.search_runs("search", filter=f"attributes.parent_run_id = '{parent}'")["run_id"]
+    ) == [world["ids"]["child"]]
 
 
 ORDERS = [
-    None, [], ["tags.noSuchTag"], ["attributes.status"], ["attributes.start_time"],
-    ["start_time DESC"], ["created"], ["attributes.Created DESC"], ["metrics.key1 asc"],
-    ['metrics."key1"  desc'], ["metrics.x"], ["metrics.x DESC"], ["metrics.`x` ASC"],
-    ["params.my_param"], ["params.my_param aSc", "attributes.status  ASC"],
-    ["params.my_param", "attributes.status DESC"], ["params.my_param DESC", "attributes.status   DESC"],
-    ["params.`my_param` DESC", "attributes.status DESC"], ["tags.tag1"], ["tags.tag1    DESC"],
-    ["attributes.run_name"], ["attributes.run_name DESC"], ["attributes.end_time DESC"],
-    ["params.lr"], ["run_id"],
+    None,
+    [],
+    ["tags.noSuchTag"],
+    ["attributes.status"],
+    ["attributes.start_time"],
+    ["start_time DESC"],
+    ["created"],
+    ["attributes.Created DESC"],
+    ["metrics.key1 asc"],
+    ['metrics."key1"  desc'],
+    ["metrics.x"],
+    ["metrics.x DESC"],
+    ["metrics.`x` ASC"],
+    ["params.my_param"],
+    ["params.my_param aSc", "attributes.status  ASC"],
+    ["params.my_param", "attributes.status DESC"],
+    ["params.my_param DESC", "attributes.status   DESC"],
+    ["params.`my_param` DESC", "attributes.status DESC"],
+    ["tags.tag1"],
+    ["tags.tag1    DESC"],
+    ["attributes.run_name"],
+    ["attributes.run_name DESC"],
+    ["attributes.end_time DESC"],
+    ["params.lr"],
+    ["run_id"],
 ]
 
 
@@ -177,10 +235,22 @@ def test_duplicate_order_by_field_is_an_error(world):
 
 @pytest.mark.parametrize(
     "bad",
-    ["m.acc >= 0.94", "acc >= 0.94", "attri.x != 1", "attribute.start != 1",
-     "attribute.experiment_id != 1", "attribute.lifecycle_stage = 'ACTIVE'",
-     "attribute.status = true", "dataset.status = 'true'", "params.acc = LR",
-     "params.acc = 'LR", "tags.acc = = 'LR'", "1=1", "metric.acc !=", "`metrics.A > 0.1"],
+    [
+        "m.acc >= 0.94",
+        "acc >= 0.94",
+        "attri.x != 1",
+        "attribute.start != 1",
+        "attribute.experiment_id != 1",
+        "attribute.lifecycle_stage = 'ACTIVE'",
+        "attribute.status = true",
+        "dataset.status = 'true'",
+        "params.acc = LR",
+        "params.acc = 'LR",
+        "tags.acc = = 'LR'",
+        "1=1",
+        "metric.acc !=",
+        "`metrics.A > 0.1",
+    ],
 )
 def test_filters_mlflow_rejects_are_rejected(world, bad):
     with pytest.raises(real.exceptions.MlflowException):
@@ -204,4 +274,7 @@ def test_superset_filters_mlflow_rejects(world):
     with pytest.raises(real.exceptions.MlflowException):
         _real(world, "status IN ('KILLED', 'FAILED')")
     assert sorted(_ours(world, "status IN ('KILLED', 'FAILED')")) == ["a", "c", "e"]
-    assert sorted(_ours(world, "run_name = 'a' OR (NOT metrics.key1 > 0 AND run_name = 'g')")) == ["a", "g"]
+    assert sorted(_ours(world, "run_name = 'a' OR (NOT metrics.key1 > 0 AND run_name = 'g')")) == [
+        "a",
+        "g",
+    ]

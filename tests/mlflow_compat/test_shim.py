@@ -165,7 +165,9 @@ def test_client_search_pages():
     page = c.search_runs([exp_id], max_results=2, order_by=["metrics.i ASC"])
     seen = [r.data.metrics["i"] for r in page]
     while page.token:
-        page = c.search_runs([exp_id], max_results=2, order_by=["metrics.i ASC"], page_token=page.token)
+        page = c.search_runs(
+            [exp_id], max_results=2, order_by=["metrics.i ASC"], page_token=page.token
+        )
         seen += [r.data.metrics["i"] for r in page]
     assert seen == [0, 1, 2, 3, 4]
 
@@ -201,7 +203,12 @@ def test_search_runs_frame_columns_and_views():
         mlflow.log_metric("m", float("nan"))
     df = mlflow.search_runs()
     assert list(df.columns[:6]) == [
-        "run_id", "experiment_id", "status", "artifact_uri", "start_time", "end_time",
+        "run_id",
+        "experiment_id",
+        "status",
+        "artifact_uri",
+        "start_time",
+        "end_time",
     ]
     assert list(df["run_id"]) == [b.info.run_id, a.info.run_id]  # newest first
     assert {"metrics.m", "params.p", "tags.mlflow.runName"} <= set(df.columns)
@@ -238,7 +245,8 @@ def test_artifacts_roundtrip(tmp_path):
     c = MlflowClient()
     top = c.list_artifacts(rid)
     assert [(f.path, f.is_dir) for f in top if f.path in ("out", "a.txt")] == [
-        ("a.txt", False), ("out", True),
+        ("a.txt", False),
+        ("out", True),
     ]
     assert [f.path for f in c.list_artifacts(rid, "out")] == ["out/a.txt", "out/sub"]
     local = c.download_artifacts(rid, "out", str(tmp_path / "dl"))

@@ -201,7 +201,9 @@ def age(paths: list[Path], seconds: float = 3600.0) -> None:
         os.utime(p, (old, old))
 
 
-def run_cli(store_path: Path | str, *args: str, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    store_path: Path | str, *args: str, timeout: float = 120.0
+) -> subprocess.CompletedProcess[str]:
     """``python -m nbtrack --store STORE ARGS`` in a fresh process."""
     return subprocess.run(
         [sys.executable, "-m", "nbtrack", "--store", str(store_path), *args],

@@ -20,7 +20,9 @@ def _blobs(store: Path) -> dict[str, bytes]:
     return out
 
 
-def test_identical_content_is_stored_once_under_its_sha256(store_path: Path, tmp_path: Path) -> None:
+def test_identical_content_is_stored_once_under_its_sha256(
+    store_path: Path, tmp_path: Path
+) -> None:
     nt.set_store(str(store_path))
     content = b"same bytes\n" * 1000
     src = tmp_path / "weights.bin"

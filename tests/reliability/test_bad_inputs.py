@@ -58,9 +58,7 @@ def test_bad_input_is_refused_or_stored_faithfully_and_good_data_stays_intact(
         assert not case.outside(ctx).exists()
     # Whatever the input, nothing appeared outside the store except the case's own sources.
     outside_now = files_under(tmp_path) | files_under(store.parent)
-    new_outside = {
-        f for f in outside_now - outside_before if not f.startswith(("work/", "store/"))
-    }
+    new_outside = {f for f in outside_now - outside_before if not f.startswith(("work/", "store/"))}
     assert new_outside == set()
     # The run still takes data afterwards.
     ctx.run.log_metric("after", 1.0, step=0)

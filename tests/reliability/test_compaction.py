@@ -153,9 +153,7 @@ def test_compaction_never_merges_a_segment_duckdb_cannot_read(store_path: Path) 
         _assert_every_good_point_reads(logged)
     assert stats["unreadable"] == 1
     (merged,) = folder.glob("c-*.parquet")  # the three good segments, not the poisoned one
-    assert segments.read_replaces(store.fs, str(merged)) == sorted(
-        p.name for p in logged_segments
-    )
+    assert segments.read_replaces(store.fs, str(merged)) == sorted(p.name for p in logged_segments)
     # The good segments are merged and gone; the poisoned one is left where it was.
     assert poisoned.exists()
     assert sorted(p.name[:2] for p in folder.iterdir()) == ["c-", "s-"]
@@ -207,8 +205,10 @@ def test_a_compacted_file_duckdb_cannot_read_is_never_made_visible(
         n = write(self, table, paths, replaces, staged)
         if table == "metrics":  # only the compacted metrics file gets a value DuckDB refuses
             rows = pa.concat_tables(
-                [pq.read_table(staged, schema=SCHEMAS["metrics"]),
-                 _poisoned_metrics(next(iter(logged)))]
+                [
+                    pq.read_table(staged, schema=SCHEMAS["metrics"]),
+                    _poisoned_metrics(next(iter(logged))),
+                ]
             )
             Path(staged).write_bytes(segments.encode(table, rows, replaces))
             return n + 2

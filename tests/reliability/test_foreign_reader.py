@@ -32,7 +32,7 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "format.md"
 VIEWS = ("runs", "params", "tags", "artifacts", "metrics", "latest_metrics")
 
 # Runs in the foreign interpreter: python -I driver.py STORE BLOCKS.json OUT.json
-DRIVER = r'''
+DRIVER = r"""
 import importlib.util, json, sys
 assert importlib.util.find_spec("nbtrack") is None, "the foreign reader must not see nbtrack"
 import duckdb
@@ -79,7 +79,7 @@ out["polars"] = {
     "latest": rows(got["latest_metrics"], ["run_id", "key", "step", ms("timestamp"), "value"]),
 }
 json.dump(out, open(out_path, "w"))
-'''
+"""
 
 
 def doc_blocks() -> dict[str, Any]:
@@ -100,9 +100,19 @@ def foreign_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
     python = venv / "bin" / "python"
     res = subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", f"duckdb=={duckdb.__version__}",
-         f"pyarrow=={pa.__version__}", "polars"],
-        capture_output=True, text=True, timeout=900,
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            f"duckdb=={duckdb.__version__}",
+            f"pyarrow=={pa.__version__}",
+            "polars",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     if res.returncode != 0:
         pytest.skip(
@@ -120,7 +130,10 @@ def read_as_foreigner(python: Path, store_path: Path, tmp_path: Path) -> dict[st
     out = tmp_path / "out.json"
     res = subprocess.run(
         [str(python), "-I", str(driver), str(store_path), str(blocks), str(out)],
-        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
         env={k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "NBTRACK_STORE")},
     )
     assert res.returncode == 0, res.stderr[-3000:]
@@ -142,27 +155,37 @@ def read_with_nbtrack() -> dict[str, Any]:
 
     def q(sql: str):  # type: ignore[no-untyped-def]
         return settings.get_store().query(sql).to_pandas()
+
     runs = nt.search_runs(experiment="*")
     got = {
         "counts": {v: int(q(f"SELECT count(*) AS n FROM {v}")["n"][0]) for v in VIEWS},
         "runs": sorted(
             [
-                [r.run_id, r.status, _ms(r.start_time), _ms(r.end_time), r.duration_s,
-                 r.experiment, r.name, r.parent_run_id, r.description]
+                [
+                    r.run_id,
+                    r.status,
+                    _ms(r.start_time),
+                    _ms(r.end_time),
+                    r.duration_s,
+                    r.experiment,
+                    r.name,
+                    r.parent_run_id,
+                    r.description,
+                ]
                 for r in runs.itertuples(index=False)
             ]
         ),
         "params": q("SELECT run_id, key, value FROM params ORDER BY ALL").values.tolist(),
         "tags": q("SELECT run_id, key, value FROM tags ORDER BY ALL").values.tolist(),
-        "artifacts": q("SELECT run_id, path, size, sha256 FROM artifacts ORDER BY ALL")
-        .values.tolist(),
+        "artifacts": q(
+            "SELECT run_id, path, size, sha256 FROM artifacts ORDER BY ALL"
+        ).values.tolist(),
         "metrics": q(
             "SELECT run_id, key, count(*), sum(step)::BIGINT, sum(value), max(epoch_ms(timestamp)) "
             "FROM metrics GROUP BY ALL ORDER BY ALL"
         ).values.tolist(),
         "latest": q(
-            "SELECT run_id, key, step, epoch_ms(timestamp), value FROM latest_metrics "
-            "ORDER BY ALL"
+            "SELECT run_id, key, step, epoch_ms(timestamp), value FROM latest_metrics ORDER BY ALL"
         ).values.tolist(),
     }
     return json.loads(json.dumps(got, default=_plain))
@@ -205,8 +228,13 @@ def build_store(store_path: Path) -> tuple[str, set[str]]:
     """A store with every case the doc covers. Returns the KILLED run's id and all run ids."""
     store = nt.set_store(str(store_path))
     ids = set()
-    with nt.start_run(name="a1", experiment="with artifacts", params={"lr": 0.1},
-                      tags={"team": "x", "gone": "soon"}, description="first") as a1:
+    with nt.start_run(
+        name="a1",
+        experiment="with artifacts",
+        params={"lr": 0.1},
+        tags={"team": "x", "gone": "soon"},
+        description="first",
+    ) as a1:
         for step in range(20):
             a1.log_metric("loss", 1.0 / (step + 1), step=step)
             if step % 5 == 4:
@@ -298,9 +326,12 @@ def test_the_documented_queries_read_exactly_what_nbtrack_reads(
     assert latest[(by_name["after"][0], "x")] == (0, 2.0)
     assert latest[(by_name["b2"][0], "x")] == (29, 58.0)
     replaced = [
-        p for p in store_path.glob("*/experiment_id=*/s-*.parquet")
-        if any(p.name in json.loads(pq.read_metadata(c).metadata[b"nbtrack.replaces"])
-               for c in p.parent.glob("c-*.parquet"))
+        p
+        for p in store_path.glob("*/experiment_id=*/s-*.parquet")
+        if any(
+            p.name in json.loads(pq.read_metadata(c).metadata[b"nbtrack.replaces"])
+            for c in p.parent.glob("c-*.parquet")
+        )
     ]
     assert replaced, "the replaced files should still be on disk"
 

@@ -105,9 +105,19 @@ def test_no_raw_duckdb_or_unicode_error_escapes_the_cli(store_path: Path) -> Non
     with nt.start_run() as r:
         r.log_metric("x", 1.0)
     out = subprocess.run(
-        [sys.executable, "-m", "nbtrack", "--store", str(store_path), "sql",
-         "SELECT * FROM no_such_table"],
-        env=child_env(store_path), capture_output=True, text=True, timeout=TIMEOUT,
+        [
+            sys.executable,
+            "-m",
+            "nbtrack",
+            "--store",
+            str(store_path),
+            "sql",
+            "SELECT * FROM no_such_table",
+        ],
+        env=child_env(store_path),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
     )
     assert out.returncode == 1
     assert out.stderr.startswith("nbtrack: error:"), out.stderr
@@ -338,7 +348,9 @@ def test_get_run_of_a_run_owned_by_another_process_is_read_only(store_path: Path
     """
     proc = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(code)],
-        env=child_env(store_path), stdout=subprocess.PIPE, text=True,
+        env=child_env(store_path),
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert proc.stdout is not None
@@ -419,8 +431,13 @@ def test_liveness_checks_pids_only_inside_the_same_pid_namespace(store) -> None:
     dead_pid = 2**22 + 12345  # above pid_max: no such process
     leases = store.fs.join("_writers")
     os.makedirs(leases, exist_ok=True)
-    same = {"host": store_mod.HOST, "boot_id": store_mod.BOOT_ID, "pid_ns": store_mod.PID_NS,
-            "pid": dead_pid, "pid_start": None}
+    same = {
+        "host": store_mod.HOST,
+        "boot_id": store_mod.BOOT_ID,
+        "pid_ns": store_mod.PID_NS,
+        "pid": dead_pid,
+        "pid_start": None,
+    }
     other_ns = {**same, "pid_ns": "pid:[1]"}
     for owner, body in (("wsame", same), ("wother", other_ns)):
         with open(os.path.join(leases, f"{owner}.json"), "w") as fh:
@@ -462,7 +479,10 @@ def test_the_cli_turns_an_unexpected_error_into_one_line(store_path: Path) -> No
     (store_path / "format.json").write_text("[1, 2]")  # valid JSON, not the expected object
     out = subprocess.run(
         [sys.executable, "-m", "nbtrack", "--store", str(store_path), "runs", "list"],
-        env=child_env(store_path), capture_output=True, text=True, timeout=TIMEOUT,
+        env=child_env(store_path),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
     )
     assert out.returncode == 1
     assert out.stderr.startswith("nbtrack: error: unexpected"), out.stderr

@@ -78,7 +78,9 @@ def main(out_path: str, stop_after_bytes: int) -> None:
             logged += 100
             time.sleep(0.002)
             merged = sum(
-                int(r["stats"]["bytes_read"]) for r in rounds if r["stats"]  # type: ignore[index]
+                int(r["stats"]["bytes_read"])
+                for r in rounds
+                if r["stats"]  # type: ignore[index]
             )
             if done_at is None and merged >= stop_after_bytes:
                 done_at = time.monotonic()

@@ -140,7 +140,12 @@ def test_compaction_beside_a_logging_process(
     # The training process's peak RSS grew by at most 50 MB over its pre-compaction peak.
     assert rec["baseline_mb"] is not None
     growth = rec["peak_mb"] - rec["baseline_mb"]
-    assert growth <= RSS_GROWTH_MB, (growth, rec["baseline_mb"], rec["peak_mb"], [(r["end"] - r["start"], r["peak_mb"], r["stats"]) for r in rounds if r["stats"]])
+    assert growth <= RSS_GROWTH_MB, (
+        growth,
+        rec["baseline_mb"],
+        rec["peak_mb"],
+        [(r["end"] - r["start"], r["peak_mb"], r["stats"]) for r in rounds if r["stats"]],
+    )
 
     # Nothing lost, nothing counted twice, and the biggest file was never rewritten.
     store = nt.set_store(str(store_path))

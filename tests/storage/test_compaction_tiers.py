@@ -61,7 +61,10 @@ def test_a_tier_is_merged_only_once_it_holds_enough_files() -> None:
     small = 10 * KiB
     assert plan_merge(_files(*[small] * 3), min_files=4, budget=None) is None
     assert _names(plan_merge(_files(*[small] * 4), min_files=4, budget=None)) == [
-        "s-000", "s-001", "s-002", "s-003"
+        "s-000",
+        "s-001",
+        "s-002",
+        "s-003",
     ]
 
 
@@ -82,7 +85,12 @@ def test_a_merge_never_spans_a_file_of_a_higher_tier() -> None:
     # The tier-2 window takes the stragglers along once it has enough tier-2 files.
     sizes = (10 * KiB, 2 * MiB, 10 * KiB, 2 * MiB, 3 * MiB, 2 * MiB)
     assert _names(plan_merge(_files(*sizes), min_files=4, budget=None)) == [
-        "s-000", "s-001", "s-002", "s-003", "s-004", "s-005"
+        "s-000",
+        "s-001",
+        "s-002",
+        "s-003",
+        "s-004",
+        "s-005",
     ]
 
 
@@ -295,8 +303,7 @@ def test_a_merged_file_missing_rows_is_never_made_visible(
         n = write(self, table, paths, replaces, staged)
         if table == "metrics":  # drop the last row: DuckDB's count and hash sum must differ
             rows = pq.read_table(staged, schema=schema.SCHEMAS["metrics"])
-            Path(staged).write_bytes(segments.encode(table, rows.slice(0, len(rows) - 1),
-                                                      replaces))
+            Path(staged).write_bytes(segments.encode(table, rows.slice(0, len(rows) - 1), replaces))
         return n
 
     monkeypatch.setattr(merging.Merger, "_write", lossy_write)

@@ -23,9 +23,11 @@ def _latest_everywhere(run_id: str) -> dict[str, Any]:
     row = wide[wide["run_id"] == run_id].iloc[0]
     from nbtrack.tracking import settings
 
-    view = settings.get_store().query(
-        f"SELECT value FROM latest_metrics WHERE run_id = '{run_id}' AND key = 'x'"
-    ).to_pandas()
+    view = (
+        settings.get_store()
+        .query(f"SELECT value FROM latest_metrics WHERE run_id = '{run_id}' AND key = 'x'")
+        .to_pandas()
+    )
     return {
         "get_run": nt.get_run(run_id).metrics["x"],
         "search_runs": row["metrics.x"],

@@ -45,7 +45,9 @@ class MemoryReading:
     def keys(self) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
         for kind, rel in (("params", "params"), ("metrics", "latest_metrics"), ("tags", "tags")):
-            out[kind] = [r[0] for r in self.con.sql(f"SELECT DISTINCT key FROM {rel} ORDER BY 1").fetchall()]
+            out[kind] = [
+                r[0] for r in self.con.sql(f"SELECT DISTINCT key FROM {rel} ORDER BY 1").fetchall()
+            ]
         return out
 
     def query(self, sql: str, params: list[Any] | None = None) -> pa.Table:
@@ -55,7 +57,9 @@ class MemoryReading:
         ids = run_ids.to_pylist()
         cols: dict[str, list[Any]] = {}
         for kind, rel in (("params", "params"), ("metrics", "latest_metrics"), ("tags", "tags")):
-            for run_id, key, value in self.con.sql(f"SELECT run_id, key, value FROM {rel}").fetchall():
+            for run_id, key, value in self.con.sql(
+                f"SELECT run_id, key, value FROM {rel}"
+            ).fetchall():
                 if run_id in ids:
                     cols.setdefault(f"{kind}.{key}", [None] * len(ids))[ids.index(run_id)] = value
         return pa.table(cols) if cols else pa.table({})
@@ -134,7 +138,8 @@ class MemoryStore:
             sch = schema.SCHEMAS[table]
             cols = list(zip(*self.rows[table], strict=True)) or [[] for _ in sch]
             arrays = [
-                pa.array(c, pa.int64()).cast(f.type) if pa.types.is_timestamp(f.type)
+                pa.array(c, pa.int64()).cast(f.type)
+                if pa.types.is_timestamp(f.type)
                 else pa.array(c, f.type)
                 for c, f in zip(cols, sch, strict=True)
             ]
@@ -156,16 +161,26 @@ def test_both_implementations_satisfy_the_protocol(store: Any) -> None:
 def test_tracking_runs_unchanged_on_a_second_store() -> None:
     mem = MemoryStore()
     run = start_owned_run(
-        mem, experiment="e", name="mem-run", parent_run_id=None, description=None,
-        params={"lr": 0.1}, tags={"team": "a"},
+        mem,
+        experiment="e",
+        name="mem-run",
+        parent_run_id=None,
+        description=None,
+        params={"lr": 0.1},
+        tags={"team": "a"},
     )
     for step in range(5):
         run.log_metric("loss", 1.0 / (step + 1))
     run.log_text("hello", "notes.txt")
     run.end()
     other = start_owned_run(
-        mem, experiment="e", name="other", parent_run_id=None, description=None,
-        params={"lr": 0.5}, tags=None,
+        mem,
+        experiment="e",
+        name="other",
+        parent_run_id=None,
+        description=None,
+        params={"lr": 0.5},
+        tags=None,
     )
     other.log_metric("loss", 0.9)
     other.end("FAILED")
@@ -182,5 +197,6 @@ def test_tracking_runs_unchanged_on_a_second_store() -> None:
     assert list(query.get_metric_history(run.id, "loss", store=mem)["step"]) == [0, 1, 2, 3, 4]
     assert query.read_artifact(run.id, "notes.txt", store=mem) == b"hello"
     assert dict(zip(ordered["name"], ordered["status"], strict=True)) == {
-        "other": "FAILED", "mem-run": "FINISHED",
+        "other": "FAILED",
+        "mem-run": "FINISHED",
     }

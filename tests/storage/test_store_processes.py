@@ -63,8 +63,13 @@ def test_four_processes_four_threads_and_a_compactor_lose_nothing(store_path, tm
     stop = tmp_path / "stop"
     compactor = _spawn(COMPACTOR, [str(stop)], store_path, NBTRACK_GC_GRACE="0.5")
     writers = [
-        _spawn(WRITER, [str(p), str(threads), str(points)], store_path, NBTRACK_FLUSH_INTERVAL="0.05",
-               NBTRACK_AUTO_COMPACT="0")
+        _spawn(
+            WRITER,
+            [str(p), str(threads), str(points)],
+            store_path,
+            NBTRACK_FLUSH_INTERVAL="0.05",
+            NBTRACK_AUTO_COMPACT="0",
+        )
         for p in range(procs)
     ]
     counts_seen: list[int] = []
@@ -112,7 +117,9 @@ def test_compaction_changes_no_query_result(store, monkeypatch):
 
     def snapshot() -> list[str]:
         return [
-            nt.search_runs(order_by=["params.i ASC"]).drop(columns=["duration_s"]).to_json(date_format="iso"),
+            nt.search_runs(order_by=["params.i ASC"])
+            .drop(columns=["duration_s"])
+            .to_json(date_format="iso"),
             nt.sql("SELECT * FROM metrics ORDER BY ALL").to_json(date_format="iso"),
             nt.sql("SELECT * FROM tags ORDER BY ALL").to_json(),
         ]
@@ -199,17 +206,24 @@ def test_sigkilled_writer_keeps_flushed_points_and_reads_killed(store_path):
     assert nt.search_runs()["status"].tolist() == ["KILLED"]
     # The store still opens in a fresh process.
     out = subprocess.run(
-        [sys.executable, "-c", "import nbtrack as nt, json; df = nt.search_runs(); "
-         "print(json.dumps(df['status'].tolist()))"],
-        env=python_env(store_path), capture_output=True, check=True,
+        [
+            sys.executable,
+            "-c",
+            "import nbtrack as nt, json; df = nt.search_runs(); "
+            "print(json.dumps(df['status'].tolist()))",
+        ],
+        env=python_env(store_path),
+        capture_output=True,
+        check=True,
     )
     assert json.loads(out.stdout) == ["KILLED"]
 
 
 def test_clean_exit_finishes_open_runs_and_flushes_everything(store_path):
     code = "import nbtrack as nt\nr = nt.start_run()\nfor i in range(12345): nt.log_metric('x', i)\nprint(r.id)"
-    out = subprocess.run([sys.executable, "-c", code], env=python_env(store_path),
-                         capture_output=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=python_env(store_path), capture_output=True, check=True
+    )
     run_id = out.stdout.decode().strip()
     assert nt.get_run(run_id).status == "FINISHED"
     assert len(nt.get_metric_history(run_id, "x")) == 12345
@@ -217,7 +231,9 @@ def test_clean_exit_finishes_open_runs_and_flushes_everything(store_path):
 
 def test_uncaught_exception_at_exit_marks_run_failed(store_path):
     code = "import nbtrack as nt\nr = nt.start_run()\nprint(r.id, flush=True)\nnt.log_metric('x', 1)\nraise SystemError('boom')"
-    out = subprocess.run([sys.executable, "-c", code], env=python_env(store_path), capture_output=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=python_env(store_path), capture_output=True
+    )
     assert out.returncode == 1
     run_id = out.stdout.decode().strip()
     assert nt.get_run(run_id).status == "FAILED"
@@ -252,5 +268,7 @@ def test_plain_duckdb_reads_the_store_as_documented(store):
         """
     ).fetchall()[0]
     assert exact == (50, float(sum(s * i for i in range(5) for s in range(10))), 1)
-    naive = con.sql(f"SELECT count(*) FROM read_parquet('{root}/metrics/*/*.parquet')").fetchall()[0][0]
+    naive = con.sql(f"SELECT count(*) FROM read_parquet('{root}/metrics/*/*.parquet')").fetchall()[
+        0
+    ][0]
     assert naive > 50  # why the documented query matters

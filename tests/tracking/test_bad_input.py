@@ -63,7 +63,9 @@ def test_bad_keys_raise_before_writing(logged, key, call):
 
 
 @pytest.mark.parametrize(
-    "key", ["val loss", "a.b-c/d:e", "ünïcödé_日本", "x" * 250], ids=["space", "punct", "unicode", "max-len"]
+    "key",
+    ["val loss", "a.b-c/d:e", "ünïcödé_日本", "x" * 250],
+    ids=["space", "punct", "unicode", "max-len"],
 )
 def test_valid_unusual_keys_are_accepted(run, key):
     run.log_metric(key, 1.0)
@@ -95,7 +97,9 @@ def test_array_with_many_elements_is_refused(run):
         run.log_metric("m", np.array([1.0, 2.0]))
 
 
-@pytest.mark.parametrize("step", ["1", 1.5, None.__class__, 2**63], ids=["str", "float", "type", "too-big"])
+@pytest.mark.parametrize(
+    "step", ["1", 1.5, None.__class__, 2**63], ids=["str", "float", "type", "too-big"]
+)
 def test_bad_steps_raise(run, step):
     with pytest.raises(nt.InvalidValueError, match="step"):
         run.log_metric("m", 1.0, step=step)
@@ -155,7 +159,13 @@ def test_fluent_calls_without_active_run(store):
 
 @pytest.mark.parametrize(
     "text",
-    ["metrics.loss <", "metrics.loss < 'abc", "(metrics.a = 1", "nope.x = 1", "'; DROP TABLE runs; --"],
+    [
+        "metrics.loss <",
+        "metrics.loss < 'abc",
+        "(metrics.a = 1",
+        "nope.x = 1",
+        "'; DROP TABLE runs; --",
+    ],
 )
 def test_malformed_filter_raises_filter_error(logged, text):
     before = fingerprint()
@@ -166,7 +176,9 @@ def test_malformed_filter_raises_filter_error(logged, text):
 
 
 @pytest.mark.parametrize(
-    "path", ["../../etc/passwd", "/etc/passwd", "a/../../b"], ids=["climb", "absolute", "inner-climb"]
+    "path",
+    ["../../etc/passwd", "/etc/passwd", "a/../../b"],
+    ids=["climb", "absolute", "inner-climb"],
 )
 def test_artifact_paths_that_escape_are_refused(run, tmp_path, path):
     f = tmp_path / "f.txt"

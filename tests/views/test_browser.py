@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tests._browser import MIN_PLOT_HEIGHT, PageWatch, measure_plots, settle_plots
 from tests._jupyterlab import CHROMIUM, require_chromium, running_lab
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
@@ -76,6 +77,8 @@ def test_dashboard_in_jupyterlab(lab: tuple[str, str]) -> None:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 2600})
+            watch = PageWatch()
+            watch.attach(page)
             page.goto(f"{url}/lab/tree/{NOTEBOOK.name}?token={token}&reset")
             # Run All before the kernel's websocket is up is silently dropped: wait for it.
             _wait_for_kernel(url, token)
@@ -113,7 +116,7 @@ def test_dashboard_in_jupyterlab(lab: tuple[str, str]) -> None:
             compare = dashboard.locator(".nbt-compare")
             expect(compare.locator(".js-plotly-plot")).to_have_count(3, timeout=30_000)
             expect(compare.locator(".parcoords")).to_have_count(1)
-            expect(compare).to_contain_text("3 of 3 params differ")
+            expect(compare).to_contain_text("all 3 params differ")
             page.wait_for_timeout(500)
             page.screenshot(path=str(ARTIFACTS / "dashboard-compare.png"))
             tab.filter(has_text="Curves").click()
@@ -131,6 +134,8 @@ def test_dashboard_in_jupyterlab(lab: tuple[str, str]) -> None:
             expect(curves.locator(".subplot.xy .scatterlayer .trace")).to_have_count(
                 2, timeout=20_000
             )
+            assert settle_plots(page), measure_plots(page)  # drawn, ≥ 150 px tall
+            assert all(p["height"] >= MIN_PLOT_HEIGHT for p in measure_plots(page) if p["shown"])
             page.screenshot(path=str(ARTIFACTS / "dashboard-tag-filter.png"))
             mark("tag filter checked")
 
@@ -165,6 +170,11 @@ def test_dashboard_in_jupyterlab(lab: tuple[str, str]) -> None:
             dashboard.locator(".nbt-filter-text").scroll_into_view_if_needed()
             page.screenshot(path=str(ARTIFACTS / "dashboard-filter-error.png"))
             mark("filter error checked")
+            # Picking a tag, sorting, ticking and a bad filter log no console error (picking
+            # a tag used to log "Error setting state: Cannot set properties of undefined").
+            errors, offsite, _failed = watch.take()
+            assert not errors, errors
+            assert not offsite, offsite
         except Exception:
             page.screenshot(path=str(ARTIFACTS / "dashboard-failure.png"))
             raise

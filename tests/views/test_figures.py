@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nbtrack.views._colors import color_for, oklch_to_hex
+from nbtrack.views._colors import PALETTE, assign_colors, color_for, oklch_to_hex, run_colors
 from nbtrack.views.comparison_figures import (
     build_final_metrics_figure,
     build_parallel_coordinates,
@@ -71,8 +71,12 @@ def test_one_line_per_run_per_key_in_the_run_colour() -> None:
     hist = _histories(dict.fromkeys(runs["run_id"], 50), keys=("loss", "accuracy"))
     fig = build_metrics_figure(hist, runs)
     assert len(fig.data) == 6
+    by_position = dict(zip(runs["run_id"], PALETTE, strict=False))
     for trace in fig.data:
-        assert trace.line.color == color_for(trace.legendgroup)
+        assert trace.line.color == by_position[trace.legendgroup]
+    chosen = dict(zip(runs["run_id"], reversed(PALETTE), strict=False))
+    again = build_metrics_figure(hist, runs, colors=chosen)
+    assert all(t.line.color == chosen[t.legendgroup] for t in again.data)
     # The legend names each run once; clicking it toggles the run in every subplot.
     legend = [t.name for t in fig.data if t.showlegend]
     assert sorted(legend) == sorted(run_labels(runs).values())
@@ -147,7 +151,7 @@ def test_final_metric_bars_are_coloured_by_run() -> None:
     runs = _runs()
     fig = build_final_metrics_figure(runs)
     assert [t.name for t in fig.data] == ["loss", "accuracy"]
-    assert list(fig.data[0].marker.color) == [color_for(r) for r in runs["run_id"]]
+    assert list(fig.data[0].marker.color) == list(PALETTE[:3])
     assert list(fig.data[0].y) == [0.3, 0.2, 0.5]
 
 
@@ -165,7 +169,7 @@ def test_parallel_coordinates_encode_categorical_params() -> None:
 def test_scatter_of_param_against_metric() -> None:
     fig = build_scatter(_runs(), "params.lr", "metrics.loss")
     assert list(fig.data[0].x) == [0.1, 0.01, 0.001]
-    assert list(fig.data[0].marker.color) == [color_for(r) for r in _runs()["run_id"]]
+    assert list(fig.data[0].marker.color) == list(PALETTE[:3])
     assert (
         "Pick" in build_scatter(_runs(), "params.nope", "metrics.loss").layout.annotations[0].text
     )
@@ -246,3 +250,78 @@ def test_compare_with_many_metrics_builds(store):
         ids.append(run.id)
     view = nt.compare(ids)
     assert view._repr_mimebundle_()
+
+
+def test_palette_colours_on_screen_together_are_far_apart_in_both_themes() -> None:
+    from tests.views._delta_e import delta_e
+
+    for n in range(2, 11):
+        colours = list(assign_colors([f"run-{i}" for i in range(n)]).values())
+        assert len(set(colours)) == n
+        closest = min(delta_e(a, b) for i, a in enumerate(colours) for b in colours[i + 1 :])
+        # CIEDE2000: ~2 is just noticeable, 10 clearly different; hashed hues gave 3-6.
+        assert closest >= 25, (n, closest)
+    for colour in PALETTE:
+        assert delta_e(colour, "#ffffff") >= 25  # JupyterLab light background
+        assert delta_e(colour, "#111111") >= 30  # JupyterLab dark background
+
+
+def test_assigned_colours_stay_while_runs_stay_shown() -> None:
+    first = assign_colors(["a", "b", "c"])
+    assert list(first.values()) == list(PALETTE[:3])
+    # b leaves, d and e arrive: a and c keep theirs, d takes b's free colour, e the next.
+    second = assign_colors(["c", "d", "a", "e"], first)
+    assert second["a"] == first["a"] and second["c"] == first["c"]
+    assert second["d"] == first["b"] and second["e"] == PALETTE[3]
+    many = assign_colors([f"r{i}" for i in range(12)])
+    assert list(many.values())[:10] == list(PALETTE)
+    assert many["r11"] == color_for("r11")  # past the palette: the id's own colour
+    assert run_colors(["x", "y"], {"y": PALETTE[0]}) == {"x": PALETTE[1], "y": PALETTE[0]}
+
+
+def test_parallel_coordinates_of_a_mixed_sweep_draw_every_run() -> None:
+    # Two model families: each lacks the other's params (the demo sweep of notebook 02).
+    runs = pd.DataFrame(
+        {
+            "run_id": ["r1", "r2", "r3", "r4", "r5"],
+            "name": ["svc-1", "svc-2", "svc-3", "rf-1", "rf-2"],
+            "params.model": ["svc", "svc", "svc", "rf", "rf"],
+            "params.C": ["1", "10", "100", None, None],
+            "params.n_estimators": [None, None, None, "50", "100"],
+            "params.max_depth": [None, None, None, None, "8"],
+            "metrics.accuracy": [0.9, 0.95, 0.97, 0.93, None],
+        }
+    )
+    fig = build_parallel_coordinates(runs, "accuracy")
+    dims = fig.data[0].dimensions
+    # C (3 of 5 runs) is kept; n_estimators (2 of 5) and max_depth (1 of 5) are not.
+    assert [d.label for d in dims] == ["model", "C", "accuracy"]
+    assert "2 params" in fig.layout.annotations[0].text
+    for d in dims:  # plotly drops a line with any NaN: every run must have a value
+        assert np.isfinite(np.asarray(d.values, dtype=float)).all()
+    c_axis, metric_axis = dims[1], dims[2]
+    assert c_axis.ticktext[0] == "missing" and metric_axis.ticktext[0] == "missing"
+    assert list(c_axis.values)[:3] == [1, 10, 100]
+    assert c_axis.values[3] == c_axis.tickvals[0] < 1
+
+
+def test_a_one_point_series_is_drawn_as_a_marker() -> None:
+    hist = _histories({"r1": 1, "r2": 30}, keys=("loss",))
+    fig = build_metrics_figure(hist, None)
+    modes = {t.legendgroup: t.mode for t in fig.data}
+    assert modes == {"r1": "markers", "r2": "lines"}
+
+
+def test_live_charts_are_escaped_svg_in_the_run_colour() -> None:
+    from nbtrack.views.live_figure import MAX_DRAWN_POINTS, live_svg_html, thin
+
+    long = [(s, float(s)) for s in range(5000)]
+    kept = thin(long)
+    assert len(kept) <= MAX_DRAWN_POINTS + 1 and kept[-1] == long[-1] and kept[0] == long[0]
+    html = live_svg_html(
+        {"loss": long, "<b>x</b>": [(0, 1.0)]}, color="#0b6eae", title="run <1> · running"
+    )
+    assert html.count("<polyline") == 2 and html.count('stroke="#0b6eae"') == 2
+    assert "<circle" in html  # a lone point is drawn as a dot
+    assert "&lt;b&gt;x&lt;/b&gt;" in html and "run &lt;1&gt;" in html
+    assert "loss: 4999" in html and "<script" not in html

@@ -11,7 +11,7 @@ import pytest
 
 import nbtrack as nt
 from nbtrack.errors import FilterError
-from nbtrack.views._colors import color_for
+from nbtrack.views._colors import PALETTE
 from nbtrack.views.table import RunTable, default_columns, sort_runs
 from nbtrack.views.tag_filter import TagFilter, build_filter, quote_key
 from tests.conftest import python_env
@@ -213,6 +213,51 @@ def test_malformed_text_shows_an_inline_error_and_keeps_the_last_filter(runs: li
         tf.set_statuses(["DONE"])
 
 
+def test_tag_filter_hides_reserved_keys_and_clear_resets_the_pickers(store) -> None:
+    with nt.start_run(tags={"team": "a", "nbtrack.host": "box", "nbtrack.python": "3.11"}):
+        pass
+    tf = TagFilter()
+    assert tf.tag_keys == ["team"]  # nbtrack.* tags drown the user's own: hidden
+    assert TagFilter(show_reserved=True).tag_keys == ["team", "nbtrack.host", "nbtrack.python"]
+    tf._key.value = "team"
+    tf._value.value = "a"
+    assert tf.filter == "tags.team = 'a'"
+    tf.clear()
+    assert tf.filter == ""
+    assert tf._key.value == "tag…"  # the key picker is reset, the value picker emptied
+    assert list(tf._value.options) == ["value…"] and tf._value.disabled
+
+
+def test_compare_says_when_every_param_differs_instead_of_highlighting_all(store) -> None:
+    ids = []
+    for lr, opt in (("0.1", "sgd"), ("0.01", "adam")):
+        with nt.start_run(params={"lr": lr, "optimizer": opt}) as run:
+            nt.log_metric("loss", float(lr))
+        ids.append(run.id)
+    html = nt.compare(ids)._params_html.value
+    assert "all 2 params differ" in html
+    assert 'class="nbt-diff"' not in html  # no row highlighted: all of them would be
+    assert html.count('class="nbt-all-diff"') == 2
+
+
+def test_compare_scatter_defaults_to_a_param_most_runs_have(store) -> None:
+    ids = []
+    for params in ({"model": "svc", "C": "1"}, {"model": "rf", "depth": "3"}, {"model": "knn"}):
+        with nt.start_run(params=params) as run:
+            nt.log_metric("accuracy", 0.9)
+        ids.append(run.id)
+    view = nt.compare(ids)
+    assert view._scatter_x.value == "params.model"  # not C or depth: one run has each
+
+
+def test_dashboard_table_scrolls_in_a_fixed_height_box(runs: list[str]) -> None:
+    board = nt.dashboard()
+    scroll = [c for c in board.table.children if "nbt-table-scroll" in c._dom_classes]
+    assert scroll and scroll[0].layout.max_height == "220px"
+    assert board.curves.figure.layout.height == 380
+    board.close()
+
+
 # -- dashboard ---------------------------------------------------------------------------
 def test_dashboard_links_filter_table_curves_and_comparison(runs: list[str]) -> None:
     board = nt.dashboard()
@@ -301,16 +346,25 @@ def test_plot_metrics_takes_every_kind_of_runs(runs: list[str], kind: str) -> No
 
 def test_one_colour_per_run_in_every_view(runs: list[str]) -> None:
     board = nt.dashboard()
+    assigned = set()
     for run_id in runs:
-        colour = color_for(run_id)
+        colour = board._colors[run_id]
+        assigned.add(colour)
         row = board.table._rows[board.table.visible_run_ids.index(run_id)][2].value
         assert f"background:{colour}" in row
         curve = [t for t in board.curves.figure.data if t.legendgroup == run_id]
         assert curve and all(t.line.color == colour for t in curve)
+    assert assigned == set(PALETTE[: len(runs)])  # distinct palette colours
+    board.show_tab("compare")
+    for run_id in runs:
+        assert f"background:{board._colors[run_id]}" in board.comparison._params_html.value
+    bars = board.comparison._figures[board.comparison._bars]
+    assert set(bars.data[0].marker.color) == assigned
+    before = dict(board._colors)
+    board.table.select(runs[1:])  # a run leaves the plots: the others keep their colours
+    assert all(board._colors[r] == before[r] for r in runs[1:])
     plot = nt.plot_metrics(runs, "acc")
-    assert [t.line.color for t in plot.figure.data] == [
-        color_for(t.legendgroup) for t in plot.figure.data
-    ]
+    assert len({t.line.color for t in plot.figure.data}) == len(plot.figure.data)
     board.close()
 
 
@@ -336,3 +390,14 @@ def test_every_view_has_a_static_fallback(runs: list[str]) -> None:
         assert "application/vnd.jupyter.widget-view+json" in bundle
     assert "application/vnd.plotly.v1+json" in board.curves._repr_mimebundle_()
     board.close()
+
+
+def test_sorted_header_has_room_for_its_arrow() -> None:
+    from nbtrack.views._html import header_label
+    from nbtrack.views.table import _column_width
+
+    # "duration ▼" in bold (≈ 8 px a character) plus the button's 16 px padding: the column
+    # is sized for the label with the arrow, so sorting never truncates it ("duratio…").
+    for column in ("duration_s", "metrics.accuracy", "params.n_estimators"):
+        label = header_label(column) + " ▼"
+        assert _column_width(column, ["1.0"]) >= 8 * len(label) + 16, column
