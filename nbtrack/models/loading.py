@@ -73,6 +73,7 @@ def load_model(uri: str, *, as_pyfunc: bool = False, store: Store | None = None)
     ``models:/<name>@<alias>`` or ``models:/<name>/latest``).
 
     Args:
+        store: the store; the current one when None.
         uri: the model URI.
         as_pyfunc: return a ``PyFuncModel`` whose ``predict`` checks the signature,
             instead of the framework's object.
@@ -80,6 +81,9 @@ def load_model(uri: str, *, as_pyfunc: bool = False, store: Store | None = None)
     Raises:
         ModelError: a malformed URI, or the model cannot be read.
         ModelNotFoundError, RunNotFoundError: the URI names nothing.
+
+    Example:
+        >>> model = nt.load_model("models:/churn-model@champion")  # doctest: +SKIP
     """
     st = store or settings.get_store()
     info = model_info(uri, store=st)

@@ -169,6 +169,10 @@ def log_model(
         NoActiveRunError: no run is active and none is given.
         ModelError: no flavor fits, or the model is bigger than ``NBTRACK_MODEL_MAX_BYTES``.
         ArtifactError: ``name`` is absolute, climbs out with ``..`` or breaks the key rule.
+
+    Example:
+        >>> with nt.start_run():  # doctest: +SKIP
+        ...     info = nt.log_model(clf, "model", input_example=X[:5])
     """
     path = validation.artifact_path(name, "model name")
     if not path:

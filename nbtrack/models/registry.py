@@ -179,6 +179,14 @@ def get_model_version_by_alias(name: str, alias: str, *, store: Store | None = N
 
     Raises:
         ModelNotFoundError: no such model or alias.
+
+    Args:
+        name: the registered model's name.
+        alias: the alias, such as ``champion``.
+        store: the store; the current one when None.
+
+    Example:
+        >>> nt.get_model_version_by_alias("churn-model", "champion").version  # doctest: +SKIP
     """
     st = store_or_default(store)
     require_model(st, name)
@@ -261,6 +269,7 @@ def register_model(
     Safe under concurrent writers: each call gets its own version number (module docstring).
 
     Args:
+        store: the store; the current one when None.
         model_uri: ``runs:/<run_id>/<model>`` (or a ``models:/`` URI to copy a version).
         name: the registered model's name.
         tags: tags of the new version.
@@ -269,6 +278,9 @@ def register_model(
     Raises:
         ModelError: a malformed name or URI.
         ModelNotFoundError, RunNotFoundError: the URI names nothing.
+
+    Example:
+        >>> v = nt.register_model(info.model_uri, "churn-model")  # doctest: +SKIP
     """
     st = store_or_default(store)
     check_model_name(name)
@@ -335,6 +347,15 @@ def set_model_alias(name: str, alias: str, version: int | str, *, store: Store |
     Raises:
         ModelError: a malformed or reserved alias.
         ModelNotFoundError: no such model or version.
+
+    Args:
+        name: the registered model's name.
+        alias: the alias, such as ``champion``.
+        version: the version number the alias points to.
+        store: the store; the current one when None.
+
+    Example:
+        >>> nt.set_model_alias("churn-model", "champion", 2)  # doctest: +SKIP
     """
     st = store_or_default(store)
     check_alias(alias)
@@ -356,6 +377,14 @@ def delete_model_alias(name: str, alias: str, *, store: Store | None = None) -> 
 
     Raises:
         ModelNotFoundError: no such model or alias.
+
+    Args:
+        name: the registered model's name.
+        alias: the alias, such as ``champion``.
+        store: the store; the current one when None.
+
+    Example:
+        >>> nt.delete_model_alias("churn-model", "champion")  # doctest: +SKIP
     """
     st = store_or_default(store)
     get_model_version_by_alias(name, alias, store=st)

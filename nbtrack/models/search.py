@@ -111,6 +111,14 @@ def search_registered_models(
 
     Raises:
         FilterError: a malformed filter, or an identifier other than these.
+
+    Args:
+        filter: a filter in nbtrack's grammar on ``name``, ``run_id`` and ``tags.<key>``.
+        max_results: at most this many results.
+        store: the store; the current one when None.
+
+    Example:
+        >>> nt.search_registered_models("name LIKE 'churn%'")  # doctest: +SKIP
     """
     st = store_or_default(store)
     rows = st.query("SELECT name FROM registered_models ORDER BY name").column(0).to_pylist()
@@ -130,6 +138,14 @@ def search_model_versions(
 
     Raises:
         FilterError: a malformed filter, or an identifier other than these.
+
+    Args:
+        filter: a filter in nbtrack's grammar on ``name``, ``run_id`` and ``tags.<key>``.
+        max_results: at most this many results.
+        store: the store; the current one when None.
+
+    Example:
+        >>> nt.search_model_versions("name = 'churn-model'")  # doctest: +SKIP
     """
     st = store_or_default(store)
     rows = st.query("SELECT * FROM model_versions ORDER BY name, version DESC").to_pylist()

@@ -186,6 +186,13 @@ def attach_run(run_id: str) -> Run:
     Raises:
         RunNotFoundError: no such run.
         RunFinishedError: the run has ended.
+
+    Args:
+        run_id: the parent's run id (or a unique prefix of ≥ 6 characters).
+
+    Example:
+        >>> run = nt.attach_run(parent_run_id)  # doctest: +SKIP
+        >>> run.log_metric("worker0/loss", 0.5, step=1)  # doctest: +SKIP
     """
     store = settings.get_store()
     old = query.get_run(run_id, store=store)

@@ -30,6 +30,13 @@ def show_models(name: str | None = None, filter: str | None = None) -> Any:
     """Registered models, or one model's versions, as a table (HTML in Jupyter).
 
     See :func:`nbtrack.views.models_view.show_models`.
+
+    Args:
+        name: the registered model's name.
+        filter: a filter in nbtrack's grammar on ``name``, ``run_id`` and ``tags.<key>``.
+
+    Example:
+        >>> nt.show_models("churn-model")  # doctest: +SKIP
     """
     from nbtrack.views.models_view import show_models as build
 

@@ -86,27 +86,17 @@ def test_guarded_returns_the_default():
         assert f() == 7
 
 
-def test_models_seam_uses_nbtrack_models_log_model_when_it_exists(store, monkeypatch):
-    """Until issue 16 lands, nbtrack.models is absent; a module standing in for it checks
-    that the seam calls its log_model with the active run's model, and falls back to the
-    plain artifact when it cannot take the model."""
-    import sys
-    import types
+def test_models_seam_logs_through_nbtrack_models_and_falls_back_to_an_artifact(store):
+    """Autolog's models go through nbtrack.models.log_model (flavor, loadable by URI); an
+    object no flavor takes is stored as a plain pickle artifact instead of nothing."""
+    from sklearn.linear_model import LinearRegression
 
     from nbtrack.integrations import _models
 
-    calls = []
-    fake = types.ModuleType("nbtrack.models")
-
-    def log_model(model, name):
-        if model == "unsupported":
-            raise NotImplementedError("no flavor")
-        calls.append((model, name, nt.active_run().run_id))
-
-    fake.log_model = log_model
-    monkeypatch.setitem(sys.modules, "nbtrack.models", fake)
+    model = LinearRegression().fit([[0.0], [1.0], [2.0]], [0.0, 1.0, 2.0])
     with nt.start_run() as run:
-        assert _models.log_model(run, {"w": 1}, "model") == ["model"]
-        assert _models.log_model(run, "unsupported", "other") == ["other/model.pkl"]
-    assert calls == [({"w": 1}, "model", run.run_id)]
-    assert nt.list_artifacts(run.run_id) == ["other/model.pkl"]
+        assert _models.log_model(run, model, "model") == ["model"]
+        assert _models.log_model(run, {"w": 1}, "other") == ["other/model.pkl"]
+    loaded = nt.load_model(f"runs:/{run.run_id}/model")
+    assert loaded.predict([[3.0]]).tolist() == model.predict([[3.0]]).tolist()
+    assert "other/model.pkl" in nt.list_artifacts(run.run_id)

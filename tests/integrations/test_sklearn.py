@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pickle
 import sys
 
 import numpy as np
@@ -49,8 +48,8 @@ def test_fit_without_a_run_starts_and_ends_one_with_params_metrics_model_and_dat
     assert run.metrics["training_roc_auc"] == pytest.approx(
         roc_auc_score(y, model.predict_proba(X)[:, 1])
     )
-    assert "model/model.pkl" in nt.list_artifacts(run.run_id)
-    loaded = pickle.loads(nt.read_artifact(run.run_id, "model/model.pkl"))
+    assert "model/model.skops" in nt.list_artifacts(run.run_id)  # nbtrack.models, skops
+    loaded = nt.load_model(f"runs:/{run.run_id}/model")
     np.testing.assert_array_equal(loaded.coef_, model.coef_)
     [ds] = run_inputs(run.run_id)
     assert ds.context == "training"
@@ -107,7 +106,7 @@ def test_search_has_a_parent_run_and_one_child_per_candidate(store, clf_data, se
     assert parent.params["best_C"] == str(search.best_params_["C"])
     assert parent.params["estimator__C"] == "1.0"
     arts = nt.list_artifacts(parent.run_id)
-    assert {"model/model.pkl", "best_estimator/model.pkl"} <= set(arts)
+    assert {"model/model.skops", "best_estimator/model.skops"} <= set(arts)
     by_c = {row["params.C"]: row for _, row in children.iterrows()}
     for i, params in enumerate(search.cv_results_["params"]):
         row = by_c[str(params["C"])]
