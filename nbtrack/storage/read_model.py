@@ -45,11 +45,10 @@ import threading
 from typing import Any
 
 import duckdb
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from nbtrack.storage import schema
+from nbtrack.storage import schema, wide_shape
 from nbtrack.storage._fs import FileSystem
 from nbtrack.storage.catalog import Snapshot
 from nbtrack.storage.reader import connect
@@ -270,12 +269,6 @@ CREATE OR REPLACE VIEW inputs AS
   FROM _inputs_raw WHERE run_id IN (SELECT run_id FROM _runs_cur);
 {_MODEL_VIEWS}"""
 
-#: The wide shape's column groups: (column prefix, long relation, value type).
-_WIDE_KINDS = (
-    ("params", "_params_cur", pa.string()),
-    ("metrics", "_latest_cur", pa.float64()),
-    ("tags", "_tags_cur", pa.string()),
-)
 
 #: What ``nt.sql`` sees: exactly these five views (DESIGN.md §3).
 PUBLIC_VIEWS = ("runs", "params", "metrics", "tags", "artifacts")
@@ -548,7 +541,7 @@ class ReadModel:
                 keep = [i for i, col in enumerate(picked.columns) if i and col.null_count < n]
                 return picked.select(keep)
             self._wide_asked = True
-            return self._pivot(run_ids, run_ids).drop_columns(["run_id"])
+            return wide_shape.pivot(self.con, run_ids, run_ids).drop_columns(["run_id"])
 
     def _wide_cache_now(self, n_runs: int) -> pa.Table:
         """The wide shape of every run: built once, then only changed runs are re-pivoted."""
@@ -557,7 +550,7 @@ class ReadModel:
             cache = None  # most rows changed: a full pivot is cheaper
         if cache is None:
             every = self.con.sql("SELECT run_id FROM _runs_cur ORDER BY run_id")
-            cache = self._pivot(every.to_arrow_table().column(0), None)
+            cache = wide_shape.pivot(self.con, every.to_arrow_table().column(0), None)
         elif self._wide_stale:
             stale = sorted(self._wide_stale)
             rest = cache.filter(pc.invert(pc.is_in(cache.column(0), pa.array(stale, pa.string()))))
@@ -566,11 +559,11 @@ class ReadModel:
                 "ORDER BY run_id",
                 params=[stale],
             ).to_arrow_table().column(0).combine_chunks()
-            fresh = self._pivot(live, live)
+            fresh = wide_shape.pivot(self.con, live, live)
             cache = pa.concat_tables([rest, fresh], promote_options="default")
             if cache.column_names != rest.column_names:
                 # A new key: keep the columns in the order a full pivot gives them.
-                kinds = {kind: i for i, (kind, _, _) in enumerate(_WIDE_KINDS)}
+                kinds = {kind: i for i, (kind, _, _) in enumerate(wide_shape.WIDE_KINDS)}
                 names = sorted(
                     cache.column_names[1:],
                     key=lambda c: (kinds[c.split(".", 1)[0]], c.split(".", 1)[1]),
@@ -579,45 +572,6 @@ class ReadModel:
         self._wide_cache = cache
         self._wide_stale = set()
         return cache
-
-    def _pivot(self, run_ids: pa.Array | pa.ChunkedArray, only: Any) -> pa.Table:
-        """Scatter the long (run, key, value) rows of ``run_ids`` into one column per key."""
-        run_ids = run_ids.combine_chunks() if isinstance(run_ids, pa.ChunkedArray) else run_ids
-        n = len(run_ids)
-        columns: list[pa.Array] = [run_ids]
-        names = ["run_id"]
-        for kind, relation, value_type in _WIDE_KINDS:
-            sql = f"SELECT run_id, key, value FROM {relation}"
-            params = None
-            if only is not None:
-                sql += " WHERE run_id IN (SELECT unnest(?::VARCHAR[]))"
-                params = [only.to_pylist()]
-            long = self.con.sql(sql + " ORDER BY key", params=params).to_arrow_table()
-            if long.num_rows == 0:
-                continue
-            pos = pc.index_in(long.column("run_id"), value_set=run_ids).to_numpy(
-                zero_copy_only=False
-            )
-            encoded = long.column("key").combine_chunks().dictionary_encode()
-            codes = encoded.indices.to_numpy(zero_copy_only=False)
-            keys = encoded.dictionary.to_pylist()  # in first-seen order: sorted (ORDER BY)
-            values = long.column("value").combine_chunks()
-            if value_type == pa.float64():
-                mat = np.full((len(keys), n), np.nan)
-                present = np.zeros((len(keys), n), dtype=bool)
-                mat[codes, pos] = values.to_numpy(zero_copy_only=False)
-                present[codes, pos] = True
-                for j, key in enumerate(keys):
-                    columns.append(pa.array(mat[j], mask=~present[j], type=pa.float64()))
-                    names.append(f"{kind}.{key}")
-            else:
-                index = np.full((len(keys), n), -1, dtype=np.int64)
-                index[codes, pos] = np.arange(long.num_rows)
-                for j, key in enumerate(keys):
-                    idx = index[j]
-                    columns.append(values.take(pa.array(idx, mask=idx < 0)))
-                    names.append(f"{kind}.{key}")
-        return pa.Table.from_arrays(columns, names=names)
 
     # ---- nt.sql -------------------------------------------------------------------------
     def sql_connection(self) -> duckdb.DuckDBPyConnection:
