@@ -128,7 +128,8 @@ def build_parallel_coordinates(
         colors: ``{run_id: colour}``; others get palette colours by position.
 
     Returns:
-        A ``go.Figure`` holding one ``go.Parcoords`` trace.
+        A ``go.Figure`` with one line per run across the axes; each axis (its label,
+        ticks and values) is described in ``fig.layout.meta["axes"]``.
     """
     if runs.empty:
         return empty_figure("No runs to compare")
@@ -148,24 +149,40 @@ def build_parallel_coordinates(
     dimensions = [_dimension(runs[c], c.removeprefix("params.")) for c in columns]
     if metric_column:
         dimensions.append(_dimension(runs[metric_column], metric_column.removeprefix("metrics.")))
+    labels = run_labels(runs)
     ids = [str(v) for v in runs["run_id"]]
     palette = run_colors(ids, colors)
-    n = len(ids)
-    # A stepwise colour scale maps line i to run i's colour, so lines match the other views.
-    scale: list[list[Any]] = []
-    for i, rid in enumerate(ids):
-        scale += [[i / n, palette[rid]], [(i + 1) / n, palette[rid]]]
-    trace = go.Parcoords(
-        dimensions=dimensions,
-        line={"color": np.arange(n) + 0.5, "colorscale": scale, "cmin": 0, "cmax": n},
-        # No text shadow: plotly's default halo is white, a smear on a dark theme.
-        labelfont={"size": 12, "color": FONT_COLOR, "shadow": "none"},
-        tickfont={"size": 11, "color": FONT_COLOR, "shadow": "none"},
-        rangefont={"size": 10, "color": FONT_COLOR, "shadow": "none"},
+    axes = [_axis(d) for d in dimensions]
+    # One SVG line per run, in its colour. Not go.Parcoords: that draws with three WebGL
+    # contexts per figure, and a browser keeps about 16 per page; past that it drops
+    # the oldest and plotly fails redrawing them (a notebook with a few compare views).
+    traces = [
+        go.Scatter(
+            x=list(range(len(axes))),
+            y=[a["positions"][i] for a in axes],
+            mode="lines+markers",
+            line={"color": palette[rid], "width": 2},
+            marker={"color": palette[rid], "size": 6},
+            name=labels[rid],
+            legendgroup=rid,
+            text=[f"{a['label']}: {a['shown'][i]}" for a in axes],
+            hovertemplate=f"<b>{labels[rid]}</b><br>%{{text}}<extra></extra>",
+        )
+        for i, rid in enumerate(ids)
+    ]
+    shapes, annotations = _axis_decorations(axes)
+    layout = base_layout(
+        height=340,
+        margin={"l": 60, "r": 60, "t": 56, "b": 28},
+        xaxis={"visible": False, "range": [-0.35, len(axes) - 0.65], "fixedrange": True},
+        yaxis={"visible": False, "range": [-0.04, 1.04], "fixedrange": True},
+        shapes=shapes,
+        annotations=annotations,
+        showlegend=len(ids) <= 12,
+        hovermode="closest",
     )
-    layout = base_layout(height=340, margin={"l": 60, "r": 60, "t": 56, "b": 28})
     if hidden:
-        layout["annotations"] = [
+        layout["annotations"] += [
             {
                 "text": f"{hidden} param{'s' if hidden > 1 else ''} that fewer than half "
                 "of these runs have not shown",
@@ -180,7 +197,8 @@ def build_parallel_coordinates(
             }
         ]
         layout["margin"]["b"] = 44
-    return go.Figure(data=[trace], layout=layout)
+    layout["meta"] = {"axes": [{k: a[k] for k in ("label", "ticktext")} for a in axes]}
+    return go.Figure(data=traces, layout=layout)
 
 
 MISSING = "missing"
@@ -215,6 +233,74 @@ def _dimension(values: pd.Series, label: str) -> dict[str, Any]:
         "ticktext": [c if len(c) <= 18 else c[:17] + "…" for c in categories],
         "range": [-0.25, max(len(categories) - 0.75, 0.25)],
     }
+
+
+def _axis(dimension: dict[str, Any]) -> dict[str, Any]:
+    """Place a dimension's values and ticks on a 0..1 vertical axis."""
+    values = np.asarray(dimension["values"], dtype=np.float64)
+    if "range" in dimension:
+        low, high = dimension["range"]
+    else:
+        low, high = float(values.min()), float(values.max())
+        pad = 0.02 * (high - low)
+        low, high = low - pad, high + pad
+    if high <= low:
+        low, high = low - 0.5, high + 0.5
+    if "tickvals" in dimension:
+        ticks, text = list(dimension["tickvals"]), list(dimension["ticktext"])
+    else:
+        ticks = np.unique(np.linspace(float(values.min()), float(values.max()), 5)).tolist()
+        text = [f"{t:.3g}" for t in ticks]
+    by_tick = dict(zip(ticks, text, strict=True))
+
+    def shown(v: float) -> str:
+        return by_tick.get(v, f"{v:.6g}") if "tickvals" in dimension else f"{v:.6g}"
+
+    return {
+        "label": dimension["label"],
+        "positions": ((values - low) / (high - low)).tolist(),
+        "shown": [shown(float(v)) for v in values],
+        "ticks": [(t - low) / (high - low) for t in ticks],
+        "ticktext": text,
+    }
+
+
+def _axis_decorations(axes: list[dict[str, Any]]) -> tuple[list[dict], list[dict]]:
+    """Vertical axis lines, their labels on top and tick labels to their left."""
+    line = {"color": "rgba(128, 128, 128, 0.7)", "width": 1.5}
+    shapes = [
+        {"type": "line", "xref": "x", "yref": "y", "x0": j, "x1": j, "y0": 0, "y1": 1, "line": line}
+        for j in range(len(axes))
+    ]
+    annotations: list[dict] = []
+    for j, axis in enumerate(axes):
+        annotations.append(
+            {
+                "text": f"<b>{axis['label']}</b>",
+                "x": j,
+                "y": 1.04,
+                "xref": "x",
+                "yref": "y",
+                "yanchor": "bottom",
+                "showarrow": False,
+                "font": {"size": 12, "color": FONT_COLOR},
+            }
+        )
+        for position, text in zip(axis["ticks"], axis["ticktext"], strict=True):
+            annotations.append(
+                {
+                    "text": text,
+                    "x": j,
+                    "y": position,
+                    "xref": "x",
+                    "yref": "y",
+                    "xanchor": "right",
+                    "xshift": -4,
+                    "showarrow": False,
+                    "font": {"size": 10, "color": FONT_COLOR},
+                }
+            )
+    return shapes, annotations
 
 
 def build_scatter(

@@ -159,11 +159,19 @@ def test_parallel_coordinates_encode_categorical_params() -> None:
     runs = _runs()
     assert varying_params(runs) == ["params.lr", "params.optimizer"]
     fig = build_parallel_coordinates(runs, "loss")
-    dims = fig.data[0].dimensions
-    assert [d.label for d in dims] == ["lr", "optimizer", "loss"]
-    assert list(dims[0].values) == [0.1, 0.01, 0.001]  # numeric strings are numbers
-    assert list(dims[1].ticktext) == ["adamw", "sgd"]
-    assert list(dims[1].values) == [1, 1, 0]
+    axes = fig.layout.meta["axes"]
+    assert [a["label"] for a in axes] == ["lr", "optimizer", "loss"]
+    assert axes[1]["ticktext"] == ["adamw", "sgd"]
+    # One SVG line per run in its colour (no WebGL parcoords: browsers cap contexts).
+    assert [t.type for t in fig.data] == ["scatter"] * 3
+    assert [t.line.color for t in fig.data] == list(PALETTE[:3])
+    lr = [t.y[0] for t in fig.data]  # numeric strings are numbers: 0.1 > 0.01 > 0.001
+    assert lr[0] > lr[1] > lr[2] and all(0 <= v <= 1 for v in lr)
+    optimizer = [t.y[1] for t in fig.data]  # sgd, sgd, adamw
+    assert optimizer[0] == optimizer[1] > optimizer[2]
+    assert "optimizer: adamw" in fig.data[2].text[1]
+    labels = {a.text for a in fig.layout.annotations}
+    assert {"<b>lr</b>", "<b>optimizer</b>", "<b>loss</b>", "adamw", "sgd"} <= labels
 
 
 def test_scatter_of_param_against_metric() -> None:
@@ -293,16 +301,17 @@ def test_parallel_coordinates_of_a_mixed_sweep_draw_every_run() -> None:
         }
     )
     fig = build_parallel_coordinates(runs, "accuracy")
-    dims = fig.data[0].dimensions
+    axes = fig.layout.meta["axes"]
     # C (3 of 5 runs) is kept; n_estimators (2 of 5) and max_depth (1 of 5) are not.
-    assert [d.label for d in dims] == ["model", "C", "accuracy"]
-    assert "2 params" in fig.layout.annotations[0].text
-    for d in dims:  # plotly drops a line with any NaN: every run must have a value
-        assert np.isfinite(np.asarray(d.values, dtype=float)).all()
-    c_axis, metric_axis = dims[1], dims[2]
-    assert c_axis.ticktext[0] == "missing" and metric_axis.ticktext[0] == "missing"
-    assert list(c_axis.values)[:3] == [1, 10, 100]
-    assert c_axis.values[3] == c_axis.tickvals[0] < 1
+    assert [a["label"] for a in axes] == ["model", "C", "accuracy"]
+    assert any("2 params" in a.text for a in fig.layout.annotations)
+    for trace in fig.data:  # every run is a whole line: a missing value sits in a band
+        assert len(trace.y) == 3 and np.isfinite(np.asarray(trace.y, dtype=float)).all()
+    assert axes[1]["ticktext"][0] == "missing" and axes[2]["ticktext"][0] == "missing"
+    c = [t.y[1] for t in fig.data]
+    assert c[0] < c[1] < c[2] and c[3] == c[4] < c[0]  # rf runs lack C: below the ticks
+    assert "C: missing" in fig.data[3].text[1] and "C: 10" in fig.data[1].text[1]
+    assert fig.data[4].y[2] < min(t.y[2] for t in fig.data[:4])  # rf-2 has no accuracy
 
 
 def test_a_one_point_series_is_drawn_as_a_marker() -> None:
