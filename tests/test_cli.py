@@ -948,3 +948,22 @@ def test_table_cells_are_plain_text_not_rich_markup() -> None:
     text, hidden = render_table(["tag", "n"], [["[bold]", 1], ["[red]hi[/red]", 2]], width=80)
     assert hidden == 0
     assert "[bold]" in text and "[red]hi[/red]" in text
+
+
+def test_render_table_aligns_wide_characters_and_right_aligns_numbers() -> None:
+    from nbtrack.cli import render_table
+    from nbtrack.cli._output import cell_width
+
+    text, _ = render_table(
+        ["name", "loss", "tag"], [["訓練-1", 0.5, "a"], ["run-22", 12.25, "b"]], width=None
+    )
+    header, rule, first, second = text.splitlines()
+    # Each column starts at the same terminal column in every line (CJK takes two).
+    starts = [cell_width(line[: line.index(v)]) for line, v in ((first, "a"), (second, "b"))]
+    assert starts[0] == starts[1] == cell_width(header[: header.index("tag")])
+    assert cell_width(rule) == cell_width(header)
+    # Numbers end under the end of their header.
+    def end(line: str, value: str) -> int:
+        return cell_width(line[: line.index(value) + len(value)])
+
+    assert end(first, "0.5") == end(second, "12.25") == end(header, "loss")
