@@ -178,7 +178,7 @@ def build_parallel_coordinates(
         yaxis={"visible": False, "range": [-0.04, 1.04], "fixedrange": True},
         shapes=shapes,
         annotations=annotations,
-        showlegend=len(ids) <= 12,
+        showlegend=False,  # colours match the params table above and the run table
         hovermode="closest",
     )
     if hidden:
