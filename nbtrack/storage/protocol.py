@@ -10,6 +10,11 @@ Write side: records are buffered (``add_record``, ``metric_buffer``) and made du
 liveness and its background threads). Read side: ``query`` runs SQL over the read model's
 relations (see ``nbtrack.storage.read_model``); ``reading()`` holds one consistent snapshot
 for several reads (``keys``, ``query``, ``wide``, ``sql``).
+
+The relations ``query`` sees: the views ``runs``, ``params``, ``tags``, ``metrics``,
+``latest_metrics``, ``artifacts``, ``experiments``, ``inputs`` and the registry's, and the
+table macro ``metric_points(run_id, key)`` (step, value, timestamp of one series of a
+current run, each file's rows in step order: histories sort only when files interleave).
 """
 
 from __future__ import annotations

@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pyarrow as pa
 
 from nbtrack.errors import InvalidValueError
 
 if TYPE_CHECKING:
-    import pyarrow as pa
-
     from nbtrack.storage import ParquetStore
 
 DEFAULT_MAX_POINTS = 2000
@@ -70,21 +69,23 @@ def downsample_indices(values: np.ndarray, max_points: int = DEFAULT_MAX_POINTS)
     size = bucket_size(n, max_points)
     if size == 1:
         return np.arange(n, dtype=np.int64)
-    buckets = math.ceil(n / size)
-    pad = buckets * size - n
-    # Pad the last bucket so the array reshapes to (buckets, size); padding and NaN
-    # are +inf for the argmin pass and -inf for the argmax pass, so they never win.
-    nan = np.isnan(y)
-    low = np.where(nan, np.inf, y)
-    high = np.where(nan, -np.inf, y)
-    if pad:
-        low = np.concatenate([low, np.full(pad, np.inf)])
-        high = np.concatenate([high, np.full(pad, -np.inf)])
-    offsets = np.arange(buckets, dtype=np.int64) * size
-    arg_min = low.reshape(buckets, size).argmin(axis=1) + offsets
-    arg_max = high.reshape(buckets, size).argmax(axis=1) + offsets
-    keep = np.concatenate([[0, n - 1], arg_min, arg_max])
-    return np.unique(np.clip(keep, 0, n - 1))
+    # NaN never wins a bucket: +inf for the argmin pass, -inf for the argmax pass. NaN
+    # propagates through min, so one pass tells whether those copies are needed at all.
+    if np.isnan(y.min()):
+        nan = np.isnan(y)
+        low, high = np.where(nan, np.inf, y), np.where(nan, -np.inf, y)
+    else:
+        low = high = y
+    full = n // size  # whole buckets, reshaped without a copy; then the short last one
+    offsets = np.arange(full, dtype=np.int64) * size
+    parts = [np.array([0, n - 1], dtype=np.int64)]
+    if full:
+        parts.append(low[: full * size].reshape(full, size).argmin(axis=1) + offsets)
+        parts.append(high[: full * size].reshape(full, size).argmax(axis=1) + offsets)
+    tail = full * size
+    if tail < n:
+        parts.append(np.array([tail + low[tail:].argmin(), tail + high[tail:].argmax()]))
+    return np.unique(np.concatenate(parts))
 
 
 def downsample(
@@ -159,45 +160,82 @@ def downsampled_history(
     # No ORDER BY: a series is almost always stored in step order already (a run logs its
     # steps in order, files arrive in order), and DuckDB sorting 10M rows costs more than
     # reading them. The order is checked here and the rows sorted only when needed.
-    table = query._run(
-        "SELECT step, value, timestamp FROM metrics WHERE run_id = ? AND key = ?",
-        [run_id, key],
-        st,
-    )
-    if table.num_rows == 0:
+    # Timestamps are read only for the points kept: decoding them is most of the read.
+    where = "FROM metric_points(?, ?)"
+    with st.reading() as reading:
+        table = reading.query(f"SELECT step, value {where}", [run_id, key])
+        n = table.num_rows
+        steps = table.column("step").to_numpy()
+        order, unique = _order_of_steps(steps)
+        if not unique or n == 0:  # equal steps are ordered by time: all timestamps needed
+            table = reading.query(f"SELECT step, value, timestamp {where}", [run_id, key])
+            order = _step_order(table)
+        values = table.column("value").to_numpy(zero_copy_only=False)
+        index = downsample_indices(values if order is None else values[order], max_points)
+        rows = index if order is None else order[index]
+        if not (index.shape[0] == n and order is None):
+            table = table.take(rows)
+        if "timestamp" not in table.column_names:
+            table = _with_timestamps(reading, table, where, [run_id, key])
+    if n == 0:
         query._fetch_run_row(run_id, st)  # an unknown run is an error, an unknown key is empty
-    n = table.num_rows
+    return History(table, n)
+
+
+def sorted_points(run_id: str, key: str, store: ParquetStore) -> pa.Table:
+    """Every point of one series (step, value, timestamp), sorted by step, then time.
+
+    Read in file order and sorted here only when needed (see :func:`downsampled_history`);
+    a run that is not current (unknown, deleted) gives no rows.
+    """
+    table = store.query("SELECT step, value, timestamp FROM metric_points(?, ?)", [run_id, key])
     order = _step_order(table)
-    values = table.column("value").to_numpy(zero_copy_only=False)
-    if order is not None:
-        values = values[order]
-    index = downsample_indices(values, max_points)
-    rows = index if order is None else order[index]
-    if index.shape[0] == n and order is None:
-        return History(table, n)
-    return History(table.take(rows), n)
+    return table if order is None else table.take(order)
+
+
+def _order_of_steps(steps: np.ndarray) -> tuple[np.ndarray | None, bool]:
+    """The row order that sorts ``steps`` (None: already sorted), and whether all differ.
+
+    Files come back in no particular order but each is in step order, so the array is a few
+    sorted runs: numpy's stable sort (timsort for 64-bit integers) merges those in about
+    linear time.
+    """
+    if steps.shape[0] < 2 or (steps[1:] > steps[:-1]).all():
+        return None, True  # strictly increasing: the usual case, nothing to sort
+    order = None if (steps[1:] >= steps[:-1]).all() else np.argsort(steps, kind="stable")
+    ordered = steps if order is None else steps[order]
+    return order, not (ordered[1:] == ordered[:-1]).any()
+
+
+def _with_timestamps(reading: Any, table: pa.Table, where: str, params: list[Any]) -> pa.Table:
+    """``table`` (step, value; steps unique) with each point's timestamp added."""
+    import pyarrow.compute as pc
+
+    found = reading.query(
+        f"SELECT step, timestamp {where} WHERE step IN (SELECT unnest(?::BIGINT[]))",
+        [*params, table.column("step").to_pylist()],
+    )
+    at = pc.index_in(table.column("step"), value_set=found.column("step"))
+    return table.append_column("timestamp", found.column("timestamp").take(at))
 
 
 def _step_order(table: pa.Table) -> np.ndarray | None:
     """Row order that sorts ``table`` by (step, timestamp), or None when it already is.
 
-    Files come back in no particular order but each is in step order, so the array is a few
-    sorted runs: numpy's stable sort (timsort for 64-bit integers) merges those in about
-    linear time. Equal (step, timestamp) points keep their order.
+    Equal (step, timestamp) points keep their order.
     """
-    if table.num_rows < 2:
-        return None
     steps = table.column("step").to_numpy()
-    diff = np.diff(steps)
-    if (diff > 0).all():
-        return None  # strictly increasing steps: the usual case, nothing to sort
-    order = None if (diff >= 0).all() else np.argsort(steps, kind="stable")
-    equal = (diff if order is None else np.diff(steps[order])) == 0
-    if not equal.any():
+    order, unique = _order_of_steps(steps)
+    if unique:
         return order
     # Equal steps: those must also be in timestamp order.
+    ordered = steps if order is None else steps[order]
+    equal = ordered[1:] == ordered[:-1]
     ts = table.column("timestamp").cast("int64").to_numpy()
-    if (np.diff(ts if order is None else ts[order])[equal] >= 0).all():
+    if order is not None:
+        ts = ts[order]
+    if (ts[1:][equal] >= ts[:-1][equal]).all():
         return order
+    ts = table.column("timestamp").cast("int64").to_numpy()
     by_time = np.argsort(ts, kind="stable")
     return by_time[np.argsort(steps[by_time], kind="stable")]

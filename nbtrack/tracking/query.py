@@ -502,17 +502,15 @@ def get_metric_history(run_id: str, key: str, *, store: Store | None = None) -> 
         98    98  0.010101 2026-11-30 20:41:54.120000+00:00
         99    99  0.010000 2026-11-30 20:41:54.121000+00:00
     """
+    from nbtrack.tracking.downsample import sorted_points
+
     st = _store(store)
-    sql = (
-        "SELECT step, value, timestamp FROM metrics WHERE run_id = ? AND key = ? "
-        "ORDER BY step, timestamp"
-    )
-    t = _run(sql, [run_id, key], st)
+    t = sorted_points(run_id, key, st)  # the store's query raises StoreError
     if t.num_rows == 0:
         row = _fetch_run_row(run_id, st)  # unknown/deleted runs raise here
         full = row["run_id"]
         if full != run_id:  # a prefix
-            t = _run(sql, [full, key], st)
+            t = sorted_points(full, key, st)
         # A running run may not have logged the key yet (a reader polling it), and a killed
         # run may have lost its last points with its writer: empty, not a typo.
         if t.num_rows == 0 and row["status"] not in ("RUNNING", "KILLED"):

@@ -30,6 +30,8 @@ CREATE VIEW tags AS SELECT run_id, key, value FROM (SELECT * FROM tags_rows
   QUALIFY row_number() OVER (PARTITION BY run_id, key ORDER BY record_time DESC) = 1)
   WHERE value IS NOT NULL;
 CREATE VIEW metrics AS SELECT * FROM metrics_rows;
+CREATE MACRO metric_points(rid, k) AS TABLE SELECT step, value, timestamp FROM metrics_rows
+  WHERE run_id = rid AND key = k AND run_id IN (SELECT run_id FROM runs);
 CREATE VIEW latest_metrics AS SELECT * FROM metrics_rows
   QUALIFY row_number() OVER (PARTITION BY run_id, key ORDER BY step DESC, timestamp DESC) = 1;
 CREATE VIEW artifacts AS SELECT run_id, path, size, sha256 FROM artifacts_rows

@@ -98,3 +98,28 @@ def test_a_history_logged_out_of_order_is_read_in_step_order(points, tmp_path_fa
     assert sorted(zip(*(got[c] for c in cols), strict=True)) == sorted(
         zip(*(want[c] for c in cols), strict=True)
     )
+
+
+def test_downsampled_points_keep_their_own_timestamps_across_files(tmp_path) -> None:
+    """Timestamps are read only for the kept points (after the cheap step/value read):
+    each kept point must carry its own timestamp, whatever file order the steps come in."""
+    import numpy as np
+
+    import nbtrack as nt
+    from nbtrack.tracking.downsample import downsampled_history
+
+    nt.set_store(str(tmp_path / "store"))
+    rng = np.random.default_rng(3)
+    chunks = np.array_split(rng.permutation(600), 7)  # seven files, steps out of order
+    with nt.start_run() as r:
+        for chunk in chunks:
+            for step in sorted(chunk.tolist()):
+                r.log_metric("m", float(np.sin(step / 9)), step=step, timestamp=10**12 + 7 * step)
+            nt.search_runs(experiment="*")  # flushes: the next chunk is another file
+    got = downsampled_history(r.id, "m", 40)
+    points = got.points.to_pandas()
+    assert got.total == 600 and 20 < len(points) <= 40
+    assert points["step"].is_monotonic_increasing
+    stamps = points["timestamp"].map(lambda t: int(t.timestamp() * 1000))
+    assert (stamps == 10**12 + 7 * points["step"]).all()
+    assert np.allclose(points["value"], np.sin(points["step"] / 9))
