@@ -135,6 +135,7 @@ def _dashboard_compare(page: Any, where: str) -> list[str]:
             problems.append(f"{where} dashboard {i}: filter to curves is {span} px, > {room}")
         if row_height < 26:  # rows scroll in their box, they are not squeezed
             problems.append(f"{where} dashboard {i}: table rows squeezed to {row_height} px")
+        problems += _selected_rows_readable(page, i, where)
         screenshot(page, f"{where.split(' ')[0]}-{where.split('[')[1][:-1]}-dashboard{i}-top")
         tabs = dashboards.nth(i).locator(".nbt-tabs .lm-TabBar-tab")
         tabs.filter(has_text="Compare").click()
@@ -155,6 +156,70 @@ def _dashboard_compare(page: Any, where: str) -> list[str]:
         tabs.filter(has_text="Curves").click()
         settle_plots(page)
     return problems
+
+
+# WCAG contrast of each selected row's text on what is really behind it (translucent
+# backgrounds composited up to the page), in the theme on screen.
+_SELECTED_CONTRAST = """(i) => {
+    const d = document.querySelectorAll('.nbt-dashboard')[i];
+    const rgba = (c) => {
+        const m = c.match(/rgba?\\(([^)]+)\\)/);
+        if (!m) return [0, 0, 0, 0];
+        const p = m[1].split(',').map(Number);
+        return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1];
+    };
+    const behind = (el) => {
+        const layers = [];
+        for (let e = el; e; e = e.parentElement) layers.push(rgba(getComputedStyle(e).backgroundColor));
+        let bg = [255, 255, 255];
+        for (const [r, g, b, a] of layers.reverse()) bg = [r * a + bg[0] * (1 - a), g * a + bg[1] * (1 - a), b * a + bg[2] * (1 - a)];
+        return bg;
+    };
+    const lum = ([r, g, b]) => {
+        const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+        return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+    };
+    const plain = (row, e) => {  // text drawn on the row itself, not on a badge
+        for (let x = e; x && x !== row; x = x.parentElement)
+            if (rgba(getComputedStyle(x).backgroundColor)[3] > 0) return false;
+        return true;
+    };
+    return [...d.querySelectorAll('.nbt-row.nbt-selected')].map((row) => {
+        const text = [...row.querySelectorAll('*')].find((e) => e.childElementCount === 0
+            && e.textContent.trim().length > 2 && plain(row, e)) || row;
+        const fg = rgba(getComputedStyle(text).color), bg = behind(text);
+        const [hi, lo] = [lum(fg), lum(bg)].sort((a, b) => b - a);
+        return {text: text.textContent.trim(), ratio: (hi + 0.05) / (lo + 0.05)};
+    });
+}"""
+
+
+def _selected_rows_readable(page: Any, i: int, where: str) -> list[str]:
+    """Tick two runs of dashboard ``i`` (once) and check that selected rows are readable
+    (text contrast >= 4.5, WCAG AA): white on pale blue in the dark theme was not."""
+    dashboard = page.locator(".nbt-dashboard").nth(i)
+    boxes = dashboard.locator(".nbt-run-table .nbt-row input[type=checkbox]")
+    if dashboard.locator(".nbt-row.nbt-selected").count() == 0:
+        for k in range(min(2, boxes.count())):
+            boxes.nth(k).check()
+        page.wait_for_function(
+            "([i, n]) => document.querySelectorAll('.nbt-dashboard')[i]"
+            ".querySelectorAll('.nbt-row.nbt-selected').length >= n",
+            arg=[i, min(2, boxes.count())],
+            timeout=60_000,
+        )
+    rows = page.evaluate(_SELECTED_CONTRAST, i)
+    if not rows:
+        return [f"{where} dashboard {i}: ticking runs selected no row"]
+    print(
+        f"[browser] {where} dashboard {i} selected rows: "
+        + ", ".join(f"{r['text']!r} {r['ratio']:.1f}:1" for r in rows)
+    )
+    return [
+        f"{where} dashboard {i}: selected row {r['text']!r} has contrast {r['ratio']:.1f}:1 < 4.5"
+        for r in rows
+        if r["ratio"] < 4.5
+    ]
 
 
 @pytest.mark.parametrize("name", [*DEMOS, "views.ipynb"])
