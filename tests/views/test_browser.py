@@ -115,7 +115,10 @@ def test_dashboard_in_jupyterlab(lab: tuple[str, str]) -> None:
             tab.filter(has_text="Compare").click()
             compare = dashboard.locator(".nbt-compare")
             expect(compare.locator(".js-plotly-plot")).to_have_count(3, timeout=30_000)
-            expect(compare.locator(".parcoords")).to_have_count(1)
+            # Parallel coordinates (the second plot): one SVG line per run, no WebGL.
+            parallel = compare.locator(".js-plotly-plot").nth(1)
+            expect(parallel.locator(".scatterlayer .trace .js-line")).to_have_count(3)
+            expect(compare.locator("canvas.gl-canvas")).to_have_count(0)
             expect(compare).to_contain_text("all 3 params differ")
             page.wait_for_timeout(500)
             page.screenshot(path=str(ARTIFACTS / "dashboard-compare.png"))
