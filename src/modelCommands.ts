@@ -67,8 +67,8 @@ export function addModelCommands(options: IModelCommandOptions): void {
   commands.addCommand(ModelCommandIDs.insertModelCode, {
     label: args =>
       typeof args?.name === 'string' && refOf(args)
-        ? `Insert Code to Load ${modelUri(args.name, refOf(args)!)}`
-        : 'Insert Code to Load This nbtrack Model',
+        ? `Insert Code: Load ${modelUri(args.name, refOf(args)!)}`
+        : 'Insert Code: Load This nbtrack Model',
     execute: args => {
       const name = nameOf(args);
       if (!name) {

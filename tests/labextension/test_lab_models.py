@@ -176,6 +176,15 @@ def test_models_section_model_panel_insert_code_and_run_link(
             ).to_have_count(0)
             page.screenshot(path=str(ARTIFACTS / "lab-model-insert-code.png"))
 
+            # From the palette, for the model last clicked in the sidebar: its champion.
+            page.locator(".lm-MenuBar-itemLabel", has_text="View").click()
+            page.locator(".lm-Menu-itemLabel", has_text="Command Palette").first.click()
+            page.locator(".lm-CommandPalette-input").fill("Insert Code: Load This nbtrack Model")
+            page.keyboard.press("Enter")
+            expect(cells.filter(has_text='nt.load_model("models:/churn@champion")')).to_have_count(
+                2, timeout=30_000
+            )
+
             # The source run opens the run panel.
             page.locator('.lm-TabBar-tab:has-text("churn")').click()
             v2.locator(".nbtl-run-link").click()
