@@ -19,12 +19,14 @@ import {
   Notification,
   showDialog
 } from '@jupyterlab/apputils';
-import { INotebookTracker, NotebookActions } from '@jupyterlab/notebook';
+import { INotebookTracker } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { LabIcon } from '@jupyterlab/ui-components';
 
 import { ComparePanel } from './comparePanel';
 import { loadRunCode } from './logic';
+import { addModelCommands } from './modelCommands';
+import { insertCode } from './notebookCode';
 import { NbtrackApi } from './request';
 import { RunPanel } from './runPanel';
 import { RunsSidebar } from './sidebar';
@@ -137,20 +139,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
       label: 'Insert Code to Load This nbtrack Run',
       execute: args => {
         const runId = runIdOf(args);
-        const panel = notebooks?.currentWidget;
         if (!runId) {
           return;
         }
-        const code = loadRunCode(runId);
-        if (!panel) {
-          Clipboard.copyToSystem(code);
-          Notification.info('No notebook is open: the code to load the run was copied instead.');
-          return;
-        }
-        NotebookActions.insertBelow(panel.content);
-        const cell = panel.content.activeCell;
-        cell?.model.sharedModel.setSource(code);
-        shell.activateById(panel.id);
+        insertCode(loadRunCode(runId), 'the run', notebooks, shell);
       }
     });
 
@@ -248,6 +240,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
       label: 'Refresh nbtrack Runs',
       execute: () => sidebar.refresh()
     });
+
+    addModelCommands({ app, api, sidebar, notebooks, palette, icon: runsIcon });
 
     for (const command of [
       CommandIDs.showRuns,

@@ -125,6 +125,53 @@ describe('NbtrackApi', () => {
   });
 });
 
+describe('registry requests', () => {
+  it('asks GET models with filter, order and page size, and polls it with the ETag', async () => {
+    const { api, calls } = fakeServer(call =>
+      call.headers.get('If-None-Match') === '"m1"'
+        ? new Response(null, { status: 304 })
+        : new Response(JSON.stringify({ models: [], next_page_token: null }), {
+            status: 200,
+            headers: { ETag: '"m1"' }
+          })
+    );
+    const first = await api.modelsIfChanged(
+      { filter: "name LIKE 'churn%'", orderBy: ['name DESC'], maxResults: 200 },
+      null
+    );
+    expect(first).toEqual({ page: { models: [], next_page_token: null }, etag: '"m1"' });
+    expect(calls[0].url).toBe(
+      'http://127.0.0.1:8888/base/nbtrack/api/models?filter=name%20LIKE%20%27churn%25%27' +
+        '&order_by=name%20DESC&max_results=200'
+    );
+    const second = await api.modelsIfChanged({ maxResults: 200 }, first.etag);
+    expect(second.page).toBeNull();
+  });
+
+  it('escapes a model name in GET models/<name>', async () => {
+    const { api, calls } = fakeServer(() => new Response('{"name": "churn model"}'));
+    expect((await api.model('churn model')).name).toBe('churn model');
+    expect(calls[0].url).toBe('http://127.0.0.1:8888/base/nbtrack/api/models/churn%20model');
+  });
+
+  it('reports an unknown model as a 404 ApiError with the server message', async () => {
+    const { api } = fakeServer(
+      () =>
+        new Response(
+          JSON.stringify({ error: 'ModelNotFoundError', message: "no registered model 'x'" }),
+          { status: 404 }
+        )
+    );
+    const error = await api.model('x').catch(e => e);
+    expect(error).toBeInstanceOf(ApiError);
+    expect([error.status, error.type, error.message]).toEqual([
+      404,
+      'ModelNotFoundError',
+      "no registered model 'x'"
+    ]);
+  });
+});
+
 describe('requestHeaders', () => {
   it('adds the chosen store and keeps the caller headers', () => {
     const h = requestHeaders(' /data/team ', { 'If-None-Match': '"abc"' });

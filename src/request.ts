@@ -68,6 +68,59 @@ export interface IRunQuery {
   pageToken?: string | null;
 }
 
+/** A registered model, as `GET models` and `GET models/<name>` answer it. */
+export interface IRegisteredModel {
+  name: string;
+  description: string | null;
+  creation_time: number;
+  last_updated_time: number;
+  latest_version: number | null;
+  aliases: Record<string, number>;
+  tags: Record<string, string>;
+  versions?: IModelVersion[];
+}
+
+/** The run a model version came from (null when the run is deleted). */
+export interface IVersionRun {
+  run_id: string;
+  name: string;
+  experiment: string;
+  status: string;
+  color: string;
+}
+
+/** One version of a registered model (`GET models/<name>/versions`). */
+export interface IModelVersion {
+  name: string;
+  version: number;
+  run_id: string;
+  run: IVersionRun | null;
+  model_name: string;
+  source: string;
+  model_uri: string;
+  flavor: string | null;
+  format: string | null;
+  size: number | null;
+  sha256: string | null;
+  description: string | null;
+  creation_time: number;
+  last_updated_time: number;
+  aliases: string[];
+  tags: Record<string, string>;
+}
+
+export interface IModelPage {
+  models: IRegisteredModel[];
+  next_page_token: string | null;
+}
+
+export interface IModelQuery {
+  filter?: string;
+  orderBy?: string[];
+  maxResults?: number;
+  pageToken?: string | null;
+}
+
 /** A refused request: the API's error type, its message and (for filters) the position. */
 export class ApiError extends Error {
   constructor(
@@ -108,6 +161,11 @@ export function runsQuery(query: IRunQuery): string {
     add('page_token', query.pageToken);
   }
   return parts.length ? `?${parts.join('&')}` : '';
+}
+
+/** Build the query string of `GET models`. */
+export function modelsQuery(query: IModelQuery): string {
+  return runsQuery({ ...query, experiments: [] });
 }
 
 /** Path of a run's sub-resource with each segment of a key or artifact path escaped. */
@@ -237,5 +295,28 @@ export class NbtrackApi {
       method: 'POST',
       body: '{}'
     });
+  }
+
+  /** `GET models` with `If-None-Match`: `page` is null when nothing changed. */
+  async modelsIfChanged(
+    query: IModelQuery,
+    etag: string | null
+  ): Promise<{ page: IModelPage | null; etag: string | null }> {
+    const headers: Record<string, string> = {};
+    if (etag) {
+      headers['If-None-Match'] = etag;
+    }
+    const response = await this.send('models' + modelsQuery(query), { headers });
+    if (response.status === 304) {
+      return { page: null, etag };
+    }
+    return {
+      page: (await response.json()) as IModelPage,
+      etag: response.headers.get('ETag')
+    };
+  }
+
+  async model(name: string): Promise<IRegisteredModel> {
+    return this.json<IRegisteredModel>(`models/${encodeURIComponent(name)}`);
   }
 }

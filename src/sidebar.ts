@@ -1,6 +1,7 @@
 /**
- * The "Runs" sidebar: experiments, a filter box, a sort order and a virtualized list of
- * runs that stays live by polling `GET runs` with its ETag.
+ * The nbtrack sidebar: experiments, a filter box, a sort order and a virtualized list of
+ * runs that stays live by polling `GET runs` with its ETag; below them the collapsible
+ * "Models" section (modelsSection.ts).
  */
 import { CommandRegistry } from '@lumino/commands';
 import { Widget } from '@lumino/widgets';
@@ -8,6 +9,7 @@ import { Widget } from '@lumino/widgets';
 import { isSystemTag, mergePolled, relativeTime, SORT_ORDERS, visibleRange } from './logic';
 import { Poller } from './poller';
 import { ApiError, IExperiment, IRunPage, IRunRecord, NbtrackApi } from './request';
+import { ModelsSection } from './modelsSection';
 import { colorDot, h, statusChip } from './dom';
 
 export const ROW_HEIGHT = 44;
@@ -32,6 +34,7 @@ export class RunsSidebar extends Widget {
     this.addClass('nbtl-sidebar');
     this.title.caption = 'nbtrack runs';
     this.pageSize = options.pageSize;
+    this.modelsSection = new ModelsSection(options.api, options.commands, options.refreshInterval);
     this.build();
     this.poller = new Poller<IPolled>({
       interval: options.refreshInterval,
@@ -53,6 +56,7 @@ export class RunsSidebar extends Widget {
 
   set refreshInterval(ms: number) {
     this.poller.interval = ms;
+    this.modelsSection.refreshInterval = ms;
   }
 
   set pageSizeSetting(n: number) {
@@ -64,34 +68,40 @@ export class RunsSidebar extends Widget {
     this.selected.clear();
     this.queryChanged();
     void this.loadExperiments();
+    void this.modelsSection.refresh();
   }
 
   /** Ask the server now (after a write), then keep polling. */
   async refresh(): Promise<void> {
     await this.poller.refresh();
     await this.loadExperiments();
+    await this.modelsSection.refresh();
   }
 
   // Poll only while the sidebar is shown: a collapsed sidebar costs the server nothing.
   protected onAfterAttach(): void {
     if (this.isVisible) {
       this.poller.start();
+      this.modelsSection.start();
       void this.loadExperiments();
     }
   }
 
   protected onBeforeDetach(): void {
     this.poller.stop();
+    this.modelsSection.stop();
   }
 
   protected onAfterShow(): void {
     this.poller.start();
+    this.modelsSection.start();
     void this.loadExperiments();
     this.renderRows(true);
   }
 
   protected onAfterHide(): void {
     this.poller.stop();
+    this.modelsSection.stop();
   }
 
   protected onResize(): void {
@@ -100,6 +110,7 @@ export class RunsSidebar extends Widget {
 
   dispose(): void {
     this.poller.stop();
+    this.modelsSection.dispose();
     super.dispose();
   }
 
@@ -155,7 +166,15 @@ export class RunsSidebar extends Widget {
     });
     foot.append(this.countLabel, this.compareButton);
 
-    this.node.append(head, selects, this.filterInput, this.errorBox, this.list, foot);
+    this.node.append(
+      head,
+      selects,
+      this.filterInput,
+      this.errorBox,
+      this.list,
+      foot,
+      this.modelsSection.node
+    );
   }
 
   // ---- data -------------------------------------------------------------------------
@@ -401,6 +420,9 @@ export class RunsSidebar extends Widget {
     this.current = runId;
     void this.options.commands.execute('nbtrack:open-run', { runId });
   }
+
+  /** The "Models" section below the runs. */
+  readonly modelsSection: ModelsSection;
 
   /** The run last clicked (commands without a run id use it). */
   current: string | null = null;

@@ -1,4 +1,4 @@
-"""Thin authenticated handlers of the REST API: parse the request, call tracking, answer JSON.
+"""Thin authenticated handlers of the REST API: parse, call tracking or models, answer JSON.
 
 Every handler is a Jupyter ``APIHandler`` behind Jupyter's own login (token or cookie) and,
 for writes with a cookie, its XSRF check. Work on the store runs in the extension's thread
@@ -20,6 +20,7 @@ from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
 from nbtrack.errors import ArtifactError, InvalidValueError, NbtrackError
+from nbtrack.models import pages as model_pages
 from nbtrack.server import _errors
 from nbtrack.tracking import downsample, edits, pages, query, validation
 
@@ -314,7 +315,43 @@ class SqlHandler(NbtrackHandler):
         )
 
 
+class ModelsHandler(NbtrackHandler):
+    """``GET models?filter=&order_by=&max_results=&page_token=``: registered models."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        page = await self.call(
+            model_pages.search_model_page,
+            self.get_query_argument("filter", ""),
+            self.get_query_arguments("order_by") or None,
+            self.int_argument("max_results", model_pages.DEFAULT_PAGE_SIZE),
+            self.get_query_argument("page_token", None) or None,
+        )
+        self.reply({"models": page.models, "next_page_token": page.next_page_token})
+
+
+class ModelHandler(NbtrackHandler):
+    """``GET models/<name>``: one registered model with its versions."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, name: str) -> None:
+        self.reply(await self.call(model_pages.get_model_record, name))
+
+
+class ModelVersionsHandler(NbtrackHandler):
+    """``GET models/<name>/versions``: the versions of one registered model, newest first."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, name: str) -> None:
+        versions = await self.call(model_pages.list_version_records, name)
+        self.reply({"name": name, "versions": versions})
+
+
 _RUN = r"runs/(?P<run_id>[^/]+)"
+_MODEL = r"models/(?P<name>[^/]+)"
 ROUTES: list[tuple[str, type[NbtrackHandler]]] = [
     ("stores", StoresHandler),
     ("experiments", ExperimentsHandler),
@@ -325,4 +362,7 @@ ROUTES: list[tuple[str, type[NbtrackHandler]]] = [
     (_RUN + "/artifacts", ArtifactsHandler),
     (_RUN + r"/artifacts/(?P<path>.+)", ArtifactHandler),
     ("sql", SqlHandler),
+    ("models", ModelsHandler),
+    (_MODEL, ModelHandler),
+    (_MODEL + "/versions", ModelVersionsHandler),
 ]

@@ -120,6 +120,25 @@ def _decode(token: str, fingerprint: str) -> int:
     return offset
 
 
+def query_fingerprint(scope: Any, filter: str, order_by: Any) -> str:
+    """A short digest of a search's inputs: a page token is valid only for the same ones."""
+    return _fingerprint(scope, filter, order_by)
+
+
+def page_token(offset: int, fingerprint: str) -> str:
+    """An opaque token for the page that starts at ``offset`` of the search ``fingerprint``."""
+    return _encode(offset, fingerprint)
+
+
+def page_offset(token: str, fingerprint: str) -> int:
+    """The offset a :func:`page_token` holds.
+
+    Raises:
+        InvalidValueError: the token was not made by the search ``fingerprint``.
+    """
+    return _decode(token, fingerprint)
+
+
 def search_run_page(
     experiment: str | Sequence[str] | None = "*",
     filter: str = "",

@@ -238,6 +238,11 @@ def test_long_lists_are_virtualized_and_the_palette_inserts_code(tmp_path: Path)
             page.goto(f"{url}/lab?token={token}&reset&nbtrack-runs")
             count = page.locator(".nbtl-sidebar .nbtl-count")
             expect(count).to_have_text("500+ runs", timeout=90_000)  # the first page
+            # No model is registered in this store: the Models section says how to add one.
+            expect(page.locator(".nbtl-models .nbtl-models-empty")).to_contain_text(
+                "No registered models yet", timeout=30_000
+            )
+            expect(page.locator(".nbtl-models .nbtl-model-row")).to_have_count(0)
             rows = page.locator(".nbtl-sidebar .nbtl-run-row")
             assert rows.count() < 60  # only the rows in view (plus a few) are in the DOM
             # Scrolling to the end loads the next pages, until the last run.
