@@ -37,6 +37,10 @@ class PartitionFiles:
     # visible name -> its place in arrival order (see ``arrival_position``)
     positions: dict[str, str] = field(default_factory=dict)
     losers: list[FileInfo] = field(default_factory=list)
+    # loser name -> since when no reader takes it: the mtime of the first accepted compacted
+    # file that overlaps it, or its own mtime if that file was there first (gc's grace
+    # runs from then: a reader that listed it while it was still accepted may be reading it)
+    lost_since: dict[str, float] = field(default_factory=dict)
     temporary: list[FileInfo] = field(default_factory=list)
     corrupt: list[tuple[FileInfo, str]] = field(default_factory=list)
     foreign: list[FileInfo] = field(default_factory=list)
@@ -275,6 +279,7 @@ class FileCatalog:
             hidden_by=old.hidden_by,
             positions=dict(old.positions),
             losers=[f for f in old.losers if f.name in by_name],
+            lost_since=old.lost_since,
             temporary=[
                 i for i in listing if i.name.startswith(".") and i.name.endswith(TMP_SUFFIX)
             ],
@@ -367,6 +372,17 @@ class FileCatalog:
             for name in self._replaced_by(self.fs.join(folder_rel, f.name)):
                 if name in part.replaced and f.mtime < part.replaced[name]:
                     part.replaced[name] = f.mtime
+        # A loser may have been accepted until the file that beat it appeared (a compactor
+        # that stalled past its lease publishes late): readers that listed it then may still
+        # be reading it, so its grace runs from when it lost, not from when it was written.
+        winners = [f for f in compacted if f.name not in loser_names and f.name not in dropped]
+        for name in loser_names:
+            mine = set(self._replaced_by(self.fs.join(folder_rel, name)))
+            beaten = [
+                w.mtime for w in winners
+                if mine & set(self._replaced_by(self.fs.join(folder_rel, w.name)))
+            ]
+            part.lost_since[name] = max(by_name[name].mtime, min(beaten, default=0.0))
         for name, info in by_name.items():
             if name in loser_names:
                 part.losers.append(info)

@@ -34,7 +34,7 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from nbtrack import config
@@ -53,8 +53,19 @@ _NAME = re.compile(r"^compact-(\d{12})\.json$")
 class CompactionLease:
     """This process's claim on the compaction lease of one store (see the module doc)."""
 
-    def __init__(self, fs: FileSystem, writer_id: str, *, expiry: float | None = None) -> None:
+    def __init__(
+        self,
+        fs: FileSystem,
+        writer_id: str,
+        *,
+        expiry: float | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.fs = fs
+        # Lease objects are aged by their mtime, which the store's clock sets: ``clock``
+        # should be the store's (``Leases.now``), or a host whose clock runs ahead takes
+        # over a live lease.
+        self.clock = clock
         self.writer_id = writer_id
         self.expiry = config.compact_lease() if expiry is None else expiry
         self.token = secrets.token_hex(8)
@@ -88,7 +99,7 @@ class CompactionLease:
         if not gens:
             return None
         top = max(gens)
-        if time.time() - gens[top] > self.expiry:
+        if self.clock() - gens[top] > self.expiry:
             return None
         try:
             return dict(json.loads(self.fs.read_bytes(self._path(top))))
@@ -100,7 +111,7 @@ class CompactionLease:
         gens = self._generations()
         if gens:
             top = max(gens)
-            if time.time() - gens[top] <= self.expiry:
+            if self.clock() - gens[top] <= self.expiry:
                 return False
             nxt = top + 1
         else:
@@ -160,7 +171,7 @@ def compaction_lock(store: ParquetStore, *, blocking: bool) -> Iterator[Hold]:
     (``blocking`` applies to local stores only: a remote holder may keep it for minutes).
     """
     if store.fs.is_remote:
-        lease = CompactionLease(store.fs, store.writer_id)
+        lease = CompactionLease(store.fs, store.writer_id, clock=store.leases.now)
         if not lease.acquire():
             yield Hold(False)
             return

@@ -52,6 +52,10 @@ from nbtrack.storage.read_model import ReadModel
 _log = logging.getLogger("nbtrack")
 
 
+#: How many times a read lists the store again when a file it listed was deleted meanwhile.
+VANISHED_RETRIES = 5
+
+
 class ParquetStore:
     """A store of Parquet segments at ``uri`` (a local path or an fsspec URL)."""
 
@@ -64,6 +68,7 @@ class ParquetStore:
         self.buffer = Buffer()
         self.catalog = FileCatalog(self.fs)
         self._views: ReadModel | None = None
+        self._installed: Snapshot | None = None  # the snapshot the views were last put on
         self._flush_lock = threading.Lock()
         self._seq = 0
         self._seq_lock = threading.Lock()
@@ -344,18 +349,26 @@ class ParquetStore:
         leases_before = self.leases.present()
         snap = self.catalog.snapshot(quick=True)
         v = self.views()
-        try:
-            v.install(snap)
-        except duckdb.Error:
-            # A segment passed the cheap check but DuckDB cannot read it (bad pages, a
-            # foreign schema): find such files one by one, skip them, and load the rest.
-            bad = v.probe_new_files(snap)
-            if not bad:
-                raise
-            for path, why in bad.items():
-                self.catalog.mark_path_bad(path, why)
-            snap = self.catalog.snapshot()
-            v.install(snap)
+        for attempt in range(VANISHED_RETRIES + 1):
+            try:
+                v.install(snap)
+                break
+            except duckdb.Error:
+                fresh = self.moved_on(snap)
+                if fresh is not None and attempt < VANISHED_RETRIES:
+                    snap = fresh  # a listed file was deleted meanwhile: read the store anew
+                    continue
+                # A segment passed the cheap check but DuckDB cannot read it (bad pages, a
+                # foreign schema): find such files one by one, skip them, and load the rest.
+                bad = v.probe_new_files(snap)
+                if not bad:
+                    raise
+                for path, why in bad.items():
+                    self.catalog.mark_path_bad(path, why)
+                snap = self.catalog.snapshot()
+                v.install(snap)
+                break
+        self._installed = snap
         self.catalog.warn_problems(snap)
         v.set_dead_writers(self._dead_writers(v.running_owners(), leases_before))
         return v
@@ -372,7 +385,7 @@ class ParquetStore:
         except duckdb.Error as exc:
             raise StoreError(f"reading the store failed: {exc}") from exc
         with model.lock:
-            yield _Reading(model)
+            yield _Reading(model, self)
 
     def _dead_writers(self, owners: list[str], before: set[str] | None = None) -> dict[str, float]:
         mine = self.writer_id if os.getpid() == self.pid else None
@@ -386,14 +399,36 @@ class ParquetStore:
         """
         try:
             v = self.refresh()
-            try:
-                return v.execute(sql, params)
-            except duckdb.Error as exc:
-                if not self.recover_from(exc):
-                    raise
-                return self.refresh().execute(sql, params)
+            for attempt in range(VANISHED_RETRIES + 1):
+                try:
+                    return v.execute(sql, params)
+                except duckdb.Error as exc:
+                    # Metric points are read when queried: a file may have gone since the
+                    # views were installed (deleted after the gc grace). Read anew.
+                    moved = attempt < VANISHED_RETRIES and self.moved_on(self._installed)
+                    if not moved and not self.recover_from(exc):
+                        raise
+                    v = self.refresh()
+            raise AssertionError("unreachable: the last attempt returns or raises")
         except duckdb.Error as exc:
             raise StoreError(f"reading the store failed: {exc}") from exc
+
+    def moved_on(self, snap: Snapshot | None) -> Snapshot | None:
+        """A fresh snapshot if a file ``snap`` takes is no longer taken (deleted), else None.
+
+        A reader that listed a file may find it gone when it reads it: gc deletes a replaced
+        or losing file once its grace period has passed, and a reader may take longer than
+        that. The fresh snapshot no longer takes it (the files that hold its rows instead
+        are in it), so reading again from there counts every row once.
+        """
+        if snap is None:
+            return None
+        fresh = self.catalog.snapshot()
+        before = {(p.folder, f.name) for parts in snap.partitions.values() for p in parts
+                  for f in p.visible}
+        after = {(p.folder, f.name) for parts in fresh.partitions.values() for p in parts
+                 for f in p.visible}
+        return fresh if before - after else None
 
     def recover_from(self, exc: BaseException) -> bool:
         """After a DuckDB read error, find files that are broken; True if any were."""
@@ -404,27 +439,54 @@ class ParquetStore:
 
 
 class _Reading:
-    """``Reading`` over a locked ReadModel (see ``nbtrack.storage.protocol``)."""
+    """``Reading`` over a locked ReadModel (see ``nbtrack.storage.protocol``).
 
-    def __init__(self, model: ReadModel) -> None:
+    Metric points are read when a query asks for them. If a file the snapshot takes was
+    deleted meanwhile (a read that outlived the gc grace), the model moves to a fresh
+    snapshot and the query runs again: each query still counts every row once, though
+    later queries of the block then see the newer snapshot.
+    """
+
+    def __init__(self, model: ReadModel, store: ParquetStore) -> None:
         self._model = model
+        self._store = store
+
+    def _again(self, attempt: int) -> bool:
+        """After a failed query: True when the store moved on and the model now follows."""
+        if attempt >= VANISHED_RETRIES:
+            return False
+        fresh = self._store.moved_on(self._store._installed)
+        if fresh is None:
+            return False
+        self._model.install(fresh)  # the model's lock is re-entrant: we hold it already
+        self._store._installed = fresh
+        return True
 
     @property
     def keys(self) -> dict[str, list[str]]:
         return self._model.keys
 
     def query(self, sql: str, params: list[Any] | None = None) -> pa.Table:
-        try:
-            return self._model.execute(sql, params)
-        except duckdb.Error as exc:
-            raise StoreError(f"reading the store failed: {exc}") from exc
+        for attempt in range(VANISHED_RETRIES + 1):
+            try:
+                return self._model.execute(sql, params)
+            except duckdb.Error as exc:
+                if not self._again(attempt):
+                    raise StoreError(f"reading the store failed: {exc}") from exc
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def wide(self, run_ids: pa.Array) -> pa.Table:
         return self._model.wide(run_ids)
 
     def sql(self, text: str) -> pa.Table:
         """Raises duckdb.Error as is: nt.sql turns it into a QueryError with its text."""
-        return self._model.sql_connection().sql(text).to_arrow_table()
+        for attempt in range(VANISHED_RETRIES + 1):
+            try:
+                return self._model.sql_connection().sql(text).to_arrow_table()
+            except duckdb.Error:
+                if not self._again(attempt):
+                    raise
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 _CLAIM_PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")

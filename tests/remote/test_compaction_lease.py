@@ -102,12 +102,6 @@ COMPACTOR = textwrap.dedent(
         pytest.param(
             "0.001",
             id="lease-always-expired",
-            # A known race, open in issue 15: with leases that always expire, compactors
-            # race freely and a reader can still open a losing compacted file just as its
-            # compactor removes it ("No files found", seen in a clean-clone CI run). Skipped
-            # so CI stays green; the lease-held case above runs.
-            marks=pytest.mark.skip(reason="known race on object storage (issue 15): a reader "
-                                   "may open a losing compacted file as it is removed"),
         ),
     ],
 )
