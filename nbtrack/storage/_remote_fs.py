@@ -166,8 +166,12 @@ class RemoteFileSystem:
 
     @property
     def exclusive_is_atomic(self) -> bool:
-        """True when ``create_exclusive`` is one conditional request (S3's If-None-Match)."""
-        return self.protocol in _CONDITIONAL_PUT
+        """True when of two ``create_exclusive`` calls on one path exactly one can win.
+
+        S3: one conditional request (If-None-Match). ``memory://``: the file system lives in
+        this process only, and ``create_exclusive`` checks and writes under a lock.
+        """
+        return self.protocol in _CONDITIONAL_PUT or self.protocol in _PROCESS_LOCAL
 
     def write_atomic(self, path: str, data: bytes, *, exclusive: bool = False) -> bool:
         # One PUT: object stores make an object visible whole or not at all.
@@ -183,7 +187,7 @@ class RemoteFileSystem:
         wins. Other file systems check first and then write, which is exclusive only within
         this process (``memory://`` is process-local anyway).
         """
-        if self.exclusive_is_atomic:
+        if self.protocol in _CONDITIONAL_PUT:
             try:
                 self.fs.pipe_file(path, data, mode="create")
             except FileExistsError:
@@ -208,7 +212,7 @@ class RemoteFileSystem:
             StoreError: ``src`` changed meanwhile.
         """
         part = config.upload_part()
-        mode = "xb" if self.exclusive_is_atomic else "wb"
+        mode = "xb" if self.protocol in _CONDITIONAL_PUT else "wb"
         h = hashlib.sha256()
         out = self.fs.open(dest, mode, block_size=part)
         try:
@@ -282,6 +286,8 @@ def _file_info(name: str, entry: dict[str, Any]) -> FileInfo:
 
 #: URL schemes whose fsspec file system creates objects conditionally (s3fs ``mode="create"``).
 _CONDITIONAL_PUT = frozenset({"s3", "s3a"})
+#: URL schemes whose file system only this process sees (exclusive under ``_create_lock``).
+_PROCESS_LOCAL = frozenset({"memory"})
 _create_lock = threading.Lock()
 
 #: What to install for a URL scheme whose fsspec implementation is missing.

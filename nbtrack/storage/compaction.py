@@ -29,7 +29,7 @@ import duckdb
 
 from nbtrack import config
 from nbtrack.storage import compactor, schema, segments, tiers
-from nbtrack.storage.compaction_lease import Hold, compaction_lock
+from nbtrack.storage.compaction_lease import Hold, compaction_lock, lease_unavailable
 from nbtrack.storage.gc import gc, stray_temporaries
 from nbtrack.storage.merging import Merger
 from nbtrack.storage.store import ParquetStore
@@ -156,7 +156,13 @@ def _compact_all(
     return stats
 
 
-def compact(store: ParquetStore, *, min_files: int = 2, blocking: bool = True) -> dict[str, Any]:
+def compact(
+    store: ParquetStore,
+    *,
+    min_files: int = 2,
+    blocking: bool = True,
+    single_compactor: bool = False,
+) -> dict[str, Any]:
     """Compact every partition of every table, tier by tier, with no size budget.
 
     A tier is merged once it holds ``min_files`` files (see ``nbtrack.storage.tiers``): a big
@@ -169,9 +175,14 @@ def compact(store: ParquetStore, *, min_files: int = 2, blocking: bool = True) -
         files left in place (DuckDB cannot read them), ``removed`` replaced files already
         deleted by the gc that follows (only those past ``NBTRACK_GC_GRACE``), and
         ``skipped`` when another compactor held the lock.
+
+    Raises:
+        StoreError: the store's file system has no conditional write for the lease
+            (``gs://``, ``az://`` ...) and ``single_compactor`` is not set (see
+            ``compaction_lease.lease_unavailable``).
     """
     store.flush()
-    with compaction_lock(store, blocking=blocking) as got:
+    with compaction_lock(store, blocking=blocking, single_compactor=single_compactor) as got:
         if not got:
             return {
                 "partitions": 0, "merges": 0, "merged_files": 0, "rows": 0, "bytes_read": 0,
@@ -228,6 +239,10 @@ def merge_due(store: ParquetStore) -> dict[str, Any] | None:
     return stats
 
 
+#: Stores whose automatic compaction was refused (warned about once per process).
+_refused: set[str] = set()
+
+
 def auto_compact(store: ParquetStore) -> dict[str, Any] | None:
     """Background hook: ``merge_due``, in a separate process for a local store.
 
@@ -237,6 +252,13 @@ def auto_compact(store: ParquetStore) -> dict[str, Any] | None:
     (whose file system object a child cannot rebuild) merges in this thread, within the same
     budget. Returns the counts, or None when nothing was due.
     """
+    why = lease_unavailable(store.fs)
+    if why is not None:
+        # A writer never compacts where compactors cannot take turns (no conditional write).
+        if store.fs.root not in _refused:
+            _refused.add(store.fs.root)
+            log.warning("nbtrack: no automatic compaction of %s: %s", store.fs.root, why)
+        return None
     if not _due(store, config.compact_files()):
         return None
     if store.fs.is_remote or not sys.executable:

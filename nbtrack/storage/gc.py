@@ -42,17 +42,23 @@ log = logging.getLogger("nbtrack")
 
 
 @contextlib.contextmanager
-def _deletion_right(store: ParquetStore, hold: Hold | None) -> Iterator[bool]:
+def _deletion_right(
+    store: ParquetStore, hold: Hold | None, single_compactor: bool
+) -> Iterator[bool]:
     """Whether gc may delete replaced and losing files now (see the module doc)."""
     if hold is not None or not store.fs.is_remote:
         yield True
         return
-    with compaction_lock(store, blocking=False) as got:
+    with compaction_lock(store, blocking=False, single_compactor=single_compactor) as got:
         yield bool(got)
 
 
 def gc(
-    store: ParquetStore, *, only_expired: bool = True, hold: Hold | None = None
+    store: ParquetStore,
+    *,
+    only_expired: bool = True,
+    hold: Hold | None = None,
+    single_compactor: bool = False,
 ) -> dict[str, int]:
     """Delete replaced files, losing compactions and stale temporary files after the grace.
 
@@ -66,6 +72,8 @@ def gc(
             for a store nobody reads now).
         hold: The compaction lock or lease the caller already holds (a compaction that
             collects after itself); without it gc takes the lease on object storage.
+        single_compactor: The caller vouches that no compactor runs meanwhile, on a file
+            system with no conditional write for the lease (``gs://``, ``az://`` ...).
 
     Returns:
         Files deleted: ``replaced``, ``temporary``, ``losers`` (of a compaction race);
@@ -73,10 +81,13 @@ def gc(
         files still there because their grace period has not passed yet; ``busy`` 1 when
         another compactor held the lease on object storage, so no replaced or losing file
         was deleted this time.
+
+    Raises:
+        StoreError: no conditional write for the lease and no ``single_compactor``.
     """
     grace = config.gc_grace()
     removed = {"replaced": 0, "temporary": 0, "losers": 0, "unreadable": 0, "kept": 0, "busy": 0}
-    with _deletion_right(store, hold) as may_delete:
+    with _deletion_right(store, hold, single_compactor) as may_delete:
         # Listing first, clock second: every mtime listed is then at most ``now``.
         snap = store.catalog.snapshot()
         now = store.leases.now() if store.fs.is_remote else time.time()
