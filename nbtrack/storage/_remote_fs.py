@@ -85,11 +85,24 @@ class RemoteFileSystem:
     def _strip(self, path: str) -> str:
         return path.split("://", 1)[1] if "://" in path else path
 
-    def list_files(self, path: str) -> list[FileInfo]:
+    def _ls(self, path: str) -> list[dict[str, Any]]:
+        """One folder's entries, fresh (no listing cache); [] when it has none.
+
+        On S3 this is one LIST request: s3fs's ``ls`` lists the parent folder too when the
+        folder is empty (to tell "empty" from "missing"), a second round trip on every
+        read of a store with no live writer (``_writers/`` is then empty).
+        """
+        if self.protocol in _CONDITIONAL_PUT and hasattr(self.fs, "_lsdir"):
+            from fsspec.asyn import sync
+
+            return list(sync(self.fs.loop, self.fs._lsdir, self._strip(path), refresh=True))
         try:
-            entries = self.fs.ls(path, detail=True, refresh=True)
+            return list(self.fs.ls(path, detail=True, refresh=True))
         except FileNotFoundError:
             return []
+
+    def list_files(self, path: str) -> list[FileInfo]:
+        entries = self._ls(path)
         out = [
             _file_info(e["name"].rsplit("/", 1)[-1], e) for e in entries if e.get("type") == "file"
         ]
@@ -115,10 +128,7 @@ class RemoteFileSystem:
         pre = self._prefetched
         if pre is not None and path.rstrip("/") in pre[0]:
             return list(pre[0][path.rstrip("/")])
-        try:
-            entries = self.fs.ls(path, detail=True, refresh=True)
-        except FileNotFoundError:
-            return []
+        entries = self._ls(path)
         return [e["name"].rstrip("/").rsplit("/", 1)[-1] for e in entries if e.get("type") == "directory"]
 
     @contextlib.contextmanager
@@ -232,7 +242,9 @@ class RemoteFileSystem:
             pass  # another writer stored the same content first
 
     def read_bytes(self, path: str) -> bytes:
-        return bytes(self.fs.cat_file(path))
+        # s3fs asks for the size first (a HEAD) to split big reads; ours are small files.
+        extra = {"max_concurrency": 1} if self.protocol in _CONDITIONAL_PUT else {}
+        return bytes(self.fs.cat_file(path, **extra))
 
     def open_read(self, path: str) -> BinaryIO:
         """A seekable binary file object for reading ``path`` (segments: from the cache)."""

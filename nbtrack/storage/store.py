@@ -87,11 +87,13 @@ class ParquetStore:
     def _check_format(self) -> None:
         path = self.fs.join("format.json")
         try:
-            if not self.fs.exists(path):
+            try:
+                # Read first: an existing store (the common case) costs one request.
+                info = json.loads(self.fs.read_bytes(path))
+            except FileNotFoundError:
                 body = json.dumps({"format_version": schema.FORMAT_VERSION, "layout": "nbtrack"})
                 self.fs.write_atomic(path, body.encode(), exclusive=True)
                 return
-            info = json.loads(self.fs.read_bytes(path))
         except (OSError, ValueError) as exc:
             raise StoreError(
                 f"cannot open the store at {self.uri!r}: {exc}; check the path and its "
@@ -353,8 +355,8 @@ class ParquetStore:
             try:
                 v.install(snap)
                 break
-            except duckdb.Error:
-                fresh = self.moved_on(snap)
+            except duckdb.Error as exc:
+                fresh = self.moved_on(snap) if _may_have_vanished(exc) else None
                 if fresh is not None and attempt < VANISHED_RETRIES:
                     snap = fresh  # a listed file was deleted meanwhile: read the store anew
                     continue
@@ -405,8 +407,10 @@ class ParquetStore:
                 except duckdb.Error as exc:
                     # Metric points are read when queried: a file may have gone since the
                     # views were installed (deleted after the gc grace). Read anew.
-                    moved = attempt < VANISHED_RETRIES and self.moved_on(self._installed)
-                    if not moved and not self.recover_from(exc):
+                    if attempt == VANISHED_RETRIES or (
+                        not (_may_have_vanished(exc) and self.moved_on(self._installed))
+                        and not self.recover_from(exc)
+                    ):
                         raise
                     v = self.refresh()
             raise AssertionError("unreachable: the last attempt returns or raises")
@@ -438,6 +442,17 @@ class ParquetStore:
         return self.catalog.mark_bad(self.catalog.snapshot()) > 0
 
 
+def _may_have_vanished(exc: BaseException) -> bool:
+    """Whether a DuckDB error may come from a file deleted after it was listed (an I/O
+    error: "No files found", a missing object), as opposed to a bad query or file."""
+    text = str(exc)
+    return any(
+        w in text
+        for w in ("IO Error", "No files found", "No such file", "FileNotFound", "NoSuchKey",
+                  "Not Found", "404")
+    )
+
+
 class _Reading:
     """``Reading`` over a locked ReadModel (see ``nbtrack.storage.protocol``).
 
@@ -451,9 +466,9 @@ class _Reading:
         self._model = model
         self._store = store
 
-    def _again(self, attempt: int) -> bool:
+    def _again(self, attempt: int, exc: duckdb.Error) -> bool:
         """After a failed query: True when the store moved on and the model now follows."""
-        if attempt >= VANISHED_RETRIES:
+        if attempt >= VANISHED_RETRIES or not _may_have_vanished(exc):
             return False
         fresh = self._store.moved_on(self._store._installed)
         if fresh is None:
@@ -471,7 +486,7 @@ class _Reading:
             try:
                 return self._model.execute(sql, params)
             except duckdb.Error as exc:
-                if not self._again(attempt):
+                if not self._again(attempt, exc):
                     raise StoreError(f"reading the store failed: {exc}") from exc
         raise AssertionError("unreachable: the last attempt returns or raises")
 
@@ -483,8 +498,8 @@ class _Reading:
         for attempt in range(VANISHED_RETRIES + 1):
             try:
                 return self._model.sql_connection().sql(text).to_arrow_table()
-            except duckdb.Error:
-                if not self._again(attempt):
+            except duckdb.Error as exc:
+                if not self._again(attempt, exc):
                     raise
         raise AssertionError("unreachable: the last attempt returns or raises")
 

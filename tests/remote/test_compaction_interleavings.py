@@ -25,6 +25,7 @@ import pytest
 
 import nbtrack as nt
 from nbtrack.storage import compaction, release_store, segments
+from nbtrack.storage._fs import open_fs
 from nbtrack.storage.compaction_lease import CompactionLease
 from nbtrack.storage.merging import Merger
 from nbtrack.storage.store import ParquetStore
@@ -219,9 +220,14 @@ ORDERS_NBTRACK = _orders({"A": 1, "B": 1, "gc": 1, "reader": 3})  # 120
 ORDERS_DOCS = _orders({"A": 1, "B": 1, "gc": 1, "reader": 2})  # 60
 
 
-def _scenario(base: str, order: tuple[str, ...], reader_kind: str, duck_fs: Any) -> dict[str, Any]:
-    uri = f"{base}/{uuid.uuid4().hex[:8]}"
-    folder, names = _store_with_four_points(uri)
+def _scenario(
+    template: tuple[str, str, list[str]], order: tuple[str, ...], reader_kind: str, duck_fs: Any
+) -> dict[str, Any]:
+    source, folder, names = template
+    uri = f"{source.rsplit('/', 1)[0]}/{uuid.uuid4().hex[:8]}"
+    # A copy of a store nbtrack wrote (files are immutable: a copy is the same store).
+    inner = open_fs(source).fs  # type: ignore[union-attr]
+    inner.copy(source + "/", uri + "/", recursive=True)
     # A: confirmed and stalled; its lease expired and was taken over (gone). B: the holder.
     a = _Compactor(uri, folder, names[:3], hold=None)
     b_store = ParquetStore(uri)
@@ -290,9 +296,12 @@ def test_every_order_of_racing_compactors_gc_and_a_reader_counts_each_point_once
     if remote_store.startswith("s3://"):
         orders = orders[::6]  # each scenario is a fresh store: a sample keeps CI time low
     duck_fs = _duck_fs(remote_store.split("://", 1)[0])
+    source = f"{remote_store}/template"
+    template = (source, *_store_with_four_points(source))
+    release_store(source)
     busy = reruns = 0
     for order in orders:
-        out = _scenario(remote_store, order, reader_kind, duck_fs)
+        out = _scenario(template, order, reader_kind, duck_fs)
         busy += out["gc_busy"]
         reruns += out["reruns"]
     # The orders include gc running while B holds the lease (it must then delete nothing)
