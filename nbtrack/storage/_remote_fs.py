@@ -174,6 +174,28 @@ class RemoteFileSystem:
         finally:
             self._prefetched = None
 
+    def prefetch(self, paths: list[str]) -> None:
+        """Copy the segment files ``paths`` into the local cache, concurrently.
+
+        A cold read needs every live file (footers first, then the rows): fetched one by one
+        that is one round trip each; here they overlap. Files not listed yet, or already
+        cached, cost nothing; a file that fails is left for the read that needs it.
+        """
+        cache = self.cache
+        todo = [(p, self.listed[p].size) for p in paths if p in self.listed]
+        if cache is None or len(todo) < 2:
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        def one(item: tuple[str, int]) -> None:
+            try:
+                cache.local_copy(self.fs, *item)
+            except OSError:
+                pass  # the read that needs the file reports it
+
+        with ThreadPoolExecutor(max_workers=min(len(todo), 16)) as pool:
+            list(pool.map(one, todo))
+
     @property
     def exclusive_is_atomic(self) -> bool:
         """True when of two ``create_exclusive`` calls on one path exactly one can win.

@@ -404,13 +404,46 @@ class FileCatalog:
         ``stat`` per folder. Maintenance (gc, compaction, doctor) lists everything.
         """
         with self._lock, self.fs.listing(tables):
+            folders = {table: self._partition_folders(table, quick) for table in tables}
+            if self.fs.is_remote:
+                self._prefetch([f"{t}/{d}" for t, ds in folders.items() for d in ds])
             parts: dict[str, list[PartitionFiles]] = {}
             for table in tables:
                 parts[table] = [
-                    self.resolve_partition(f"{table}/{d}", quick=quick)
-                    for d in self._partition_folders(table, quick)
+                    self.resolve_partition(f"{table}/{d}", quick=quick) for d in folders[table]
                 ]
             return Snapshot(parts)
+
+    def _prefetch(self, folders: list[str]) -> None:
+        """Fetch the files a resolution reads, all partitions together (object storage).
+
+        Resolving reads compacted files' footers, then the flushed segments they do not
+        replace; one by one that is a round trip per file on a cold read. Here the first
+        kind is fetched concurrently, then the second (into the segment cache; the listing
+        ``snapshot`` just took answers without a request).
+        """
+        listed = {rel: self.fs.list_files_known(self.fs.join(rel), {}) for rel in folders}
+        compacted = [
+            (self.fs.join(rel, i.name), i)
+            for rel, infos in listed.items()
+            for i in infos
+            if i.name.startswith(segments.COMPACTED_PREFIX) and segments.is_data_file(i.name)
+        ]
+        self.fs.prefetch([path for path, _ in compacted])
+        covered: set[str] = set()
+        for path, info in compacted:
+            if self._problem(path, info) is None:
+                folder = path.rsplit("/", 1)[0]
+                covered.update(f"{folder}/{n}" for n in self._replaced_by(path))
+        self.fs.prefetch(
+            [
+                path
+                for rel, infos in listed.items()
+                for i in infos
+                if i.name.startswith(segments.SEGMENT_PREFIX) and segments.is_data_file(i.name)
+                and (path := self.fs.join(rel, i.name)) not in covered
+            ]
+        )
 
     def _partition_folders(self, table: str, quick: bool) -> list[str]:
         folder = self.fs.join(table)

@@ -347,14 +347,34 @@ class ParquetStore:
         # Always go through flush(): it waits for a background flush in progress, whose
         # records are no longer in the buffer but not yet on disk either.
         self.flush()
-        # Leases first, files second: a run that ends between the two is never KILLED.
-        leases_before = self.leases.present()
-        snap = self.catalog.snapshot(quick=True)
         v = self.views()
+        snap = self._install(v, self.catalog.snapshot(quick=True))
+        # Files first, leases second. A writer ends a run by writing its FINISHED record,
+        # then deleting its lease; so a RUNNING run whose lease is missing either has a dead
+        # writer or ended after the files were listed. Only then are the files read again
+        # (after the lease was found missing): a run still RUNNING there is dead. A read of
+        # a store with no RUNNING run costs no lease request at all.
+        mine = self.writer_id if os.getpid() == self.pid else None
+        dead, missing = self.leases.dead_and_missing(v.running_owners(), mine)
+        if missing:
+            snap = self._install(v, self.catalog.snapshot())
+            dead, missing = self.leases.dead_and_missing(v.running_owners(), mine)
+            dead.update(missing)
+        self._installed = snap
+        self.catalog.warn_problems(snap)
+        v.set_dead_writers(dead)
+        return v
+
+    def _dead_writers(self, owners: list[str], before: set[str] | None = None) -> dict[str, float]:
+        mine = self.writer_id if os.getpid() == self.pid else None
+        return self.leases.dead_writers(owners, mine, before)
+
+    def _install(self, v: ReadModel, snap: Snapshot) -> Snapshot:
+        """Put the read model on ``snap`` (or a fresher one); returns the snapshot used."""
         for attempt in range(VANISHED_RETRIES + 1):
             try:
                 v.install(snap)
-                break
+                return snap
             except duckdb.Error as exc:
                 fresh = self.moved_on(snap) if _may_have_vanished(exc) else None
                 if fresh is not None and attempt < VANISHED_RETRIES:
@@ -369,11 +389,8 @@ class ParquetStore:
                     self.catalog.mark_path_bad(path, why)
                 snap = self.catalog.snapshot()
                 v.install(snap)
-                break
-        self._installed = snap
-        self.catalog.warn_problems(snap)
-        v.set_dead_writers(self._dead_writers(v.running_owners(), leases_before))
-        return v
+                return snap
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[Reading]:
@@ -388,10 +405,6 @@ class ParquetStore:
             raise StoreError(f"reading the store failed: {exc}") from exc
         with model.lock:
             yield _Reading(model, self)
-
-    def _dead_writers(self, owners: list[str], before: set[str] | None = None) -> dict[str, float]:
-        mine = self.writer_id if os.getpid() == self.pid else None
-        return self.leases.dead_writers(owners, mine, before)
 
     def query(self, sql: str, params: list[Any] | None = None) -> pa.Table:
         """Run ``sql`` over fresh views and return an Arrow table.
