@@ -151,7 +151,9 @@ class Leases:
         return self._cache[owner]
 
     def present(self) -> set[str]:
-        """Writer ids with a lease now (take it *before* the file snapshot; see below)."""
+        """Writer ids with a lease now (for ``dead_writers(before=...)``: take it *before*
+        the file snapshot). ``ParquetStore.refresh`` checks leases after the files instead
+        (``dead_and_missing``), which needs no listing when no run is RUNNING."""
         return {
             f.name[: -len(".json")]
             for f in self.fs.list_files(self.fs.join("_writers"))
