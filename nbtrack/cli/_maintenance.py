@@ -69,6 +69,11 @@ def gc_summary(removed: dict[str, Any], grace: float) -> str:
     )
     deleted = [f"{_files(int(removed[k]))} {text}" for k, text in labels if removed.get(k)]
     parts = ["deleted " + ", ".join(deleted)] if deleted else ["nothing to delete"]
+    if removed.get("busy"):
+        parts.append(
+            "a compactor holds the compaction lease, so replaced files were left alone; "
+            "run `nbtrack gc` again later"
+        )
     kept = int(removed.get("kept", 0))
     if kept:
         parts.append(
@@ -86,7 +91,9 @@ def gc_summary(removed: dict[str, Any], grace: float) -> str:
 
 def cmd_compact(args: argparse.Namespace, out: Output) -> int:
     """Merge small segments into large ones (safe while writers are active)."""
-    stats = _maintenance("compact")(store_uri=args.store_uri)
+    stats = _maintenance("compact")(
+        store_uri=args.store_uri, single_compactor=args.single_compactor
+    )
     if out.as_json:
         out.json(stats)
     else:
@@ -96,7 +103,9 @@ def cmd_compact(args: argparse.Namespace, out: Output) -> int:
 
 def cmd_gc(args: argparse.Namespace, out: Output) -> int:
     """Delete segments that compaction replaced once their grace period has passed."""
-    removed = _maintenance("gc")(store_uri=args.store_uri)
+    removed = _maintenance("gc")(
+        store_uri=args.store_uri, single_compactor=args.single_compactor
+    )
     if out.as_json:
         out.json(removed)
     else:
@@ -129,3 +138,11 @@ def add_commands(commands: Any, common: Any) -> None:
     ):
         p = commands.add_parser(name, parents=[common], help=text)
         p.set_defaults(func=func)
+        if name in ("compact", "gc"):
+            p.add_argument(
+                "--single-compactor",
+                action="store_true",
+                help="this is the only compactor of the store: needed on object storage "
+                "without conditional writes (gs://, az:// ...), where compactors on two "
+                "hosts cannot take turns",
+            )

@@ -127,6 +127,9 @@ class LocalFileSystem:
         """Local folders are listed one by one (cheap): nothing to prefetch."""
         yield
 
+    def prefetch(self, paths: list[str]) -> None:
+        """Local files need no fetching."""
+
     def write_atomic(self, path: str, data: bytes, *, exclusive: bool = False) -> bool:
         """Write ``data`` under a temporary name, then make it visible in one rename.
 

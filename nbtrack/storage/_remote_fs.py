@@ -85,11 +85,24 @@ class RemoteFileSystem:
     def _strip(self, path: str) -> str:
         return path.split("://", 1)[1] if "://" in path else path
 
-    def list_files(self, path: str) -> list[FileInfo]:
+    def _ls(self, path: str) -> list[dict[str, Any]]:
+        """One folder's entries, fresh (no listing cache); [] when it has none.
+
+        On S3 this is one LIST request: s3fs's ``ls`` lists the parent folder too when the
+        folder is empty (to tell "empty" from "missing"), a second round trip on every
+        read of a store with no live writer (``_writers/`` is then empty).
+        """
+        if self.protocol in _CONDITIONAL_PUT and hasattr(self.fs, "_lsdir"):
+            from fsspec.asyn import sync
+
+            return list(sync(self.fs.loop, self.fs._lsdir, self._strip(path), refresh=True))
         try:
-            entries = self.fs.ls(path, detail=True, refresh=True)
+            return list(self.fs.ls(path, detail=True, refresh=True))
         except FileNotFoundError:
             return []
+
+    def list_files(self, path: str) -> list[FileInfo]:
+        entries = self._ls(path)
         out = [
             _file_info(e["name"].rsplit("/", 1)[-1], e) for e in entries if e.get("type") == "file"
         ]
@@ -115,10 +128,7 @@ class RemoteFileSystem:
         pre = self._prefetched
         if pre is not None and path.rstrip("/") in pre[0]:
             return list(pre[0][path.rstrip("/")])
-        try:
-            entries = self.fs.ls(path, detail=True, refresh=True)
-        except FileNotFoundError:
-            return []
+        entries = self._ls(path)
         return [e["name"].rstrip("/").rsplit("/", 1)[-1] for e in entries if e.get("type") == "directory"]
 
     @contextlib.contextmanager
@@ -164,10 +174,36 @@ class RemoteFileSystem:
         finally:
             self._prefetched = None
 
+    def prefetch(self, paths: list[str]) -> None:
+        """Copy the segment files ``paths`` into the local cache, concurrently.
+
+        A cold read needs every live file (footers first, then the rows): fetched one by one
+        that is one round trip each; here they overlap. Files not listed yet, or already
+        cached, cost nothing; a file that fails is left for the read that needs it.
+        """
+        cache = self.cache
+        todo = [(p, self.listed[p].size) for p in paths if p in self.listed]
+        if cache is None or len(todo) < 2:
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        def one(item: tuple[str, int]) -> None:
+            try:
+                cache.local_copy(self.fs, *item)
+            except OSError:
+                pass  # the read that needs the file reports it
+
+        with ThreadPoolExecutor(max_workers=min(len(todo), 16)) as pool:
+            list(pool.map(one, todo))
+
     @property
     def exclusive_is_atomic(self) -> bool:
-        """True when ``create_exclusive`` is one conditional request (S3's If-None-Match)."""
-        return self.protocol in _CONDITIONAL_PUT
+        """True when of two ``create_exclusive`` calls on one path exactly one can win.
+
+        S3: one conditional request (If-None-Match). ``memory://``: the file system lives in
+        this process only, and ``create_exclusive`` checks and writes under a lock.
+        """
+        return self.protocol in _CONDITIONAL_PUT or self.protocol in _PROCESS_LOCAL
 
     def write_atomic(self, path: str, data: bytes, *, exclusive: bool = False) -> bool:
         # One PUT: object stores make an object visible whole or not at all.
@@ -183,7 +219,7 @@ class RemoteFileSystem:
         wins. Other file systems check first and then write, which is exclusive only within
         this process (``memory://`` is process-local anyway).
         """
-        if self.exclusive_is_atomic:
+        if self.protocol in _CONDITIONAL_PUT:
             try:
                 self.fs.pipe_file(path, data, mode="create")
             except FileExistsError:
@@ -208,7 +244,7 @@ class RemoteFileSystem:
             StoreError: ``src`` changed meanwhile.
         """
         part = config.upload_part()
-        mode = "xb" if self.exclusive_is_atomic else "wb"
+        mode = "xb" if self.protocol in _CONDITIONAL_PUT else "wb"
         h = hashlib.sha256()
         out = self.fs.open(dest, mode, block_size=part)
         try:
@@ -228,7 +264,9 @@ class RemoteFileSystem:
             pass  # another writer stored the same content first
 
     def read_bytes(self, path: str) -> bytes:
-        return bytes(self.fs.cat_file(path))
+        # s3fs asks for the size first (a HEAD) to split big reads; ours are small files.
+        extra = {"max_concurrency": 1} if self.protocol in _CONDITIONAL_PUT else {}
+        return bytes(self.fs.cat_file(path, **extra))
 
     def open_read(self, path: str) -> BinaryIO:
         """A seekable binary file object for reading ``path`` (segments: from the cache)."""
@@ -282,6 +320,8 @@ def _file_info(name: str, entry: dict[str, Any]) -> FileInfo:
 
 #: URL schemes whose fsspec file system creates objects conditionally (s3fs ``mode="create"``).
 _CONDITIONAL_PUT = frozenset({"s3", "s3a"})
+#: URL schemes whose file system only this process sees (exclusive under ``_create_lock``).
+_PROCESS_LOCAL = frozenset({"memory"})
 _create_lock = threading.Lock()
 
 #: What to install for a URL scheme whose fsspec implementation is missing.

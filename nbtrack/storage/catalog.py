@@ -37,6 +37,10 @@ class PartitionFiles:
     # visible name -> its place in arrival order (see ``arrival_position``)
     positions: dict[str, str] = field(default_factory=dict)
     losers: list[FileInfo] = field(default_factory=list)
+    # loser name -> since when no reader takes it: the mtime of the first accepted compacted
+    # file that overlaps it, or its own mtime if that file was there first (gc's grace
+    # runs from then: a reader that listed it while it was still accepted may be reading it)
+    lost_since: dict[str, float] = field(default_factory=dict)
     temporary: list[FileInfo] = field(default_factory=list)
     corrupt: list[tuple[FileInfo, str]] = field(default_factory=list)
     foreign: list[FileInfo] = field(default_factory=list)
@@ -275,6 +279,7 @@ class FileCatalog:
             hidden_by=old.hidden_by,
             positions=dict(old.positions),
             losers=[f for f in old.losers if f.name in by_name],
+            lost_since=old.lost_since,
             temporary=[
                 i for i in listing if i.name.startswith(".") and i.name.endswith(TMP_SUFFIX)
             ],
@@ -367,6 +372,17 @@ class FileCatalog:
             for name in self._replaced_by(self.fs.join(folder_rel, f.name)):
                 if name in part.replaced and f.mtime < part.replaced[name]:
                     part.replaced[name] = f.mtime
+        # A loser may have been accepted until the file that beat it appeared (a compactor
+        # that stalled past its lease publishes late): readers that listed it then may still
+        # be reading it, so its grace runs from when it lost, not from when it was written.
+        winners = [f for f in compacted if f.name not in loser_names and f.name not in dropped]
+        for name in loser_names:
+            mine = set(self._replaced_by(self.fs.join(folder_rel, name)))
+            beaten = [
+                w.mtime for w in winners
+                if mine & set(self._replaced_by(self.fs.join(folder_rel, w.name)))
+            ]
+            part.lost_since[name] = max(by_name[name].mtime, min(beaten, default=0.0))
         for name, info in by_name.items():
             if name in loser_names:
                 part.losers.append(info)
@@ -388,13 +404,46 @@ class FileCatalog:
         ``stat`` per folder. Maintenance (gc, compaction, doctor) lists everything.
         """
         with self._lock, self.fs.listing(tables):
+            folders = {table: self._partition_folders(table, quick) for table in tables}
+            if self.fs.is_remote:
+                self._prefetch([f"{t}/{d}" for t, ds in folders.items() for d in ds])
             parts: dict[str, list[PartitionFiles]] = {}
             for table in tables:
                 parts[table] = [
-                    self.resolve_partition(f"{table}/{d}", quick=quick)
-                    for d in self._partition_folders(table, quick)
+                    self.resolve_partition(f"{table}/{d}", quick=quick) for d in folders[table]
                 ]
             return Snapshot(parts)
+
+    def _prefetch(self, folders: list[str]) -> None:
+        """Fetch the files a resolution reads, all partitions together (object storage).
+
+        Resolving reads compacted files' footers, then the flushed segments they do not
+        replace; one by one that is a round trip per file on a cold read. Here the first
+        kind is fetched concurrently, then the second (into the segment cache; the listing
+        ``snapshot`` just took answers without a request).
+        """
+        listed = {rel: self.fs.list_files_known(self.fs.join(rel), {}) for rel in folders}
+        compacted = [
+            (self.fs.join(rel, i.name), i)
+            for rel, infos in listed.items()
+            for i in infos
+            if i.name.startswith(segments.COMPACTED_PREFIX) and segments.is_data_file(i.name)
+        ]
+        self.fs.prefetch([path for path, _ in compacted])
+        covered: set[str] = set()
+        for path, info in compacted:
+            if self._problem(path, info) is None:
+                folder = path.rsplit("/", 1)[0]
+                covered.update(f"{folder}/{n}" for n in self._replaced_by(path))
+        self.fs.prefetch(
+            [
+                path
+                for rel, infos in listed.items()
+                for i in infos
+                if i.name.startswith(segments.SEGMENT_PREFIX) and segments.is_data_file(i.name)
+                and (path := self.fs.join(rel, i.name)) not in covered
+            ]
+        )
 
     def _partition_folders(self, table: str, quick: bool) -> list[str]:
         folder = self.fs.join(table)

@@ -26,14 +26,12 @@ from collections.abc import Callable
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 
 from nbtrack import config
 from nbtrack.storage import compactor, schema, segments, tiers
-from nbtrack.storage.catalog import PartitionFiles
-from nbtrack.storage.compaction_lease import Hold, compaction_lock
+from nbtrack.storage.compaction_lease import Hold, compaction_lock, lease_unavailable
+from nbtrack.storage.gc import gc, stray_temporaries
 from nbtrack.storage.merging import Merger
-from nbtrack.storage.reader import error_line
 from nbtrack.storage.store import ParquetStore
 from nbtrack.storage.tiers import TARGET_BYTES
 
@@ -158,7 +156,13 @@ def _compact_all(
     return stats
 
 
-def compact(store: ParquetStore, *, min_files: int = 2, blocking: bool = True) -> dict[str, Any]:
+def compact(
+    store: ParquetStore,
+    *,
+    min_files: int = 2,
+    blocking: bool = True,
+    single_compactor: bool = False,
+) -> dict[str, Any]:
     """Compact every partition of every table, tier by tier, with no size budget.
 
     A tier is merged once it holds ``min_files`` files (see ``nbtrack.storage.tiers``): a big
@@ -171,9 +175,14 @@ def compact(store: ParquetStore, *, min_files: int = 2, blocking: bool = True) -
         files left in place (DuckDB cannot read them), ``removed`` replaced files already
         deleted by the gc that follows (only those past ``NBTRACK_GC_GRACE``), and
         ``skipped`` when another compactor held the lock.
+
+    Raises:
+        StoreError: the store's file system has no conditional write for the lease
+            (``gs://``, ``az://`` ...) and ``single_compactor`` is not set (see
+            ``compaction_lease.lease_unavailable``).
     """
     store.flush()
-    with compaction_lock(store, blocking=blocking) as got:
+    with compaction_lock(store, blocking=blocking, single_compactor=single_compactor) as got:
         if not got:
             return {
                 "partitions": 0, "merges": 0, "merged_files": 0, "rows": 0, "bytes_read": 0,
@@ -186,8 +195,10 @@ def compact(store: ParquetStore, *, min_files: int = 2, blocking: bool = True) -
             if d.startswith(schema.PARTITION_KEY + "=")
         ]
         stats = _compact_all(store, folders, min_files=min_files, budget=None, hold=got)
+        # Under the lock or lease: on object storage no other compactor may publish while
+        # gc deletes what the files it sees replace (see ``nbtrack.storage.gc``).
+        stats["removed"] = gc(store, only_expired=True, hold=got)["replaced"]
     stats["skipped"] = False
-    stats["removed"] = gc(store, only_expired=True)["replaced"]
     return stats
 
 
@@ -224,8 +235,12 @@ def merge_due(store: ParquetStore) -> dict[str, Any] | None:
         stats = _compact_all(
             store, busy, min_files=threshold, budget=tiers.AUTO_BUDGET_BYTES, hold=got
         )
-    gc(store, only_expired=True)
+        gc(store, only_expired=True, hold=got)
     return stats
+
+
+#: Stores whose automatic compaction was refused (warned about once per process).
+_refused: set[str] = set()
 
 
 def auto_compact(store: ParquetStore) -> dict[str, Any] | None:
@@ -237,117 +252,18 @@ def auto_compact(store: ParquetStore) -> dict[str, Any] | None:
     (whose file system object a child cannot rebuild) merges in this thread, within the same
     budget. Returns the counts, or None when nothing was due.
     """
+    why = lease_unavailable(store.fs)
+    if why is not None:
+        # A writer never compacts where compactors cannot take turns (no conditional write).
+        if store.fs.root not in _refused:
+            _refused.add(store.fs.root)
+            log.warning("nbtrack: no automatic compaction of %s: %s", store.fs.root, why)
+        return None
     if not _due(store, config.compact_files()):
         return None
     if store.fs.is_remote or not sys.executable:
         return merge_due(store)
     return compactor.run_in_child(store.fs.root, store.background.stopping)
-
-
-def gc(store: ParquetStore, *, only_expired: bool = True) -> dict[str, int]:
-    """Delete replaced files, losing compactions and stale temporary files after the grace.
-
-    A replaced file is deleted only once DuckDB has read in full the compacted file that
-    replaces it; when it cannot, that compacted file is marked unreadable (queries fall
-    back to the files it replaces, which stay) and counted under ``unreadable``.
-
-    Returns:
-        Files deleted: ``replaced``, ``temporary``, ``losers`` (of a compaction race);
-        ``unreadable`` compacted files whose inputs were kept; ``kept`` replaced files still
-        on disk because their grace period has not passed yet.
-    """
-    grace = config.gc_grace()
-    now = time.time()
-    removed = {"replaced": 0, "temporary": 0, "losers": 0, "unreadable": 0, "kept": 0}
-    snap = store.catalog.snapshot()
-    with Merger(store.fs) as reader:
-        for table, parts in snap.partitions.items():
-            for part in parts:
-                _gc_partition(store, reader, table, part, only_expired, now, grace, removed)
-    for folder, info in _stray_temporaries(store):
-        if now - info.mtime > max(grace, 60.0):
-            store.fs.delete(store.fs.join(folder, info.name) if folder else store.fs.join(info.name))
-            removed["temporary"] += 1
-    return removed
-
-
-# (path, size) -> None when DuckDB read the whole file, else why not (files never change).
-_checked: dict[tuple[str, int], str | None] = {}
-
-
-def _duckdb_problem(reader: Merger, path: str, table: str) -> str | None:
-    """None when DuckDB reads every row of ``path``, streamed (checked once per file)."""
-    folder, name = path.rsplit("/", 1) if "/" in path else ("", path)
-    size = next((f.size for f in reader.fs.list_files(folder) if f.name == name), -1)
-    if (path, size) not in _checked:
-        try:
-            reader.checksum([path], table)
-            _checked[(path, size)] = None
-        except (duckdb.Error, pa.ArrowException) as exc:
-            _checked[(path, size)] = error_line(exc)
-    return _checked[(path, size)]
-
-
-def _gc_partition(
-    store: ParquetStore,
-    reader: Merger,
-    table: str,
-    part: PartitionFiles,
-    only_expired: bool,
-    now: float,
-    grace: float,
-    removed: dict[str, int],
-) -> None:
-    listing = {f.name: f for f in store.fs.list_files(store.fs.join(part.folder))}
-    readable: dict[str, bool] = {}
-    for name, since in part.replaced.items():
-        if name not in listing:
-            continue  # deleted by an earlier gc; the compacted file still names it
-        if only_expired and now - since <= grace:
-            removed["kept"] += 1
-            continue
-        keeper = part.hidden_by.get(name)
-        if keeper is None:
-            continue
-        if keeper not in readable:
-            path = store.fs.join(part.folder, keeper)
-            problem = _duckdb_problem(reader, path, table)
-            readable[keeper] = problem is None
-            if problem is not None:
-                store.catalog.mark_path_bad(path, f"DuckDB cannot read it: {problem}")
-                removed["unreadable"] += 1
-                log.warning(
-                    "nbtrack: gc kept the files %s replaces: DuckDB cannot read it (%s)",
-                    path, problem,
-                )
-        if readable[keeper]:
-            store.fs.delete(store.fs.join(part.folder, name))
-            removed["replaced"] += 1
-    for f in part.losers:
-        if not only_expired or now - f.mtime > grace:
-            store.fs.delete(store.fs.join(part.folder, f.name))
-            removed["losers"] += 1
-    for f in part.temporary:
-        # A temp file younger than the grace may be a write in progress.
-        if now - f.mtime > max(grace, 60.0):
-            store.fs.delete(store.fs.join(part.folder, f.name))
-            removed["temporary"] += 1
-
-
-def _stray_temporaries(store: ParquetStore) -> list[tuple[str, Any]]:
-    """Temporary files outside table partitions: the store root, _writers/, blob folders."""
-    from nbtrack.storage._fs import TMP_SUFFIX
-
-    folders = ["", "_writers"]
-    blobs = "artifacts/blobs"
-    folders += [f"{blobs}/{d}" for d in store.fs.list_dirs(store.fs.join(blobs))]
-    out = []
-    for folder in folders:
-        path = store.fs.join(folder) if folder else store.fs.root
-        for info in store.fs.list_files(path):
-            if info.name.startswith(".") and info.name.endswith(TMP_SUFFIX):
-                out.append((folder, info))
-    return out
 
 
 def doctor(store: ParquetStore) -> list[dict[str, str]]:
@@ -409,7 +325,7 @@ def doctor(store: ParquetStore) -> list[dict[str, str]]:
                         "action": "run `nbtrack gc`",
                     }
                 )
-    for folder, info in _stray_temporaries(store):
+    for folder, info in stray_temporaries(store):
         if now - info.mtime > 60:
             problems.append(
                 {

@@ -20,8 +20,14 @@ exists under its name (``PUT`` with ``If-None-Match: *``), which is all a lease 
 What remains: a holder that stalls *between* its confirmation and its upload for longer
 than the expiry can publish after a successor did. Readers still count every row once
 (the newest compacted file wins and an overlapping older one is ignored, docs/format.md);
-only the loser's work is wasted. Hosts' clocks are compared with the object store's
-(``LastModified``) only to decide expiry, so the expiry must exceed the clock skew.
+only the loser's work is wasted, and gc (which deletes only while it holds the lease)
+cannot have deleted what the winner needs. Lease objects are aged on the store's clock
+(``Leases.now``: this host's offset to the object store's ``LastModified``), and a merge is
+named when it is planned, so the newer name is the later lease holder's as long as hosts'
+clocks differ by less than the expiry.
+
+Only file systems with a conditional create can hold a lease (``lease_unavailable``); on
+the others compaction and gc run only when the caller vouches that it is the only one.
 """
 
 from __future__ import annotations
@@ -34,10 +40,11 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from nbtrack import config
+from nbtrack.errors import StoreError
 from nbtrack.storage import liveness
 from nbtrack.storage._fs import FileSystem
 
@@ -53,8 +60,19 @@ _NAME = re.compile(r"^compact-(\d{12})\.json$")
 class CompactionLease:
     """This process's claim on the compaction lease of one store (see the module doc)."""
 
-    def __init__(self, fs: FileSystem, writer_id: str, *, expiry: float | None = None) -> None:
+    def __init__(
+        self,
+        fs: FileSystem,
+        writer_id: str,
+        *,
+        expiry: float | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.fs = fs
+        # Lease objects are aged by their mtime, which the store's clock sets: ``clock``
+        # should be the store's (``Leases.now``), or a host whose clock runs ahead takes
+        # over a live lease.
+        self.clock = clock
         self.writer_id = writer_id
         self.expiry = config.compact_lease() if expiry is None else expiry
         self.token = secrets.token_hex(8)
@@ -88,7 +106,7 @@ class CompactionLease:
         if not gens:
             return None
         top = max(gens)
-        if time.time() - gens[top] > self.expiry:
+        if self.clock() - gens[top] > self.expiry:
             return None
         try:
             return dict(json.loads(self.fs.read_bytes(self._path(top))))
@@ -100,7 +118,7 @@ class CompactionLease:
         gens = self._generations()
         if gens:
             top = max(gens)
-            if time.time() - gens[top] <= self.expiry:
+            if self.clock() - gens[top] <= self.expiry:
                 return False
             nxt = top + 1
         else:
@@ -152,15 +170,51 @@ class Hold:
         return None
 
 
+def lease_unavailable(fs: FileSystem) -> str | None:
+    """Why compactors cannot take turns on ``fs`` (None when they can).
+
+    The lease needs an exclusive create that is one conditional request, so that of two
+    hosts exactly one wins: S3's ``If-None-Match: *`` (``s3://``, S3-compatible servers).
+    ``memory://`` is private to this process, whose threads take turns under a lock; local
+    paths and ``file://`` use ``flock``. On any other fsspec file system (``gs://``,
+    ``az://``, ``abfs://`` ...) nbtrack has no conditional write, so two compactors, or a
+    compactor and gc, on two hosts could both think they hold the lease.
+    """
+    if not fs.is_remote or fs.exclusive_is_atomic:
+        return None
+    protocol = fs.root.split("://", 1)[0]
+    return (
+        f"compaction on {protocol}:// stores needs --single-compactor: nbtrack has no "
+        f"conditional write on {protocol}://, so compactors on two hosts could both take the "
+        "compaction lease; run `nbtrack compact --single-compactor` (and `nbtrack gc "
+        "--single-compactor`) from one place only, e.g. one scheduled job, or use an s3:// "
+        "store"
+    )
+
+
 @contextlib.contextmanager
-def compaction_lock(store: ParquetStore, *, blocking: bool) -> Iterator[Hold]:
+def compaction_lock(
+    store: ParquetStore, *, blocking: bool, single_compactor: bool = False
+) -> Iterator[Hold]:
     """Exclusive lock between compactors; yields a false ``Hold`` if another holds it.
 
     Local stores use ``flock``; object storage the compaction lease, never waited for
     (``blocking`` applies to local stores only: a remote holder may keep it for minutes).
+    ``single_compactor``: the caller vouches that no other compactor or gc runs on the
+    store, for file systems without a conditional write (``lease_unavailable``).
+
+    Raises:
+        StoreError: the store's file system has no conditional write and the caller did
+            not vouch (``single_compactor``).
     """
+    why = lease_unavailable(store.fs)
+    if why is not None:
+        if not single_compactor:
+            raise StoreError(why)
+        yield Hold(True)  # no lease to confirm: the caller is the only compactor
+        return
     if store.fs.is_remote:
-        lease = CompactionLease(store.fs, store.writer_id)
+        lease = CompactionLease(store.fs, store.writer_id, clock=store.leases.now)
         if not lease.acquire():
             yield Hold(False)
             return

@@ -151,7 +151,9 @@ class Leases:
         return self._cache[owner]
 
     def present(self) -> set[str]:
-        """Writer ids with a lease now (take it *before* the file snapshot; see below)."""
+        """Writer ids with a lease now (for ``dead_writers(before=...)``: take it *before*
+        the file snapshot). ``ParquetStore.refresh`` checks leases after the files instead
+        (``dead_and_missing``), which needs no listing when no run is RUNNING."""
         return {
             f.name[: -len(".json")]
             for f in self.fs.list_files(self.fs.join("_writers"))
@@ -171,7 +173,21 @@ class Leases:
         FINISHED record). A lease missing before the snapshot, or a lease still there
         whose process is gone, is a dead writer.
         """
+        dead, missing = self.dead_and_missing(owners, mine)
+        for owner in missing:
+            if before is not None and owner in before:
+                continue  # ended between the snapshot and now: decided by the next read
+            dead[owner] = missing[owner]
+        return dead
+
+    def dead_and_missing(
+        self, owners: list[str], mine: str | None
+    ) -> tuple[dict[str, float], dict[str, float]]:
+        """Owners whose lease says their process is dead, and owners with no lease at all
+        (dead, or their run ended since it was read as RUNNING: the caller tells the two
+        apart by reading the files again), each with when it was last seen (or now)."""
         dead: dict[str, float] = {}
+        missing: dict[str, float] = {}
         now = self.now() if owners else time.time()
         for owner in owners:
             if owner == mine:
@@ -180,13 +196,11 @@ class Leases:
             mtime = self.fs.mtime(path)
             lease = self.read(owner) if mtime is not None else None
             if lease is None:
-                if before is not None and owner in before:
-                    continue  # ended between the snapshot and now: decided by the next read
-                dead[owner] = mtime or now
+                missing[owner] = mtime or now
                 continue
             if _same_pid_space(lease):
                 if not _pid_alive(int(lease["pid"]), lease.get("pid_start")):
                     dead[owner] = mtime or now
             elif mtime is None or now - mtime > config.dead_after():
                 dead[owner] = mtime or now
-        return dead
+        return dead, missing

@@ -52,6 +52,10 @@ from nbtrack.storage.read_model import ReadModel
 _log = logging.getLogger("nbtrack")
 
 
+#: How many times a read lists the store again when a file it listed was deleted meanwhile.
+VANISHED_RETRIES = 5
+
+
 class ParquetStore:
     """A store of Parquet segments at ``uri`` (a local path or an fsspec URL)."""
 
@@ -64,6 +68,7 @@ class ParquetStore:
         self.buffer = Buffer()
         self.catalog = FileCatalog(self.fs)
         self._views: ReadModel | None = None
+        self._installed: Snapshot | None = None  # the snapshot the views were last put on
         self._flush_lock = threading.Lock()
         self._seq = 0
         self._seq_lock = threading.Lock()
@@ -82,11 +87,13 @@ class ParquetStore:
     def _check_format(self) -> None:
         path = self.fs.join("format.json")
         try:
-            if not self.fs.exists(path):
+            try:
+                # Read first: an existing store (the common case) costs one request.
+                info = json.loads(self.fs.read_bytes(path))
+            except FileNotFoundError:
                 body = json.dumps({"format_version": schema.FORMAT_VERSION, "layout": "nbtrack"})
                 self.fs.write_atomic(path, body.encode(), exclusive=True)
                 return
-            info = json.loads(self.fs.read_bytes(path))
         except (OSError, ValueError) as exc:
             raise StoreError(
                 f"cannot open the store at {self.uri!r}: {exc}; check the path and its "
@@ -340,25 +347,50 @@ class ParquetStore:
         # Always go through flush(): it waits for a background flush in progress, whose
         # records are no longer in the buffer but not yet on disk either.
         self.flush()
-        # Leases first, files second: a run that ends between the two is never KILLED.
-        leases_before = self.leases.present()
-        snap = self.catalog.snapshot(quick=True)
         v = self.views()
-        try:
-            v.install(snap)
-        except duckdb.Error:
-            # A segment passed the cheap check but DuckDB cannot read it (bad pages, a
-            # foreign schema): find such files one by one, skip them, and load the rest.
-            bad = v.probe_new_files(snap)
-            if not bad:
-                raise
-            for path, why in bad.items():
-                self.catalog.mark_path_bad(path, why)
-            snap = self.catalog.snapshot()
-            v.install(snap)
+        snap = self._install(v, self.catalog.snapshot(quick=True))
+        # Files first, leases second. A writer ends a run by writing its FINISHED record,
+        # then deleting its lease; so a RUNNING run whose lease is missing either has a dead
+        # writer or ended after the files were listed. Only then are the files read again
+        # (after the lease was found missing): a run still RUNNING there is dead. A read of
+        # a store with no RUNNING run costs no lease request at all.
+        mine = self.writer_id if os.getpid() == self.pid else None
+        dead, missing = self.leases.dead_and_missing(v.running_owners(), mine)
+        if missing:
+            snap = self._install(v, self.catalog.snapshot())
+            dead, missing = self.leases.dead_and_missing(v.running_owners(), mine)
+            dead.update(missing)
+        self._installed = snap
         self.catalog.warn_problems(snap)
-        v.set_dead_writers(self._dead_writers(v.running_owners(), leases_before))
+        v.set_dead_writers(dead)
         return v
+
+    def _dead_writers(self, owners: list[str], before: set[str] | None = None) -> dict[str, float]:
+        mine = self.writer_id if os.getpid() == self.pid else None
+        return self.leases.dead_writers(owners, mine, before)
+
+    def _install(self, v: ReadModel, snap: Snapshot) -> Snapshot:
+        """Put the read model on ``snap`` (or a fresher one); returns the snapshot used."""
+        for attempt in range(VANISHED_RETRIES + 1):
+            try:
+                v.install(snap)
+                return snap
+            except duckdb.Error as exc:
+                fresh = self.moved_on(snap) if _may_have_vanished(exc) else None
+                if fresh is not None and attempt < VANISHED_RETRIES:
+                    snap = fresh  # a listed file was deleted meanwhile: read the store anew
+                    continue
+                # A segment passed the cheap check but DuckDB cannot read it (bad pages, a
+                # foreign schema): find such files one by one, skip them, and load the rest.
+                bad = v.probe_new_files(snap)
+                if not bad:
+                    raise
+                for path, why in bad.items():
+                    self.catalog.mark_path_bad(path, why)
+                snap = self.catalog.snapshot()
+                v.install(snap)
+                return snap
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[Reading]:
@@ -372,11 +404,7 @@ class ParquetStore:
         except duckdb.Error as exc:
             raise StoreError(f"reading the store failed: {exc}") from exc
         with model.lock:
-            yield _Reading(model)
-
-    def _dead_writers(self, owners: list[str], before: set[str] | None = None) -> dict[str, float]:
-        mine = self.writer_id if os.getpid() == self.pid else None
-        return self.leases.dead_writers(owners, mine, before)
+            yield _Reading(model, self)
 
     def query(self, sql: str, params: list[Any] | None = None) -> pa.Table:
         """Run ``sql`` over fresh views and return an Arrow table.
@@ -386,14 +414,38 @@ class ParquetStore:
         """
         try:
             v = self.refresh()
-            try:
-                return v.execute(sql, params)
-            except duckdb.Error as exc:
-                if not self.recover_from(exc):
-                    raise
-                return self.refresh().execute(sql, params)
+            for attempt in range(VANISHED_RETRIES + 1):
+                try:
+                    return v.execute(sql, params)
+                except duckdb.Error as exc:
+                    # Metric points are read when queried: a file may have gone since the
+                    # views were installed (deleted after the gc grace). Read anew.
+                    if attempt == VANISHED_RETRIES or (
+                        not (_may_have_vanished(exc) and self.moved_on(self._installed))
+                        and not self.recover_from(exc)
+                    ):
+                        raise
+                    v = self.refresh()
+            raise AssertionError("unreachable: the last attempt returns or raises")
         except duckdb.Error as exc:
             raise StoreError(f"reading the store failed: {exc}") from exc
+
+    def moved_on(self, snap: Snapshot | None) -> Snapshot | None:
+        """A fresh snapshot if a file ``snap`` takes is no longer taken (deleted), else None.
+
+        A reader that listed a file may find it gone when it reads it: gc deletes a replaced
+        or losing file once its grace period has passed, and a reader may take longer than
+        that. The fresh snapshot no longer takes it (the files that hold its rows instead
+        are in it), so reading again from there counts every row once.
+        """
+        if snap is None:
+            return None
+        fresh = self.catalog.snapshot()
+        before = {(p.folder, f.name) for parts in snap.partitions.values() for p in parts
+                  for f in p.visible}
+        after = {(p.folder, f.name) for parts in fresh.partitions.values() for p in parts
+                 for f in p.visible}
+        return fresh if before - after else None
 
     def recover_from(self, exc: BaseException) -> bool:
         """After a DuckDB read error, find files that are broken; True if any were."""
@@ -403,28 +455,66 @@ class ParquetStore:
         return self.catalog.mark_bad(self.catalog.snapshot()) > 0
 
 
-class _Reading:
-    """``Reading`` over a locked ReadModel (see ``nbtrack.storage.protocol``)."""
+def _may_have_vanished(exc: BaseException) -> bool:
+    """Whether a DuckDB error may come from a file deleted after it was listed (an I/O
+    error: "No files found", a missing object), as opposed to a bad query or file."""
+    text = str(exc)
+    return any(
+        w in text
+        for w in ("IO Error", "No files found", "No such file", "FileNotFound", "NoSuchKey",
+                  "Not Found", "404")
+    )
 
-    def __init__(self, model: ReadModel) -> None:
+
+class _Reading:
+    """``Reading`` over a locked ReadModel (see ``nbtrack.storage.protocol``).
+
+    Metric points are read when a query asks for them. If a file the snapshot takes was
+    deleted meanwhile (a read that outlived the gc grace), the model moves to a fresh
+    snapshot and the query runs again: each query still counts every row once, though
+    later queries of the block then see the newer snapshot.
+    """
+
+    def __init__(self, model: ReadModel, store: ParquetStore) -> None:
         self._model = model
+        self._store = store
+
+    def _again(self, attempt: int, exc: duckdb.Error) -> bool:
+        """After a failed query: True when the store moved on and the model now follows."""
+        if attempt >= VANISHED_RETRIES or not _may_have_vanished(exc):
+            return False
+        fresh = self._store.moved_on(self._store._installed)
+        if fresh is None:
+            return False
+        self._model.install(fresh)  # the model's lock is re-entrant: we hold it already
+        self._store._installed = fresh
+        return True
 
     @property
     def keys(self) -> dict[str, list[str]]:
         return self._model.keys
 
     def query(self, sql: str, params: list[Any] | None = None) -> pa.Table:
-        try:
-            return self._model.execute(sql, params)
-        except duckdb.Error as exc:
-            raise StoreError(f"reading the store failed: {exc}") from exc
+        for attempt in range(VANISHED_RETRIES + 1):
+            try:
+                return self._model.execute(sql, params)
+            except duckdb.Error as exc:
+                if not self._again(attempt, exc):
+                    raise StoreError(f"reading the store failed: {exc}") from exc
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def wide(self, run_ids: pa.Array) -> pa.Table:
         return self._model.wide(run_ids)
 
     def sql(self, text: str) -> pa.Table:
         """Raises duckdb.Error as is: nt.sql turns it into a QueryError with its text."""
-        return self._model.sql_connection().sql(text).to_arrow_table()
+        for attempt in range(VANISHED_RETRIES + 1):
+            try:
+                return self._model.sql_connection().sql(text).to_arrow_table()
+            except duckdb.Error as exc:
+                if not self._again(attempt, exc):
+                    raise
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 _CLAIM_PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")

@@ -102,12 +102,6 @@ COMPACTOR = textwrap.dedent(
         pytest.param(
             "0.001",
             id="lease-always-expired",
-            # A known race, open in issue 15: with leases that always expire, compactors
-            # race freely and a reader can still open a losing compacted file just as its
-            # compactor removes it ("No files found", seen in a clean-clone CI run). Skipped
-            # so CI stays green; the lease-held case above runs.
-            marks=pytest.mark.skip(reason="known race on object storage (issue 15): a reader "
-                                   "may open a losing compacted file as it is removed"),
         ),
     ],
 )
@@ -164,3 +158,128 @@ def test_racing_compactor_processes_never_change_a_count(
     snap = store.catalog.snapshot()
     losers = sum(len(p.losers) for parts in snap.partitions.values() for p in parts)
     print(f"merges={merges} race losers={losers} checks={checks}")
+
+
+def test_of_compactors_racing_for_the_lease_exactly_one_wins(remote_store: str) -> None:
+    """S3 (conditional PUT) and memory:// (private to this process): one winner per round."""
+    import threading
+
+    fs = open_fs(remote_store)
+    fs.ensure_root()
+    for _round in range(5):
+        leases = [CompactionLease(fs, f"w{i}", expiry=600) for i in range(6)]
+        start = threading.Barrier(len(leases))
+        won: list[CompactionLease] = []
+
+        def race(
+            lease: CompactionLease, start: threading.Barrier, won: list[CompactionLease]
+        ) -> None:
+            start.wait(timeout=60)
+            if lease.acquire():
+                won.append(lease)
+
+        threads = [threading.Thread(target=race, args=(le, start, won)) for le in leases]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        assert len(won) == 1, [le.writer_id for le in won]
+        assert won[0].confirm()
+        won[0].release()
+
+
+class _NoConditionalWrite:
+    """Registers ``nocond://``: a real in-memory fsspec file system of its own, standing
+    for a backend where nbtrack has no conditional write (gs://, az:// ...)."""
+
+    protocol = "nocond"
+
+    @classmethod
+    def register(cls) -> None:
+        import fsspec
+        from fsspec.implementations.memory import MemoryFileSystem
+
+        class NoCondFileSystem(MemoryFileSystem):  # type: ignore[misc]
+            protocol = "nocond"
+            store: dict = {}  # noqa: RUF012 - fsspec's own convention for memory stores
+            pseudo_dirs = [""]  # noqa: RUF012
+
+            @classmethod
+            def _strip_protocol(cls, path: str) -> str:
+                path = str(path).removeprefix("nocond://").strip("/")
+                return "/" + path if path else ""
+
+        fsspec.register_implementation("nocond", NoCondFileSystem, clobber=True)
+
+
+@pytest.fixture
+def nocond_store(monkeypatch: pytest.MonkeyPatch) -> object:
+    import uuid
+
+    from remote.conftest import _release
+
+    _NoConditionalWrite.register()
+    uri = f"nocond://nbtrack-{uuid.uuid4().hex[:12]}"
+    monkeypatch.setenv("NBTRACK_STORE", uri)
+    yield uri
+    _release(uri)
+
+
+def _three_flushes(uri: str) -> object:
+    store = nt.set_store(uri)
+    with nt.start_run():
+        for step in range(3):
+            nt.log_metric("m", float(step), step=step)
+            store.flush()
+    return store
+
+
+def test_without_a_conditional_write_compaction_needs_single_compactor(
+    nocond_store: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from nbtrack.errors import StoreError
+
+    store = _three_flushes(nocond_store)
+    before = store.catalog.snapshot().key()
+    with pytest.raises(StoreError, match="--single-compactor"):
+        compaction.compact(store)
+    with pytest.raises(StoreError, match="no conditional write on nocond://"):
+        compaction.gc(store)
+    # Writers never compact such a store in the background (one warning, no exception).
+    with caplog.at_level(logging.WARNING, logger="nbtrack"):
+        assert compaction.auto_compact(store) is None
+        assert compaction.auto_compact(store) is None
+    assert sum("no automatic compaction" in r.getMessage() for r in caplog.records) == 1
+    assert store.catalog.snapshot().key() == before  # nothing was merged or deleted
+    stats = compaction.compact(store, single_compactor=True)
+    assert stats["merges"] >= 1 and stats["skipped"] is False
+    assert compaction.gc(store, single_compactor=True)["busy"] == 0
+    assert nt.sql("SELECT count(*) AS n FROM metrics")["n"][0] == 3
+
+
+def test_cli_compact_on_a_store_without_conditional_write(
+    nocond_store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from nbtrack.cli import main
+
+    _three_flushes(nocond_store)
+    capsys.readouterr()
+    assert main(["--store", nocond_store, "compact"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--single-compactor" in err[0], err
+    assert main(["--store", nocond_store, "compact", "--single-compactor"]) == 0
+    assert capsys.readouterr().out.strip()  # the summary of what was merged
+    assert main(["--store", nocond_store, "gc", "--single-compactor"]) == 0
+
+
+def test_memory_and_s3_have_an_exclusive_lease_and_compact_without_the_flag(
+    remote_store: str,
+) -> None:
+    from nbtrack.storage.compaction_lease import lease_unavailable
+
+    store = _three_flushes(remote_store)
+    assert lease_unavailable(store.fs) is None
+    assert compaction.compact(store)["merges"] >= 1
+    assert nt.sql("SELECT count(*) AS n FROM metrics")["n"][0] == 3
