@@ -106,26 +106,27 @@ def _fetch_files(
 ) -> dict[str, bytes] | None:
     """The version's model files by path relative to the model's root; None if the server
     cannot list them."""
-    uri = src.call(
-        "GET", "model-versions/get-download-uri", {"name": name, "version": str(version)}
-    ).get("artifact_uri", "")
+    query = {"name": name, "version": str(version)}
+    uri = src.call("GET", "model-versions/get-download-uri", query).get("artifact_uri", "")
+    route, base = "model-versions/get-artifact", ""
     lister: Lister | None = None
     if model_id is not None:
         lister = functools.partial(_logged_model_entries, src, model_id)
+    elif run_id is not None and source.startswith("runs:/"):
+        # MLflow 2: the model is a folder of the run's artifacts; the server resolves
+        # ``runs:/`` itself only through the run, so read it as run artifacts.
+        base = source[len("runs:/") :].partition("/")[2].strip("/")
+        lister = functools.partial(_run_entries, src, run_id, base)
+        route, query = "get-artifact", {"run_id": run_id}
     elif uri.startswith("mlflow-artifacts:"):
         lister = functools.partial(_proxied_entries, src, _proxied_path(uri))
-    elif run_id is not None and source.startswith("runs:/"):
-        lister = functools.partial(
-            _run_entries, src, run_id, source[len("runs:/") :].partition("/")[2].strip("/")
-        )
     if lister is None:
         folder = local_path(uri)
         return model_files(folder) if folder is not None and folder.is_dir() else None
     files = {}
     for path in _walk(lister):
-        files[path] = src.download(
-            "model-versions/get-artifact", {"name": name, "version": str(version), "path": path}
-        )
+        where = posixpath.join(base, path) if route == "get-artifact" and base else path
+        files[path] = src.download(route, {**query, "path": where})
     return files or None
 
 

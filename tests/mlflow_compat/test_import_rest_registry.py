@@ -27,6 +27,8 @@ pytest.importorskip("sklearn")
 
 pytestmark = pytest.mark.slow
 
+# Given, so MLflow does not infer them (a subprocess per model: slow on a loaded machine).
+PIP = {"pip_requirements": ["scikit-learn", "skops", "cloudpickle"]}
 X = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 3.0], [3.0, 1.0]])
 
 
@@ -108,7 +110,7 @@ def _populate(url: str, root: Path) -> dict:
                 real.log_param("i", i)
                 real.log_metric("loss", 1.0 / i, step=0)
                 real.sklearn.log_model(
-                    lr, name="model", serialization_format=fmt, registered_model_name="lr"
+                    lr, name="model", serialization_format=fmt, registered_model_name="lr", **PIP
                 )
                 if i == 1:
                     tree = DecisionTreeRegressor(max_depth=2, random_state=0).fit(X, X[:, 1])
@@ -117,6 +119,7 @@ def _populate(url: str, root: Path) -> dict:
                         name="tree-model",
                         serialization_format="cloudpickle",
                         registered_model_name="tree",
+                        **PIP,
                     )
                     fitted["tree"] = tree
             fitted[f"lr/{i}"] = lr
@@ -128,6 +131,21 @@ def _populate(url: str, root: Path) -> dict:
         client.set_model_version_tag("lr", "1", "validated", "no")
         client.update_model_version("lr", "2", description="refit on more data")
         client.set_registered_model_alias("tree", "baseline", "1")
+        # MLflow 2's way: a model folder among the run's artifacts, registered by a runs:/
+        # source (version 1) and by its resolved mlflow-artifacts:/ location (version 2).
+        legacy = LinearRegression().fit(X, 3 * X[:, 0])
+        real.sklearn.save_model(
+            legacy, str(root / "legacy"), serialization_format="cloudpickle", **PIP
+        )
+        fitted["old"] = legacy
+        rid = run_ids[1]
+        for folder in ("legacy", "legacy-b"):
+            client.log_artifacts(rid, str(root / "legacy"), folder)
+        client.create_registered_model("old")
+        client.create_model_version("old", f"runs:/{rid}/legacy", run_id=rid)
+        location = client.get_run(rid).info.artifact_uri
+        assert location.startswith("mlflow-artifacts:")
+        client.create_model_version("old", f"{location}/legacy-b", run_id=rid)
     finally:
         real.set_tracking_uri("")
         real.set_registry_uri("")
@@ -147,7 +165,7 @@ def test_cli_imports_the_registry_of_a_live_server(server, store_path):
     url, made = server
     done = _cli("import", url, store=store_path)
     assert done.returncode == 0, done.stderr
-    assert "imported 2 registered models and 3 model versions (0 versions skipped" in done.stdout
+    assert "imported 3 registered models and 5 model versions (0 versions skipped" in done.stdout
     assert "importing models [" in done.stderr  # the progress bar of the registry
     nt.set_store(str(store_path))
 
@@ -167,11 +185,18 @@ def test_cli_imports_the_registry_of_a_live_server(server, store_path):
     tree = models.get_registered_model("tree")
     assert (tree.aliases, tree.latest_version) == ({"baseline": 1}, 1)
     assert models.get_model_version("tree", 1).run_id == made["run_ids"][0]
+    old = [models.get_model_version("old", n) for n in (1, 2)]
+    assert [(v.run_id, v.model_name) for v in old] == [
+        (made["run_ids"][1], "legacy"),
+        (made["run_ids"][1], "legacy-b"),
+    ]
 
     for uri, key in [
         ("models:/lr@champion", "lr/2"),
         ("models:/lr/1", "lr/1"),
         ("models:/tree@baseline", "tree"),
+        ("models:/old/1", "old"),
+        ("models:/old/2", "old"),
     ]:
         np.testing.assert_allclose(nt.load_model(uri).predict(X), made["fitted"][key].predict(X))
     assert models.model_info("models:/lr/1").format == "skops"
@@ -210,11 +235,13 @@ def test_an_interrupted_import_resumes_with_only_what_is_missing(server, store):
     assert [v.version for v in models.search_model_versions("name = 'lr'")] == [1]
 
     resumed = import_mlflow(url, store=store)
-    assert (resumed.runs, resumed.registered_models, resumed.model_versions) == (0, 1, 2)
+    assert (resumed.runs, resumed.registered_models, resumed.model_versions) == (0, 2, 4)
     # lr existed; its version 2 and the tree model are what was missing
     assert sorted((v.name, v.version) for v in models.search_model_versions()) == [
         ("lr", 1),
         ("lr", 2),
+        ("old", 1),
+        ("old", 2),
         ("tree", 1),
     ]
     assert models.get_registered_model("lr").aliases == {"champion": 2}
