@@ -290,7 +290,8 @@ def _add_interop_commands(commands: Any, common: argparse.ArgumentParser) -> Non
     p = commands.add_parser(
         "import",
         parents=[common],
-        help="import runs from an MLflow file store, SQLite database or tracking server",
+        help="import runs and the model registry from an MLflow file store, SQLite database "
+        "or tracking server",
     )
     p.add_argument(
         "source", metavar="SOURCE", help="mlruns folder, sqlite:///mlflow.db or http://host:port"

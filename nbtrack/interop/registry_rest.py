@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import posixpath
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from nbtrack.interop._files import SourceError, local_path
 from nbtrack.interop.registry_sources import (
@@ -26,6 +26,12 @@ from nbtrack.interop.registry_sources import (
 
 if TYPE_CHECKING:
     from nbtrack.interop.sources import RestSource
+
+T = TypeVar("T")
+
+#: Items asked for per page of ``registered-models/search`` and ``model-versions/search``
+#: (MLflow's largest page of registered models is 1,000).
+PAGE_SIZE = 1000
 
 #: A lister: folder (relative to the model's root, "" for the root) -> (path relative to the
 #: model's root, is a folder) of its entries.
@@ -38,7 +44,7 @@ def rest_registry(src: RestSource) -> list[SourceRegisteredModel]:
         found = [
             m["name"]
             for m in src.pages(
-                "GET", "registered-models/search", {"max_results": 1000}, "registered_models"
+                "GET", "registered-models/search", {"max_results": PAGE_SIZE}, "registered_models"
             )
         ]
     except SourceError as exc:
@@ -55,7 +61,7 @@ def rest_registry(src: RestSource) -> list[SourceRegisteredModel]:
             _tags(rm),
             {a["alias"]: int(a["version"]) for a in rm.get("aliases", [])},
         )
-        body = {"filter": f"name = {_quoted(name)}", "max_results": 1000}
+        body = {"filter": f"name = {quoted(name)}", "max_results": PAGE_SIZE}
         for v in src.pages("GET", "model-versions/search", body, "model_versions"):
             if v.get("name") == name and v.get("current_stage") != "Deleted_Internal":
                 model.versions.append(_version(src, name, v))
@@ -72,7 +78,8 @@ def _version(src: RestSource, name: str, v: dict[str, Any]) -> SourceModelVersio
         model_id = source[len("models:/") :].split("/")[0]
     if model_id is not None:
         # MLflow 3: the version is a logged model, kept apart from the run's artifacts.
-        info = src.call("GET", f"logged-models/{model_id}", {})["model"]["info"]
+        info = _found(lambda: src.call("GET", f"logged-models/{model_id}", {})) or {}
+        info = info.get("model", {}).get("info", {})
         model_name = info.get("name") or "model"
         run_id = run_id or info.get("source_run_id") or None
     elif source.startswith("runs:/"):
@@ -82,7 +89,8 @@ def _version(src: RestSource, name: str, v: dict[str, Any]) -> SourceModelVersio
     else:
         model_name = "model"
     number = int(v["version"])
-    fetch = functools.partial(_fetch_files, src, name, number, model_id, run_id, source)
+    files = functools.partial(_fetch_files, src, name, number, model_id, run_id, source)
+    fetch = functools.partial(_found, files)
     return SourceModelVersion(
         number,
         run_id,
@@ -119,7 +127,7 @@ def _fetch_files(
         lister = functools.partial(_run_entries, src, run_id, base)
         route, query = "get-artifact", {"run_id": run_id}
     elif uri.startswith("mlflow-artifacts:"):
-        lister = functools.partial(_proxied_entries, src, _proxied_path(uri))
+        lister = functools.partial(_proxied_entries, src, proxied_path(uri))
     if lister is None:
         folder = local_path(uri)
         return model_files(folder) if folder is not None and folder.is_dir() else None
@@ -128,6 +136,18 @@ def _fetch_files(
         where = posixpath.join(base, path) if route == "get-artifact" and base else path
         files[path] = src.download(route, {**query, "path": where})
     return files or None
+
+
+def _found(call: Callable[[], T]) -> T | None:
+    """``call()``, or None when the server answers 404: a version whose logged model or
+    files are gone is skipped (and counted), while any other failure stops the import (it
+    resumes where it stopped)."""
+    try:
+        return call()
+    except SourceError as exc:
+        if exc.status == 404:
+            return None
+        raise
 
 
 def _walk(lister: Lister) -> list[str]:
@@ -169,7 +189,7 @@ def _run_entries(src: RestSource, run_id: str, base: str, folder: str) -> list[t
     return out
 
 
-def _proxied_path(uri: str) -> str:
+def proxied_path(uri: str) -> str:
     """``mlflow-artifacts:/0/models/m-1/artifacts`` (or ``mlflow-artifacts://host/…``) ->
     ``0/models/m-1/artifacts``, the path the proxied artifact API takes."""
     rest = uri[len("mlflow-artifacts:") :]
@@ -178,7 +198,7 @@ def _proxied_path(uri: str) -> str:
     return rest.strip("/")
 
 
-def _quoted(name: str) -> str:
+def quoted(name: str) -> str:
     """A model name as a string literal of MLflow's search filter."""
     return f'"{name}"' if "'" in name else f"'{name}'"
 

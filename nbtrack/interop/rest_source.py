@@ -40,7 +40,8 @@ class RestSource(Source):
         self.call("GET", "experiments/search", {"max_results": 1})
 
     # ---- HTTP ---------------------------------------------------------------------------
-    def _open(self, req: urllib.request.Request, what: str) -> bytes:
+    def send(self, req: urllib.request.Request, what: str) -> bytes:
+        """Send ``req`` to the server and return the body of its answer."""
         try:
             with urllib.request.urlopen(req, timeout=TIMEOUT) as resp:
                 return resp.read()
@@ -72,7 +73,7 @@ class RestSource(Source):
         req = urllib.request.Request(
             url, data=data, method=method, headers={"Content-Type": "application/json"}
         )
-        raw = self._open(req, route.rsplit("mlflow/", 1)[-1])
+        raw = self.send(req, route.rsplit("mlflow/", 1)[-1])
         try:
             answer = json.loads(raw or b"{}")
         except ValueError:
@@ -86,7 +87,7 @@ class RestSource(Source):
     def download(self, route: str, query: dict[str, str]) -> bytes:
         """The bytes a file route of the server sends (``get-artifact`` ...)."""
         url = f"{self.url}/{route}?{urllib.parse.urlencode(query)}"
-        return self._open(urllib.request.Request(url), f"{route} {query.get('path', '')}")
+        return self.send(urllib.request.Request(url), f"{route} {query.get('path', '')}")
 
     def pages(
         self, method: str, endpoint: str, body: dict[str, Any], key: str

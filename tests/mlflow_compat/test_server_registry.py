@@ -1,7 +1,9 @@
 """``nbtrack import http://…`` carries a live MLflow server's model registry: registered
 models, versions with their numbers, aliases, tags, descriptions, lineage to the imported
 runs, and the models themselves (``nt.load_model("models:/name@alias")`` predicts as the
-original). Against a real ``mlflow server`` subprocess (SQLite backend, proxied artifacts)."""
+original); ``nbtrack export http://…`` writes runs and registry back to a server, where real
+MLflow loads the champion. Against a real ``mlflow server`` subprocess (SQLite backend,
+proxied artifacts)."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ import pytest
 
 import nbtrack as nt
 from nbtrack import models
-from nbtrack.interop import import_mlflow
+from nbtrack.interop import export_mlflow, import_mlflow, registry_rest
 from nbtrack.interop.rest_source import RestSource
 
 real = pytest.importorskip("mlflow")
@@ -146,6 +148,8 @@ def _populate(url: str, root: Path) -> dict:
         location = client.get_run(rid).info.artifact_uri
         assert location.startswith("mlflow-artifacts:")
         client.create_model_version("old", f"{location}/legacy-b", run_id=rid)
+        # version 3's files are gone: skipped and counted, the rest is imported
+        client.create_model_version("old", f"runs:/{rid}/missing", run_id=rid)
     finally:
         real.set_tracking_uri("")
         real.set_registry_uri("")
@@ -165,7 +169,7 @@ def test_cli_imports_the_registry_of_a_live_server(server, store_path):
     url, made = server
     done = _cli("import", url, store=store_path)
     assert done.returncode == 0, done.stderr
-    assert "imported 3 registered models and 5 model versions (0 versions skipped" in done.stdout
+    assert "imported 3 registered models and 5 model versions (1 versions skipped" in done.stdout
     assert "importing models [" in done.stderr  # the progress bar of the registry
     nt.set_store(str(store_path))
 
@@ -211,13 +215,14 @@ def test_cli_imports_the_registry_of_a_live_server(server, store_path):
         stats["registered_models"],
         stats["model_versions"],
         stats["versions_skipped"],
-    ) == (0, 2, 0, 0, 0)
+    ) == (0, 2, 0, 0, 1)
     assert len(models.search_model_versions("name = 'lr'")) == 2
     assert nt.register_model(f"runs:/{v1.run_id}/model", "lr").version == 3
 
 
-def test_an_interrupted_import_resumes_with_only_what_is_missing(server, store):
+def test_an_interrupted_import_resumes_with_only_what_is_missing(server, store, monkeypatch):
     url, made = server
+    monkeypatch.setattr(registry_rest, "PAGE_SIZE", 1)  # every page token is followed
     src = RestSource(url)
     calls = {"n": 0}
     download = src.download
@@ -270,3 +275,60 @@ def test_a_bad_server_url_is_one_clear_line(server, store_path, make_url):
     assert lines[0].startswith("nbtrack: error:")
     assert "unexpected" not in lines[0] and "Traceback" not in done.stderr
     assert "MLflow server" in lines[0] or "server URL" in lines[0]
+
+
+def test_export_to_a_live_server_and_mlflow_loads_the_champion(server, store):
+    from sklearn.linear_model import LinearRegression
+
+    url, _ = server
+    nt.set_experiment("from-nbtrack")
+    fitted, ids = [], []
+    for i in (1, 2):
+        m = LinearRegression().fit(X, X[:, 0] * (i + 5))
+        with nt.start_run(name=f"nb-{i}", tags={"team": "growth"}) as run:
+            nt.log_param("i", i)
+            nt.log_metrics({"loss": 0.5 / i})
+            nt.log_metrics({"loss": 0.25 / i})
+            info = nt.log_model(m, "model")
+        nt.register_model(info.model_uri, "nb-lr", description=f"v{i}", tags={"i": str(i)})
+        fitted.append(m)
+        ids.append(run.id)
+    nt.set_model_alias("nb-lr", "champion", 2)
+    models.set_registered_model_tag("nb-lr", "owner", "ml")
+
+    assert export_mlflow(url, experiments=["from-nbtrack"]) == 2
+    client = real.MlflowClient(tracking_uri=url, registry_uri=url)
+    exp = client.get_experiment_by_name("from-nbtrack")
+    new_id = {}
+    for r in client.search_runs([exp.experiment_id]):
+        new_id[r.data.tags["nbtrack.run_id"]] = r.info.run_id
+        assert r.info.status == "FINISHED"
+    assert sorted(new_id) == sorted(ids)
+    second = client.get_run(new_id[ids[1]])
+    assert (second.info.run_name, second.data.params, second.data.tags["team"]) == (
+        "nb-2",
+        {"i": "2"},
+        "growth",
+    )
+    history = client.get_metric_history(new_id[ids[1]], "loss")
+    assert [(p.step, p.value) for p in history] == [(0, 0.25), (1, 0.125)]
+
+    rm = client.get_registered_model("nb-lr")
+    assert (rm.description or None, rm.tags) == (None, {"owner": "ml"})
+    mv = client.get_model_version_by_alias("nb-lr", "champion")
+    assert (str(mv.version), mv.description, mv.run_id) == ("2", "v2", new_id[ids[1]])
+    assert mv.tags == {"i": "2", "nbtrack.version": "2"}
+    real.set_tracking_uri(url)
+    real.set_registry_uri(url)
+    try:
+        loaded = real.sklearn.load_model("models:/nb-lr@champion")
+        first = real.sklearn.load_model("models:/nb-lr/1")
+    finally:
+        real.set_tracking_uri("")
+        real.set_registry_uri("")
+    np.testing.assert_allclose(loaded.predict(X), fitted[1].predict(X))
+    np.testing.assert_allclose(first.predict(X), fitted[0].predict(X))
+
+    assert export_mlflow(url, experiments=["from-nbtrack"]) == 0  # the server has them
+    assert len(client.search_runs([exp.experiment_id])) == 2
+    assert len(client.search_model_versions("name = 'nb-lr'")) == 2
