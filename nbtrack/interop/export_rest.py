@@ -45,6 +45,7 @@ def to_server(
     """Write ``runs`` (of the experiments ``chosen``) and their registry; returns how many
     runs were written (runs the server already had are not counted)."""
     exp_ids = {e.name: _experiment(server, e) for e in chosen}
+    _check_artifact_proxy(server, {exp_ids[r.rec.experiment] for r in runs if r.artifacts})
     new_ids = _exported(server, set(exp_ids.values()))
     mine = {r.rec.run_id for r in runs}
     written = 0
@@ -70,6 +71,22 @@ def _experiment(server: RestSource, e: exps.Experiment) -> str:
     tags = [{"key": k, "value": v} for k, v in e.tags.items()]
     made = server.call("POST", "experiments/create", {"name": e.name, "tags": tags})
     return str(made["experiment_id"])
+
+
+def _check_artifact_proxy(server: RestSource, experiment_ids: set[str]) -> None:
+    """Refuse, before any run is written, to export artifacts into an experiment whose
+    artifact location the server does not proxy (it could not store them)."""
+    from nbtrack.interop.exporter import ExportError
+
+    for eid in sorted(experiment_ids):
+        got = server.call("GET", "experiments/get", {"experiment_id": eid})["experiment"]
+        location = got.get("artifact_location", "")
+        if not location.startswith("mlflow-artifacts:"):
+            raise ExportError(
+                f"the MLflow server at {server.url} does not proxy the artifacts of experiment "
+                f"{got.get('name')!r} (stored at {location!r}): start it with --serve-artifacts "
+                "and no --default-artifact-root to export artifacts"
+            )
 
 
 def _exported(server: RestSource, experiment_ids: set[str]) -> dict[str, str]:

@@ -266,9 +266,10 @@ def test_an_interrupted_import_resumes_with_only_what_is_missing(server, store, 
         pytest.param(lambda url: "http://", id="no-host"),
     ],
 )
-def test_a_bad_server_url_is_one_clear_line(server, store_path, make_url):
+@pytest.mark.parametrize("command", ["import", "export"])
+def test_a_bad_server_url_is_one_clear_line(server, store_path, make_url, command):
     url, _ = server
-    done = _cli("import", make_url(url), store=store_path)
+    done = _cli(command, make_url(url), store=store_path)
     assert done.returncode == 1
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
@@ -332,3 +333,40 @@ def test_export_to_a_live_server_and_mlflow_loads_the_champion(server, store):
     assert export_mlflow(url, experiments=["from-nbtrack"]) == 0  # the server has them
     assert len(client.search_runs([exp.experiment_id])) == 2
     assert len(client.search_model_versions("name = 'nb-lr'")) == 2
+
+
+def test_an_interrupted_export_is_finished_by_the_next_one(server, store, monkeypatch):
+    url, _ = server
+    nt.set_experiment("export-resumed")
+    ids = []
+    for i in range(3):
+        with nt.start_run(name=f"e-{i}") as run:
+            nt.log_metric("loss", float(i))
+            nt.log_text(f"notes {i}", "notes.txt")
+        ids.append(run.id)
+    sent = {"puts": 0}
+    send = RestSource.send
+
+    def dropping_send(self, req, what):
+        # the connection drops on the second artifact upload: run 2 is half written
+        if req.get_method() == "PUT":
+            sent["puts"] += 1
+            if sent["puts"] == 2:
+                raise nt.NbtrackError("connection lost")
+        return send(self, req, what)
+
+    monkeypatch.setattr(RestSource, "send", dropping_send)
+    with pytest.raises(nt.NbtrackError, match="connection lost"):
+        export_mlflow(url, experiments=["export-resumed"])
+    monkeypatch.setattr(RestSource, "send", send)
+    assert export_mlflow(url, experiments=["export-resumed"]) == 2  # the half run and the 3rd
+    client = real.MlflowClient(tracking_uri=url)
+    exp = client.get_experiment_by_name("export-resumed")
+    active = client.search_runs([exp.experiment_id])
+    assert sorted(r.data.tags["nbtrack.run_id"] for r in active) == sorted(ids)
+    for r in active:
+        assert [m.value for m in client.get_metric_history(r.info.run_id, "loss")] == [
+            float(ids.index(r.data.tags["nbtrack.run_id"]))
+        ]
+        assert [f.path for f in client.list_artifacts(r.info.run_id)] == ["notes.txt"]
+    assert export_mlflow(url, experiments=["export-resumed"]) == 0
