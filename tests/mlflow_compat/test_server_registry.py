@@ -104,11 +104,13 @@ def _populate(url: str, root: Path) -> dict:
     real.set_tracking_uri(url)
     real.set_registry_uri(url)
     try:
-        real.set_experiment("churn")
+        # an experiment id passed to start_run, not set_experiment: MLflow would keep it as
+        # its process-wide active experiment and later tests' stores lack it
+        churn = real.MlflowClient().create_experiment("churn")
         fitted, run_ids = {}, []
         for i, fmt in enumerate(("skops", "cloudpickle"), start=1):
             lr = LinearRegression().fit(X, X[:, 0] * i + X[:, 1])
-            with real.start_run(run_name=f"fit-{i}") as run:
+            with real.start_run(run_name=f"fit-{i}", experiment_id=churn) as run:
                 real.log_param("i", i)
                 real.log_metric("loss", 1.0 / i, step=0)
                 real.sklearn.log_model(
