@@ -290,7 +290,8 @@ def _add_interop_commands(commands: Any, common: argparse.ArgumentParser) -> Non
     p = commands.add_parser(
         "import",
         parents=[common],
-        help="import runs from an MLflow file store, SQLite database or tracking server",
+        help="import runs and the model registry from an MLflow file store, SQLite database "
+        "or tracking server",
     )
     p.add_argument(
         "source", metavar="SOURCE", help="mlruns folder, sqlite:///mlflow.db or http://host:port"
@@ -298,9 +299,14 @@ def _add_interop_commands(commands: Any, common: argparse.ArgumentParser) -> Non
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_import)
     p = commands.add_parser(
-        "export", parents=[common], help="export runs to an MLflow file store or SQLite database"
+        "export",
+        parents=[common],
+        help="export runs and their registry to an MLflow file store, SQLite database or "
+        "tracking server",
     )
-    p.add_argument("dest", metavar="DEST", help="new folder (file store) or sqlite:///out.db")
+    p.add_argument(
+        "dest", metavar="DEST", help="new folder (file store), sqlite:///out.db or http://host:port"
+    )
     p.add_argument(
         "-e", "--experiment", action="append", metavar="NAME", help="only this experiment (repeat)"
     )

@@ -10,7 +10,15 @@ from nbtrack.errors import NbtrackError
 
 
 class SourceError(NbtrackError):
-    """The MLflow source cannot be opened or read."""
+    """The MLflow source cannot be opened or read.
+
+    Attributes:
+        status: the HTTP status a tracking server answered with, if that was the failure.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def local_path(uri: str) -> Path | None:

@@ -88,15 +88,23 @@ def export_mlflow(
 ) -> int:
     """Write the store's runs (of ``experiments``, matching ``filter``) to ``dest``.
 
-    ``dest`` is ``sqlite:///path.db`` (or a path ending in ``.db``) for a database, else a
-    folder for a file store (``mlruns``). Returns the number of runs written.
+    ``dest`` is ``sqlite:///path.db`` (or a path ending in ``.db``) for a database, an
+    ``http(s)://`` MLflow tracking server (``export_rest``: new run ids, runs it already has
+    are skipped), else a folder for a file store (``mlruns``). Returns the number of runs
+    written.
 
     Raises:
         ExportError: the target exists and is not empty, or cannot be written.
+        SourceError: the MLflow server cannot be reached or refuses a write.
         FilterError: the filter is malformed.
     """
     st = store if store is not None else settings.get_store()
     chosen, id_of, runs = _collect(st, experiments, filter)
+    if dest.startswith(("http://", "https://")):
+        from nbtrack.interop import export_rest
+        from nbtrack.interop.rest_source import RestSource
+
+        return export_rest.to_server(st, RestSource(dest), chosen, runs)
     if dest.startswith("sqlite:") or dest.endswith((".db", ".sqlite")):
         path = dest[len("sqlite:///") :] if dest.startswith("sqlite:///") else dest
         _to_sqlite(st, Path(path), chosen, id_of, runs)

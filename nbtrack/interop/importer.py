@@ -12,15 +12,16 @@ from __future__ import annotations
 import re
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from nbtrack.interop.registry_sources import SourceModelVersion
 from nbtrack.interop.sources import Source, SourceRun, open_source
 from nbtrack.mlflow import _systags
 from nbtrack.tracking import experiments as exps
 from nbtrack.tracking import records, settings
 
 if TYPE_CHECKING:
+    from nbtrack.models.logged import ModelInfo
     from nbtrack.storage import ParquetStore
 
 
@@ -45,8 +46,8 @@ class ImportStats:
 class Progress:
     """A one-line progress bar on a terminal stream (silent when ``stream`` is None)."""
 
-    def __init__(self, total: int, stream: TextIO | None) -> None:
-        self.total, self.done, self.stream = total, 0, stream
+    def __init__(self, total: int, stream: TextIO | None, what: str = "runs") -> None:
+        self.total, self.done, self.stream, self.what = total, 0, stream, what
 
     def step(self, label: str) -> None:
         self.done += 1
@@ -55,7 +56,7 @@ class Progress:
         width = 30
         filled = width * self.done // max(self.total, 1)
         self.stream.write(
-            f"\rimporting [{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} {label[:40]:<40}"
+            f"\rimporting {self.what} [{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} {label[:40]:<40}"
         )
         if self.done == self.total:
             self.stream.write("\n")
@@ -100,62 +101,79 @@ def import_mlflow(
             run_dirs[rid] = run.artifact_uri
             _import_run(st, src, name, run, stats, resumed=rid in started)
         bar.step(rid)
-    _import_registry(st, src, run_dirs, stats)
+    _import_registry(st, src, run_dirs, stats, stream)  # type: ignore[arg-type]
     return stats
 
 
-def _model_files(folder: Path) -> dict[str, bytes]:
-    return {p.relative_to(folder).as_posix(): p.read_bytes()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
 def _import_registry(
-    st: ParquetStore, src: Source, run_dirs: dict[str, str], stats: ImportStats
+    st: ParquetStore, src: Source, run_dirs: dict[str, str], stats: ImportStats,
+    stream: TextIO | None = None,
 ) -> None:
-    """Registered models, versions (their models made nbtrack models), tags and aliases."""
-    from nbtrack.errors import ArtifactError, ModelError, RunNotFoundError
-    from nbtrack.models import foreign, logged
+    """Registered models, versions (their models made nbtrack models), tags and aliases.
 
-    for rm in src.registered_models(run_dirs):
+    Each version is flushed before the next, so an interrupted import resumes at the first
+    version nbtrack lacks; a version already here is not fetched again.
+    """
+    from nbtrack.errors import ModelError
+    from nbtrack.models import foreign
+
+    found = src.registered_models(run_dirs)
+    bar = Progress(sum(len(rm.versions) for rm in found), stream, "models")
+    for rm in found:
         try:
             created = foreign.import_registered_model(
                 st, rm.name, description=rm.description, creation_time=rm.creation_time,
                 tags=rm.tags)
         except ModelError:
             stats.versions_skipped += len(rm.versions)  # a name nbtrack does not allow
+            for v in rm.versions:
+                bar.step(f"{rm.name}/{v.version}")
             continue
         stats.registered_models += created
+        st.flush()
         have = set()
         for v in rm.versions:
-            info = None
-            if v.run_id:
-                try:
-                    info = logged.get_model_info(
-                        v.run_id, v.model_name, store=st, include_deleted=True)
-                except (ModelError, RunNotFoundError, ArtifactError):
-                    info = None
-                if info is None and v.model_dir is not None and v.model_dir.is_dir():
-                    try:
-                        state = records.current_state(st, v.run_id, include_deleted=True)
-                        info = foreign.import_mlflow_model(
-                            st, state.experiment, v.run_id, v.model_name,
-                            _model_files(v.model_dir))
-                    except (ModelError, RunNotFoundError, ArtifactError):
-                        info = None
+            info = _version_model(st, v)
             if info is None:
                 stats.versions_skipped += 1
-                continue
-            have.add(v.version)
-            stats.model_versions += foreign.import_version(
-                st, rm.name, v.version, info=info, description=v.description,
-                creation_time=v.creation_time, tags=v.tags)
-        st.flush()
+            else:
+                have.add(v.version)
+                stats.model_versions += foreign.import_version(
+                    st, rm.name, v.version, info=info, description=v.description,
+                    creation_time=v.creation_time, tags=v.tags)
+                st.flush()
+            bar.step(f"{rm.name}/{v.version}")
         existing = set(st.query("SELECT alias FROM model_aliases WHERE name = ?",
                                 [rm.name]).column(0).to_pylist())
         for alias, version in rm.aliases.items():
             if version in have and alias not in existing:
                 foreign.import_alias(st, rm.name, alias, version)
         st.flush()
+
+
+def _version_model(st: ParquetStore, v: SourceModelVersion) -> ModelInfo | None:
+    """The nbtrack model of a version: already here (an earlier import, or the run logged it
+    through nbtrack), or made from the MLflow model's files; None if neither is possible."""
+    from nbtrack.errors import ArtifactError, ModelError, RunNotFoundError
+    from nbtrack.models import foreign, logged
+
+    if not v.run_id:
+        return None
+    try:
+        return logged.get_model_info(v.run_id, v.model_name, store=st, include_deleted=True)
+    except (ModelError, RunNotFoundError, ArtifactError):
+        pass
+    try:
+        state = records.current_state(st, v.run_id, include_deleted=True)
+    except RunNotFoundError:
+        return None  # the version's run was not imported
+    files = v.files()
+    if files is None:
+        return None
+    try:
+        return foreign.import_mlflow_model(st, state.experiment, v.run_id, v.model_name, files)
+    except (ModelError, RunNotFoundError, ArtifactError):
+        return None
 
 
 def _missing_points(

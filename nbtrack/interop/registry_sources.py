@@ -1,8 +1,10 @@
-"""The MLflow model registry as the importer reads it: from SQLite and from file stores."""
+"""The MLflow model registry as the importer reads it: from SQLite and from file stores
+(a tracking server's registry is read by ``registry_rest``)."""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +23,17 @@ class SourceModelVersion:
     tags: dict[str, str] = field(default_factory=dict)
     model_dir: Path | None = None  # the local folder of the model's files (MLmodel ...)
     model_name: str = "model"  # its name in the run
+    # fetches the model's files from elsewhere (a server), instead of model_dir
+    fetch: Callable[[], dict[str, bytes] | None] | None = field(default=None, repr=False)
+
+    def files(self) -> dict[str, bytes] | None:
+        """The model's files by path relative to its folder (``MLmodel`` ...), or None when
+        they cannot be found."""
+        if self.fetch is not None:
+            return self.fetch()
+        if self.model_dir is not None and self.model_dir.is_dir():
+            return model_files(self.model_dir)
+        return None
 
 
 @dataclass
@@ -31,6 +44,12 @@ class SourceRegisteredModel:
     tags: dict[str, str] = field(default_factory=dict)
     aliases: dict[str, int] = field(default_factory=dict)
     versions: list[SourceModelVersion] = field(default_factory=list)
+
+
+def model_files(folder: Path) -> dict[str, bytes]:
+    """Every file below ``folder``, by relative POSIX path."""
+    return {p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def _model_location(source: str, run_dirs: dict[str, str], logged: dict[str, tuple[str, str]],

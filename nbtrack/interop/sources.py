@@ -6,11 +6,8 @@ one path. Artifacts are read lazily, run by run.
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
-import urllib.parse
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -247,99 +244,6 @@ class FileSource(Source):
         return out
 
 
-# ---- REST --------------------------------------------------------------------------------
-class RestSource(Source):
-    """A running MLflow tracking server (``http(s)://host:port``), through its REST API."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url.rstrip("/")
-        self._call("GET", "experiments/search", {"max_results": 1})
-
-    def _call(self, method: str, endpoint: str, body: dict[str, Any]) -> dict[str, Any]:
-        url = f"{self.url}/api/2.0/mlflow/{endpoint}"
-        data = None
-        if method == "GET":
-            url += "?" + urllib.parse.urlencode(body, doseq=True)
-        else:
-            data = json.dumps(body).encode()
-        req = urllib.request.Request(url, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(req, timeout=60) as resp:
-                return json.loads(resp.read() or b"{}")
-        except OSError as exc:
-            raise SourceError(f"MLflow server at {self.url} failed on {endpoint}: {exc}") from exc
-
-    def _pages(self, method: str, endpoint: str, body: dict[str, Any], key: str) -> Iterator[dict[str, Any]]:
-        token = None
-        while True:
-            page = self._call(method, endpoint, {**body, **({"page_token": token} if token else {})})
-            yield from page.get(key, [])
-            token = page.get("next_page_token")
-            if not token:
-                return
-
-    def experiments(self) -> list[SourceExperiment]:
-        out = []
-        for e in self._pages("POST", "experiments/search", {"max_results": 1000, "view_type": "ALL"}, "experiments"):
-            out.append(SourceExperiment(
-                str(e["experiment_id"]), e["name"], e.get("lifecycle_stage", "active"),
-                e.get("artifact_location", ""), {t["key"]: t["value"] for t in e.get("tags", [])},
-                _int(e.get("creation_time")), _int(e.get("last_update_time")),
-            ))
-        return out
-
-    def run_ids(self, experiment_id: str) -> list[str]:
-        self._runs: dict[str, dict[str, Any]] = getattr(self, "_runs", {})
-        ids = []
-        body = {"experiment_ids": [experiment_id], "run_view_type": "ALL", "max_results": 1000}
-        for r in self._pages("POST", "runs/search", body, "runs"):
-            self._runs[r["info"]["run_id"]] = r
-            ids.append(r["info"]["run_id"])
-        return ids
-
-    def run(self, experiment_id: str, run_id: str) -> SourceRun:
-        r = self._runs.pop(run_id, None) or self._call("GET", "runs/get", {"run_id": run_id})["run"]
-        info, data = r["info"], r.get("data", {})
-        run = SourceRun(
-            run_id, experiment_id, info.get("run_name"), _status(info.get("status", "FINISHED")),
-            _int(info.get("start_time")) or 0, _int(info.get("end_time")),
-            info.get("lifecycle_stage", "active"), info.get("user_id", ""),
-            artifact_uri=info.get("artifact_uri", ""),
-        )
-        for ds_in in r.get("inputs", {}).get("dataset_inputs", []):
-            d = ds_in.get("dataset", {})
-            ctx = {t["key"]: t["value"] for t in ds_in.get("tags", [])}.get("mlflow.data.context")
-            run.inputs.append({
-                "name": d.get("name"), "digest": d.get("digest"),
-                "source_type": d.get("source_type", ""), "source": d.get("source", ""),
-                "schema": d.get("schema"), "profile": d.get("profile"), "context": ctx,
-            })
-        run.params = {p["key"]: p["value"] for p in data.get("params", [])}
-        run.tags = {t["key"]: t["value"] for t in data.get("tags", [])}
-        for m in data.get("metrics", []):
-            for p in self._pages("GET", "metrics/get-history",
-                                 {"run_id": run_id, "metric_key": m["key"], "max_results": 25000}, "metrics"):
-                run.metrics.append((p["key"], float(p["value"]), int(p["timestamp"]), int(p.get("step", 0))))
-        return run
-
-    def artifacts(self, run: SourceRun) -> Iterator[tuple[str, bytes]]:
-        stack = [""]
-        while stack:
-            path = stack.pop()
-            body = {"run_id": run.run_id, **({"path": path} if path else {})}
-            for f in self._call("GET", "artifacts/list", body).get("files", []):
-                if f.get("is_dir"):
-                    stack.append(f["path"])
-                    continue
-                q = urllib.parse.urlencode({"run_id": run.run_id, "path": f["path"]})
-                try:
-                    with urllib.request.urlopen(f"{self.url}/get-artifact?{q}", timeout=60) as resp:
-                        yield f["path"], resp.read()
-                except OSError as exc:
-                    raise SourceError(f"could not download artifact {f['path']}: {exc}") from exc
-
-
 def _int(v: Any) -> int | None:
     return None if v is None else int(v)
 
@@ -347,6 +251,8 @@ def _int(v: Any) -> int | None:
 def open_source(uri: str) -> Source:
     """A reader for ``uri``: http(s) server, sqlite:/// or *.db file, or an mlruns folder."""
     if uri.startswith(("http://", "https://")):
+        from nbtrack.interop.rest_source import RestSource
+
         return RestSource(uri)
     if uri.startswith("sqlite:") or (os.path.isfile(uri) and uri.endswith((".db", ".sqlite"))):
         return SqliteSource(uri)

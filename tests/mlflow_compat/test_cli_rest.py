@@ -114,6 +114,15 @@ def test_import_from_running_mlflow_server(tmp_path, store):
             nt.get_run(ids[1])
         assert nt_import(url).skipped == 3
         assert c.get_run(ids[0]).info.run_name == "r0"
+        # this server keeps artifacts in a file:// root it does not proxy: an export with
+        # artifacts is refused before any run is written
+        from nbtrack.interop import export_mlflow
+        from nbtrack.interop.exporter import ExportError
+
+        before = len(rc.search_runs(["0"], run_view_type=3))
+        with pytest.raises(ExportError, match="does not proxy the artifacts"):
+            export_mlflow(url)
+        assert len(rc.search_runs(["0"], run_view_type=3)) == before
     finally:
         proc.terminate()
         proc.wait(timeout=60)
