@@ -64,8 +64,7 @@ class ActiveRun:
         if nt_fluent.active_run() is self._run:
             end_run(status)
         else:
-            self._run.end(status)
-            nt_fluent._forget(self._run)
+            self._run.end(status)  # an ended run leaves the active stack by itself
         return exc_type is None
 
     def __repr__(self) -> str:

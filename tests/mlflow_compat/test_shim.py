@@ -330,3 +330,18 @@ def test_nan_metric_roundtrips():
         mlflow.log_metric("i", float("inf"))
     m = mlflow.get_run(run.info.run_id).data.metrics
     assert math.isnan(m["n"]) and m["i"] == math.inf
+
+
+def test_leaving_an_outer_with_block_while_a_nested_run_is_active():
+    """The outer ActiveRun is not the active run when its block ends (a nested run started
+    without ``with`` is): it ends the outer run only, and the nested one stays active."""
+    outer = mlflow.start_run()
+    with outer:
+        inner = mlflow.start_run(nested=True)
+        assert mlflow.active_run().info.run_id == inner.info.run_id
+        outer.__exit__(None, None, None)  # what leaving the block does
+        assert mlflow.get_run(outer.info.run_id).info.status == "FINISHED"
+        assert mlflow.active_run().info.run_id == inner.info.run_id
+        mlflow.end_run()
+    assert mlflow.get_run(inner.info.run_id).info.status == "FINISHED"
+    assert mlflow.active_run() is None
