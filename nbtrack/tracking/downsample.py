@@ -22,6 +22,7 @@ import numpy as np
 import pyarrow as pa
 
 from nbtrack.errors import InvalidValueError
+from nbtrack.tracking.series import _order_of_steps, _step_order
 
 if TYPE_CHECKING:
     from nbtrack.storage import ParquetStore
@@ -182,31 +183,6 @@ def downsampled_history(
     return History(table, n)
 
 
-def sorted_points(run_id: str, key: str, store: ParquetStore) -> pa.Table:
-    """Every point of one series (step, value, timestamp), sorted by step, then time.
-
-    Read in file order and sorted here only when needed (see :func:`downsampled_history`);
-    a run that is not current (unknown, deleted) gives no rows.
-    """
-    table = store.query("SELECT step, value, timestamp FROM metric_points(?, ?)", [run_id, key])
-    order = _step_order(table)
-    return table if order is None else table.take(order)
-
-
-def _order_of_steps(steps: np.ndarray) -> tuple[np.ndarray | None, bool]:
-    """The row order that sorts ``steps`` (None: already sorted), and whether all differ.
-
-    Files come back in no particular order but each is in step order, so the array is a few
-    sorted runs: numpy's stable sort (timsort for 64-bit integers) merges those in about
-    linear time.
-    """
-    if steps.shape[0] < 2 or (steps[1:] > steps[:-1]).all():
-        return None, True  # strictly increasing: the usual case, nothing to sort
-    order = None if (steps[1:] >= steps[:-1]).all() else np.argsort(steps, kind="stable")
-    ordered = steps if order is None else steps[order]
-    return order, not (ordered[1:] == ordered[:-1]).any()
-
-
 def _with_timestamps(reading: Any, table: pa.Table, where: str, params: list[Any]) -> pa.Table:
     """``table`` (step, value; steps unique) with each point's timestamp added."""
     import pyarrow.compute as pc
@@ -217,25 +193,3 @@ def _with_timestamps(reading: Any, table: pa.Table, where: str, params: list[Any
     )
     at = pc.index_in(table.column("step"), value_set=found.column("step"))
     return table.append_column("timestamp", found.column("timestamp").take(at))
-
-
-def _step_order(table: pa.Table) -> np.ndarray | None:
-    """Row order that sorts ``table`` by (step, timestamp), or None when it already is.
-
-    Equal (step, timestamp) points keep their order.
-    """
-    steps = table.column("step").to_numpy()
-    order, unique = _order_of_steps(steps)
-    if unique:
-        return order
-    # Equal steps: those must also be in timestamp order.
-    ordered = steps if order is None else steps[order]
-    equal = ordered[1:] == ordered[:-1]
-    ts = table.column("timestamp").cast("int64").to_numpy()
-    if order is not None:
-        ts = ts[order]
-    if (ts[1:][equal] >= ts[:-1][equal]).all():
-        return order
-    ts = table.column("timestamp").cast("int64").to_numpy()
-    by_time = np.argsort(ts, kind="stable")
-    return by_time[np.argsort(steps[by_time], kind="stable")]

@@ -502,7 +502,7 @@ def get_metric_history(run_id: str, key: str, *, store: Store | None = None) -> 
         98    98  0.010101 2026-11-30 20:41:54.120000+00:00
         99    99  0.010000 2026-11-30 20:41:54.121000+00:00
     """
-    from nbtrack.tracking.downsample import sorted_points
+    from nbtrack.tracking.series import sorted_points
 
     st = _store(store)
     t = sorted_points(run_id, key, st)  # the store's query raises StoreError
