@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from nbtrack.errors import FilterError, InvalidValueError, ModelNotFoundError
+from nbtrack.errors import FilterError, ModelNotFoundError
 from nbtrack.models import logged
 from nbtrack.models.registry import (
     ModelVersion,
@@ -138,14 +138,7 @@ def search_model_page(
         FilterError: the filter or an order_by item is malformed (with the position).
         InvalidValueError: a bad page size or a page token from another search.
     """
-    if (
-        isinstance(max_results, bool)
-        or not isinstance(max_results, int)
-        or not (1 <= max_results <= MAX_PAGE_SIZE)
-    ):
-        raise InvalidValueError(
-            f"max_results must be an integer from 1 to {MAX_PAGE_SIZE}, got {max_results!r}"
-        )
+    pages.check_page_size(max_results, MAX_PAGE_SIZE)
     keys = parse_model_order_by(order_by)
     fingerprint = pages.query_fingerprint("registered_models", filter, order_by)
     offset = pages.page_offset(page_token, fingerprint) if page_token else 0

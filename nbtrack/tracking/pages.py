@@ -139,6 +139,18 @@ def page_offset(token: str, fingerprint: str) -> int:
     return _decode(token, fingerprint)
 
 
+def check_page_size(max_results: Any, limit: int) -> None:
+    """Raise ``InvalidValueError`` unless ``max_results`` is an integer from 1 to ``limit``."""
+    if (
+        isinstance(max_results, bool)
+        or not isinstance(max_results, int)
+        or not (1 <= max_results <= limit)
+    ):
+        raise InvalidValueError(
+            f"max_results must be an integer from 1 to {limit}, got {max_results!r}"
+        )
+
+
 def search_run_page(
     experiment: str | Sequence[str] | None = "*",
     filter: str = "",
@@ -162,14 +174,7 @@ def search_run_page(
         FilterError: the filter or an order_by item is malformed (with the position).
         InvalidValueError: a bad page size or a page token from another search.
     """
-    if (
-        isinstance(max_results, bool)
-        or not isinstance(max_results, int)
-        or not (1 <= max_results <= MAX_PAGE_SIZE)
-    ):
-        raise InvalidValueError(
-            f"max_results must be an integer from 1 to {MAX_PAGE_SIZE}, got {max_results!r}"
-        )
+    check_page_size(max_results, MAX_PAGE_SIZE)
     node = query._parse(filter)  # malformed input fails before the store is touched
     order_keys = query._parse_order_by(order_by)
     fingerprint = _fingerprint(experiment, filter, order_by)
