@@ -16,8 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from nbtrack.tracking import query
 from nbtrack.tracking.filter import compile_filter
+from nbtrack.tracking.query.order import order_sql, parse_order_by
+from nbtrack.tracking.query.run_search import parse_filter_text
 
 if TYPE_CHECKING:
     from nbtrack.storage import ParquetStore
@@ -87,8 +88,8 @@ def search_run_ids(
     Raises:
         FilterError: the filter or an order_by item is malformed.
     """
-    node = query._parse(filter)
-    keys = query._parse_order_by(order_by)
+    node = parse_filter_text(filter)
+    keys = parse_order_by(order_by)
     params: list[Any] = []
     clauses = []
     if experiments is not None:
@@ -100,7 +101,7 @@ def search_run_ids(
         params.extend(fparams)
     where = " AND ".join(clauses) or "TRUE"
     order_params: list[Any] = []
-    order = query.order_sql(keys, lambda kind, key: _subquery(kind, key, order_params))
+    order = order_sql(keys, lambda kind, key: _subquery(kind, key, order_params))
     sql = f"{_cte(view)} SELECT r.run_id FROM runs r WHERE {where} ORDER BY {order}"
     all_params = params + order_params
     if max_results is not None:

@@ -147,7 +147,7 @@ def downsampled_history(
         InvalidValueError: ``max_points`` is not an integer in range.
         RunNotFoundError: no (not deleted) run has this id.
     """
-    from nbtrack.tracking import query
+    from nbtrack.tracking.query.reads import current_store, fetch_run_row, run_sql
 
     if isinstance(max_points, bool) or not isinstance(max_points, int):
         raise InvalidValueError(f"max_points must be an integer, got {max_points!r}")
@@ -155,17 +155,17 @@ def downsampled_history(
         raise InvalidValueError(
             f"max_points must be between 4 and {MAX_POINTS_LIMIT}, got {max_points}"
         )
-    st = query._store(store)
+    st = current_store(store)
     # No ORDER BY: a series is almost always stored in step order already (a run logs its
     # steps in order, files arrive in order), and DuckDB sorting 10M rows costs more than
     # reading them. The order is checked here and the rows sorted only when needed.
-    table = query._run(
+    table = run_sql(
         "SELECT step, value, timestamp FROM metrics WHERE run_id = ? AND key = ?",
         [run_id, key],
         st,
     )
     if table.num_rows == 0:
-        query._fetch_run_row(run_id, st)  # an unknown run is an error, an unknown key is empty
+        fetch_run_row(run_id, st)  # an unknown run is an error, an unknown key is empty
     n = table.num_rows
     order = _step_order(table)
     values = table.column("value").to_numpy(zero_copy_only=False)

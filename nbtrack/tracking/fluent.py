@@ -24,6 +24,7 @@ from nbtrack.errors import (
     RunFinishedError,
 )
 from nbtrack.tracking import _clock, query, ranks, settings, system_metrics, validation
+from nbtrack.tracking.query.runs import last_record_ns, max_steps
 from nbtrack.tracking.run import Run, attach_worker, open_owned, owned_run, start_owned_run
 
 #: The tag that groups the runs of one job (``start_run(group=...)``).
@@ -556,8 +557,8 @@ def _resume(
     )
     run._params = dict(old.params)
     # Records written from here on must be newer than the run's, whatever this host's clock.
-    _clock.CLOCK.observe(query.last_record_ns(run_id, store=store))
-    for key, step in query.max_steps(run_id, store=store).items():
+    _clock.CLOCK.observe(last_record_ns(run_id, store=store))
+    for key, step in max_steps(run_id, store=store).items():
         run._next_step[key] = step + 1
     # Param conflicts are errors before anything is written.
     for k, text in checked_params.items():
