@@ -235,7 +235,7 @@ class Run(MetricLogging, ArtifactLogging):
             status = "KILLED"
         else:
             status = "FAILED"
-        # The fluent API's stack drops ended runs by itself (fluent._stack).
+        # The fluent API's stack drops ended runs by itself (fluent.stack.stack).
         self.end(status)
 
     # ---- params and tags ---------------------------------------------------------------
