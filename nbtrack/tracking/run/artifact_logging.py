@@ -66,26 +66,12 @@ class ArtifactLogging(RunState):
         for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
             for d in list(dirnames):
                 full = Path(dirpath) / d
-                if full.is_symlink():
-                    target = full.resolve()
-                    if not target.is_relative_to(real_root):
-                        warnings.warn(
-                            f"nbtrack: skipped {full}: a symlink pointing outside {root}",
-                            NbtrackWarning,
-                            stacklevel=2,
-                        )
-                        dirnames.remove(d)
+                if full.is_symlink() and _target_inside(full, root, real_root) is None:
+                    dirnames.remove(d)
             for fname in sorted(filenames):
                 full = Path(dirpath) / fname
-                target = full.resolve()
-                if not target.is_relative_to(real_root):
-                    warnings.warn(
-                        f"nbtrack: skipped {full}: a symlink pointing outside {root}",
-                        NbtrackWarning,
-                        stacklevel=2,
-                    )
-                    continue
-                if not target.is_file():
+                target = _target_inside(full, root, real_root)
+                if target is None or not target.is_file():
                     continue
                 rel = full.relative_to(root).as_posix()
                 rel = validation.artifact_path(rel, "artifact name")
@@ -127,3 +113,16 @@ class ArtifactLogging(RunState):
         raise InvalidValueError(
             f"log_figure takes a plotly or matplotlib figure, got {type(fig).__name__}"
         )
+
+
+def _target_inside(full: Path, root: Path, real_root: Path) -> Path | None:
+    """Where ``full`` resolves to, or None (with a warning) when that is outside ``root``."""
+    target = full.resolve()
+    if target.is_relative_to(real_root):
+        return target
+    warnings.warn(
+        f"nbtrack: skipped {full}: a symlink pointing outside {root}",
+        NbtrackWarning,
+        stacklevel=3,  # the caller of log_artifacts
+    )
+    return None

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from nbtrack.errors import NbtrackWarning, ParamConflictError
-from nbtrack.tracking import validation
+from nbtrack.tracking import _clock, validation
 from nbtrack.tracking.run import registry
 from nbtrack.tracking.run.artifact_logging import ArtifactLogging
 from nbtrack.tracking.run.metric_logging import MetricLogging
@@ -21,12 +21,6 @@ if TYPE_CHECKING:
     from nbtrack.storage.protocol import Store
 
 __all__ = ["Run"]
-
-
-def _utc(ms: int | None) -> _dt.datetime | None:
-    if ms is None:
-        return None
-    return _dt.datetime.fromtimestamp(ms / 1000, tz=_dt.timezone.utc)
 
 
 class Run(MetricLogging, ArtifactLogging):
@@ -97,13 +91,13 @@ class Run(MetricLogging, ArtifactLogging):
 
     @property
     def start_time(self) -> _dt.datetime:
-        t = _utc(self._start_ms)
+        t = _clock.utc_from_ms(self._start_ms)
         assert t is not None
         return t
 
     @property
     def end_time(self) -> _dt.datetime | None:
-        return _utc(self._end_ms)
+        return _clock.utc_from_ms(self._end_ms)
 
     @property
     def duration_s(self) -> float:
@@ -202,14 +196,7 @@ class Run(MetricLogging, ArtifactLogging):
         function that unregisters ``fn``. A failing ``fn`` is reported and never stops the
         run from ending.
         """
-        with self._lock:
-            self._end_callbacks = [*self._end_callbacks, fn]
-
-        def remove() -> None:
-            with self._lock:
-                self._end_callbacks = [f for f in self._end_callbacks if f is not fn]
-
-        return remove
+        return self._subscribe("_end_callbacks", fn)
 
     def _run_end_callbacks(self) -> None:
         with self._lock:

@@ -24,14 +24,7 @@ class MetricLogging(RunState):
 
     def add_metric_listener(self, fn: MetricListener) -> Callable[[], None]:
         """Call ``fn(key, value, step, timestamp_ms)`` for every point logged to this run."""
-        with self._lock:
-            self._listeners = [*self._listeners, fn]
-
-        def remove() -> None:
-            with self._lock:
-                self._listeners = [f for f in self._listeners if f is not fn]
-
-        return remove
+        return self._subscribe("_listeners", fn)
 
     def _notify(self, key: str, value: float, step: int, ts: int) -> None:
         for fn in self._listeners:

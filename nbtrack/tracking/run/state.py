@@ -105,6 +105,21 @@ class RunState:
                 "start a new run to log more"
             )
 
+    def _subscribe(self, attribute: str, fn: Callable[..., None]) -> Callable[[], None]:
+        """Add ``fn`` to the callback list ``attribute``; return the function that removes it.
+
+        The lists are replaced, never changed in place, so a caller iterating one without
+        the lock (the logging hot path) never sees it change under it.
+        """
+        with self._lock:
+            setattr(self, attribute, [*getattr(self, attribute), fn])
+
+        def remove() -> None:
+            with self._lock:
+                setattr(self, attribute, [f for f in getattr(self, attribute) if f is not fn])
+
+        return remove
+
     def _reset_after_fork(self) -> None:
         """Fresh lock and buffers in a forked child (the parent's are the parent's)."""
         self._lock = threading.Lock()
