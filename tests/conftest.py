@@ -16,15 +16,16 @@ def _isolated_store(
     """Point NBTRACK_STORE at a fresh folder and reset the fluent API's settings."""
     root = tmp_path_factory.mktemp("store")
     monkeypatch.setenv("NBTRACK_STORE", str(root))
-    from nbtrack.tracking import fluent, settings
+    from nbtrack.tracking import settings
+    from nbtrack.tracking.fluent.stack import ACTIVE
 
     settings.SETTINGS.store_uri = None
     settings.SETTINGS.experiment = settings.DEFAULT_EXPERIMENT
     yield root
-    for run in list(fluent._active.stack):
+    for run in list(ACTIVE.stack):
         if not run.is_finished:
             run.end("KILLED")
-    fluent._active.stack.clear()
+    ACTIVE.stack.clear()
     from nbtrack.errors import StoreError
     from nbtrack.storage import release_store
 

@@ -27,6 +27,7 @@ from nbtrack.mlflow import _runs, _systags, artifacts, entities
 from nbtrack.mlflow.exceptions import MlflowException, translated
 from nbtrack.tracking import fluent as nt_fluent
 from nbtrack.tracking import records, settings
+from nbtrack.tracking.fluent.stack import stack as nt_stack
 from nbtrack.tracking.run import Run as NtRun
 from nbtrack.tracking.run import start_owned_run
 
@@ -170,7 +171,7 @@ def start_run(
         )
         # nbtrack's fluent start_run cannot take an explicit parent: put the run on the
         # same per-thread stack it uses, so nbtrack.active_run() sees it.
-        nt_fluent._stack().append(run)
+        nt_stack().append(run)
     _last_run_id[:] = [run.run_id]
     return ActiveRun(run)
 

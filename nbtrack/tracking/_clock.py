@@ -11,6 +11,7 @@ for the run is newer than what is already there.
 
 from __future__ import annotations
 
+import datetime as _dt
 import os
 import threading
 import time
@@ -46,3 +47,8 @@ os.register_at_fork(after_in_child=CLOCK._after_fork)
 def record_ns() -> int:
     """The ``record_time`` of a new record."""
     return CLOCK.now_ns()
+
+
+def utc_from_ms(ms: float | None) -> _dt.datetime | None:
+    """A time in milliseconds since the epoch as a UTC datetime (None stays None)."""
+    return None if ms is None else _dt.datetime.fromtimestamp(ms / 1000, tz=_dt.timezone.utc)

@@ -10,14 +10,15 @@ every view type.
 
 from __future__ import annotations
 
-import datetime as _dt
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from nbtrack.tracking import query
+from nbtrack.tracking import _clock
 from nbtrack.tracking.filter import compile_filter
+from nbtrack.tracking.query.order import order_sql, parse_order_by
+from nbtrack.tracking.query.run_search import parse_filter_text
 
 if TYPE_CHECKING:
     from nbtrack.storage import ParquetStore
@@ -87,8 +88,8 @@ def search_run_ids(
     Raises:
         FilterError: the filter or an order_by item is malformed.
     """
-    node = query._parse(filter)
-    keys = query._parse_order_by(order_by)
+    node = parse_filter_text(filter)
+    keys = parse_order_by(order_by)
     params: list[Any] = []
     clauses = []
     if experiments is not None:
@@ -100,7 +101,7 @@ def search_run_ids(
         params.extend(fparams)
     where = " AND ".join(clauses) or "TRUE"
     order_params: list[Any] = []
-    order = query.order_sql(keys, lambda kind, key: _subquery(kind, key, order_params))
+    order = order_sql(keys, lambda kind, key: _subquery(kind, key, order_params))
     sql = f"{_cte(view)} SELECT r.run_id FROM runs r WHERE {where} ORDER BY {order}"
     all_params = params + order_params
     if max_results is not None:
@@ -199,10 +200,6 @@ def artifact_index(store: ParquetStore, run_id: str) -> dict[str, str]:
     return dict(zip(t.column(0).to_pylist(), t.column(1).to_pylist(), strict=True))
 
 
-def _ms_to_dt(ms: float | None) -> _dt.datetime | None:
-    return None if ms is None else _dt.datetime.fromtimestamp(ms / 1000, tz=_dt.timezone.utc)
-
-
 def search_records(
     store: ParquetStore,
     *,
@@ -242,8 +239,8 @@ def search_records(
             "experiment": r.experiment,
             "name": r.name,
             "status": r.status,
-            "start_time": _ms_to_dt(r.start_ms),
-            "end_time": _ms_to_dt(r.end_ms),
+            "start_time": _clock.utc_from_ms(r.start_ms),
+            "end_time": _clock.utc_from_ms(r.end_ms),
             "duration_s": (end_ms - r.start_ms) / 1000 if end_ms is not None else None,
             "parent_run_id": r.parent_run_id,
             "description": r.description,

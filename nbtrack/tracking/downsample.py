@@ -149,7 +149,7 @@ def downsampled_history(
         InvalidValueError: ``max_points`` is not an integer in range.
         RunNotFoundError: no (not deleted) run has this id.
     """
-    from nbtrack.tracking import query
+    from nbtrack.tracking.query.reads import current_store, fetch_run_row
 
     if isinstance(max_points, bool) or not isinstance(max_points, int):
         raise InvalidValueError(f"max_points must be an integer, got {max_points!r}")
@@ -157,7 +157,7 @@ def downsampled_history(
         raise InvalidValueError(
             f"max_points must be between 4 and {MAX_POINTS_LIMIT}, got {max_points}"
         )
-    st = query._store(store)
+    st = current_store(store)
     # No ORDER BY: a series is almost always stored in step order already (a run logs its
     # steps in order, files arrive in order), and DuckDB sorting 10M rows costs more than
     # reading them. The order is checked here and the rows sorted only when needed.
@@ -179,7 +179,7 @@ def downsampled_history(
         if "timestamp" not in table.column_names:
             table = _with_timestamps(reading, table, where, [run_id, key])
     if n == 0:
-        query._fetch_run_row(run_id, st)  # an unknown run is an error, an unknown key is empty
+        fetch_run_row(run_id, st)  # an unknown run is an error, an unknown key is empty
     return History(table, n)
 
 

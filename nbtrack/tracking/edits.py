@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from nbtrack.errors import ActiveRunError, InvalidValueError, RunNotFoundError
 from nbtrack.storage.schema import experiment_id
-from nbtrack.tracking import _clock, query, validation
+from nbtrack.tracking import _clock, validation
+from nbtrack.tracking.query.reads import current_store, fetch_run_row, run_sql
 
 if TYPE_CHECKING:
     from nbtrack.storage import ParquetStore
@@ -25,7 +26,7 @@ def _current(run_id: str, st: ParquetStore) -> dict[str, Any]:
     """The newest lifecycle record of a (not deleted) run, plus its status as readers see it."""
     if not isinstance(run_id, str) or not run_id:
         raise RunNotFoundError(f"run id must be a non-empty string, got {run_id!r}")
-    t = query._run(
+    t = run_sql(
         "SELECT c.run_id, c.experiment, c.name, c.status AS raw_status, "
         "epoch_ms(c.start_time) AS start_ms, epoch_ms(c.end_time) AS end_ms, "
         "c.parent_run_id, c.description, c.owner, r.status "
@@ -34,7 +35,7 @@ def _current(run_id: str, st: ParquetStore) -> dict[str, Any]:
         st,
     )
     if t.num_rows == 0:
-        query._fetch_run_row(run_id, st)  # raises the usual RunNotFoundError
+        fetch_run_row(run_id, st)  # raises the usual RunNotFoundError
     return t.to_pylist()[0]
 
 
@@ -47,7 +48,7 @@ def set_run_tag(run_id: str, key: str, value: Any, *, store: ParquetStore | None
         RunNotFoundError: no (not deleted) run has this id.
     """
     checked = validation.checked_texts({key: value}, "tag", "set_run_tag")
-    st = query._store(store)
+    st = current_store(store)
     row = _current(run_id, st)
     st.add_record(
         "tags", experiment_id(row["experiment"]), (run_id, key, checked[key], _clock.record_ns())
@@ -63,7 +64,7 @@ def delete_run_tag(run_id: str, key: str, *, store: ParquetStore | None = None) 
         RunNotFoundError: no (not deleted) run has this id.
     """
     validation.check_key(key, "tag key")
-    st = query._store(store)
+    st = current_store(store)
     row = _current(run_id, st)
     st.add_record("tags", experiment_id(row["experiment"]), (run_id, key, None, _clock.record_ns()))
     st.flush()
@@ -85,7 +86,7 @@ def rename_run(run_id: str, name: str, *, store: ParquetStore | None = None) -> 
             f"run name {name[:60]!r} is longer than {MAX_NAME} characters or holds "
             "control characters"
         )
-    st = query._store(store)
+    st = current_store(store)
     row = _current(run_id, st)
     if row["status"] == "RUNNING":
         raise ActiveRunError(

@@ -19,9 +19,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from nbtrack.errors import InvalidValueError
-from nbtrack.tracking import query
 from nbtrack.tracking.colors import color_for
 from nbtrack.tracking.filter import Comparison
+from nbtrack.tracking.query.order import parse_order_by
+from nbtrack.tracking.query.reads import current_store, fetch_run_row, run_sql
+from nbtrack.tracking.query.run_search import parse_filter_text, search_table
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -175,14 +177,14 @@ def search_run_page(
         InvalidValueError: a bad page size or a page token from another search.
     """
     check_page_size(max_results, MAX_PAGE_SIZE)
-    node = query._parse(filter)  # malformed input fails before the store is touched
-    order_keys = query._parse_order_by(order_by)
+    node = parse_filter_text(filter)  # malformed input fails before the store is touched
+    order_keys = parse_order_by(order_by)
     fingerprint = _fingerprint(experiment, filter, order_by)
     offset = _decode(page_token, fingerprint) if page_token else 0
-    st = query._store(store)
+    st = current_store(store)
     with st.reading() as reading:
         # One more row than asked tells whether another page follows.
-        table: pa.Table = query.search_table(
+        table: pa.Table = search_table(
             reading, experiment, node, order_keys, max_results + 1, offset
         )
     rows = table.to_pylist()
@@ -198,15 +200,13 @@ def get_run_record(run_id: str, *, store: Store | None = None) -> dict[str, Any]
     Raises:
         RunNotFoundError: no (not deleted) run has this id.
     """
-    st = query._store(store)
-    query._fetch_run_row(run_id, st)
+    st = current_store(store)
+    fetch_run_row(run_id, st)
     with st.reading() as reading:
-        table = query.search_table(
-            reading, "*", Comparison("attributes", "run_id", "=", run_id), None, 1
-        )
+        table = search_table(reading, "*", Comparison("attributes", "run_id", "=", run_id), None, 1)
     rows = table.to_pylist()
     if not rows:
-        query._fetch_run_row(run_id, st)  # deleted in between: the same error
+        fetch_run_row(run_id, st)  # deleted in between: the same error
     record = run_record(rows[0])
     record["artifacts"] = list_artifact_records(run_id, store=st)
     return record
@@ -218,9 +218,9 @@ def list_artifact_records(run_id: str, *, store: Store | None = None) -> list[di
     Raises:
         RunNotFoundError: no (not deleted) run has this id.
     """
-    st = query._store(store)
-    query._fetch_run_row(run_id, st)
-    t = query._run("SELECT path, size FROM artifacts WHERE run_id = ? ORDER BY path", [run_id], st)
+    st = current_store(store)
+    fetch_run_row(run_id, st)
+    t = run_sql("SELECT path, size FROM artifacts WHERE run_id = ? ORDER BY path", [run_id], st)
     return t.to_pylist()
 
 
@@ -229,12 +229,12 @@ def experiment_summaries(*, store: Store | None = None) -> list[dict[str, Any]]:
 
     ``last_start_time`` is in ms since the epoch; deleted runs are not counted.
     """
-    t = query._run(
+    t = run_sql(
         "SELECT experiment AS name, count(*) AS run_count, "
         "count(*) FILTER (WHERE status = 'RUNNING') AS running, "
         "epoch_ms(max(start_time)) AS last_start_time "
         "FROM runs GROUP BY experiment ORDER BY experiment",
         None,
-        query._store(store),
+        current_store(store),
     )
     return t.to_pylist()

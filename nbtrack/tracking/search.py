@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Literal
 
 from nbtrack.errors import QueryError
 from nbtrack.tracking import bulk, lookup, query
+from nbtrack.tracking.query.reads import current_store, experiment_names
+from nbtrack.tracking.query.run_search import RUN_COLUMNS, parse_filter_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -71,9 +73,9 @@ def search_runs(
         isinstance(max_results, bool) or not isinstance(max_results, int) or max_results < 0
     ):
         raise QueryError(f"max_results must be a non-negative integer, got {max_results!r}")
-    query._parse(filter)  # malformed input fails before the store is read
-    st = query._store(store)
-    names = query._experiments(experiment)
+    parse_filter_text(filter)  # malformed input fails before the store is read
+    st = current_store(store)
+    names = experiment_names(experiment)
     if experiment is not None:
         lookup.check_experiments(st, names)
     rows = bulk.search_records(
@@ -90,7 +92,7 @@ def search_runs(
 def _frame(rows: list[dict[str, object]]) -> pd.DataFrame:
     import pandas as pd
 
-    first = [*query.RUN_COLUMNS, "deleted"]
+    first = [*RUN_COLUMNS, "deleted"]
     keys = sorted({k for r in rows for k in r} - set(first))
     ordered = [k for p in ("params.", "metrics.", "tags.") for k in keys if k.startswith(p)]
     frame = pd.DataFrame.from_records(rows, columns=[*first, *ordered])

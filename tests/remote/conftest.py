@@ -114,12 +114,13 @@ def remote_store(request: pytest.FixtureRequest) -> str:
 
 
 def _release(uri: str) -> None:
-    from nbtrack.tracking import fluent, settings
+    from nbtrack.tracking import settings
+    from nbtrack.tracking.fluent.stack import ACTIVE
 
-    for run in list(fluent._active.stack):
+    for run in list(ACTIVE.stack):
         if not run.is_finished:
             run.end("KILLED")
-    fluent._active.stack.clear()
+    ACTIVE.stack.clear()
     from nbtrack.storage import release_store
 
     try:

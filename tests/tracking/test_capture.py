@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from nbtrack.tracking import capture
+from nbtrack.tracking.capture import git as capture_git
 
 requires_git = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 
@@ -200,7 +201,7 @@ def test_missing_directory_gives_none(tmp_path: Path) -> None:
 
 
 def test_git_not_installed_gives_none(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(capture.shutil, "which", lambda name: None)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
     assert capture.collect_git_info(repo) is None
 
 
@@ -209,27 +210,27 @@ def test_git_timeout_gives_none(repo: Path, monkeypatch: pytest.MonkeyPatch) -> 
     def slow(*args: object, **kwargs: object) -> None:
         raise subprocess.TimeoutExpired(cmd="git", timeout=capture.GIT_TIMEOUT_S)
 
-    monkeypatch.setattr(capture.subprocess, "run", slow)
+    monkeypatch.setattr(subprocess, "run", slow)
     assert capture.collect_git_info(repo) is None
 
 
 @requires_git
 def test_git_info_is_cached_for_a_short_time(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls = []
-    real = capture._git
+    real = capture_git._git
 
     def counting(directory: str, *args: str) -> object:
         calls.append(args[0])
         return real(directory, *args)
 
-    monkeypatch.setattr(capture, "_git", counting)
+    monkeypatch.setattr(capture_git, "_git", counting)
     first = capture.collect_git_info(repo)
     n = len(calls)
     assert capture.collect_git_info(repo) == first
     assert len(calls) == n  # served from the cache
     (repo / "train.py").write_text("lr = 0.3\n")
     assert capture.collect_git_info(repo, use_cache=False).is_dirty is True
-    monkeypatch.setattr(capture, "GIT_TTL_S", 0.0)
+    monkeypatch.setattr(capture_git, "GIT_TTL_S", 0.0)
     assert capture.collect_git_info(repo).is_dirty is True
 
 
@@ -337,9 +338,7 @@ def test_gpus_come_from_nvidia_smi(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 def test_no_nvidia_smi_means_no_gpus(monkeypatch: pytest.MonkeyPatch) -> None:
     real = shutil.which
-    monkeypatch.setattr(
-        capture.shutil, "which", lambda name: None if name == "nvidia-smi" else real(name)
-    )
+    monkeypatch.setattr(shutil, "which", lambda name: None if name == "nvidia-smi" else real(name))
     assert capture.collect_hardware()["gpus"] == []
 
 
