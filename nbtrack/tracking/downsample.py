@@ -22,7 +22,12 @@ import numpy as np
 import pyarrow as pa
 
 from nbtrack.errors import InvalidValueError
-from nbtrack.tracking.series import _order_of_steps, _step_order
+from nbtrack.tracking.series import (
+    _order_of_steps,
+    _step_order,
+    column_numpy,
+    strictly_increasing,
+)
 
 if TYPE_CHECKING:
     from nbtrack.storage import ParquetStore
@@ -166,21 +171,41 @@ def downsampled_history(
     with st.reading() as reading:
         table = reading.query(f"SELECT step, value {where}", [run_id, key])
         n = table.num_rows
-        steps = table.column("step").to_numpy()
-        order, unique = _order_of_steps(steps)
-        if not unique or n == 0:  # equal steps are ordered by time: all timestamps needed
-            table = reading.query(f"SELECT step, value, timestamp {where}", [run_id, key])
-            order = _step_order(table)
-        values = table.column("value").to_numpy(zero_copy_only=False)
-        index = downsample_indices(values if order is None else values[order], max_points)
-        rows = index if order is None else order[index]
-        if not (index.shape[0] == n and order is None):
-            table = table.take(rows)
-        if "timestamp" not in table.column_names:
+        if n and strictly_increasing(table.column("step")):
+            # The usual case, kept cheap for 10M points: no sort, and the kept points are
+            # picked from numpy arrays (take() on hundreds of chunks copies them first).
+            values = column_numpy(table.column("value"))
+            index = downsample_indices(values, max_points)
+            if index.shape[0] < n:
+                steps = column_numpy(table.column("step"))
+                table = pa.table(
+                    {"step": steps[index], "value": values[index]}, schema=table.schema
+                )
             table = _with_timestamps(reading, table, where, [run_id, key])
+        else:
+            table = _sorted_downsample(reading, table, where, [run_id, key], max_points)
     if n == 0:
         fetch_run_row(run_id, st)  # an unknown run is an error, an unknown key is empty
     return History(table, n)
+
+
+def _sorted_downsample(
+    reading: Any, table: pa.Table, where: str, params: list[Any], max_points: int
+) -> pa.Table:
+    """Downsample a series whose rows are out of step order or share steps (or empty)."""
+    n = table.num_rows
+    order, unique = _order_of_steps(column_numpy(table.column("step")))
+    if not unique or n == 0:  # equal steps are ordered by time: all timestamps needed
+        table = reading.query(f"SELECT step, value, timestamp {where}", params)
+        order = _step_order(table)
+    values = column_numpy(table.column("value"))
+    index = downsample_indices(values if order is None else values[order], max_points)
+    rows = index if order is None else order[index]
+    if not (index.shape[0] == n and order is None):
+        table = table.take(rows)
+    if "timestamp" not in table.column_names:
+        table = _with_timestamps(reading, table, where, params)
+    return table
 
 
 def _with_timestamps(reading: Any, table: pa.Table, where: str, params: list[Any]) -> pa.Table:

@@ -27,6 +27,33 @@ def sorted_points(run_id: str, key: str, store: Store) -> pa.Table:
     return table if order is None else table.take(order)
 
 
+def strictly_increasing(steps: pa.ChunkedArray) -> bool:
+    """Whether a step column is strictly increasing, checked chunk by chunk.
+
+    A 10M-point series comes back from DuckDB in hundreds of chunks: checking each chunk
+    (zero-copy) and the boundaries between them avoids concatenating the whole column
+    into one new array, whose first touch of fresh memory costs more than the check.
+    """
+    last = None
+    for chunk in steps.chunks:
+        if len(chunk) == 0:
+            continue
+        a = chunk.to_numpy(zero_copy_only=chunk.null_count == 0)
+        if (last is not None and a[0] <= last) or not (a[1:] > a[:-1]).all():
+            return False
+        last = a[-1]
+    return True
+
+
+def column_numpy(column: pa.ChunkedArray) -> np.ndarray:
+    """One numpy array of a column, without going through pandas (ChunkedArray.to_numpy does)."""
+    if column.num_chunks == 1:
+        return column.chunk(0).to_numpy(zero_copy_only=False)
+    if column.num_chunks == 0:
+        return np.empty(0, dtype=column.type.to_pandas_dtype())
+    return np.concatenate([c.to_numpy(zero_copy_only=False) for c in column.chunks])
+
+
 def _order_of_steps(steps: np.ndarray) -> tuple[np.ndarray | None, bool]:
     """The row order that sorts ``steps`` (None: already sorted), and whether all differ.
 

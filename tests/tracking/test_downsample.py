@@ -123,3 +123,23 @@ def test_downsampled_points_keep_their_own_timestamps_across_files(tmp_path) -> 
     stamps = points["timestamp"].map(lambda t: int(t.timestamp() * 1000))
     assert (stamps == 10**12 + 7 * points["step"]).all()
     assert np.allclose(points["value"], np.sin(points["step"] / 9))
+
+
+@pytest.mark.parametrize(
+    ("chunks", "expected"),
+    [
+        pytest.param([[0, 1, 2], [3, 4], [], [5]], True, id="increasing-across-chunks"),
+        pytest.param([[0, 1, 2], [2, 3]], False, id="equal-at-a-boundary"),
+        pytest.param([[0, 1, 5], [4, 6]], False, id="down-at-a-boundary"),
+        pytest.param([[0, 2, 1], [3]], False, id="down-inside-a-chunk"),
+        pytest.param([[7]], True, id="one-point"),
+    ],
+)
+def test_step_order_is_checked_chunk_by_chunk(chunks, expected) -> None:
+    import pyarrow as pa
+
+    from nbtrack.tracking.series import column_numpy, strictly_increasing
+
+    column = pa.chunked_array([pa.array(c, pa.int64()) for c in chunks], pa.int64())
+    assert strictly_increasing(column) is expected
+    assert column_numpy(column).tolist() == [s for c in chunks for s in c]
