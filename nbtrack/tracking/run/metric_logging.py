@@ -85,9 +85,11 @@ class MetricLogging(RunState):
                 f"log_metrics takes a dict of key -> number, got {type(metrics).__name__}"
             )
         keys = list(metrics)
-        for k in keys:
-            if k.__class__ is not str or k not in _valid_keys:
-                check_key(k, "metric key")
+        mb = self._mb
+        if keys != mb.last_keys:  # the same dict as last step: its keys were checked then
+            for k in keys:
+                if k.__class__ is not str or k not in _valid_keys:
+                    check_key(k, "metric key")
         vals = [v if v.__class__ is float else metric_value(v) for v in metrics.values()]
         ts = (
             time.time_ns() // 1_000_000 if timestamp is None else validation.timestamp_ms(timestamp)
@@ -95,7 +97,6 @@ class MetricLogging(RunState):
         if step is not None:
             step = validation.step_value(step)
         n_keys = len(keys)
-        mb = self._mb
         with mb.lock:
             ns = self._next_step
             if step is None:
