@@ -197,10 +197,11 @@ def test_runs_sidebar_run_panel_and_compare(lab: tuple[str, str, Path]) -> None:
                 1, timeout=30_000
             )
             page.set_viewport_size({"width": 1200, "height": 800})  # and a resize
+            page.screenshot(path=str(ARTIFACTS / "lab-compare-dark-resized.png"))
             for metric in ("loss", "acc"):
-                box_ = compare.locator(
-                    f'.nbtl-chart-wrap[data-metric="{metric}"] svg'
-                ).bounding_box()
+                chart_svg = compare.locator(f'.nbtl-chart-wrap[data-metric="{metric}"] svg')
+                expect(chart_svg).to_be_visible(timeout=30_000)  # the relayout settles
+                box_ = chart_svg.bounding_box()
                 assert box_ is not None and box_["height"] > 150, box_
             background = page.evaluate(
                 "getComputedStyle(document.querySelector('.nbtl-sidebar')).backgroundColor"
