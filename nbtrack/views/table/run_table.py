@@ -1,12 +1,7 @@
-"""RunTable: a paged, sortable, selectable table of runs built from plain ipywidgets.
+"""The ``RunTable`` widget and ``show_runs``: a checkbox and one ``HTML`` widget per row, a
+fixed pool of ``page_size`` rows whose values change on paging or sorting (see the package
+docstring for why plain ipywidgets)."""
 
-Why plain widgets and no custom JavaScript: it renders in any JupyterLab or Notebook
-that has ipywidgets, with no front-end extension to install. Each row is a checkbox
-plus one ``HTML`` widget laid out as a CSS grid; the header is a grid of buttons with
-the same column template, so clicking a header sorts. Rows are a fixed pool of
-``page_size`` widgets whose values change on paging or sorting, so a table of
-10,000 runs costs one page of widgets.
-"""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
