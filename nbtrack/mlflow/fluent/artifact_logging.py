@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from nbtrack.mlflow import _runs, artifacts
@@ -120,13 +119,7 @@ def log_image(
     synchronous: bool | None = None,
 ) -> None:
     """An image file (``artifact_file``), or a step-indexed image series (``key``/``step``)."""
-    if (artifact_file is None) == (key is None):
-        raise MlflowException.invalid_parameter_value(
-            "log_image takes either artifact_file, or key (with step)"
-        )
-    if artifact_file is None:
-        ts = timestamp if timestamp is not None else time.time_ns() // 1_000_000
-        artifact_file = f"images/{key}/step_{step or 0}_{ts}.png"
+    artifact_file = artifacts.image_file(artifact_file, key, step, timestamp)
     artifacts.put(resolve_run_id(), artifact_file, artifacts.image_bytes(image, artifact_file))
 
 
