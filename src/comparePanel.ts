@@ -8,7 +8,7 @@ import { ISeries } from './charts';
 import { metricKeys, metricNumber, paramsTable, parallelDimensions } from './logic';
 import { IRunRecord, NbtrackApi } from './request';
 import { lineChartSvg, parallelSvg } from './svg';
-import { colorDot, h, statusChip } from './dom';
+import { colorDot, h, loadError, statusChip } from './dom';
 
 const MAX_CHARTS = 12;
 const POINTS_PER_SERIES = 600;
@@ -32,7 +32,7 @@ export class ComparePanel extends Widget {
     try {
       runs = await Promise.all(this.runIds.map(id => this.api.run(id)));
     } catch (error) {
-      this.node.replaceChildren(h('div', 'nbtl-error-message', String((error as Error).message)));
+      this.node.replaceChildren(loadError(error));
       return;
     }
     const root = h('div', 'nbtl-compare-body');

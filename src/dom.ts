@@ -1,5 +1,5 @@
 /**
- * The one DOM helper of the panels.
+ * The DOM helpers of the panels.
  */
 
 /** A new element with a class name and text. */
@@ -28,4 +28,9 @@ export function colorDot(color: string): HTMLSpanElement {
   const dot = h('span', 'nbtl-dot');
   dot.style.background = color;
   return dot;
+}
+
+/** A panel's whole content when loading it failed: the error's message. */
+export function loadError(error: unknown): HTMLDivElement {
+  return h('div', 'nbtl-error-message', String((error as Error).message));
 }

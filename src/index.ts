@@ -27,6 +27,7 @@ import { ComparePanel } from './comparePanel';
 import { loadRunCode } from './logic';
 import { addModelCommands } from './modelCommands';
 import { insertCode } from './notebookCode';
+import { showPanel } from './panels';
 import { NbtrackApi } from './request';
 import { RunPanel } from './runPanel';
 import { RunsSidebar } from './sidebar';
@@ -102,18 +103,13 @@ const plugin: JupyterFrontEndPlugin<void> = {
         if (!runId) {
           return;
         }
-        let widget = openPanels.get(runId);
-        if (!widget || widget.isDisposed) {
-          widget = new MainAreaWidget({ content: new RunPanel(runId, api, commands) });
+        showPanel(shell, openPanels, runId, () => {
+          const widget = new MainAreaWidget({ content: new RunPanel(runId, api, commands) });
           widget.id = `nbtrack-run-${runId}`;
           widget.title.label = runId.slice(0, 8);
           widget.title.icon = runsIcon;
-          openPanels.set(runId, widget);
-          shell.add(widget, 'main');
-        } else {
-          void widget.content.load();
-        }
-        shell.activateById(widget.id);
+          return widget;
+        });
       }
     });
 

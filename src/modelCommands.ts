@@ -12,6 +12,7 @@ import { ModelPanel } from './modelPanel';
 import { NbtrackApi } from './request';
 import { RunsSidebar } from './sidebar';
 import { insertCode } from './notebookCode';
+import { showPanel } from './panels';
 
 export namespace ModelCommandIDs {
   export const openModel = 'nbtrack:open-model';
@@ -49,18 +50,13 @@ export function addModelCommands(options: IModelCommandOptions): void {
       if (!name) {
         return;
       }
-      let widget = panels.get(name);
-      if (!widget || widget.isDisposed) {
-        widget = new MainAreaWidget({ content: new ModelPanel(name, api, commands) });
+      showPanel(shell, panels, name, () => {
+        const widget = new MainAreaWidget({ content: new ModelPanel(name, api, commands) });
         widget.id = widget.content.id;
         widget.title.label = name;
         widget.title.icon = icon;
-        panels.set(name, widget);
-        shell.add(widget, 'main');
-      } else {
-        void widget.content.load();
-      }
-      shell.activateById(widget.id);
+        return widget;
+      });
     }
   });
 

@@ -8,7 +8,7 @@ import { Widget } from '@lumino/widgets';
 
 import { aliasLabels, formatBytes, formatDate, modelRef, preferredRef } from './modelLogic';
 import { IModelVersion, IRegisteredModel, NbtrackApi } from './request';
-import { colorDot, h } from './dom';
+import { colorDot, h, loadError } from './dom';
 
 const COLUMNS = ['version', 'aliases', 'flavor', 'size', 'created', 'source run', ''];
 
@@ -37,7 +37,7 @@ export class ModelPanel extends Widget {
     try {
       this.loaded = await this.api.model(this.modelName);
     } catch (error) {
-      this.node.replaceChildren(h('div', 'nbtl-error-message', String((error as Error).message)));
+      this.node.replaceChildren(loadError(error));
       return;
     }
     this.render(this.loaded);

@@ -12,7 +12,7 @@ import { Widget } from '@lumino/widgets';
 import { findRunCell, formatDuration, formatNumber, metricNumber, serverPath } from './logic';
 import { ApiError, IArtifact, IRunRecord, NbtrackApi } from './request';
 import { sparklineSvg } from './svg';
-import { colorDot, h, statusChip } from './dom';
+import { colorDot, h, loadError, statusChip } from './dom';
 
 function table(rows: [string, Node | string][], className = 'nbtl-kv'): HTMLTableElement {
   const t = h('table', className);
@@ -49,7 +49,7 @@ export class RunPanel extends Widget {
     try {
       this.run = await this.api.run(this.runId);
     } catch (error) {
-      this.node.replaceChildren(h('div', 'nbtl-error-message', String((error as Error).message)));
+      this.node.replaceChildren(loadError(error));
       return;
     }
     this.render();

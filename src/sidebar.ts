@@ -6,13 +6,21 @@
 import { CommandRegistry } from '@lumino/commands';
 import { Widget } from '@lumino/widgets';
 
-import { isSystemTag, mergePolled, relativeTime, SORT_ORDERS, visibleRange } from './logic';
+import { mergePolled, SORT_ORDERS, visibleRange } from './logic';
 import { Poller } from './poller';
-import { ApiError, IExperiment, IRunPage, IRunRecord, NbtrackApi } from './request';
+import { IExperiment, IRunPage, IRunRecord, NbtrackApi } from './request';
 import { ModelsSection } from './modelsSection';
-import { colorDot, h, statusChip } from './dom';
+import { h } from './dom';
+import {
+  experimentSelect,
+  fillExperiments,
+  filterInput,
+  showQueryError,
+  sortSelect
+} from './queryControls';
+import { ROW_HEIGHT, runRow } from './runRow';
 
-export const ROW_HEIGHT = 44;
+export { ROW_HEIGHT } from './runRow';
 
 export interface ISidebarOptions {
   api: NbtrackApi;
@@ -118,24 +126,14 @@ export class RunsSidebar extends Widget {
   private build(): void {
     const head = h('div', 'nbtl-sidebar-head');
     head.appendChild(h('div', 'nbtl-sidebar-title', 'Runs'));
-    this.experimentSelect = h('select', 'nbtl-experiment-select');
-    this.experimentSelect.title = 'Experiment';
+    this.experimentSelect = experimentSelect();
     this.experimentSelect.addEventListener('change', () => this.queryChanged());
-    this.sortSelect = h('select', 'nbtl-sort-select');
-    this.sortSelect.title = 'Sort order';
-    for (const label of Object.keys(SORT_ORDERS)) {
-      const option = h('option', '', label);
-      option.value = label;
-      this.sortSelect.appendChild(option);
-    }
+    this.sortSelect = sortSelect();
     this.sortSelect.addEventListener('change', () => this.queryChanged());
     const selects = h('div', 'nbtl-sidebar-selects');
     selects.append(this.experimentSelect, this.sortSelect);
 
-    this.filterInput = h('input', 'nbtl-filter jp-mod-styled');
-    this.filterInput.type = 'search';
-    this.filterInput.placeholder = 'filter: metrics.loss < 0.5 AND params.lr = 0.01';
-    this.filterInput.spellcheck = false;
+    this.filterInput = filterInput();
     this.filterInput.addEventListener('keydown', event => {
       if (event.key === 'Enter') {
         this.applyFilter();
@@ -274,23 +272,12 @@ export class RunsSidebar extends Widget {
     } catch {
       return;
     }
-    const current = this.experimentSelect.value;
     const key = JSON.stringify(experiments.map(e => [e.name, e.run_count]));
     if (key === this.experimentsKey) {
       return;
     }
     this.experimentsKey = key;
-    this.experimentSelect.textContent = '';
-    const total = experiments.reduce((n, e) => n + e.run_count, 0);
-    const all = h('option', '', `All experiments (${total})`);
-    all.value = '';
-    this.experimentSelect.appendChild(all);
-    for (const e of experiments) {
-      const option = h('option', '', `${e.name} (${e.run_count})`);
-      option.value = e.name;
-      this.experimentSelect.appendChild(option);
-    }
-    this.experimentSelect.value = experiments.some(e => e.name === current) ? current : '';
+    fillExperiments(this.experimentSelect, experiments);
   }
 
   private applyFilter(): void {
@@ -315,19 +302,8 @@ export class RunsSidebar extends Widget {
   // ---- errors -----------------------------------------------------------------------
   private showError(error: unknown): void {
     const box = this.errorBox;
-    box.textContent = '';
-    if (error instanceof ApiError && error.type === 'FilterError') {
+    if (showQueryError(box, error, this.filterText)) {
       this.filterInput.classList.add('nbtl-invalid');
-      box.appendChild(h('div', 'nbtl-error-message', error.message.split('\n')[0]));
-      if (error.position !== null) {
-        const pointer = h('pre', 'nbtl-error-pointer');
-        pointer.textContent = `${this.filterText}\n${' '.repeat(error.position)}^`;
-        box.appendChild(pointer);
-      }
-    } else {
-      box.appendChild(
-        h('div', 'nbtl-error-message', error instanceof Error ? error.message : String(error))
-      );
     }
     box.hidden = false;
     this.list.classList.add('nbtl-stale');
@@ -360,44 +336,10 @@ export class RunsSidebar extends Widget {
     const rows: HTMLElement[] = [];
     const now = Date.now();
     for (let i = start; i < end; i++) {
-      rows.push(this.row(this.loaded[i], i, now));
+      const run = this.loaded[i];
+      rows.push(runRow(run, i, now, this.selected.has(run.run_id)));
     }
     this.spacer.replaceChildren(...rows);
-  }
-
-  private row(run: IRunRecord, index: number, now: number): HTMLElement {
-    const row = h('div', 'nbtl-run-row');
-    row.dataset.runId = run.run_id;
-    row.style.top = `${index * ROW_HEIGHT}px`;
-    row.style.height = `${ROW_HEIGHT}px`;
-    row.title = `${run.name}\n${run.run_id}\n${run.experiment} · ${run.status}`;
-    if (this.selected.has(run.run_id)) {
-      row.classList.add('nbtl-selected');
-    }
-    const box = h('input', 'nbtl-select');
-    box.type = 'checkbox';
-    box.checked = this.selected.has(run.run_id);
-    box.title = 'Select for comparison';
-    const dot = colorDot(run.color);
-    const name = h('span', 'nbtl-name', run.name);
-    const status = statusChip(run.status);
-    const tags = h('span', 'nbtl-tags');
-    for (const [k, v] of Object.entries(run.tags)
-      .filter(([k]) => !isSystemTag(k))
-      .slice(0, 2)) {
-      tags.appendChild(h('span', 'nbtl-chip nbtl-tag', `${k}: ${v}`));
-    }
-    const time = h('span', 'nbtl-time', relativeTime(run.start_time, now));
-    const experiment = h('span', 'nbtl-experiment', run.experiment);
-    // Two lines: what the run is (colour, name, status), then where and when (tags, time).
-    const top = h('div', 'nbtl-row-line');
-    top.append(dot, name, status);
-    const bottom = h('div', 'nbtl-row-line nbtl-row-sub');
-    bottom.append(experiment, tags, time);
-    const text = h('div', 'nbtl-row-text');
-    text.append(top, bottom);
-    row.append(box, text);
-    return row;
   }
 
   private onListClick(event: MouseEvent): void {

@@ -24,15 +24,20 @@ from urllib.parse import urlparse
 from tests._jupyterlab import REPO
 
 ARTIFACTS = REPO / "test-artifacts"
-CHROMIUM_ARGS = [
-    # Offline as in CI: no host but loopback resolves (a CDN request fails at once).
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost",
+#: Flags every headless Chromium of the browser tests takes (a container, no GPU, nothing
+#: running in the background).
+HEADLESS_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
+]
+CHROMIUM_ARGS = [
+    # Offline as in CI: no host but loopback resolves (a CDN request fails at once).
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost",
+    *HEADLESS_ARGS,
 ]
 #: Console errors that come from the test harness, not from what is tested: running_lab
 #: turns off the jupyter_lsp server extension (seconds of start-up), and JupyterLab's

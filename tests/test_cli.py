@@ -51,16 +51,22 @@ def _env(**extra: str) -> dict[str, str]:
     return env
 
 
-def populate(store: Path) -> dict[str, str]:
-    """Fill ``store`` with four runs in two experiments; return run ids by run name."""
-    done = subprocess.run(
-        [sys.executable, "-c", POPULATE, str(store)],
+def run_python(code: str, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``python -c CODE ARGS`` in the tests' environment and capture its output."""
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
         capture_output=True,
         text=True,
         env=_env(),
+        cwd=cwd,
         timeout=120,
         check=False,
     )
+
+
+def populate(store: Path) -> dict[str, str]:
+    """Fill ``store`` with four runs in two experiments; return run ids by run name."""
+    done = run_python(POPULATE, str(store))
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -728,15 +734,7 @@ _NO_S3FS = textwrap.dedent(
 
 
 def test_s3_store_without_s3fs_names_the_extra_to_install(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", _NO_S3FS, "--store", "s3://bucket/store", "experiments"],
-        capture_output=True,
-        text=True,
-        env=_env(),
-        cwd=tmp_path,
-        timeout=120,
-        check=False,
-    )
+    done = run_python(_NO_S3FS, "--store", "s3://bucket/store", "experiments", cwd=tmp_path)
     assert_one_line_error(done, "s3://", "pip install 'nbtrack[s3]'")
 
 
@@ -770,15 +768,7 @@ def test_bad_store_url_in_python_is_a_store_error(tmp_path: Path) -> None:
                 raise AssertionError(url)
         """
     )
-    done = subprocess.run(
-        [sys.executable, "-c", probe],
-        capture_output=True,
-        text=True,
-        env=_env(),
-        cwd=tmp_path,
-        timeout=120,
-        check=False,
-    )
+    done = run_python(probe, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "unknown store URL scheme" in done.stdout
     assert "pip install 'nbtrack[s3]'" in done.stdout
@@ -875,14 +865,7 @@ def test_cli_never_loads_the_notebook_stack(store: Path) -> None:
         print(sorted(m for m in sys.modules if m.split(".")[0] in heavy or m.startswith(heavy)))
         """
     )
-    done = subprocess.run(
-        [sys.executable, "-c", probe, str(store)],
-        capture_output=True,
-        text=True,
-        env=_env(),
-        timeout=120,
-        check=False,
-    )
+    done = run_python(probe, str(store))
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
 
@@ -898,14 +881,7 @@ def test_runs_list_table_does_not_load_pandas(store: Path) -> None:
         print("pandas" in sys.modules)
         """
     )
-    done = subprocess.run(
-        [sys.executable, "-c", probe, str(store)],
-        capture_output=True,
-        text=True,
-        env=_env(),
-        timeout=120,
-        check=False,
-    )
+    done = run_python(probe, str(store))
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"
 

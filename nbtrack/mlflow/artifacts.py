@@ -8,12 +8,13 @@ import io
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
 from nbtrack.errors import ArtifactError, InvalidValueError
 from nbtrack.mlflow import _runs, entities
-from nbtrack.mlflow.exceptions import translated
+from nbtrack.mlflow.exceptions import MlflowException, translated
 from nbtrack.tracking import query, records, validation
 
 
@@ -92,6 +93,25 @@ def figure_bytes(figure: Any, artifact_file: str, save_kwargs: dict[str, Any] | 
     raise InvalidValueError(
         f"log_figure takes a matplotlib or plotly figure, got {type(figure).__name__}"
     )
+
+
+def image_file(
+    artifact_file: str | None, key: str | None, step: int | None, timestamp: int | None
+) -> str:
+    """Where ``log_image`` puts an image: ``artifact_file``, or for a step-indexed series
+    (``key``) ``images/<key>/step_<step>_<ms>.png``.
+
+    Raises:
+        MlflowException: both or neither of ``artifact_file`` and ``key`` are given.
+    """
+    if (artifact_file is None) == (key is None):
+        raise MlflowException.invalid_parameter_value(
+            "log_image takes either artifact_file, or key (with step)"
+        )
+    if artifact_file is not None:
+        return artifact_file
+    ts = timestamp if timestamp is not None else time.time_ns() // 1_000_000
+    return f"images/{key}/step_{step or 0}_{ts}.png"
 
 
 def image_bytes(image: Any, artifact_file: str) -> bytes:

@@ -13,7 +13,7 @@ from typing import Any
 from nbtrack.errors import MetricNotFoundError
 from nbtrack.mlflow import _runs, _systags, artifacts, entities
 from nbtrack.mlflow import experiments as _exps
-from nbtrack.mlflow.exceptions import MlflowException, translated
+from nbtrack.mlflow.exceptions import translated
 from nbtrack.mlflow.registry import RegistryClient
 from nbtrack.mlflow.tracking_uri import _store_uri
 from nbtrack.storage import ParquetStore
@@ -257,13 +257,7 @@ class MlflowClient(RegistryClient):
         timestamp: int | None = None,
         synchronous: bool | None = None,
     ) -> None:
-        if (artifact_file is None) == (key is None):
-            raise MlflowException.invalid_parameter_value(
-                "log_image takes either artifact_file, or key (with step)"
-            )
-        if artifact_file is None:
-            ts = timestamp if timestamp is not None else time.time_ns() // 1_000_000
-            artifact_file = f"images/{key}/step_{step or 0}_{ts}.png"
+        artifact_file = artifacts.image_file(artifact_file, key, step, timestamp)
         data = artifacts.image_bytes(image, artifact_file)
         self._in_store(translated(artifacts.put), run_id, artifact_file, data)
 

@@ -242,7 +242,7 @@ class FlavorModule(types.ModuleType):
         obj = next((m for m in (model, sk_model, xgb_model, lgb_model, python_model)
                     if m is not None), None)
         path = name or artifact_path or "model"
-        fluent._run_id(None)  # starts a run when none is active, as MLflow does
+        fluent.resolve_run_id(None)  # starts a run when none is active, as MLflow does
         run = nt_fluent.active_run()
         flavor = "python_function" if self._flavor == "python_function" else None
         info = models.log_model(

@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from tests._ipython_shell import nbtrack_shell
+
 
 @pytest.fixture(autouse=True)
 def _autolog_off(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
@@ -37,14 +39,5 @@ def _autolog_off(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 @pytest.fixture
 def ip(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """IPython's test shell (real cells) with nbtrack loaded and no live view."""
-    from IPython.testing.globalipapp import get_ipython
-
-    shell = get_ipython()
-    shell.run_line_magic("load_ext", "nbtrack")
-    magics = shell.magics_manager.registry["TrackMagics"]
-    monkeypatch.setattr(magics, "live_renderer_factory", None)
-    before = set(shell.user_ns)
-    yield shell
-    for name in set(shell.user_ns) - before:
-        shell.user_ns.pop(name, None)
-
+    with nbtrack_shell(monkeypatch) as shell:
+        yield shell

@@ -11,6 +11,7 @@ import nbtrack as nt
 from nbtrack.ipython import _tracked_cell
 from nbtrack.ipython._series import MetricSeriesSet
 from nbtrack.ipython._summary import RunSummary
+from tests._ipython_shell import nbtrack_shell
 
 T = 1_700_000_000_000  # ms
 
@@ -18,16 +19,8 @@ T = 1_700_000_000_000  # ms
 @pytest.fixture
 def ip(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """IPython's test shell with nbtrack loaded and no live view."""
-    from IPython.testing.globalipapp import get_ipython
-
-    shell = get_ipython()
-    shell.run_line_magic("load_ext", "nbtrack")
-    magics = shell.magics_manager.registry["TrackMagics"]
-    monkeypatch.setattr(magics, "live_renderer_factory", None)
-    before = set(shell.user_ns)
-    yield shell
-    for name in set(shell.user_ns) - before:
-        shell.user_ns.pop(name, None)
+    with nbtrack_shell(monkeypatch) as shell:
+        yield shell
 
 
 @pytest.fixture

@@ -21,20 +21,12 @@ from pathlib import Path
 
 import pytest
 
+from tests._browser import ARTIFACTS, HEADLESS_ARGS, wait_for_kernel
 from tests._jupyterlab import CHROMIUM, require_chromium, running_lab
 from tests.conftest import python_env
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 SWEEP = textwrap.dedent(
     """
@@ -102,7 +94,7 @@ def test_runs_sidebar_run_panel_and_compare(lab: tuple[str, str, Path]) -> None:
     assert len(_api(url, token, "runs")["runs"]) == 3, "the server extension is enabled"
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=HEADLESS_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1500, "height": 1000})
             # `?nbtrack-runs` opens the sidebar, as `make demo` does
@@ -233,7 +225,7 @@ def test_long_lists_are_virtualized_and_the_palette_inserts_code(tmp_path: Path)
     root = tmp_path / "root"
     root.mkdir()
     with running_lab(root, tmp_path, store) as (url, token), sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=HEADLESS_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 900})
             page.goto(f"{url}/lab?token={token}&reset&nbtrack-runs")
@@ -309,20 +301,6 @@ def test_long_lists_are_virtualized_and_the_palette_inserts_code(tmp_path: Path)
             browser.close()
 
 
-def _wait_for_kernel(url: str, token: str, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/api/kernels?token={token}", timeout=5) as r:
-                kernels = json.load(r)
-        except OSError:  # a 500 while the kernel is still starting
-            kernels = []
-        if any(k["connections"] > 0 and k["execution_state"] == "idle" for k in kernels):
-            return
-        time.sleep(0.25)
-    raise AssertionError(f"no kernel became idle and connected within {timeout} s")
-
-
 def _notebook(cells: list[str]) -> dict:
     return {
         "cells": [
@@ -350,7 +328,7 @@ def test_the_run_panel_opens_the_notebook_at_the_tracked_cell(tmp_path: Path) ->
     ]
     (root / "work" / "tracked.ipynb").write_text(json.dumps(_notebook(cells)))
     with running_lab(root, tmp_path, tmp_path / "store") as (url, token), sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=HEADLESS_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 900})
             page.goto(f"{url}/lab/tree/work/tracked.ipynb?token={token}&reset&nbtrack-runs")
@@ -359,7 +337,7 @@ def test_the_run_panel_opens_the_notebook_at_the_tracked_cell(tmp_path: Path) ->
             )
             row = page.locator(".nbtl-run-row", has_text="jump-here")
             # Run All before the kernel's websocket is up is silently dropped: wait for it.
-            _wait_for_kernel(url, token)
+            wait_for_kernel(page, url, token, timeout=90)
             dialog = page.locator(".jp-Dialog")
             if dialog.count():  # e.g. a kernel picker on a slow start: say what it was
                 page.screenshot(path=str(ARTIFACTS / "lab-jump-dialog.png"))
@@ -401,7 +379,7 @@ def test_the_store_setting_picks_one_of_the_servers_stores(tmp_path: Path) -> No
     args = (f"--NbtrackApp.stores={second}",)  # repeat the option for more stores
     with running_lab(root, tmp_path, default, args) as (url, token), sync_playwright() as pw:
         assert len(_api(url, token, "runs")["runs"]) == 3  # no header: the default store
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=HEADLESS_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 900})
             page.goto(f"{url}/lab?token={token}&reset&nbtrack-runs")

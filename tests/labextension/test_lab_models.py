@@ -18,8 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from tests._browser import ARTIFACTS, HEADLESS_ARGS
 from tests._jupyterlab import CHROMIUM, require_chromium, running_lab
-from tests.labextension.test_lab_browser import ARTIFACTS, CHROMIUM_ARGS, _api, _python
+from tests.labextension.test_lab_browser import _api, _python
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -92,7 +93,7 @@ def test_models_section_model_panel_insert_code_and_run_link(
     ARTIFACTS.mkdir(exist_ok=True)
     errors: list[str] = []
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=HEADLESS_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1500, "height": 1000})
             page.on(

@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 
 import pytest
 
 import nbtrack as nt
 from nbtrack.cli import main
+from tests.mlflow_compat._mlflow_server import running_mlflow_server
 
 real = pytest.importorskip("mlflow")
 from mlflow import MlflowClient as RealClient  # noqa: E402
@@ -61,47 +57,16 @@ def test_cli_import_export(tmp_path, store_path, capsys):
     assert "no MLflow file store" in capsys.readouterr().err
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_import_from_running_mlflow_server(tmp_path, store):
     ids = _make_sqlite(tmp_path / "srv.db")
     c = RealClient(tracking_uri=f"sqlite:///{tmp_path}/srv.db")
     (tmp_path / "f.txt").write_text("payload")
-    port = _free_port()
-    proc = subprocess.Popen(
-        [
-            os.path.join(os.path.dirname(sys.executable), "mlflow"),
-            "server",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--backend-store-uri",
-            f"sqlite:///{tmp_path}/srv.db",
-            "--default-artifact-root",
-            (tmp_path / "art").as_uri(),
-            "--workers",
-            "1",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/health", timeout=5).read()
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    pytest.fail("mlflow server did not start")
-                time.sleep(1)
+    with running_mlflow_server(
+        f"sqlite:///{tmp_path}/srv.db",
+        ["--default-artifact-root", (tmp_path / "art").as_uri()],
+        timeout=180,
+    ) as url:
         rc = RealClient(tracking_uri=url)
         rc.log_artifact(ids[0], str(tmp_path / "f.txt"), "docs")
         rc.delete_run(ids[1])
@@ -123,9 +88,6 @@ def test_import_from_running_mlflow_server(tmp_path, store):
         with pytest.raises(ExportError, match="does not proxy the artifacts"):
             export_mlflow(url)
         assert len(rc.search_runs(["0"], run_view_type=3)) == before
-    finally:
-        proc.terminate()
-        proc.wait(timeout=60)
 
 
 def nt_import(url):

@@ -8,12 +8,8 @@ proxied artifacts)."""
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +19,7 @@ import nbtrack as nt
 from nbtrack import models
 from nbtrack.interop import export_mlflow, import_mlflow, registry_rest
 from nbtrack.interop.rest_source import RestSource
+from tests.mlflow_compat._mlflow_server import free_port, running_mlflow_server
 
 real = pytest.importorskip("mlflow")
 pytest.importorskip("sklearn")
@@ -34,65 +31,17 @@ PIP = {"pip_requirements": ["scikit-learn", "skops", "cloudpickle"]}
 X = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 3.0], [3.0, 1.0]])
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 240) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if urllib.request.urlopen(f"{url}/health", timeout=5).read().strip() == b"OK":
-                return
-        except OSError:
-            pass
-        if proc.poll() is not None:
-            pytest.fail(f"mlflow server exited with {proc.returncode}")
-        if time.monotonic() > deadline:
-            pytest.fail(f"mlflow server not healthy after {timeout} s")
-        time.sleep(0.5)
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """A real MLflow tracking server: SQLite backend and proxied artifacts in a tmp dir."""
     root = tmp_path_factory.mktemp("mlflow-server")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = open(root / "server.log", "wb")  # noqa: SIM115 (closed in the teardown)
-    proc = subprocess.Popen(
-        [
-            os.path.join(os.path.dirname(sys.executable), "mlflow"),
-            "server",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--backend-store-uri",
-            f"sqlite:///{root}/mlflow.db",
-            "--serve-artifacts",
-            "--artifacts-destination",
-            str(root / "artifacts"),
-            "--workers",
-            "1",
-        ],
+    with running_mlflow_server(
+        f"sqlite:///{root}/mlflow.db",
+        ["--serve-artifacts", "--artifacts-destination", str(root / "artifacts")],
         cwd=root,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        _wait_healthy(url, proc)
+        log=root / "server.log",
+    ) as url:
         yield url, _populate(url, root)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=60)
-        log.close()
 
 
 def _populate(url: str, root: Path) -> dict:
@@ -263,7 +212,7 @@ def test_an_interrupted_import_resumes_with_only_what_is_missing(server, store, 
 @pytest.mark.parametrize(
     "make_url",
     [
-        pytest.param(lambda url: f"http://127.0.0.1:{_free_port()}", id="nothing-listening"),
+        pytest.param(lambda url: f"http://127.0.0.1:{free_port()}", id="nothing-listening"),
         pytest.param(lambda url: f"{url}/not-mlflow", id="not-an-mlflow-path"),
         pytest.param(lambda url: "http://", id="no-host"),
     ],

@@ -8,30 +8,27 @@ error of a malformed filter. Screenshots go to ``test-artifacts/`` (gitignored).
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests._browser import MIN_PLOT_HEIGHT, PageWatch, measure_plots, settle_plots
+from tests._browser import (
+    ARTIFACTS,
+    HEADLESS_ARGS,
+    MIN_PLOT_HEIGHT,
+    PageWatch,
+    measure_plots,
+    settle_plots,
+    wait_for_kernel,
+)
 from tests._jupyterlab import CHROMIUM, require_chromium, running_lab
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
 NOTEBOOK = Path(__file__).parent / "notebooks" / "dashboard.ipynb"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @pytest.fixture
@@ -43,20 +40,6 @@ def lab(tmp_path: Path) -> Iterator[tuple[str, str]]:
     shutil.copy(NOTEBOOK, root / NOTEBOOK.name)
     with running_lab(root, tmp_path, tmp_path / "store") as (url, token):
         yield url, token
-
-
-def _wait_for_kernel(url: str, token: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/api/kernels?token={token}", timeout=5) as r:
-                kernels = json.load(r)
-        except OSError:  # a 500 while the kernel is still starting
-            kernels = []
-        if any(k["connections"] > 0 and k["execution_state"] == "idle" for k in kernels):
-            return
-        time.sleep(0.25)
-    raise AssertionError(f"no kernel became idle and connected within {timeout} s")
 
 
 def _rows(page) -> list[str]:
@@ -74,14 +57,14 @@ def test_dashboard_in_jupyterlab(lab: tuple[str, str]) -> None:
 
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=HEADLESS_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 2600})
             watch = PageWatch()
             watch.attach(page)
             page.goto(f"{url}/lab/tree/{NOTEBOOK.name}?token={token}&reset")
             # Run All before the kernel's websocket is up is silently dropped: wait for it.
-            _wait_for_kernel(url, token)
+            wait_for_kernel(page, url, token, timeout=60)
             mark("kernel idle")
             page.wait_for_selector(
                 ".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000

@@ -394,7 +394,7 @@ def test_every_view_has_a_static_fallback(runs: list[str]) -> None:
 
 def test_sorted_header_has_room_for_its_arrow() -> None:
     from nbtrack.views._html import header_label
-    from nbtrack.views.table import _column_width
+    from nbtrack.views.table.columns import column_width as _column_width
 
     # "duration ▼" in bold (≈ 8 px a character) plus the button's 16 px padding: the column
     # is sized for the label with the arrow, so sorting never truncates it ("duratio…").

@@ -1,12 +1,6 @@
-"""RunTable: a paged, sortable, selectable table of runs built from plain ipywidgets.
-
-Why plain widgets and no custom JavaScript: it renders in any JupyterLab or Notebook
-that has ipywidgets, with no front-end extension to install. Each row is a checkbox
-plus one ``HTML`` widget laid out as a CSS grid; the header is a grid of buttons with
-the same column template, so clicking a header sorts. Rows are a fixed pool of
-``page_size`` widgets whose values change on paging or sorting, so a table of
-10,000 runs costs one page of widgets.
-"""
+"""The ``RunTable`` widget and ``show_runs``: a checkbox and one ``HTML`` widget per row, a
+fixed pool of ``page_size`` rows whose values change on paging or sorting (see the package
+docstring for why plain ipywidgets)."""
 
 from __future__ import annotations
 
@@ -21,74 +15,14 @@ from nbtrack.views import _data
 from nbtrack.views._colors import run_colors
 from nbtrack.views._html import (
     STYLE,
-    esc,
-    format_cell,
-    header_label,
     is_numeric_column,
     runs_table_html,
 )
+from nbtrack.views.table.columns import HIDDEN_COLUMNS, default_columns, sort_runs
+from nbtrack.views.table.grid import grid_template, header_buttons, page_cells, row_html
 
 PAGE_SIZE = 50
-ATTRIBUTE_COLUMNS = ("status", "name", "start_time", "duration_s")
 _CHECK = widgets.Layout(width="28px", min_width="28px", margin="0 0 0 6px", height="28px")
-_HIDDEN_COLUMNS = ("parent_run_id", "description")
-
-
-def default_columns(frame: pd.DataFrame, *, per_kind: int = 6, tags: int = 3) -> list[str]:
-    """Pick the columns a table starts with.
-
-    Args:
-        frame: ``search_runs`` rows.
-        per_kind: Most metric and most param columns.
-        tags: Most tag columns; reserved ``nbtrack.*`` tags are left out.
-
-    Returns:
-        status, name, (experiment when several), start, duration, metrics, params, tags.
-    """
-    columns = [c for c in ATTRIBUTE_COLUMNS if c in frame.columns]
-    if "experiment" in frame.columns and frame["experiment"].nunique() > 1:
-        columns.insert(2, "experiment")
-    metrics = [c for c in frame.columns if c.startswith("metrics.")][:per_kind]
-    params = [c for c in frame.columns if c.startswith("params.")][:per_kind]
-    user_tags = [
-        c for c in frame.columns if c.startswith("tags.") and not c.startswith("tags.nbtrack.")
-    ][:tags]
-    return columns + metrics + params + user_tags
-
-
-def sort_runs(frame: pd.DataFrame, column: str, ascending: bool) -> pd.DataFrame:
-    """Sort runs by one column: numbers numerically (also numeric params), text case-blind.
-
-    Missing values always go last; ties keep their previous order.
-    """
-    if column not in frame.columns or frame.empty:
-        return frame
-
-    def key(values: pd.Series) -> pd.Series:
-        if pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_datetime64_any_dtype(
-            values.dtype
-        ):
-            return values
-        numbers = pd.to_numeric(values, errors="coerce")
-        if numbers.notna().sum() == values.notna().sum():
-            return numbers
-        return values.astype("string").str.lower()
-
-    return frame.sort_values(
-        column, ascending=ascending, na_position="last", kind="stable", key=key
-    ).reset_index(drop=True)
-
-
-def _column_width(column: str, texts: Iterable[str]) -> int:
-    if column == "status":
-        return 96
-    longest = max([len(t) for t in texts], default=0)
-    # The header is bold and always has room for the sort arrow (" ▲"), so sorting never
-    # truncates it ("duratio…").
-    header = 8.0 * (len(header_label(column)) + 2) + 22
-    low = 130 if column == "name" else 56
-    cap = 280 if column == "name" else 220
-    return int(max(min(cap, max(low, 7.0 * longest + 16)), header))
 
 
 class RunTable(widgets.VBox):
@@ -313,49 +247,22 @@ class RunTable(widgets.VBox):
         self._page_ids = [str(r) for r in page["run_id"]] if "run_id" in page else []
         records = page.to_dict("records")
         colors = self._colors if self._colors is not None else run_colors(self._page_ids)
-        cells: dict[str, list[tuple[str, str]]] = {
-            c: [
-                format_cell(c, rec.get(c), rid, color=colors.get(rid))
-                for rec in records
-                for rid in [str(rec.get("run_id", ""))]
-            ]
-            for c in self._columns
-        }
-        widths = [_column_width(c, (tip for _, tip in cells[c])) for c in self._columns]
-        template = " ".join(f"{w}px" for w in widths)
-        total = f"{sum(widths)}px"
+        cells = page_cells(records, self._columns, colors)
+        template, total = grid_template(self._columns, cells)
         numeric = {c: is_numeric_column(frame, c) for c in self._columns}
         self._render_header(template, total, numeric)
         while len(self._rows) < len(records):
             self._rows.append(self._new_row(len(self._rows)))
-        for i, _record in enumerate(records):
+        for i in range(len(records)):
             _box, _check, cell_html = self._rows[i]
-            parts = []
-            for column in self._columns:
-                content, tip = cells[column][i]
-                css = "nbt-td nbt-num" if numeric[column] else "nbt-td"
-                parts.append(f'<div class="{css}" title="{esc(tip)}">{content}</div>')
-            cell_html.value = f'<div class="nbt-tr" style="grid-template-columns:{template}">{"".join(parts)}</div>'
+            cell_html.value = row_html(self._columns, cells, numeric, i, template)
             cell_html.layout.width = total
         self._body.children = [row[0] for row in self._rows[: len(records)]] or [self._empty]
         self._sync_checks()
         self._update_summary()
 
     def _render_header(self, template: str, total: str, numeric: dict[str, bool]) -> None:
-        column, ascending = self._sort
-        buttons = []
-        for c in self._columns:
-            arrow = (" ▲" if ascending else " ▼") if c == column else ""
-            button = widgets.Button(
-                description=header_label(c) + arrow,
-                tooltip=f"{c} — click to sort",
-                layout=widgets.Layout(width="auto", margin="0"),
-            )
-            button.add_class("nbt-th")
-            if numeric[c]:
-                button.add_class("nbt-num-h")
-            button.on_click(lambda _b, c=c: self.sort(c))
-            buttons.append(button)
+        buttons = header_buttons(self._columns, self._sort, numeric, self.sort)
         for old in self._header_grid.children:
             old.close()
         self._header_grid.children = buttons
@@ -402,7 +309,7 @@ class RunTable(widgets.VBox):
         self._next.disabled = self._page >= self.page_count - 1
 
     def _update_picker(self) -> None:
-        options = [c for c in self._all.columns if c not in _HIDDEN_COLUMNS]
+        options = [c for c in self._all.columns if c not in HIDDEN_COLUMNS]
         self._syncing = True
         try:
             # Empty the selection before the options change, and select after: the browser's

@@ -1,24 +1,13 @@
-"""Pure figure builders for metric curves, and the look every nbtrack figure shares.
+"""Metric curves: ``get_metric_histories`` points in, one subplot per key, one trace per run.
 
-Frames in, plotly ``go.Figure`` out; the comparison figures (bars, parallel
-coordinates, scatter) are in :mod:`nbtrack.views.comparison_figures`.
-
-Nothing here reads the store or touches a widget: the frames come from
-``nbtrack.tracking.query`` (``search_runs`` for runs, ``get_metric_histories`` for
-points), so every builder is testable with a hand-made DataFrame.
-
-Figures use one colour per run (:func:`nbtrack.views._colors.run_colors`: distinct
-palette colours by position among the runs drawn, or the caller's ``colors``), a
-transparent background and grey text and grid lines, so they read on JupyterLab's
-light and dark themes alike (plotly cannot read CSS variables), and a tiny template
-instead of plotly's default one (which adds ~10 KB of JSON to every figure).
+Each trace is downsampled to a share of :data:`POINT_BUDGET`, so the JSON sent to the
+browser stays a few hundred KB however many runs and keys share the figure.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -27,6 +16,14 @@ import plotly.graph_objects as go
 from nbtrack.tracking.downsample import DEFAULT_MAX_POINTS, downsample_indices
 from nbtrack.views._colors import run_colors
 from nbtrack.views._smoothing import smooth_ema
+from nbtrack.views.figures.look import (
+    LEGEND,
+    base_layout,
+    empty_figure,
+    grid_layout,
+    rows_for,
+    run_labels,
+)
 
 XAxis = Literal["step", "time", "relative"]
 X_AXES: tuple[str, ...] = ("step", "time", "relative")
@@ -35,147 +32,6 @@ X_AXES: tuple[str, ...] = ("step", "time", "relative")
 # share a figure, so the JSON sent to the browser stays a few hundred KB.
 POINT_BUDGET = 120_000
 MIN_POINTS_PER_TRACE = 200
-
-FONT_COLOR = "#808080"
-_GRID = "rgba(128, 128, 128, 0.22)"
-_AXIS = {
-    "gridcolor": _GRID,
-    "zerolinecolor": _GRID,
-    "linecolor": "rgba(128, 128, 128, 0.5)",
-    "showline": True,
-    "ticks": "outside",
-    "tickcolor": "rgba(128, 128, 128, 0.5)",
-    "automargin": True,
-}
-_LAYOUT: dict[str, Any] = {
-    "template": {"layout": {}},
-    "paper_bgcolor": "rgba(0,0,0,0)",
-    "plot_bgcolor": "rgba(0,0,0,0)",
-    "font": {
-        "color": FONT_COLOR,
-        "size": 12,
-        "family": "system-ui, -apple-system, Segoe UI, sans-serif",
-    },
-    "margin": {"l": 56, "r": 16, "t": 36, "b": 40},
-    "hoverlabel": {"font": {"size": 12}},
-    "legend": {"bgcolor": "rgba(0,0,0,0)", "font": {"size": 11}},
-}
-
-
-def run_labels(runs: pd.DataFrame) -> dict[str, str]:
-    """Return a legend label per run id: its name, made unique with a short id.
-
-    Args:
-        runs: A frame with ``run_id`` and optionally ``name`` columns.
-
-    Returns:
-        ``{run_id: label}``; a run without a name is labelled by the last 8 characters
-        of its id (ids are time-ordered, so their heads are alike).
-    """
-    if runs is None or runs.empty or "run_id" not in runs:
-        return {}
-    ids = [str(v) for v in runs["run_id"]]
-    names = list(runs["name"]) if "name" in runs else [None] * len(ids)
-    base = [
-        str(n) if isinstance(n, str) and n else rid[-8:] for rid, n in zip(ids, names, strict=True)
-    ]
-    counts = pd.Series(base).value_counts()
-    return {
-        rid: (f"{label} ({rid[-6:]})" if counts[label] > 1 else label)
-        for rid, label in zip(ids, base, strict=True)
-    }
-
-
-def base_layout(*, height: int | None = None, **extra: Any) -> dict[str, Any]:
-    """Return nbtrack's theme-neutral layout dict, updated with ``extra``."""
-    layout = {**_LAYOUT, "xaxis": dict(_AXIS), "yaxis": dict(_AXIS)}
-    if height is not None:
-        layout["height"] = height
-    layout.update(extra)
-    return layout
-
-
-def apply_theme(fig: go.Figure, *, height: int | None = None) -> go.Figure:
-    """Give a figure built elsewhere nbtrack's theme-neutral look (in place) and return it."""
-    fig.update_layout(**_LAYOUT)
-    if height is not None:
-        fig.update_layout(height=height)
-    fig.update_xaxes(**_AXIS)
-    fig.update_yaxes(**_AXIS)
-    return fig
-
-
-def _unit(v: float) -> float:
-    return min(1.0, max(0.0, v))
-
-
-def grid_layout(
-    titles: Sequence[str], max_cols: int, *, hspace: float = 0.08, vspace: float = 0.12
-) -> tuple[dict[str, Any], list[tuple[str, str]], int]:
-    """Lay out one subplot per title on a grid, as plain layout entries.
-
-    Building the layout dict directly is ~20 times faster than ``make_subplots`` plus
-    ``update_xaxes``, which matters when every click redraws several figures.
-
-    Returns:
-        ``(layout entries, [(xaxis ref, yaxis ref) per subplot], rows)``.
-    """
-    n = max(1, len(titles))
-    cols = max(1, min(n, max_cols))
-    rows = math.ceil(n / cols)
-    width = (1 - hspace * (cols - 1)) / cols
-    height = (1 - vspace * (rows - 1)) / rows
-    entries: dict[str, Any] = {}
-    refs = []
-    annotations = []
-    for i in range(n):
-        row, col = divmod(i, cols)
-        suffix = "" if i == 0 else str(i + 1)
-        x0 = col * (width + hspace)
-        y1 = 1 - row * (height + vspace)
-        # Clamp: float sums like 1 - 2 * (h + v) land a hair outside [0, 1] (-5.5e-17),
-        # which plotly rejects.
-        xd = [_unit(x0), _unit(x0 + width)]
-        yd = [_unit(y1 - height), _unit(y1)]
-        entries[f"xaxis{suffix}"] = {**_AXIS, "domain": xd, "anchor": f"y{suffix}"}
-        entries[f"yaxis{suffix}"] = {**_AXIS, "domain": yd, "anchor": f"x{suffix}"}
-        refs.append((f"x{suffix}", f"y{suffix}"))
-        if len(titles) > 1:
-            annotations.append(
-                {
-                    "text": f"<b>{titles[i]}</b>",
-                    "x": x0 + width / 2,
-                    "y": y1,
-                    "xref": "paper",
-                    "yref": "paper",
-                    "xanchor": "center",
-                    "yanchor": "bottom",
-                    "showarrow": False,
-                    "font": {"size": 13, "color": FONT_COLOR},
-                }
-            )
-    if annotations:
-        entries["annotations"] = annotations
-    return entries, refs, rows
-
-
-def empty_figure(message: str, *, height: int = 240) -> go.Figure:
-    """Return a blank themed figure that shows ``message`` in its middle."""
-    layout = base_layout(height=height)
-    layout["xaxis"] = {"visible": False}
-    layout["yaxis"] = {"visible": False}
-    layout["annotations"] = [
-        {
-            "text": message,
-            "showarrow": False,
-            "x": 0.5,
-            "y": 0.5,
-            "xref": "paper",
-            "yref": "paper",
-            "font": {"size": 14, "color": FONT_COLOR},
-        }
-    ]
-    return go.Figure(layout=layout)
 
 
 def points_per_trace(traces: int, max_points: int = DEFAULT_MAX_POINTS) -> int:
@@ -389,53 +245,7 @@ def build_metrics_figure(
         hovermode="closest",
         # One legend group per run; plotly's default 10 px between groups made ten runs
         # overflow the legend of a 380 px figure (it scrolled).
-        legend={**_LAYOUT["legend"], "title": {"text": "run"}, "tracegroupgap": 2},
+        legend={**LEGEND, "title": {"text": "run"}, "tracegroupgap": 2},
         **entries,
     )
     return go.Figure(data=traces, layout=layout)
-
-
-def rows_for(n: int, max_cols: int) -> int:
-    """Rows a grid of ``n`` subplots with at most ``max_cols`` columns needs."""
-    return math.ceil(max(1, n) / max(1, min(n, max_cols)))
-
-
-def figure_bundle(fig: go.Figure, *, include_html: bool = False) -> dict[str, Any]:
-    """Return the display bundle of a figure, independent of ``plotly.io.renderers``.
-
-    ``application/vnd.plotly.v1+json`` is drawn by JupyterLab's plotly renderer
-    (even in an untrusted notebook); the optional ``text/html`` loads plotly.js from
-    its CDN, for nbconvert HTML and nbviewer.
-
-    Args:
-        fig: The figure.
-        include_html: Add the ``text/html`` fallback.
-
-    Returns:
-        A mime bundle dict with JSON-safe values.
-    """
-    import json
-
-    import plotly.io as pio
-
-    spec = json.loads(pio.to_json(fig, validate=False))
-    spec.setdefault("config", {})
-    # Not plotly's "responsive" mode: JupyterLab's renderer already follows the output's
-    # width on every resize (Plots.resize), and that resize deletes the layout's height;
-    # in responsive mode plotly then sizes the plot to 100% of a container whose height
-    # is the plot's own, and the next re-render (a theme switch, a tab shown again) drew
-    # it 0 px tall. Without it the fixed height stays and the width still follows.
-    spec["config"].update({"displaylogo": False})
-    bundle: dict[str, Any] = {
-        "application/vnd.plotly.v1+json": spec,
-        "text/plain": f"<plotly figure: {len(fig.data)} traces>",
-    }
-    if include_html:
-        bundle["text/html"] = pio.to_html(
-            fig,
-            include_plotlyjs="cdn",
-            full_html=False,
-            validate=False,
-            config={"displaylogo": False, "responsive": True},  # standalone HTML: no JupyterLab
-        )
-    return bundle
