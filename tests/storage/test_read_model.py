@@ -82,6 +82,13 @@ def _check_unique_flags(store: Any) -> None:
         assert _state(_fresh(store)) == with_flag
     finally:
         loading.USE_UNIQUE_FLAG = True
+    # Flagged files read in place (``_lazy_summary``) or copied: the same answers.
+    before = loading.LAZY_SUMMARY_ROWS
+    loading.LAZY_SUMMARY_ROWS = 1 if before > 1 else 10**9
+    try:
+        assert _state(_fresh(store)) == with_flag
+    finally:
+        loading.LAZY_SUMMARY_ROWS = before
 
 
 def _fresh_catalog(store: Any) -> Any:
@@ -131,9 +138,24 @@ _ops = st.lists(
 )
 
 
+@pytest.mark.parametrize("lazy_rows", [1, 10**9], ids=["read-in-place", "copied"])
 @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
 @given(ops=_ops)
-def test_incremental_updates_equal_a_full_rebuild(store_path_factory: Any, ops: list) -> None:
+def test_incremental_updates_equal_a_full_rebuild(
+    store_path_factory: Any, lazy_rows: int, ops: list
+) -> None:
+    """Every flagged metrics file read in place (``_lazy_summary``), or every one copied
+    into ``_metric_summary``: after each step the incremental model equals a fresh one."""
+    from nbtrack.storage.read_model import loading
+
+    before, loading.LAZY_SUMMARY_ROWS = loading.LAZY_SUMMARY_ROWS, lazy_rows
+    try:
+        _run_ops(store_path_factory, ops)
+    finally:
+        loading.LAZY_SUMMARY_ROWS = before
+
+
+def _run_ops(store_path_factory: Any, ops: list) -> None:
     from nbtrack.storage import compaction
 
     store = nt.set_store(str(store_path_factory()))
@@ -405,3 +427,23 @@ def test_writers_flag_files_with_one_point_per_key(
     compaction.compact(store, min_files=2)
     assert list(flags().values()) == [False]
     _check_unique_flags(store)
+
+
+def test_a_big_one_point_per_key_file_is_read_in_place(store, monkeypatch) -> None:
+    """A flagged metrics file at or past ``LAZY_SUMMARY_ROWS`` is never copied into the
+    model: its rows are read from the file, and every answer is the same as copied."""
+    from nbtrack.storage import compaction
+    from nbtrack.storage.read_model import loading
+
+    for i in range(3):
+        with nt.start_run(name=f"r{i}") as r:
+            r.log_metrics({f"k{j}": float(i + j) for j in range(30)}, step=0)
+    compaction.compact(store, min_files=2)
+    copied = _state(_fresh(store))
+    monkeypatch.setattr(loading, "LAZY_SUMMARY_ROWS", 50)
+    model = _fresh(store)
+    assert model._lazy, "the compacted file (90 rows) is read in place"
+    assert model.execute("SELECT count(*) FROM _metric_summary").column(0)[0].as_py() == 0
+    assert _state(model) == copied
+    df = nt.search_runs(filter="metrics.k3 > 4")
+    assert sorted(df["name"]) == ["r2"]

@@ -21,14 +21,20 @@ from nbtrack.storage.read_model.statements import (
     _LATEST_VIEW,
     _LOAD_UNIQUE_METRICS,
     _SUMMARIZE_METRICS,
+    _SUMMARY_VIEW,
     _VIEWS,
     _empty_select,
     _metrics_source,
+    lazy_summary_view,
 )
 
 #: Trust the writers' ``nbtrack.unique_run_key`` footer flag (tests turn it off to check
 #: that the flag changes no result).
 USE_UNIQUE_FLAG = True
+
+#: A one-row-per-key metrics file with at least this many rows is read in place
+#: (``_lazy_summary``) instead of copied into ``_metric_summary``.
+LAZY_SUMMARY_ROWS = 50_000
 
 
 class FileLoading:
@@ -41,6 +47,7 @@ class FileLoading:
     _wide_stale: set[str]
     _affected_ids: list[str]
     _visible_metrics: list[str]
+    _lazy: dict[str, str]  # big metrics files read in place -> their arrival position
     owners: list[str]
     last_install: dict[str, int]
 
@@ -55,6 +62,11 @@ class FileLoading:
             "timestamp TIMESTAMPTZ, value DOUBLE, max_timestamp TIMESTAMPTZ, pos VARCHAR, "
             "_file VARCHAR, n BIGINT)"
         )
+        # The runs each file of ``_lazy_summary`` holds (one row per run and file).
+        self.con.execute("CREATE TABLE _file_runs (run_id VARCHAR, _file VARCHAR)")
+        self._lazy = {}
+        self.con.execute(lazy_summary_view(self._lazy))
+        self.con.execute(_SUMMARY_VIEW)
         self.con.execute("CREATE TABLE _affected (run_id VARCHAR)")
         self.con.execute("CREATE TABLE _affected_live (run_id VARCHAR)")
         self.con.execute(f"CREATE OR REPLACE VIEW _metrics_raw AS {_empty_select('metrics')}")
@@ -93,25 +105,44 @@ class FileLoading:
             if table == "experiments":
                 experiments_changed = True
             if gone:
-                if has_run:
+                targets = [target]
+                if table == "metrics" and any(p in self._lazy for p in gone):
+                    targets.append("_file_runs")
+                    for p in gone:
+                        self._lazy.pop(p, None)
+                for t in targets:
+                    if has_run:
+                        con.execute(
+                            f"INSERT INTO _affected SELECT DISTINCT run_id FROM {t} "
+                            "WHERE _file IN (SELECT unnest(?::VARCHAR[]))",
+                            [gone],
+                        )
                     con.execute(
-                        f"INSERT INTO _affected SELECT DISTINCT run_id FROM {target} "
-                        "WHERE _file IN (SELECT unnest(?::VARCHAR[]))",
-                        [gone],
+                        f"DELETE FROM {t} WHERE _file IN (SELECT unnest(?::VARCHAR[]))", [gone]
                     )
-                con.execute(
-                    f"DELETE FROM {target} WHERE _file IN (SELECT unnest(?::VARCHAR[]))", [gone]
-                )
             if new:
                 if table == "metrics":
                     pos = snap.positions(self.fs, "metrics")
-                    flagged = self._unique_files(new) if USE_UNIQUE_FLAG else set()
+                    flagged = self._unique_files(new) if USE_UNIQUE_FLAG else {}
+                    lazy = [p for p in new if flagged.get(p, 0) >= LAZY_SUMMARY_ROWS]
                     for sql, paths in (
-                        (_LOAD_UNIQUE_METRICS, [p for p in new if p in flagged]),
+                        (_LOAD_UNIQUE_METRICS, [p for p in new if p in flagged and p not in lazy]),
                         (_SUMMARIZE_METRICS, [p for p in new if p not in flagged]),
                     ):
                         if paths:
                             con.execute(sql, [paths, paths, [pos[p] for p in paths]])
+                    if lazy:
+                        con.execute(
+                            "INSERT INTO _file_runs SELECT DISTINCT run_id, filename "
+                            "FROM read_parquet(?::VARCHAR[], filename = true)",
+                            [lazy],
+                        )
+                        self._lazy.update((p, pos[p]) for p in lazy)
+                        con.execute(
+                            "INSERT INTO _affected SELECT DISTINCT run_id FROM _file_runs "
+                            "WHERE _file IN (SELECT unnest(?::VARCHAR[]))",
+                            [lazy],
+                        )
                 else:
                     cols = ", ".join(f.name for f in schema.SCHEMAS[table])
                     con.execute(
@@ -127,6 +158,7 @@ class FileLoading:
                     )
             if table == "metrics":
                 con.execute(f"CREATE OR REPLACE VIEW _metrics_raw AS {_metrics_source(visible)}")
+                con.execute(lazy_summary_view(self._lazy))
                 self._visible_metrics = visible
             self._loaded[table] = vis_set
         self._affected_ids = [
@@ -156,14 +188,16 @@ class FileLoading:
         ]
         self.last_install = stats
 
-    def _unique_files(self, paths: list[str]) -> set[str]:
-        """The metrics files among ``paths`` whose footer says one row per (run_id, key)."""
+    def _unique_files(self, paths: list[str]) -> dict[str, int]:
+        """The metrics files among ``paths`` whose footer says one row per (run_id, key),
+        with their row counts."""
         rows = self.con.execute(
-            "SELECT DISTINCT file_name FROM parquet_kv_metadata(?::VARCHAR[]) "
-            "WHERE decode(key) = ? AND decode(value) = '1'",
-            [paths, schema.UNIQUE_META.decode()],
+            "SELECT file_name, num_rows FROM parquet_file_metadata(?::VARCHAR[]) "
+            "WHERE file_name IN (SELECT file_name FROM parquet_kv_metadata(?::VARCHAR[]) "
+            "WHERE decode(key) = ? AND decode(value) = '1')",
+            [paths, paths, schema.UNIQUE_META.decode()],
         ).fetchall()
-        return {r[0] for r in rows}
+        return {r[0]: int(r[1]) for r in rows}
 
     def _relabel_compacted(
         self, snap: Snapshot, table: str, target: str, gone: list[str], new: list[str]
@@ -192,8 +226,8 @@ class FileLoading:
         positions = snap.positions(self.fs, table) if table == "metrics" and hiding else {}
         for c_path, hidden in hiding.items():
             mine = [p for p in hidden if p in gone_set]
-            if not mine:
-                continue
+            if not mine or any(p in self._lazy for p in mine):
+                continue  # (a file read in place is never copied: it is loaded normally)
             have = self.con.execute(
                 f"SELECT coalesce({count_col}, 0) FROM {target} "
                 "WHERE _file IN (SELECT unnest(?::VARCHAR[]))",
@@ -233,6 +267,9 @@ class FileLoading:
         for table in _CACHED:
             self.con.execute(f"DELETE FROM _{table}_raw")
         self.con.execute("DELETE FROM _metric_summary")
+        self.con.execute("DELETE FROM _file_runs")
+        self._lazy = {}
+        self.con.execute(lazy_summary_view(self._lazy))
         for name, _ in _CURRENT:
             self.con.execute(f"DELETE FROM {name}")
         self._loaded = {t: set() for t in (*_CACHED, "metrics")}

@@ -67,7 +67,7 @@ _CURRENT: tuple[tuple[str, str], ...] = (
     UNION ALL SELECT run_id, record_time // 1000000 FROM _params_raw WHERE {scope}
     UNION ALL SELECT run_id, record_time // 1000000 FROM _tags_raw WHERE {scope}
     UNION ALL SELECT run_id, record_time // 1000000 FROM _artifacts_raw WHERE {scope}
-    UNION ALL SELECT run_id, epoch_ms(max_timestamp) FROM _metric_summary WHERE {scope}
+    UNION ALL SELECT run_id, epoch_ms(max_timestamp) FROM _summary WHERE {scope}
   ) WHERE run_id IN (SELECT run_id FROM _runs_cur WHERE status = 'RUNNING' AND {scope})
   GROUP BY run_id""",
     ),
@@ -89,16 +89,18 @@ _CURRENT: tuple[tuple[str, str], ...] = (
         # Runs whose summary rows come from more than one file: only their latest points
         # need ranking. The others (the common case after compaction, and every run
         # flushed once) have one summary row per key already: ``_latest_cur`` is a view
-        # that reads those straight from ``_metric_summary``, never copied (1M rows at
-        # 1,000 runs x 1,000 keys).
+        # that reads those straight from ``_summary``, never copied (1M rows at
+        # 1,000 runs x 1,000 keys). Which runs a big summary file holds is ``_file_runs``.
         "_multi_file_runs",
-        """SELECT run_id FROM _metric_summary WHERE {scope}
+        """SELECT run_id FROM (
+    SELECT run_id, _file FROM _metric_summary WHERE {scope}
+    UNION ALL SELECT run_id, _file FROM _file_runs WHERE {scope})
   GROUP BY run_id HAVING min(_file) <> max(_file)""",
     ),
     (
         # Latest point: highest step, then newest timestamp, then arrival (file position).
         "_latest_multi",
-        """SELECT run_id, key, step, timestamp, value FROM _metric_summary
+        """SELECT run_id, key, step, timestamp, value FROM _summary
   WHERE {live} AND run_id IN (SELECT run_id FROM _multi_file_runs WHERE {scope})
   QUALIFY row_number() OVER (
     PARTITION BY run_id, key ORDER BY step DESC, timestamp DESC, pos DESC) = 1""",
@@ -114,7 +116,7 @@ _CURRENT: tuple[tuple[str, str], ...] = (
 # The latest point of each current run and key (see ``_multi_file_runs``).
 _LATEST_VIEW = """
 CREATE OR REPLACE VIEW _latest_cur AS
-  SELECT run_id, key, step, timestamp, value FROM _metric_summary
+  SELECT run_id, key, step, timestamp, value FROM _summary
   WHERE run_id IN (SELECT run_id FROM _runs_cur)
     AND run_id NOT IN (SELECT run_id FROM _multi_file_runs)
   UNION ALL
@@ -146,7 +148,11 @@ INSERT INTO _metric_summary
   GROUP BY run_id, key, filename, p.pos
 """
 
-# A file whose footer says it holds one row per (run_id, key) is its own summary.
+# A file whose footer says it holds one row per (run_id, key) is its own summary: a small
+# one is copied into ``_metric_summary``; a big one (a compacted file: 1M rows at 1,000 runs
+# x 1,000 keys) is read where it lies through ``_lazy_summary`` (``lazy_summary_view``), so
+# a query naming a few keys or runs reads only those (Parquet filter pushdown), and only
+# the runs it holds are copied (``_file_runs``, for ``_multi_file_runs`` and ``_affected``).
 _LOAD_UNIQUE_METRICS = """
 INSERT INTO _metric_summary
   SELECT run_id, key, step, timestamp, value, timestamp, p.pos, filename, 1
@@ -237,6 +243,32 @@ CREATE OR REPLACE VIEW inputs AS
   SELECT DISTINCT run_id, name, digest, source_type, source, schema, profile, context
   FROM _inputs_raw WHERE run_id IN (SELECT run_id FROM _runs_cur);
 {_MODEL_VIEWS}"""
+
+
+#: Columns of a metric summary row (``_metric_summary``, ``_lazy_summary``, ``_summary``).
+SUMMARY_COLUMNS = "run_id, key, step, timestamp, value, max_timestamp, pos, _file, n"
+
+# Every metric summary row: the copied ones and those of the big files read in place.
+_SUMMARY_VIEW = f"""
+CREATE OR REPLACE VIEW _summary AS
+  SELECT {SUMMARY_COLUMNS} FROM _metric_summary
+  UNION ALL SELECT {SUMMARY_COLUMNS} FROM _lazy_summary
+"""
+
+
+def lazy_summary_view(positions: dict[str, str]) -> str:
+    """``_lazy_summary`` over the big one-row-per-key metric files ``positions`` names
+    (file -> arrival position): each row is that file's latest point of a run and key."""
+    if not positions:
+        return "CREATE OR REPLACE VIEW _lazy_summary AS SELECT * FROM _metric_summary LIMIT 0"
+    listed = ", ".join(_sql_string(p) for p in positions)
+    cases = " ".join(
+        f"WHEN {_sql_string(p)} THEN {_sql_string(pos)}" for p, pos in positions.items()
+    )
+    return f"""CREATE OR REPLACE VIEW _lazy_summary AS
+  SELECT run_id, key, step, timestamp, value, timestamp AS max_timestamp,
+    CASE filename {cases} END AS pos, filename AS _file, 1::BIGINT AS n
+  FROM read_parquet([{listed}], filename = true, union_by_name = true)"""
 
 
 #: What ``nt.sql`` sees: exactly these five views (DESIGN.md §3).
