@@ -83,9 +83,12 @@ class ReadModel(FileLoading):
         with self.lock:
             if self._keys is None:
                 keys: dict[str, list[str]] = {"params": [], "metrics": [], "tags": []}
+                # A current run's metric keys are those of its summary rows (ranked or
+                # not), so the keys skip ``_latest_cur``'s ranking and multi-file split.
                 for kind, name in self.con.execute(
                     "SELECT 'params', key FROM _params_cur GROUP BY key UNION ALL "
-                    "SELECT 'metrics', key FROM _latest_cur GROUP BY key UNION ALL "
+                    "SELECT 'metrics', key FROM _summary "
+                    "WHERE run_id IN (SELECT run_id FROM _runs_cur) GROUP BY key UNION ALL "
                     "SELECT 'tags', key FROM _tags_cur GROUP BY key ORDER BY 1, 2"
                 ).fetchall():
                     keys[kind].append(name)
