@@ -83,6 +83,9 @@ class FileLoading:
         con = self.con
         con.execute("DELETE FROM _affected")
         stats = {"new_files": 0, "gone_files": 0, "affected_runs": 0}
+        # The first load (or one after a reset) affects every run: current state is computed
+        # over everything, with no run list to build and join against.
+        first = not any(self._loaded.values())
         experiments_changed = False
         for table in (*_CACHED, "metrics"):
             visible = snap.paths(self.fs, table)
@@ -138,11 +141,12 @@ class FileLoading:
                             [lazy],
                         )
                         self._lazy.update((p, pos[p]) for p in lazy)
-                        con.execute(
-                            "INSERT INTO _affected SELECT DISTINCT run_id FROM _file_runs "
-                            "WHERE _file IN (SELECT unnest(?::VARCHAR[]))",
-                            [lazy],
-                        )
+                        if not first:
+                            con.execute(
+                                "INSERT INTO _affected SELECT DISTINCT run_id FROM _file_runs "
+                                "WHERE _file IN (SELECT unnest(?::VARCHAR[]))",
+                                [lazy],
+                            )
                 else:
                     cols = ", ".join(f.name for f in schema.SCHEMAS[table])
                     con.execute(
@@ -150,7 +154,7 @@ class FileLoading:
                         "read_parquet(?::VARCHAR[], filename = true, union_by_name = true)",
                         [new],
                     )
-                if has_run:
+                if has_run and not first:
                     con.execute(
                         f"INSERT INTO _affected SELECT DISTINCT run_id FROM {target} "
                         "WHERE _file IN (SELECT unnest(?::VARCHAR[]))",
@@ -161,12 +165,22 @@ class FileLoading:
                 con.execute(lazy_summary_view(self._lazy))
                 self._visible_metrics = visible
             self._loaded[table] = vis_set
-        self._affected_ids = [
-            r[0] for r in con.execute("SELECT DISTINCT run_id FROM _affected").fetchall()
-        ]
-        n = len(self._affected_ids)
-        stats["affected_runs"] = n
-        if n:
+        if first:
+            for name, select in _CURRENT:
+                con.execute(f"DELETE FROM {name}")
+                con.execute(f"INSERT INTO {name} {select.format(scope='TRUE', live=_ALL_LIVE)}")
+            self._affected_ids = []
+            self._wide_cache = None  # (built over an empty store, if at all)
+            self._wide_stale = set()
+            n = con.execute("SELECT count(*) FROM _runs_cur").fetchall()[0][0]
+            stats["affected_runs"] = n
+        else:
+            self._affected_ids = [
+                r[0] for r in con.execute("SELECT DISTINCT run_id FROM _affected").fetchall()
+            ]
+            n = len(self._affected_ids)
+            stats["affected_runs"] = n
+        if n and not first:
             for name, select in _CURRENT:
                 con.execute(f"DELETE FROM {name} WHERE {_AFFECTED_SCOPE}")
                 sql = select.format(scope=_AFFECTED_SCOPE, live=_AFFECTED_LIVE)
