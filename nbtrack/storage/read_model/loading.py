@@ -32,8 +32,8 @@ from nbtrack.storage.read_model.statements import (
 #: that the flag changes no result).
 USE_UNIQUE_FLAG = True
 
-#: A one-row-per-key metrics file with at least this many rows is read in place
-#: (``_lazy_summary``) instead of copied into ``_metric_summary``.
+#: A one-row-per-key metrics file with at least this many rows, in a local store, is read
+#: in place (``_lazy_summary``) instead of copied into ``_metric_summary``.
 LAZY_SUMMARY_ROWS = 50_000
 
 
@@ -127,7 +127,12 @@ class FileLoading:
                 if table == "metrics":
                     pos = snap.positions(self.fs, "metrics")
                     flagged = self._unique_files(new) if USE_UNIQUE_FLAG else {}
-                    lazy = [p for p in new if flagged.get(p, 0) >= LAZY_SUMMARY_ROWS]
+                    # (Object storage is not read in place: every query would fetch it.)
+                    lazy = [
+                        p
+                        for p in new
+                        if flagged.get(p, 0) >= LAZY_SUMMARY_ROWS and not self.fs.is_remote
+                    ]
                     for sql, paths in (
                         (_LOAD_UNIQUE_METRICS, [p for p in new if p in flagged and p not in lazy]),
                         (_SUMMARIZE_METRICS, [p for p in new if p not in flagged]),
