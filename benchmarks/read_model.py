@@ -36,12 +36,16 @@ nt.set_store(sys.argv[1])
 """
 
 
-def run(code: str, store: str) -> dict:
+def run(code: str, store: str, **env: str) -> dict:
     out = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(PRELUDE) + textwrap.dedent(code), store],
         capture_output=True,
         text=True,
-        env={**os.environ, "NBTRACK_AUTO_COMPACT": os.environ.get("NBTRACK_AUTO_COMPACT", "1")},
+        env={
+            **os.environ,
+            "NBTRACK_AUTO_COMPACT": os.environ.get("NBTRACK_AUTO_COMPACT", "1"),
+            **env,
+        },
     )
     if out.returncode:
         raise SystemExit(f"phase failed:\n{out.stderr[-3000:]}")
@@ -61,6 +65,10 @@ print(json.dumps({}))
 
 SEARCH = """
 flt = sys.argv[2]
+if os.environ.get("BENCH_PREIMPORT"):
+    # What the first search imports (pandas for the DataFrame, DuckDB and pyarrow for the
+    # store), so that "cold" is the read alone.
+    import pandas, nbtrack.tracking.search  # noqa: E401
 t0 = time.perf_counter()
 df = nt.search_runs(filter=flt)
 cold = time.perf_counter() - t0
@@ -158,17 +166,23 @@ def main() -> None:
     s = store()
     run(BUILD_MANY_KEYS.replace("sys.argv[2]", str(1000 // scale)).replace(
         "sys.argv[3]", str(1000 // scale)).replace("sys.argv[4]", "100"), s)
-    r = run(SEARCH.replace("sys.argv[2]", repr("metrics.`layer3/grad` > 50 and params.p1 = '8'")), s)
+    search = SEARCH.replace("sys.argv[2]", repr("metrics.`layer3/grad` > 50 and params.p1 = '8'"))
+    r = run(search, s)
+    pre = run(search, s, BENCH_PREIMPORT="1")
     rows.append((f"search {1000 // scale} runs × {1000 // scale} keys + 100 params (cold / warm)",
                  f"{r['cold_ms']:.0f} / {r['warm_ms']:.1f} ms ({r['rows']} rows × {r['cols']} cols, "
-                 f"peak {r['rss_mb']:.0f} MB)", "≤ 300 / ≤ 50 ms"))
+                 f"peak {r['rss_mb']:.0f} MB); cold with pandas/duckdb imported first "
+                 f"{pre['cold_ms']:.0f} ms", "≤ 300 / ≤ 50 ms"))
 
     s = store()
     run(BUILD_MANY_KEYS.replace("sys.argv[2]", "20").replace("sys.argv[3]", "3000").replace(
         "sys.argv[4]", "0"), s)
-    r = run(SEARCH.replace("sys.argv[2]", repr("metrics.`layer3/grad` > 10")), s)
+    search = SEARCH.replace("sys.argv[2]", repr("metrics.`layer3/grad` > 10"))
+    r = run(search, s)
+    pre = run(search, s, BENCH_PREIMPORT="1")
     rows.append(("search 20 runs × 3,000 keys (cold / warm)",
-                 f"{r['cold_ms']:.0f} / {r['warm_ms']:.1f} ms", "≤ 200 ms"))
+                 f"{r['cold_ms']:.0f} / {r['warm_ms']:.1f} ms; cold with pandas/duckdb imported "
+                 f"first {pre['cold_ms']:.0f} ms", "≤ 200 ms"))
 
     if args.runs_20k:
         s = store()

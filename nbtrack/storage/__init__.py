@@ -11,6 +11,7 @@ It imports only the standard library, pyarrow, duckdb, fsspec and nbtrack's leaf
 
 from __future__ import annotations
 
-from nbtrack.storage.store import ParquetStore, open_store, release_store
+from nbtrack.storage.store import ParquetStore
+from nbtrack.storage.store_registry import open_store, release_store
 
 __all__ = ["ParquetStore", "open_store", "release_store"]

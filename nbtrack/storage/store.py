@@ -13,18 +13,14 @@ forking thread and renewed in the child.
 
 from __future__ import annotations
 
-import atexit
-
 # pyarrow's first pa.array() imports pandas, which imports concurrent.futures.thread, which
 # registers a threading exit hook; at interpreter exit (our final flush) that registration
 # fails with "can't register atexit after shutdown". Importing it now avoids that.
 import concurrent.futures.thread  # noqa: F401
 import contextlib
-import hashlib
 import json
 import logging
 import os
-import re
 import secrets
 import threading
 import time
@@ -41,22 +37,22 @@ import pyarrow.parquet
 from nbtrack import config
 from nbtrack.errors import NbtrackWarning, StoreError
 from nbtrack.storage import liveness, schema, segments
-from nbtrack.storage._fs import TMP_SUFFIX, FileSystem, open_fs
+from nbtrack.storage._fs import FileSystem, open_fs
 from nbtrack.storage.background import Background
+from nbtrack.storage.blobs import Blobs
 from nbtrack.storage.buffer import Buffer, MetricBuffer
 from nbtrack.storage.catalog import FileCatalog, Snapshot
 from nbtrack.storage.liveness import Leases
 from nbtrack.storage.protocol import Reading
 from nbtrack.storage.read_model import ReadModel
+from nbtrack.storage.reading import VANISHED_RETRIES, StoreReading, may_have_vanished
 
 _log = logging.getLogger("nbtrack")
 
 
-#: How many times a read lists the store again when a file it listed was deleted meanwhile.
-VANISHED_RETRIES = 5
 
 
-class ParquetStore:
+class ParquetStore(Blobs):
     """A store of Parquet segments at ``uri`` (a local path or an fsspec URL)."""
 
     def __init__(self, uri: str, fs: Any = None) -> None:
@@ -262,77 +258,6 @@ class ParquetStore:
         self.buffer.lock.release()
         self._flush_lock.release()
 
-    # ---- blobs (artifacts) --------------------------------------------------------------
-    def blob_path(self, sha: str) -> str:
-        return self.fs.join("artifacts", "blobs", sha[:2], sha)
-
-    def put_blob(self, data: bytes) -> str:
-        """Store bytes content-addressed; identical content is stored once."""
-        sha = hashlib.sha256(data).hexdigest()
-        path = self.blob_path(sha)
-        try:
-            self.fs.write_atomic(path, data, exclusive=True)
-        except OSError as exc:
-            raise StoreError(f"could not write an artifact to the store: {exc}") from exc
-        return sha
-
-    def put_blob_file(self, path: str) -> tuple[str, int]:
-        """Store a local file content-addressed, streamed; returns (sha256, size).
-
-        The file is hashed first (in chunks), so content already in the store is not
-        uploaded again; otherwise it is copied in chunks (a multipart upload on object
-        storage), never read into memory whole.
-
-        Raises:
-            StoreError: the file could not be read or stored, or changed meanwhile.
-        """
-        try:
-            h = hashlib.sha256()
-            size = 0
-            with open(path, "rb") as fh:
-                while chunk := fh.read(1 << 20):
-                    h.update(chunk)
-                    size += len(chunk)
-            sha = h.hexdigest()
-            dest = self.blob_path(sha)
-            if not self.fs.exists(dest):
-                self.fs.upload_verified(path, dest, sha)
-        except OSError as exc:
-            raise StoreError(f"could not store {path!r} as an artifact: {exc}") from exc
-        return sha, size
-
-    def read_blob(self, sha: str) -> bytes:
-        try:
-            return self.fs.read_bytes(self.blob_path(sha))
-        except OSError as exc:
-            raise StoreError(f"artifact content {sha} is missing from the store: {exc}") from exc
-
-    # ---- claims (allocation of registry version numbers) ---------------------------------
-    def claim(self, key: str, data: bytes) -> bool:
-        """Create the claim file ``registry/<key>`` unless it exists; True if this call did.
-
-        A claim is created in one atomic, exclusive step (a hard link locally, a conditional
-        PUT on object storage), so of several processes claiming the same key exactly one
-        gets True. Claims are never deleted. ``key`` is made of names nbtrack chose
-        (``[A-Za-z0-9_.-]`` segments separated by ``/``).
-
-        Raises:
-            StoreError: the claim could not be written (not because it exists).
-        """
-        path = self.fs.join("registry", *_claim_parts(key))
-        try:
-            return self.fs.create_exclusive(path, data)
-        except OSError as exc:
-            raise StoreError(f"could not write to the store at {self.uri!r}: {exc}") from exc
-
-    def claims(self, folder: str) -> list[str]:
-        """Names of the claim files in ``registry/<folder>`` (temporary files excluded)."""
-        path = self.fs.join("registry", *_claim_parts(folder))
-        return sorted(
-            f.name for f in self.fs.list_files(path)
-            if not f.name.startswith(".") and not f.name.endswith(TMP_SUFFIX)
-        )
-
     # ---- read side ----------------------------------------------------------------------
     def views(self) -> ReadModel:
         if self._views is None:
@@ -376,7 +301,7 @@ class ParquetStore:
                 v.install(snap)
                 return snap
             except duckdb.Error as exc:
-                fresh = self.moved_on(snap) if _may_have_vanished(exc) else None
+                fresh = self.moved_on(snap) if may_have_vanished(exc) else None
                 if fresh is not None and attempt < VANISHED_RETRIES:
                     snap = fresh  # a listed file was deleted meanwhile: read the store anew
                     continue
@@ -404,7 +329,7 @@ class ParquetStore:
         except duckdb.Error as exc:
             raise StoreError(f"reading the store failed: {exc}") from exc
         with model.lock:
-            yield _Reading(model, self)
+            yield StoreReading(model, self)
 
     def query(self, sql: str, params: list[Any] | None = None) -> pa.Table:
         """Run ``sql`` over fresh views and return an Arrow table.
@@ -421,7 +346,7 @@ class ParquetStore:
                     # Metric points are read when queried: a file may have gone since the
                     # views were installed (deleted after the gc grace). Read anew.
                     if attempt == VANISHED_RETRIES or (
-                        not (_may_have_vanished(exc) and self.moved_on(self._installed))
+                        not (may_have_vanished(exc) and self.moved_on(self._installed))
                         and not self.recover_from(exc)
                     ):
                         raise
@@ -455,158 +380,4 @@ class ParquetStore:
         return self.catalog.mark_bad(self.catalog.snapshot()) > 0
 
 
-def _may_have_vanished(exc: BaseException) -> bool:
-    """Whether a DuckDB error may come from a file deleted after it was listed (an I/O
-    error: "No files found", a missing object), as opposed to a bad query or file."""
-    text = str(exc)
-    return any(
-        w in text
-        for w in ("IO Error", "No files found", "No such file", "FileNotFound", "NoSuchKey",
-                  "Not Found", "404")
-    )
-
-
-class _Reading:
-    """``Reading`` over a locked ReadModel (see ``nbtrack.storage.protocol``).
-
-    Metric points are read when a query asks for them. If a file the snapshot takes was
-    deleted meanwhile (a read that outlived the gc grace), the model moves to a fresh
-    snapshot and the query runs again: each query still counts every row once, though
-    later queries of the block then see the newer snapshot.
-    """
-
-    def __init__(self, model: ReadModel, store: ParquetStore) -> None:
-        self._model = model
-        self._store = store
-
-    def _again(self, attempt: int, exc: duckdb.Error) -> bool:
-        """After a failed query: True when the store moved on and the model now follows."""
-        if attempt >= VANISHED_RETRIES or not _may_have_vanished(exc):
-            return False
-        fresh = self._store.moved_on(self._store._installed)
-        if fresh is None:
-            return False
-        self._model.install(fresh)  # the model's lock is re-entrant: we hold it already
-        self._store._installed = fresh
-        return True
-
-    @property
-    def keys(self) -> dict[str, list[str]]:
-        return self._model.keys
-
-    def query(self, sql: str, params: list[Any] | None = None) -> pa.Table:
-        for attempt in range(VANISHED_RETRIES + 1):
-            try:
-                return self._model.execute(sql, params)
-            except duckdb.Error as exc:
-                if not self._again(attempt, exc):
-                    raise StoreError(f"reading the store failed: {exc}") from exc
-        raise AssertionError("unreachable: the last attempt returns or raises")
-
-    def wide(self, run_ids: pa.Array) -> pa.Table:
-        return self._model.wide(run_ids)
-
-    def sql(self, text: str) -> pa.Table:
-        """Raises duckdb.Error as is: nt.sql turns it into a QueryError with its text."""
-        for attempt in range(VANISHED_RETRIES + 1):
-            try:
-                return self._model.sql_connection().sql(text).to_arrow_table()
-            except duckdb.Error as exc:
-                if not self._again(attempt, exc):
-                    raise
-        raise AssertionError("unreachable: the last attempt returns or raises")
-
-
-_CLAIM_PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
-
-
-def _claim_parts(key: str) -> list[str]:
-    parts = key.split("/")
-    if not all(_CLAIM_PART.fullmatch(p) and p not in (".", "..") for p in parts):
-        raise StoreError(f"bad claim key {key!r}")  # nbtrack builds keys; never user text
-    return parts
-
-
-_stores: dict[str, ParquetStore] = {}
 _inherited: list[Any] = []  # DuckDB objects inherited through fork, never closed
-_stores_lock = threading.Lock()
-
-
-def _normalize(uri: str) -> str:
-    if "://" not in uri:
-        return os.path.abspath(os.path.expanduser(uri))
-    return uri.rstrip("/")
-
-
-def open_store(uri: str, fs: Any = None) -> ParquetStore:
-    """The process-wide ParquetStore for ``uri`` (one writer per process and store)."""
-    key = _normalize(uri)
-    with _stores_lock:
-        store = _stores.get(key)
-        if store is None:
-            store = _stores[key] = ParquetStore(key, fs)
-            # multiprocessing clears finalizers in a child, then runs after-fork hooks: this
-            # one registers the child's final flush (fork children exit with os._exit).
-            import multiprocessing.util as mp_util
-
-            mp_util.register_after_fork(store, _register_exit_flush)
-        return store
-
-
-def release_store(uri: str) -> None:
-    """Close the store at ``uri`` if this process opened it and has no open run there.
-
-    Its thread, DuckDB connection and temp folder go away; the object stays usable and
-    reopens what it needs on the next use (Run handles may still point at it).
-    """
-    with _stores_lock:
-        store = _stores.get(_normalize(uri))
-    if store is not None and not store._open_runs:
-        store.close()
-
-
-def _before_fork() -> None:
-    _stores_lock.acquire()
-    for store in list(_stores.values()):
-        store._before_fork()
-
-
-def _after_fork_in_parent() -> None:
-    for store in list(_stores.values()):
-        store._after_fork_in_parent()
-    _stores_lock.release()
-
-
-def _after_fork_in_child() -> None:
-    global _stores_lock
-    _stores_lock = threading.Lock()
-    for store in list(_stores.values()):
-        store.after_fork()
-
-
-def _register_exit_flush(_store: ParquetStore) -> None:
-    """In a multiprocessing child: flush before it leaves by os._exit (atexit never runs)."""
-    import multiprocessing.util as mp_util
-
-    mp_util.Finalize(None, _close_all, exitpriority=100)
-
-
-os.register_at_fork(
-    before=_before_fork,
-    after_in_parent=_after_fork_in_parent,
-    after_in_child=_after_fork_in_child,
-)
-
-
-def _close_all() -> None:
-    for store in list(_stores.values()):
-        try:
-            store.close()
-        # At interpreter exit there is nobody left to raise to: report and go on.
-        except Exception as exc:  # noqa: BLE001
-            import sys
-
-            print(f"nbtrack: final flush failed for {store.uri}: {exc}", file=sys.stderr)
-
-
-atexit.register(_close_all)

@@ -11,6 +11,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from nbtrack.storage.reader import sql_string
+
+#: Up to this many runs, ``pivot`` names them in the SQL (a constant IN list, which DuckDB
+#: pushes into a Parquet scan: a big metrics file read in place skips the other runs).
+LITERAL_IDS = 2_000
+
 #: The wide shape's column groups: (column prefix, long relation, value type).
 WIDE_KINDS = (
     ("params", "_params_cur", pa.string()),
@@ -29,17 +35,26 @@ def pivot(con: duckdb.DuckDBPyConnection, run_ids: pa.Array | pa.ChunkedArray, o
         sql = f"SELECT run_id, key, value FROM {relation}"
         params = None
         if only is not None:
-            sql += " WHERE run_id IN (SELECT unnest(?::VARCHAR[]))"
-            params = [only.to_pylist()]
-        long = con.sql(sql + " ORDER BY key", params=params).to_arrow_table()
+            ids = only.to_pylist()
+            if len(ids) <= LITERAL_IDS:
+                listed = ", ".join(sql_string(i) for i in ids) or "NULL"
+                sql += f" WHERE run_id IN ({listed})"
+            else:
+                sql += " WHERE run_id IN (SELECT unnest(?::VARCHAR[]))"
+                params = [ids]
+        long = con.sql(sql, params=params).to_arrow_table()
         if long.num_rows == 0:
             continue
         pos = pc.index_in(long.column("run_id"), value_set=run_ids).to_numpy(
             zero_copy_only=False
         )
+        # Columns in key order: sort the distinct keys, not the rows.
         encoded = long.column("key").combine_chunks().dictionary_encode()
-        codes = encoded.indices.to_numpy(zero_copy_only=False)
-        keys = encoded.dictionary.to_pylist()  # in first-seen order: sorted (ORDER BY)
+        order = pc.sort_indices(encoded.dictionary).to_numpy(zero_copy_only=False)
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        codes = rank[encoded.indices.to_numpy(zero_copy_only=False)]
+        keys = encoded.dictionary.take(pa.array(order)).to_pylist()
         values = long.column("value").combine_chunks()
         if value_type == pa.float64():
             mat = np.full((len(keys), n), np.nan)

@@ -54,7 +54,7 @@ latest_metrics AS (
   SELECT run_id, key, max(step) AS step,
     arg_max(timestamp, [step, epoch_ms(timestamp)]) AS timestamp,
     arg_max(value, [step, epoch_ms(timestamp)]) AS value
-  FROM _metric_summary WHERE run_id IN (SELECT run_id FROM runs) GROUP BY run_id, key),
+  FROM _summary WHERE run_id IN (SELECT run_id FROM runs) GROUP BY run_id, key),
 inputs AS (
   SELECT DISTINCT run_id, name, digest, source_type, source, schema, profile, context
   FROM _inputs_raw WHERE run_id IN (SELECT run_id FROM runs))

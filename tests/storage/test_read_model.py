@@ -34,9 +34,10 @@ def _state(model: ReadModel) -> dict[str, Any]:
         out[view] = sorted((tuple(plain(x) for x in r.values()) for r in rows), key=repr)
     ids = model.execute("SELECT run_id FROM runs ORDER BY run_id").column(0).combine_chunks()
     wide = model.wide(ids)
-    out["wide"] = sorted(wide.column_names), [
-        [plain(x) for x in row.values()] for row in wide.to_pylist()
-    ]
+    out["wide"] = (
+        sorted(wide.column_names),
+        [[plain(x) for x in row.values()] for row in wide.to_pylist()],
+    )
     out["keys"] = model.keys
     return out
 
@@ -56,7 +57,8 @@ def _check_unique_flags(store: Any) -> None:
     and the flag changes no answer (a model that ignores it agrees)."""
     import duckdb
 
-    from nbtrack.storage import read_model, schema
+    from nbtrack.storage import schema
+    from nbtrack.storage.read_model import loading
 
     paths = store.catalog.snapshot().paths(store.fs, "metrics")
     if paths:
@@ -75,11 +77,18 @@ def _check_unique_flags(store: Any) -> None:
             ).fetchall()[0]
             assert rows == pairs, path
     with_flag = _state(_fresh(store))
-    read_model.USE_UNIQUE_FLAG = False
+    loading.USE_UNIQUE_FLAG = False
     try:
         assert _state(_fresh(store)) == with_flag
     finally:
-        read_model.USE_UNIQUE_FLAG = True
+        loading.USE_UNIQUE_FLAG = True
+    # Flagged files read in place (``_lazy_summary``) or copied: the same answers.
+    before = loading.LAZY_SUMMARY_ROWS
+    loading.LAZY_SUMMARY_ROWS = 1 if before > 1 else 10**9
+    try:
+        assert _state(_fresh(store)) == with_flag
+    finally:
+        loading.LAZY_SUMMARY_ROWS = before
 
 
 def _fresh_catalog(store: Any) -> Any:
@@ -105,8 +114,21 @@ def _files(snap: Any) -> dict[str, Any]:
 
 _ops = st.lists(
     st.tuples(
-        st.sampled_from(["start", "param", "tag", "untag", "metric", "end", "delete", "restore",
-                         "flush", "compact", "gc"]),
+        st.sampled_from(
+            [
+                "start",
+                "param",
+                "tag",
+                "untag",
+                "metric",
+                "end",
+                "delete",
+                "restore",
+                "flush",
+                "compact",
+                "gc",
+            ]
+        ),
         st.integers(0, 3),
         st.integers(0, 4),
         st.floats(allow_nan=True, allow_infinity=False, width=32),
@@ -116,9 +138,24 @@ _ops = st.lists(
 )
 
 
+@pytest.mark.parametrize("lazy_rows", [1, 10**9], ids=["read-in-place", "copied"])
 @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
 @given(ops=_ops)
-def test_incremental_updates_equal_a_full_rebuild(store_path_factory: Any, ops: list) -> None:
+def test_incremental_updates_equal_a_full_rebuild(
+    store_path_factory: Any, lazy_rows: int, ops: list
+) -> None:
+    """Every flagged metrics file read in place (``_lazy_summary``), or every one copied
+    into ``_metric_summary``: after each step the incremental model equals a fresh one."""
+    from nbtrack.storage.read_model import loading
+
+    before, loading.LAZY_SUMMARY_ROWS = loading.LAZY_SUMMARY_ROWS, lazy_rows
+    try:
+        _run_ops(store_path_factory, ops)
+    finally:
+        loading.LAZY_SUMMARY_ROWS = before
+
+
+def _run_ops(store_path_factory: Any, ops: list) -> None:
     from nbtrack.storage import compaction
 
     store = nt.set_store(str(store_path_factory()))
@@ -235,7 +272,9 @@ def test_the_wide_shape_handles_thousands_of_keys(store) -> None:
         with nt.start_run() as r:
             r.log_metrics({k: float(j + i) for j, k in enumerate(keys)}, step=0)
             r.log_params({f"p{j}": j for j in range(300)})
-    df = nt.search_runs(filter="metrics.`layer10/grad_norm` > 11.5", order_by=["metrics.`layer5/grad_norm` DESC"])
+    df = nt.search_runs(
+        filter="metrics.`layer10/grad_norm` > 11.5", order_by=["metrics.`layer5/grad_norm` DESC"]
+    )
     assert len(df) == 1
     assert df["metrics.layer2999/grad_norm"].tolist() == [3001.0]
     assert df["params.p299"].tolist() == ["299"]
@@ -262,9 +301,9 @@ def test_nt_sql_sees_only_the_five_public_views(store) -> None:
     with nt.start_run() as gone:
         gone.log_metric("x", 2.0)
     nt.delete_run(gone.id)
-    names = nt.sql(
-        "SELECT table_name FROM information_schema.tables ORDER BY table_name"
-    )["table_name"].tolist()
+    names = nt.sql("SELECT table_name FROM information_schema.tables ORDER BY table_name")[
+        "table_name"
+    ].tolist()
     assert sorted(names) == ["artifacts", "metrics", "params", "runs", "tags"]
     for internal in ("_runs_raw", "_metrics_raw", "_runs_cur", "_deletions_raw", "latest_metrics"):
         with pytest.raises(nt.QueryError, match="does not exist"):
@@ -388,3 +427,23 @@ def test_writers_flag_files_with_one_point_per_key(
     compaction.compact(store, min_files=2)
     assert list(flags().values()) == [False]
     _check_unique_flags(store)
+
+
+def test_a_big_one_point_per_key_file_is_read_in_place(store, monkeypatch) -> None:
+    """A flagged metrics file at or past ``LAZY_SUMMARY_ROWS`` is never copied into the
+    model: its rows are read from the file, and every answer is the same as copied."""
+    from nbtrack.storage import compaction
+    from nbtrack.storage.read_model import loading
+
+    for i in range(3):
+        with nt.start_run(name=f"r{i}") as r:
+            r.log_metrics({f"k{j}": float(i + j) for j in range(30)}, step=0)
+    compaction.compact(store, min_files=2)
+    copied = _state(_fresh(store))
+    monkeypatch.setattr(loading, "LAZY_SUMMARY_ROWS", 50)
+    model = _fresh(store)
+    assert model._lazy, "the compacted file (90 rows) is read in place"
+    assert model.execute("SELECT count(*) FROM _metric_summary").column(0)[0].as_py() == 0
+    assert _state(model) == copied
+    df = nt.search_runs(filter="metrics.k3 > 4")
+    assert sorted(df["name"]) == ["r2"]

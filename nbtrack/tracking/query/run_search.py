@@ -187,11 +187,13 @@ def _filter_columns(wide: dict[str, list[str]]) -> tuple[str, list[Any]]:
             for k in keys
         )
         params.extend(keys)
+        # Constants (not a subquery), so a metrics file read in place is scanned for these
+        # keys only (Parquet filter pushdown).
+        marks = ", ".join("?" for _ in keys)
         selects.append(
-            f"SELECT run_id, {aggs} FROM {RELATIONS[kind]} "
-            "WHERE key IN (SELECT unnest(?::VARCHAR[])) GROUP BY run_id"
+            f"SELECT run_id, {aggs} FROM {RELATIONS[kind]} WHERE key IN ({marks}) GROUP BY run_id"
         )
-        params.append(keys)
+        params.extend(keys)
     if not selects:
         return "SELECT NULL::VARCHAR AS run_id LIMIT 0", []
     sql = f"SELECT * FROM ({selects[0]})"

@@ -1,0 +1,297 @@
+"""Loading a snapshot into the read model file by file: new files are read, vanished ones
+deleted, a compaction relabelled, and current state recomputed for the affected runs only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+
+from nbtrack.storage import schema
+from nbtrack.storage._fs import FileSystem
+from nbtrack.storage.catalog import Snapshot
+from nbtrack.storage.read_model.statements import (
+    _AFFECTED_LIVE,
+    _AFFECTED_SCOPE,
+    _ALL_LIVE,
+    _CACHED,
+    _CURRENT,
+    _DUCK_TYPES,
+    _EXPERIMENTS_CUR,
+    _LATEST_VIEW,
+    _LOAD_UNIQUE_METRICS,
+    _SUMMARIZE_METRICS,
+    _SUMMARY_VIEW,
+    _VIEWS,
+    _empty_select,
+    _metrics_source,
+    lazy_summary_view,
+)
+
+#: Trust the writers' ``nbtrack.unique_run_key`` footer flag (tests turn it off to check
+#: that the flag changes no result).
+USE_UNIQUE_FLAG = True
+
+#: A one-row-per-key metrics file with at least this many rows, in a local store, is read
+#: in place (``_lazy_summary``) instead of copied into ``_metric_summary``.
+LAZY_SUMMARY_ROWS = 50_000
+
+
+class FileLoading:
+    """The loading half of ``ReadModel``: raw tables per file, current state per run."""
+
+    fs: FileSystem
+    con: duckdb.DuckDBPyConnection
+    _key: tuple[Any, ...] | None
+    _wide_cache: Any
+    _wide_stale: set[str]
+    _affected_ids: list[str]
+    _visible_metrics: list[str]
+    _lazy: dict[str, str]  # big metrics files read in place -> their arrival position
+    owners: list[str]
+    last_install: dict[str, int]
+
+    def _setup_tables(self) -> None:
+        for table in _CACHED:
+            cols = ", ".join(f"{f.name} {_DUCK_TYPES[f.type]}" for f in schema.SCHEMAS[table])
+            self.con.execute(f"CREATE TABLE _{table}_raw ({cols}, _file VARCHAR)")
+        # Per metric file and run and key: the latest point in that file, the file's arrival
+        # position (ties between files) and its newest timestamp (a KILLED run's end_time).
+        self.con.execute(
+            "CREATE TABLE _metric_summary (run_id VARCHAR, key VARCHAR, step BIGINT, "
+            "timestamp TIMESTAMPTZ, value DOUBLE, max_timestamp TIMESTAMPTZ, pos VARCHAR, "
+            "_file VARCHAR, n BIGINT)"
+        )
+        # The runs each file of ``_lazy_summary`` holds (one row per run and file).
+        self.con.execute("CREATE TABLE _file_runs (run_id VARCHAR, _file VARCHAR)")
+        self._lazy = {}
+        self.con.execute(lazy_summary_view(self._lazy))
+        self.con.execute(_SUMMARY_VIEW)
+        self.con.execute("CREATE TABLE _affected (run_id VARCHAR)")
+        self.con.execute("CREATE TABLE _affected_live (run_id VARCHAR)")
+        self.con.execute(f"CREATE OR REPLACE VIEW _metrics_raw AS {_empty_select('metrics')}")
+        for name, select in _CURRENT:
+            self.con.execute(
+                f"CREATE TABLE {name} AS {select.format(scope='TRUE', live=_ALL_LIVE)}"
+            )
+        self.con.execute(_LATEST_VIEW)
+        self.con.execute(_EXPERIMENTS_CUR)
+        self.con.execute(_VIEWS)
+        self._loaded: dict[str, set[str]] = {t: set() for t in (*_CACHED, "metrics")}
+
+    def _load(self, snap: Snapshot) -> None:
+        con = self.con
+        con.execute("DELETE FROM _affected")
+        stats = {"new_files": 0, "gone_files": 0, "affected_runs": 0}
+        # The first load (or one after a reset) affects every run: current state is computed
+        # over everything, with no run list to build and join against.
+        first = not any(self._loaded.values())
+        experiments_changed = False
+        for table in (*_CACHED, "metrics"):
+            visible = snap.paths(self.fs, table)
+            vis_set = set(visible)
+            loaded = self._loaded[table]
+            gone = sorted(loaded - vis_set)
+            new = [p for p in visible if p not in loaded]
+            if not gone and not new:
+                continue
+            target = "_metric_summary" if table == "metrics" else f"_{table}_raw"
+            if gone and new:
+                swapped_gone, swapped_new = self._relabel_compacted(snap, table, target, gone, new)
+                gone = [p for p in gone if p not in swapped_gone]
+                new = [p for p in new if p not in swapped_new]
+                stats["relabelled_files"] = stats.get("relabelled_files", 0) + len(swapped_new)
+            stats["new_files"] += len(new)
+            stats["gone_files"] += len(gone)
+            # Tables whose rows belong to a run (the registry's do not) mark it affected.
+            has_run = table not in ("experiments", *schema.REGISTRY_TABLES)
+            if table == "experiments":
+                experiments_changed = True
+            if gone:
+                targets = [target]
+                if table == "metrics" and any(p in self._lazy for p in gone):
+                    targets.append("_file_runs")
+                    for p in gone:
+                        self._lazy.pop(p, None)
+                for t in targets:
+                    if has_run:
+                        con.execute(
+                            f"INSERT INTO _affected SELECT DISTINCT run_id FROM {t} "
+                            "WHERE _file IN (SELECT unnest(?::VARCHAR[]))",
+                            [gone],
+                        )
+                    con.execute(
+                        f"DELETE FROM {t} WHERE _file IN (SELECT unnest(?::VARCHAR[]))", [gone]
+                    )
+            if new:
+                if table == "metrics":
+                    pos = snap.positions(self.fs, "metrics")
+                    flagged = self._unique_files(new) if USE_UNIQUE_FLAG else {}
+                    # (Object storage is not read in place: every query would fetch it.)
+                    lazy = [
+                        p
+                        for p in new
+                        if flagged.get(p, 0) >= LAZY_SUMMARY_ROWS and not self.fs.is_remote
+                    ]
+                    for sql, paths in (
+                        (_LOAD_UNIQUE_METRICS, [p for p in new if p in flagged and p not in lazy]),
+                        (_SUMMARIZE_METRICS, [p for p in new if p not in flagged]),
+                    ):
+                        if paths:
+                            con.execute(sql, [paths, paths, [pos[p] for p in paths]])
+                    if lazy:
+                        con.execute(
+                            "INSERT INTO _file_runs SELECT DISTINCT run_id, filename "
+                            "FROM read_parquet(?::VARCHAR[], filename = true)",
+                            [lazy],
+                        )
+                        self._lazy.update((p, pos[p]) for p in lazy)
+                        if not first:
+                            con.execute(
+                                "INSERT INTO _affected SELECT DISTINCT run_id FROM _file_runs "
+                                "WHERE _file IN (SELECT unnest(?::VARCHAR[]))",
+                                [lazy],
+                            )
+                else:
+                    cols = ", ".join(f.name for f in schema.SCHEMAS[table])
+                    con.execute(
+                        f"INSERT INTO _{table}_raw SELECT {cols}, filename FROM "
+                        "read_parquet(?::VARCHAR[], filename = true, union_by_name = true)",
+                        [new],
+                    )
+                if has_run and not first:
+                    con.execute(
+                        f"INSERT INTO _affected SELECT DISTINCT run_id FROM {target} "
+                        "WHERE _file IN (SELECT unnest(?::VARCHAR[]))",
+                        [new],
+                    )
+            if table == "metrics":
+                con.execute(f"CREATE OR REPLACE VIEW _metrics_raw AS {_metrics_source(visible)}")
+                con.execute(lazy_summary_view(self._lazy))
+                self._visible_metrics = visible
+            self._loaded[table] = vis_set
+        if first:
+            for name, select in _CURRENT:
+                con.execute(f"DELETE FROM {name}")
+                con.execute(f"INSERT INTO {name} {select.format(scope='TRUE', live=_ALL_LIVE)}")
+            self._affected_ids = []
+            self._wide_cache = None  # (built over an empty store, if at all)
+            self._wide_stale = set()
+            n = con.execute("SELECT count(*) FROM _runs_cur").fetchall()[0][0]
+            stats["affected_runs"] = n
+        else:
+            self._affected_ids = [
+                r[0] for r in con.execute("SELECT DISTINCT run_id FROM _affected").fetchall()
+            ]
+            n = len(self._affected_ids)
+            stats["affected_runs"] = n
+        if n and not first:
+            for name, select in _CURRENT:
+                con.execute(f"DELETE FROM {name} WHERE {_AFFECTED_SCOPE}")
+                sql = select.format(scope=_AFFECTED_SCOPE, live=_AFFECTED_LIVE)
+                con.execute(f"INSERT INTO {name} {sql}")
+                if name == "_runs_cur":
+                    con.execute("DELETE FROM _affected_live")
+                    con.execute(
+                        f"INSERT INTO _affected_live SELECT run_id FROM _runs_cur "
+                        f"WHERE {_AFFECTED_SCOPE}"
+                    )
+        if experiments_changed:
+            con.execute(_EXPERIMENTS_CUR)
+        self.owners = [
+            r[0]
+            for r in con.execute(
+                "SELECT DISTINCT owner FROM _runs_cur WHERE status = 'RUNNING' "
+                "AND owner IS NOT NULL"
+            ).fetchall()
+        ]
+        self.last_install = stats
+
+    def _unique_files(self, paths: list[str]) -> dict[str, int]:
+        """The metrics files among ``paths`` whose footer says one row per (run_id, key),
+        with their row counts."""
+        rows = self.con.execute(
+            "SELECT file_name, num_rows FROM parquet_file_metadata(?::VARCHAR[]) "
+            "WHERE file_name IN (SELECT file_name FROM parquet_kv_metadata(?::VARCHAR[]) "
+            "WHERE decode(key) = ? AND decode(value) = '1')",
+            [paths, paths, schema.UNIQUE_META.decode()],
+        ).fetchall()
+        return {r[0]: int(r[1]) for r in rows}
+
+    def _relabel_compacted(
+        self, snap: Snapshot, table: str, target: str, gone: list[str], new: list[str]
+    ) -> tuple[set[str], set[str]]:
+        """Take a compaction as what it is: the same rows under a new file name.
+
+        A new compacted file whose rows are exactly those of loaded files it replaces (its
+        row count equals theirs, and it holds at least their rows by construction) changes
+        no current state: the loaded rows are relabelled to it and no run is recomputed.
+        Metric summaries are merged: per run and key the latest of the replaced files'
+        latest points (highest step, newest timestamp, then the later input, which is also
+        the later row in the merged file), at the compacted file's arrival position.
+        Returns the gone and new paths handled this way.
+        """
+        hiding: dict[str, list[str]] = {}
+        new_set = set(new)
+        for part in snap.partitions.get(table, []):
+            for name, by in part.hidden_by.items():
+                path, c_path = self.fs.join(part.folder, name), self.fs.join(part.folder, by)
+                if c_path in new_set:
+                    hiding.setdefault(c_path, []).append(path)
+        gone_set = set(gone)
+        done_gone: set[str] = set()
+        done_new: set[str] = set()
+        count_col = "sum(n)" if table == "metrics" else "count(*)"
+        positions = snap.positions(self.fs, table) if table == "metrics" and hiding else {}
+        for c_path, hidden in hiding.items():
+            mine = [p for p in hidden if p in gone_set]
+            if not mine or any(p in self._lazy for p in mine):
+                continue  # (a file read in place is never copied: it is loaded normally)
+            have = self.con.execute(
+                f"SELECT coalesce({count_col}, 0) FROM {target} "
+                "WHERE _file IN (SELECT unnest(?::VARCHAR[]))",
+                [mine],
+            ).fetchall()[0][0]
+            rows = self.con.execute("SELECT count(*) FROM read_parquet(?)", [c_path]).fetchall()[0][
+                0
+            ]
+            if int(have) != int(rows):
+                continue  # it holds rows this model never loaded: load it normally
+            if table == "metrics":
+                self.con.execute(
+                    """INSERT INTO _metric_summary
+  SELECT run_id, key, max(step),
+    arg_max(timestamp, {'s': step, 't': epoch_ms(timestamp), 'p': pos}),
+    arg_max(value, {'s': step, 't': epoch_ms(timestamp), 'p': pos}),
+    max(max_timestamp), ?, ?, sum(n)
+  FROM _metric_summary WHERE _file IN (SELECT unnest(?::VARCHAR[]))
+  GROUP BY run_id, key""",
+                    [positions[c_path], c_path, mine],
+                )
+                self.con.execute(
+                    "DELETE FROM _metric_summary WHERE _file IN (SELECT unnest(?::VARCHAR[]))",
+                    [mine],
+                )
+            else:
+                self.con.execute(
+                    f"UPDATE {target} SET _file = ? WHERE _file IN (SELECT unnest(?::VARCHAR[]))",
+                    [c_path, mine],
+                )
+            done_gone.update(mine)
+            done_new.add(c_path)
+        return done_gone, done_new
+
+    def _reset_tables(self) -> None:
+        """After a failed update start over: drop every cached row."""
+        for table in _CACHED:
+            self.con.execute(f"DELETE FROM _{table}_raw")
+        self.con.execute("DELETE FROM _metric_summary")
+        self.con.execute("DELETE FROM _file_runs")
+        self._lazy = {}
+        self.con.execute(lazy_summary_view(self._lazy))
+        for name, _ in _CURRENT:
+            self.con.execute(f"DELETE FROM {name}")
+        self._loaded = {t: set() for t in (*_CACHED, "metrics")}
+        self._key = ("reset",)
+        self._wide_cache = None
+        self._wide_stale = set()

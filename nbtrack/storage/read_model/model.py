@@ -1,0 +1,231 @@
+"""``ReadModel``: one DuckDB connection over a snapshot of the store, its keys, the wide
+shape of runs (cached per snapshot) and the ``nt.sql`` connection (see the package doc)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from nbtrack.storage import schema, wide_shape
+from nbtrack.storage._fs import FileSystem
+from nbtrack.storage.catalog import Snapshot
+from nbtrack.storage.read_model.loading import FileLoading
+from nbtrack.storage.read_model.statements import _CACHED, _metrics_source
+from nbtrack.storage.reader import connect
+
+#: Memory DuckDB may use for one connection before it spills to its private temp folder.
+MEMORY_LIMIT = "256MB"
+
+#: Cells (runs × keys) up to which the wide shape of every run is cached per snapshot.
+WIDE_CACHE_CELLS = 4_000_000
+
+
+class ReadModel(FileLoading):
+    """One DuckDB connection, restricted to reading the store, with the views over it."""
+
+    def __init__(self, fs: FileSystem) -> None:
+        self.fs = fs
+        self.lock = threading.RLock()
+        self._tmpdir: str | None = None
+        if not fs.is_remote:
+            import tempfile
+
+            self._tmpdir = tempfile.mkdtemp(prefix="nbtrack-duck-")
+        con = connect(fs, sandbox=True, temp_directory=self._tmpdir, memory_limit=MEMORY_LIMIT)
+        # Writers found dead (last_seen: their lease's mtime, informative only: a KILLED
+        # run's end_time comes from the data, so it is the same for every reader and read).
+        con.execute("CREATE TEMP TABLE _dead_writers (owner VARCHAR, last_seen TIMESTAMPTZ)")
+        self.con = con
+        self._key: tuple[Any, ...] | None = None
+        self._dead: frozenset[tuple[str, float]] = frozenset()
+        self.owners: list[str] = []
+        self._keys: dict[str, list[str]] | None = None
+        self._wide_cache: pa.Table | None = None
+        # Runs changed since the wide cache was built: their rows are re-pivoted on demand.
+        self._wide_stale: set[str] = set()
+        self._wide_asked = False
+        self._affected_ids: list[str] = []
+        self._visible_metrics: list[str] = []
+        self._sql_con: duckdb.DuckDBPyConnection | None = None
+        self._sql_key: tuple[Any, ...] | None = None
+        self.last_install: dict[str, int] = {}  # what the last install did (tests, benchmarks)
+
+    def install(self, snap: Snapshot) -> None:
+        """Bring the tables and views up to the snapshot, recomputing only changed runs."""
+        key = snap.key()
+        if key == self._key:
+            return
+        with self.lock:
+            if self._key is None:
+                self._setup_tables()
+            self.con.execute("BEGIN TRANSACTION")
+            try:
+                self._load(snap)
+                self.con.execute("COMMIT")
+            except BaseException:
+                self.con.execute("ROLLBACK")
+                self._key = None
+                self._reset_tables()
+                raise
+            self._key = key
+            self._keys = None
+            if self._wide_cache is not None:
+                self._wide_stale.update(self._affected_ids)
+
+    # ---- the wide shape ---------------------------------------------------------------
+    @property
+    def keys(self) -> dict[str, list[str]]:
+        """Every param, metric and tag key of the current runs (sorted), per kind."""
+        with self.lock:
+            if self._keys is None:
+                keys: dict[str, list[str]] = {"params": [], "metrics": [], "tags": []}
+                # A current run's metric keys are those of its summary rows (ranked or
+                # not), so the keys skip ``_latest_cur``'s ranking and multi-file split.
+                for kind, name in self.con.execute(
+                    "SELECT 'params', key FROM _params_cur GROUP BY key UNION ALL "
+                    "SELECT 'metrics', key FROM _summary "
+                    "WHERE run_id IN (SELECT run_id FROM _runs_cur) GROUP BY key UNION ALL "
+                    "SELECT 'tags', key FROM _tags_cur GROUP BY key ORDER BY 1, 2"
+                ).fetchall():
+                    keys[kind].append(name)
+                self._keys = keys
+            return self._keys
+
+    def wide(self, run_ids: pa.Array) -> pa.Table:
+        """One row per id in ``run_ids`` (in that order): ``params.<k>``, ``metrics.<k>``,
+        ``tags.<k>`` for every key that at least one of these runs has."""
+        with self.lock:
+            n_keys = sum(len(v) for v in self.keys.values())
+            n_runs = self.con.execute("SELECT count(*) FROM _runs_cur").fetchall()[0][0]
+            # The first call pivots only the runs asked for (a cold search returns a few
+            # runs of thousands); from the second on, every run's row is cached.
+            cacheable = n_keys * n_runs <= WIDE_CACHE_CELLS
+            if cacheable and (self._wide_cache is not None or self._wide_asked):
+                cache = self._wide_cache_now(n_runs)
+                rows = pc.index_in(run_ids, value_set=cache.column(0).combine_chunks())
+                picked = cache.take(rows)
+                n = len(picked)
+                keep = [i for i, col in enumerate(picked.columns) if i and col.null_count < n]
+                return picked.select(keep)
+            self._wide_asked = True
+            return wide_shape.pivot(self.con, run_ids, run_ids).drop_columns(["run_id"])
+
+    def _wide_cache_now(self, n_runs: int) -> pa.Table:
+        """The wide shape of every run: built once, then only changed runs are re-pivoted."""
+        cache = self._wide_cache
+        if cache is not None and len(self._wide_stale) * 4 > max(n_runs, 64):
+            cache = None  # most rows changed: a full pivot is cheaper
+        if cache is None:
+            every = self.con.sql("SELECT run_id FROM _runs_cur ORDER BY run_id")
+            cache = wide_shape.pivot(self.con, every.to_arrow_table().column(0), None)
+        elif self._wide_stale:
+            stale = sorted(self._wide_stale)
+            rest = cache.filter(pc.invert(pc.is_in(cache.column(0), pa.array(stale, pa.string()))))
+            live = (
+                self.con.sql(
+                    "SELECT run_id FROM _runs_cur WHERE run_id IN (SELECT unnest(?::VARCHAR[])) "
+                    "ORDER BY run_id",
+                    params=[stale],
+                )
+                .to_arrow_table()
+                .column(0)
+                .combine_chunks()
+            )
+            fresh = wide_shape.pivot(self.con, live, live)
+            cache = pa.concat_tables([rest, fresh], promote_options="default")
+            if cache.column_names != rest.column_names:
+                # A new key: keep the columns in the order a full pivot gives them.
+                kinds = {kind: i for i, (kind, _, _) in enumerate(wide_shape.WIDE_KINDS)}
+                names = sorted(
+                    cache.column_names[1:],
+                    key=lambda c: (kinds[c.split(".", 1)[0]], c.split(".", 1)[1]),
+                )
+                cache = cache.select(["run_id", *names])
+        self._wide_cache = cache
+        self._wide_stale = set()
+        return cache
+
+    # ---- nt.sql -------------------------------------------------------------------------
+    def sql_connection(self) -> duckdb.DuckDBPyConnection:
+        """A connection whose catalog holds only the five public views, at this snapshot.
+
+        Call with ``lock`` held. ``runs``, ``params``, ``tags`` and ``artifacts`` are the
+        current rows (small); ``metrics`` reads the visible metric files.
+        """
+        if self._sql_con is None:
+            self._sql_con = connect(
+                self.fs, sandbox=True, temp_directory=self._tmpdir, memory_limit=MEMORY_LIMIT
+            )
+        con = self._sql_con
+        state = (self._key, self._dead)
+        if state != self._sql_key:
+            for name in ("runs", "params", "tags", "artifacts"):
+                con.register(name, self.con.sql(f"SELECT * FROM {name}").to_arrow_table())
+            con.execute(
+                f"CREATE OR REPLACE TEMP VIEW metrics AS SELECT * FROM "
+                f"({_metrics_source(self._visible_metrics)}) "
+                "WHERE run_id IN (SELECT run_id FROM runs)"
+            )
+            self._sql_key = state
+        return con
+
+    # ---- upkeep -----------------------------------------------------------------------
+    def probe_new_files(self, snap: Snapshot) -> dict[str, str]:
+        """Read each not-yet-loaded file alone; return the ones DuckDB fails on, with why."""
+        bad: dict[str, str] = {}
+        for table in (*_CACHED, "metrics"):
+            cols = ", ".join(f.name for f in schema.SCHEMAS[table])
+            loaded = self._loaded.get(table, set()) if hasattr(self, "_loaded") else set()
+            for path in snap.paths(self.fs, table):
+                if path in loaded:
+                    continue
+                try:
+                    with self.lock:
+                        # Reads every column of every row: bad pages fail here too.
+                        self.con.sql(
+                            f"SELECT {cols} FROM read_parquet(?)", params=[path]
+                        ).to_arrow_table()
+                except duckdb.Error as exc:
+                    bad[path] = str(exc).splitlines()[0][:200]
+        return bad
+
+    def running_owners(self) -> list[str]:
+        """Writers of runs whose newest record says RUNNING (as of the last install)."""
+        return list(self.owners)
+
+    def set_dead_writers(self, dead: dict[str, float]) -> None:
+        frozen = frozenset(dead.items())
+        if frozen == self._dead:
+            return
+        with self.lock:
+            self.con.execute("DELETE FROM _dead_writers")
+            if dead:
+                self.con.executemany(
+                    "INSERT INTO _dead_writers VALUES (?, to_timestamp(?))",
+                    [[k, v] for k, v in dead.items()],
+                )
+            self._dead = frozen
+
+    def execute(self, sql: str, params: list[Any] | None = None) -> pa.Table:
+        with self.lock:
+            return self.con.sql(sql, params=params or None).to_arrow_table()
+
+    def close(self) -> None:
+        """Close the connections and remove the private temp folder."""
+        import shutil
+
+        with self.lock:
+            self.con.close()
+            if self._sql_con is not None:
+                self._sql_con.close()
+                self._sql_con = None
+        if self._tmpdir is not None:
+            shutil.rmtree(self._tmpdir, ignore_errors=True)
+            self._tmpdir = None
+
+
+DuckViews = ReadModel  # the name the store and older code use
