@@ -3,7 +3,8 @@
 A single ``PUT`` (``pipe_file``, or the completion of a multipart upload) is the atomic step
 that makes a file visible; S3's conditional write (``If-None-Match: *``) makes exclusive
 creation one request. Reads of segment files go through the local segment cache
-(``segment_cache``), and a snapshot lists each table with one recursive request.
+(``segment_cache``), and a snapshot lists every table with one recursive request on S3
+(``_list_store``), or one per table elsewhere.
 """
 
 from __future__ import annotations
@@ -139,19 +140,7 @@ class RemoteFileSystem:
         answered from that listing: a snapshot of a store on object storage costs one round
         trip, not one request per folder.
         """
-        from concurrent.futures import ThreadPoolExecutor
-
-        def one(table: str) -> dict[str, Any]:
-            base = self.join(table)
-            try:
-                return dict(self.fs.find(base, detail=True, prefix="experiment_id="))
-            except FileNotFoundError:
-                return {}
-            except TypeError:  # a file system whose find takes no prefix
-                return dict(self.fs.find(base, detail=True))
-
-        with ThreadPoolExecutor(max_workers=min(len(tables), 16) or 1) as pool:
-            found = dict(zip(tables, pool.map(one, tables), strict=True))
+        found = dict(zip(tables, self._find_tables(tables), strict=True))
         dirs: dict[str, list[str]] = {}
         files: dict[str, list[FileInfo]] = {}
         scheme = f"{self.protocol}://"
@@ -173,6 +162,84 @@ class RemoteFileSystem:
             yield
         finally:
             self._prefetched = None
+
+    def _find_tables(self, tables: tuple[str, ...]) -> list[dict[str, Any]]:
+        """Every segment entry under each table, one recursive listing per table, at once.
+
+        An async file system (s3fs) runs the listings as one ``gather`` on its own event
+        loop: one round trip for all tables, no thread per table (its connection pool holds
+        them all, see ``_fsspec_for``). Others list from a thread pool.
+        """
+        if hasattr(self.fs, "_find") and getattr(self.fs, "asynchronous", None) is False:
+            import asyncio
+
+            from fsspec.asyn import sync
+
+            if (
+                self.protocol in _CONDITIONAL_PUT
+                and len(tables) > 2
+                and hasattr(self.fs, "_call_s3")
+                and not getattr(self.fs, "version_aware", False)
+            ):
+                entries = sync(self.fs.loop, self._list_store)
+                return [entries.get(t, {}) for t in tables]
+
+            async def one_async(table: str) -> dict[str, Any]:
+                try:
+                    return dict(
+                        await self.fs._find(
+                            self._strip(self.join(table)), detail=True, prefix="experiment_id="
+                        )
+                    )
+                except FileNotFoundError:
+                    return {}
+
+            async def every() -> list[dict[str, Any]]:
+                return list(await asyncio.gather(*(one_async(t) for t in tables)))
+
+            return list(sync(self.fs.loop, every))
+        from concurrent.futures import ThreadPoolExecutor
+
+        def one(table: str) -> dict[str, Any]:
+            base = self.join(table)
+            try:
+                return dict(self.fs.find(base, detail=True, prefix="experiment_id="))
+            except FileNotFoundError:
+                return {}
+            except TypeError:  # a file system whose find takes no prefix
+                return dict(self.fs.find(base, detail=True))
+
+        with ThreadPoolExecutor(max_workers=min(len(tables), 16) or 1) as pool:
+            return list(pool.map(one, tables))
+
+    async def _list_store(self) -> dict[str, dict[str, Any]]:
+        """Every table's segment entries from one listing of the store (S3), by table.
+
+        Keys sort by bytes, so starting after ``artifacts/blobs0`` skips the writers' leases
+        (``_writers/``) and the artifact content (``artifacts/blobs/``), which may be many
+        objects, and lists every table folder (``artifacts/experiment_id=...`` onwards) in
+        one request per 1,000 keys: a read of a compacted store is one LIST instead of one
+        per table, in the same single round trip. Also listed, and ignored: ``format.json``
+        and the registry's claim files (one per model version or alias move).
+        """
+        bucket, _, key = self._strip(self.root).partition("/")
+        prefix = f"{key}/" if key else ""
+        kwargs: dict[str, Any] = {
+            "Bucket": bucket, "Prefix": prefix, "StartAfter": prefix + _AFTER_BLOBS
+        }
+        by_table: dict[str, dict[str, Any]] = {}
+        while True:
+            page = await self.fs._call_s3("list_objects_v2", **kwargs)
+            for c in page.get("Contents", []):
+                rel = c["Key"][len(prefix):]
+                table = rel.split("/", 1)[0]
+                if "/experiment_id=" in rel:
+                    by_table.setdefault(table, {})[f"{bucket}/{c['Key']}"] = {
+                        "type": "file", "size": c["Size"], "LastModified": c["LastModified"]
+                    }
+            if not page.get("IsTruncated"):
+                return by_table
+            kwargs["ContinuationToken"] = page["NextContinuationToken"]
 
     def prefetch(self, paths: list[str]) -> None:
         """Copy the segment files ``paths`` into the local cache, concurrently.
@@ -323,6 +390,12 @@ _CONDITIONAL_PUT = frozenset({"s3", "s3a"})
 #: URL schemes whose file system only this process sees (exclusive under ``_create_lock``).
 _PROCESS_LOCAL = frozenset({"memory"})
 _create_lock = threading.Lock()
+#: Sorts after every key under ``artifacts/blobs/`` and before ``artifacts/experiment_id=``
+#: (``0`` follows ``/``; ``b`` precedes ``e``): where a store listing starts.
+_AFTER_BLOBS = "artifacts/blobs0"
+#: Connections per S3 client: a snapshot's listings (one per table) and a cold read's
+#: concurrent segment fetches (up to 16) go out in one wave.
+POOL_CONNECTIONS = 32
 
 #: What to install for a URL scheme whose fsspec implementation is missing.
 _INSTALL_HINT = {"s3": "pip install 'nbtrack[s3]'", "s3a": "pip install 'nbtrack[s3]'"}
@@ -348,7 +421,10 @@ def _fsspec_for(uri: str, protocol: str) -> Any:
     except ImportError as exc:  # pragma: no cover - fsspec is a runtime dependency
         raise StoreError(f"the store {uri!r} needs fsspec: pip install fsspec") from exc
     try:
-        fs, _ = fsspec.core.url_to_fs(uri)
+        # s3fs's connection pool (botocore's default: 10) must hold every table's listing
+        # at once, or a snapshot's listings take two round trips instead of one.
+        options = {"config_kwargs": {"max_pool_connections": POOL_CONNECTIONS}}
+        fs, _ = fsspec.core.url_to_fs(uri, **(options if protocol in _CONDITIONAL_PUT else {}))
     except ImportError as exc:
         hint = _INSTALL_HINT.get(protocol)
         if hint is None:
