@@ -166,9 +166,9 @@ class RemoteFileSystem:
     def _find_tables(self, tables: tuple[str, ...]) -> list[dict[str, Any]]:
         """Every segment entry under each table, one recursive listing per table, at once.
 
-        An async file system (s3fs) runs the listings as one ``gather`` on its own event
-        loop: one round trip for all tables, no thread per table (its connection pool holds
-        them all, see ``_fsspec_for``). Others list from a thread pool.
+        On S3 this is one listing of the whole store (``_list_store``). Another async file
+        system runs the per-table listings as one ``gather`` on its own event loop (no
+        thread per table); others list from a thread pool.
         """
         if hasattr(self.fs, "_find") and getattr(self.fs, "asynchronous", None) is False:
             import asyncio
@@ -393,9 +393,35 @@ _create_lock = threading.Lock()
 #: Sorts after every key under ``artifacts/blobs/`` and before ``artifacts/experiment_id=``
 #: (``0`` follows ``/``; ``b`` precedes ``e``): where a store listing starts.
 _AFTER_BLOBS = "artifacts/blobs0"
-#: Connections per S3 client: a snapshot's listings (one per table) and a cold read's
-#: concurrent segment fetches (up to 16) go out in one wave.
-POOL_CONNECTIONS = 32
+
+_claims_warned: set[str] = set()
+
+
+def warn_if_claims_not_exclusive(fs: Any) -> None:
+    """Warn once per URL scheme when ``fs`` cannot create a registry claim exclusively.
+
+    Registry version and alias numbers are claimed by an exclusive create (a hard link
+    locally, a conditional PUT on ``s3://``; ``memory://`` is private to the process). On
+    other fsspec file systems (``gs://``, ``az://`` ...) nbtrack checks, then writes: two
+    processes registering the same model at the same moment may both get version N (both
+    records are kept; the newest one wins). Documented in docs/models.md.
+    """
+    if not fs.is_remote or fs.exclusive_is_atomic or fs.protocol in _claims_warned:
+        return
+    _claims_warned.add(fs.protocol)
+    import warnings
+
+    from nbtrack.errors import NbtrackWarning
+
+    warnings.warn(
+        f"nbtrack: {fs.protocol}:// has no conditional create, so model registry version "
+        "and alias numbers are claimed by check-then-write: two processes registering the "
+        "same model at the same moment may get the same version number. Register models "
+        "from one process at a time (or use an s3:// store).",
+        NbtrackWarning,
+        stacklevel=4,
+    )
+
 
 #: What to install for a URL scheme whose fsspec implementation is missing.
 _INSTALL_HINT = {"s3": "pip install 'nbtrack[s3]'", "s3a": "pip install 'nbtrack[s3]'"}
@@ -421,10 +447,7 @@ def _fsspec_for(uri: str, protocol: str) -> Any:
     except ImportError as exc:  # pragma: no cover - fsspec is a runtime dependency
         raise StoreError(f"the store {uri!r} needs fsspec: pip install fsspec") from exc
     try:
-        # s3fs's connection pool (botocore's default: 10) must hold every table's listing
-        # at once, or a snapshot's listings take two round trips instead of one.
-        options = {"config_kwargs": {"max_pool_connections": POOL_CONNECTIONS}}
-        fs, _ = fsspec.core.url_to_fs(uri, **(options if protocol in _CONDITIONAL_PUT else {}))
+        fs, _ = fsspec.core.url_to_fs(uri)
     except ImportError as exc:
         hint = _INSTALL_HINT.get(protocol)
         if hint is None:

@@ -42,6 +42,7 @@ from nbtrack import config
 from nbtrack.errors import NbtrackWarning, StoreError
 from nbtrack.storage import liveness, schema, segments
 from nbtrack.storage._fs import TMP_SUFFIX, FileSystem, open_fs
+from nbtrack.storage._remote_fs import warn_if_claims_not_exclusive
 from nbtrack.storage.background import Background
 from nbtrack.storage.buffer import Buffer, MetricBuffer
 from nbtrack.storage.catalog import FileCatalog, Snapshot
@@ -320,6 +321,7 @@ class ParquetStore:
             StoreError: the claim could not be written (not because it exists).
         """
         path = self.fs.join("registry", *_claim_parts(key))
+        warn_if_claims_not_exclusive(self.fs)  # gs://, az:// ...: not exclusive across hosts
         try:
             return self.fs.create_exclusive(path, data)
         except OSError as exc:
