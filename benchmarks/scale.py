@@ -43,7 +43,7 @@ from _common import dir_bytes, file_count  # noqa: E402
 
 #: Bump when the shape of a built store changes (cached stores of another version are rebuilt).
 STORE_VERSION = 1
-#: The search: a metric and a param condition (about 6% of the runs match; the runs of a
+#: The search: a metric and a param condition (about 1% of the runs match; the runs of a
 #: quick store have 10 steps, so their last values are higher).
 FILTER = "metrics.m0 < {} AND params.depth = '3'"
 

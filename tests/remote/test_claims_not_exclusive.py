@@ -32,7 +32,7 @@ class NoConditionalCreateFS(MemoryFileSystem):
 
 
 class Const:
-    def predict(self, df):  # noqa: ANN001, ANN201
+    def predict(self, df):
         return [1.0] * len(df)
 
 
