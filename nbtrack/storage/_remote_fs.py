@@ -164,40 +164,21 @@ class RemoteFileSystem:
             self._prefetched = None
 
     def _find_tables(self, tables: tuple[str, ...]) -> list[dict[str, Any]]:
-        """Every segment entry under each table, one recursive listing per table, at once.
+        """Every segment entry under each of ``tables`` (name -> entry, one dict per table).
 
-        On S3 this is one listing of the whole store (``_list_store``). Another async file
-        system runs the per-table listings as one ``gather`` on its own event loop (no
-        thread per table); others list from a thread pool.
+        On S3 this is one listing of the whole store (``_list_store``); other file systems
+        list each table from a thread pool, all at once.
         """
-        if hasattr(self.fs, "_find") and getattr(self.fs, "asynchronous", None) is False:
-            import asyncio
-
+        if (
+            self.protocol in _CONDITIONAL_PUT
+            and len(tables) > 2
+            and hasattr(self.fs, "_call_s3")
+            and not getattr(self.fs, "version_aware", False)
+        ):
             from fsspec.asyn import sync
 
-            if (
-                self.protocol in _CONDITIONAL_PUT
-                and len(tables) > 2
-                and hasattr(self.fs, "_call_s3")
-                and not getattr(self.fs, "version_aware", False)
-            ):
-                entries = sync(self.fs.loop, self._list_store)
-                return [entries.get(t, {}) for t in tables]
-
-            async def one_async(table: str) -> dict[str, Any]:
-                try:
-                    return dict(
-                        await self.fs._find(
-                            self._strip(self.join(table)), detail=True, prefix="experiment_id="
-                        )
-                    )
-                except FileNotFoundError:
-                    return {}
-
-            async def every() -> list[dict[str, Any]]:
-                return list(await asyncio.gather(*(one_async(t) for t in tables)))
-
-            return list(sync(self.fs.loop, every))
+            entries = sync(self.fs.loop, self._list_store)
+            return [entries.get(t, {}) for t in tables]
         from concurrent.futures import ThreadPoolExecutor
 
         def one(table: str) -> dict[str, Any]:
