@@ -230,8 +230,15 @@ class RemoteFileSystem:
         cached, cost nothing; a file that fails is left for the read that needs it.
         """
         cache = self.cache
-        todo = [(p, self.listed[p].size) for p in paths if p in self.listed]
-        if cache is None or len(todo) < 2:
+        if cache is None:
+            return
+        # A warm read has every file cached: no thread pool for nothing.
+        todo = [
+            (p, self.listed[p].size)
+            for p in paths
+            if p in self.listed and not cache.has(p, self.listed[p].size)
+        ]
+        if len(todo) < 2:
             return
         from concurrent.futures import ThreadPoolExecutor
 
