@@ -172,6 +172,7 @@ class RemoteFileSystem:
         if (
             self.protocol in _CONDITIONAL_PUT
             and len(tables) > 2
+            and all(f"{t}/experiment_id=" > _AFTER_BLOBS for t in tables)
             and hasattr(self.fs, "_call_s3")
             and not getattr(self.fs, "version_aware", False)
         ):
