@@ -4,7 +4,7 @@ A single ``PUT`` (``pipe_file``, or the completion of a multipart upload) is the
 that makes a file visible; S3's conditional write (``If-None-Match: *``) makes exclusive
 creation one request. Reads of segment files go through the local segment cache
 (``segment_cache``), and a snapshot lists every table with one recursive request on S3
-(``_list_store``), or one per table elsewhere.
+(``_s3_listing``), or one per table elsewhere.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Any, BinaryIO
 from nbtrack import config
 from nbtrack.errors import StoreError
 from nbtrack.storage._fs import COPY_CHUNK, TMP_SUFFIX, FileInfo
+from nbtrack.storage._s3_listing import AFTER_BLOBS, list_store
 
 
 class RemoteFileSystem:
@@ -166,19 +167,19 @@ class RemoteFileSystem:
     def _find_tables(self, tables: tuple[str, ...]) -> list[dict[str, Any]]:
         """Every segment entry under each of ``tables`` (name -> entry, one dict per table).
 
-        On S3 this is one listing of the whole store (``_list_store``); other file systems
+        On S3 this is one listing of the whole store (``_s3_listing``); other file systems
         list each table from a thread pool, all at once.
         """
         if (
             self.protocol in _CONDITIONAL_PUT
             and len(tables) > 2
-            and all(f"{t}/experiment_id=" > _AFTER_BLOBS for t in tables)
+            and all(f"{t}/experiment_id=" > AFTER_BLOBS for t in tables)
             and hasattr(self.fs, "_call_s3")
             and not getattr(self.fs, "version_aware", False)
         ):
             from fsspec.asyn import sync
 
-            entries = sync(self.fs.loop, self._list_store)
+            entries = sync(self.fs.loop, list_store, self.fs, self._strip(self.root))
             return [entries.get(t, {}) for t in tables]
         from concurrent.futures import ThreadPoolExecutor
 
@@ -193,35 +194,6 @@ class RemoteFileSystem:
 
         with ThreadPoolExecutor(max_workers=min(len(tables), 16) or 1) as pool:
             return list(pool.map(one, tables))
-
-    async def _list_store(self) -> dict[str, dict[str, Any]]:
-        """Every table's segment entries from one listing of the store (S3), by table.
-
-        Keys sort by bytes, so starting after ``artifacts/blobs0`` skips the writers' leases
-        (``_writers/``) and the artifact content (``artifacts/blobs/``), which may be many
-        objects, and lists every table folder (``artifacts/experiment_id=...`` onwards) in
-        one request per 1,000 keys: a read of a compacted store is one LIST instead of one
-        per table, in the same single round trip. Also listed, and ignored: ``format.json``
-        and the registry's claim files (one per model version or alias move).
-        """
-        bucket, _, key = self._strip(self.root).partition("/")
-        prefix = f"{key}/" if key else ""
-        kwargs: dict[str, Any] = {
-            "Bucket": bucket, "Prefix": prefix, "StartAfter": prefix + _AFTER_BLOBS
-        }
-        by_table: dict[str, dict[str, Any]] = {}
-        while True:
-            page = await self.fs._call_s3("list_objects_v2", **kwargs)
-            for c in page.get("Contents", []):
-                rel = c["Key"][len(prefix):]
-                table = rel.split("/", 1)[0]
-                if "/experiment_id=" in rel:
-                    by_table.setdefault(table, {})[f"{bucket}/{c['Key']}"] = {
-                        "type": "file", "size": c["Size"], "LastModified": c["LastModified"]
-                    }
-            if not page.get("IsTruncated"):
-                return by_table
-            kwargs["ContinuationToken"] = page["NextContinuationToken"]
 
     def prefetch(self, paths: list[str]) -> None:
         """Copy the segment files ``paths`` into the local cache, concurrently.
@@ -379,9 +351,6 @@ _CONDITIONAL_PUT = frozenset({"s3", "s3a"})
 #: URL schemes whose file system only this process sees (exclusive under ``_create_lock``).
 _PROCESS_LOCAL = frozenset({"memory"})
 _create_lock = threading.Lock()
-#: Sorts after every key under ``artifacts/blobs/`` and before ``artifacts/experiment_id=``
-#: (``0`` follows ``/``; ``b`` precedes ``e``): where a store listing starts.
-_AFTER_BLOBS = "artifacts/blobs0"
 
 _claims_warned: set[str] = set()
 
