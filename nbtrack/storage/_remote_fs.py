@@ -3,7 +3,8 @@
 A single ``PUT`` (``pipe_file``, or the completion of a multipart upload) is the atomic step
 that makes a file visible; S3's conditional write (``If-None-Match: *``) makes exclusive
 creation one request. Reads of segment files go through the local segment cache
-(``segment_cache``), and a snapshot lists each table with one recursive request.
+(``segment_cache``), and a snapshot lists every table with one recursive request on S3
+(``_s3_listing``), or one per table elsewhere.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any, BinaryIO
 from nbtrack import config
 from nbtrack.errors import StoreError
 from nbtrack.storage._fs import COPY_CHUNK, TMP_SUFFIX, FileInfo
+from nbtrack.storage._s3_listing import AFTER_BLOBS, list_store
 
 
 class RemoteFileSystem:
@@ -139,19 +141,7 @@ class RemoteFileSystem:
         answered from that listing: a snapshot of a store on object storage costs one round
         trip, not one request per folder.
         """
-        from concurrent.futures import ThreadPoolExecutor
-
-        def one(table: str) -> dict[str, Any]:
-            base = self.join(table)
-            try:
-                return dict(self.fs.find(base, detail=True, prefix="experiment_id="))
-            except FileNotFoundError:
-                return {}
-            except TypeError:  # a file system whose find takes no prefix
-                return dict(self.fs.find(base, detail=True))
-
-        with ThreadPoolExecutor(max_workers=min(len(tables), 16) or 1) as pool:
-            found = dict(zip(tables, pool.map(one, tables), strict=True))
+        found = dict(zip(tables, self._find_tables(tables), strict=True))
         dirs: dict[str, list[str]] = {}
         files: dict[str, list[FileInfo]] = {}
         scheme = f"{self.protocol}://"
@@ -174,6 +164,37 @@ class RemoteFileSystem:
         finally:
             self._prefetched = None
 
+    def _find_tables(self, tables: tuple[str, ...]) -> list[dict[str, Any]]:
+        """Every segment entry under each of ``tables`` (name -> entry, one dict per table).
+
+        On S3 this is one listing of the whole store (``_s3_listing``); other file systems
+        list each table from a thread pool, all at once.
+        """
+        if (
+            self.protocol in _CONDITIONAL_PUT
+            and len(tables) > 2
+            and all(f"{t}/experiment_id=" > AFTER_BLOBS for t in tables)
+            and hasattr(self.fs, "_call_s3")
+            and not getattr(self.fs, "version_aware", False)
+        ):
+            from fsspec.asyn import sync
+
+            entries = sync(self.fs.loop, list_store, self.fs, self._strip(self.root))
+            return [entries.get(t, {}) for t in tables]
+        from concurrent.futures import ThreadPoolExecutor
+
+        def one(table: str) -> dict[str, Any]:
+            base = self.join(table)
+            try:
+                return dict(self.fs.find(base, detail=True, prefix="experiment_id="))
+            except FileNotFoundError:
+                return {}
+            except TypeError:  # a file system whose find takes no prefix
+                return dict(self.fs.find(base, detail=True))
+
+        with ThreadPoolExecutor(max_workers=min(len(tables), 16) or 1) as pool:
+            return list(pool.map(one, tables))
+
     def prefetch(self, paths: list[str]) -> None:
         """Copy the segment files ``paths`` into the local cache, concurrently.
 
@@ -182,8 +203,15 @@ class RemoteFileSystem:
         cached, cost nothing; a file that fails is left for the read that needs it.
         """
         cache = self.cache
-        todo = [(p, self.listed[p].size) for p in paths if p in self.listed]
-        if cache is None or len(todo) < 2:
+        if cache is None:
+            return
+        # A warm read has every file cached: no thread pool for nothing.
+        todo = [
+            (p, self.listed[p].size)
+            for p in paths
+            if p in self.listed and not cache.has(p, self.listed[p].size)
+        ]
+        if len(todo) < 2:
             return
         from concurrent.futures import ThreadPoolExecutor
 
@@ -323,6 +351,35 @@ _CONDITIONAL_PUT = frozenset({"s3", "s3a"})
 #: URL schemes whose file system only this process sees (exclusive under ``_create_lock``).
 _PROCESS_LOCAL = frozenset({"memory"})
 _create_lock = threading.Lock()
+
+_claims_warned: set[str] = set()
+
+
+def warn_if_claims_not_exclusive(fs: Any) -> None:
+    """Warn once per URL scheme when ``fs`` cannot create a registry claim exclusively.
+
+    Registry version and alias numbers are claimed by an exclusive create (a hard link
+    locally, a conditional PUT on ``s3://``; ``memory://`` is private to the process). On
+    other fsspec file systems (``gs://``, ``az://`` ...) nbtrack checks, then writes: two
+    processes registering the same model at the same moment may both get version N (both
+    records are kept; the newest one wins). Documented in docs/models.md.
+    """
+    if not fs.is_remote or fs.exclusive_is_atomic or fs.protocol in _claims_warned:
+        return
+    _claims_warned.add(fs.protocol)
+    import warnings
+
+    from nbtrack.errors import NbtrackWarning
+
+    warnings.warn(
+        f"nbtrack: {fs.protocol}:// has no conditional create, so model registry version "
+        "and alias numbers are claimed by check-then-write: two processes registering the "
+        "same model at the same moment may get the same version number. Register models "
+        "from one process at a time (or use an s3:// store).",
+        NbtrackWarning,
+        stacklevel=4,
+    )
+
 
 #: What to install for a URL scheme whose fsspec implementation is missing.
 _INSTALL_HINT = {"s3": "pip install 'nbtrack[s3]'", "s3a": "pip install 'nbtrack[s3]'"}

@@ -9,6 +9,7 @@ import re
 
 from nbtrack.errors import StoreError
 from nbtrack.storage._fs import TMP_SUFFIX, FileSystem
+from nbtrack.storage._remote_fs import warn_if_claims_not_exclusive
 
 
 class Blobs:
@@ -74,6 +75,7 @@ class Blobs:
             StoreError: the claim could not be written (not because it exists).
         """
         path = self.fs.join("registry", *_claim_parts(key))
+        warn_if_claims_not_exclusive(self.fs)  # gs://, az:// ...: not exclusive across hosts
         try:
             return self.fs.create_exclusive(path, data)
         except OSError as exc:

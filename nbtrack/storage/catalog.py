@@ -430,19 +430,21 @@ class FileCatalog:
             if i.name.startswith(segments.COMPACTED_PREFIX) and segments.is_data_file(i.name)
         ]
         self.fs.prefetch([path for path, _ in compacted])
+        flushed = [
+            (rel, i.name)
+            for rel, infos in listed.items()
+            for i in infos
+            if i.name.startswith(segments.SEGMENT_PREFIX) and segments.is_data_file(i.name)
+        ]
+        if not flushed:
+            return  # a compacted, gc'ed store: no need to gather what compaction replaced
         covered: set[str] = set()
         for path, info in compacted:
             if self._problem(path, info) is None:
                 folder = path.rsplit("/", 1)[0]
                 covered.update(f"{folder}/{n}" for n in self._replaced_by(path))
         self.fs.prefetch(
-            [
-                path
-                for rel, infos in listed.items()
-                for i in infos
-                if i.name.startswith(segments.SEGMENT_PREFIX) and segments.is_data_file(i.name)
-                and (path := self.fs.join(rel, i.name)) not in covered
-            ]
+            [path for rel, name in flushed if (path := self.fs.join(rel, name)) not in covered]
         )
 
     def _partition_folders(self, table: str, quick: bool) -> list[str]:

@@ -50,6 +50,10 @@ class SegmentCache:
         digest = hashlib.sha256(path.encode()).hexdigest()[:40]
         return os.path.join(self.folder, f"{digest}-{size}.parquet")
 
+    def has(self, path: str, size: int) -> bool:
+        """True when a local copy of ``path`` (of ``size`` bytes) is in the cache."""
+        return os.path.exists(self._key(path, size))
+
     def local_copy(self, fs: Any, path: str, size: int) -> str:
         """Path of a local copy of ``path`` (downloaded once from ``fs``)."""
         local = self._key(path, size)
