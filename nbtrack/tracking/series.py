@@ -73,18 +73,16 @@ def _step_order(table: pa.Table) -> np.ndarray | None:
 
     Equal (step, timestamp) points keep their order.
     """
-    steps = table.column("step").to_numpy()
+    steps = column_numpy(table.column("step"))
     order, unique = _order_of_steps(steps)
     if unique:
         return order
     # Equal steps: those must also be in timestamp order.
     ordered = steps if order is None else steps[order]
     equal = ordered[1:] == ordered[:-1]
-    ts = table.column("timestamp").cast("int64").to_numpy()
-    if order is not None:
-        ts = ts[order]
-    if (ts[1:][equal] >= ts[:-1][equal]).all():
+    ts = column_numpy(table.column("timestamp").cast("int64"))
+    in_order = ts if order is None else ts[order]
+    if (in_order[1:][equal] >= in_order[:-1][equal]).all():
         return order
-    ts = table.column("timestamp").cast("int64").to_numpy()
     by_time = np.argsort(ts, kind="stable")
     return by_time[np.argsort(steps[by_time], kind="stable")]
