@@ -280,35 +280,20 @@ def table(rows: list[dict]) -> str:
     lines = [head, "|---" * (len(rows) + 1) + "|"]
     for label, (group, key) in PHASES:
         lines.append(f"| {label} | " + " | ".join(f"{r[group][key]:,.0f} ms" for r in rows) + " |")
-    lines.append(
-        "| search rows matched | " + " | ".join(f"{r['search']['rows']:,}" for r in rows) + " |"
-    )
-    lines.append(
-        "| metrics bytes per point | "
-        + " | ".join(f"{r['metric_bytes'] / r['points']:.2f}" for r in rows)
-        + " |"
-    )
-    lines.append(
-        "| store bytes per point (all tables) | "
-        + " | ".join(f"{r['bytes'] / r['points']:.2f}" for r in rows)
-        + " |"
-    )
-    lines.append(
-        "| bytes per run (runs, params, tags ...) | "
-        + " | ".join(f"{r['other_bytes'] / r['runs']:.0f}" for r in rows)
-        + " |"
-    )
-    lines.append("| store size | " + " | ".join(f"{r['bytes'] / 1e6:,.1f} MB" for r in rows) + " |")
-    lines.append(
-        "| files (metrics files) | "
-        + " | ".join(f"{r['files']:,} ({r['metric_files']:,})" for r in rows)
-        + " |"
-    )
-    lines.append(
-        "| build: logging / compact + gc (untimed phases) | "
-        + " | ".join(f"{r['log_s']:.0f} s / {r['compact_s']:.0f} s" for r in rows)
-        + " |"
-    )
+    per_size = [
+        ("search rows matched", lambda r: f"{r['search']['rows']:,}"),
+        ("metrics bytes per point", lambda r: f"{r['metric_bytes'] / r['points']:.2f}"),
+        ("store bytes per point (all tables)", lambda r: f"{r['bytes'] / r['points']:.2f}"),
+        ("bytes per run (runs, params, tags ...)", lambda r: f"{r['other_bytes'] / r['runs']:.0f}"),
+        ("store size", lambda r: f"{r['bytes'] / 1e6:,.1f} MB"),
+        ("files (metrics files)", lambda r: f"{r['files']:,} ({r['metric_files']:,})"),
+        (
+            "build: logging / compact + gc (untimed phases)",
+            lambda r: f"{r['log_s']:.0f} s / {r['compact_s']:.0f} s",
+        ),
+    ]
+    for label, cell in per_size:
+        lines.append(f"| {label} | " + " | ".join(cell(r) for r in rows) + " |")
     return "\n".join(lines)
 
 
