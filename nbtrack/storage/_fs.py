@@ -33,6 +33,44 @@ class FileInfo:
     mtime: float
 
 
+#: File systems whose timestamps come from this machine's clock, at most one kernel tick
+#: (1-10 ms) coarse: a folder's mtime is trusted ``LOCAL_STAMP_MARGIN_S`` after it.
+LOCAL_CLOCK_FS = frozenset(
+    {"ext2", "ext3", "ext4", "xfs", "btrfs", "tmpfs", "ramfs", "overlay", "zfs", "f2fs", "bcachefs"}
+)
+LOCAL_STAMP_MARGIN_S = 0.05
+#: Any other file system (NFS, SMB, FUSE mounts, or a platform without /proc): the server's
+#: clock and coarser timestamps, so a folder's mtime is trusted only a second after it.
+OTHER_STAMP_MARGIN_S = 1.0
+
+
+def mount_type(path: str, mountinfo: str = "/proc/self/mountinfo") -> str | None:
+    """The type of the file system holding ``path`` (Linux), or None when unknown."""
+    try:
+        with open(mountinfo, encoding="utf-8", errors="replace") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    real = os.path.realpath(path)
+    best, kind = "", None
+    for line in lines:
+        fields, _, rest = line.partition(" - ")
+        parts = fields.split()
+        if len(parts) < 5 or not rest:
+            continue
+        point = parts[4].replace("\\040", " ")
+        inside = real == point or real.startswith(point.rstrip("/") + "/")
+        if inside and len(point) >= len(best):
+            best, kind = point, rest.split()[0]
+    return kind
+
+
+def stamp_margin(path: str) -> float:
+    """How long after a folder's last change its mtime can be trusted to show the next one
+    (the "racy timestamp" rule; ``catalog.FileCatalog`` lists a folder until then)."""
+    return LOCAL_STAMP_MARGIN_S if mount_type(path) in LOCAL_CLOCK_FS else OTHER_STAMP_MARGIN_S
+
+
 def is_local(uri: str) -> bool:
     """True for plain paths and ``file://`` URLs."""
     return "://" not in uri or uri.startswith("file://")
@@ -47,6 +85,17 @@ class LocalFileSystem:
         if root.startswith("file://"):
             root = root[len("file://") :]
         self.root = os.path.abspath(os.path.expanduser(root))
+        self._stamp_margin: float | None = None
+
+    @property
+    def stamp_margin_s(self) -> float:
+        """Seconds after a folder's last change from which its mtime is trusted."""
+        if self._stamp_margin is None:
+            probe = self.root
+            while not os.path.exists(probe) and os.path.dirname(probe) != probe:
+                probe = os.path.dirname(probe)
+            self._stamp_margin = stamp_margin(probe)
+        return self._stamp_margin
 
     def join(self, *parts: str) -> str:
         return os.path.join(self.root, *parts)

@@ -28,6 +28,7 @@ class RemoteFileSystem:
     """An fsspec file system (``s3://``, ``gs://``, ``memory://`` ...) rooted at a URL."""
 
     is_remote = True
+    stamp_margin_s = 1.0  # (unused: object stores have no folder mtime to trust)
 
     def __init__(self, uri: str, fs: Any = None) -> None:
         self.protocol = uri.split("://", 1)[0]

@@ -102,10 +102,6 @@ def arrival_position(name: str, replaces: list[str]) -> str:
     return name
 
 
-#: A folder's mtime is trusted once read this long after it (clock ticks are coarser).
-STAMP_MARGIN_S = 1.0
-
-
 class FileCatalog:
     """Lists and resolves segment files; caches facts about immutable files."""
 
@@ -186,7 +182,8 @@ class FileCatalog:
         """Whether ``folder`` is unchanged since it was last listed, judged by its mtime.
 
         Returns (unchanged, the stamp now, when it was taken). A stamp is trusted only when
-        it was taken more than ``STAMP_MARGIN_S`` after the folder's last change, so a
+        it was taken more than the file system's ``stamp_margin_s`` (50 ms on a local disk,
+        1 s elsewhere) after the folder's last change, so a
         change in the same clock tick as the one before it cannot go unseen (the "racy
         timestamp" rule); until then the folder is listed on every read.
         """
@@ -197,7 +194,7 @@ class FileCatalog:
             stamp is not None
             and seen is not None
             and seen[0] == stamp
-            and seen[1] > stamp / 1e9 + STAMP_MARGIN_S
+            and seen[1] > stamp / 1e9 + self.fs.stamp_margin_s
         )
         return unchanged, stamp, taken
 

@@ -367,15 +367,13 @@ def test_a_read_of_an_unchanged_local_store_lists_no_folder(
     made afterwards (here a new run) is seen by the next read."""
     import time
 
-    from nbtrack.storage import catalog
-
     monkeypatch.setenv("NBTRACK_AUTO_COMPACT", "0")
     for i in range(3):
         with nt.start_run(params={"i": i}) as r:
             r.log_metric("loss", float(i))
     store.flush()
-    # A folder's mtime is trusted only once read STAMP_MARGIN_S after its last change.
-    time.sleep(catalog.STAMP_MARGIN_S + 0.2)
+    # A folder's mtime is trusted only once read stamp_margin_s after its last change.
+    time.sleep(store.fs.stamp_margin_s + 0.2)
     assert len(nt.search_runs()) == 3  # lists every folder and records its stamp
     listed: list[str] = []
     for name in ("list_files_known", "list_dirs"):
@@ -447,3 +445,30 @@ def test_a_big_one_point_per_key_file_is_read_in_place(store, monkeypatch) -> No
     assert _state(model) == copied
     df = nt.search_runs(filter="metrics.k3 > 4")
     assert sorted(df["name"]) == ["r2"]
+
+
+def test_stamp_margin_follows_the_file_system_type(tmp_path: Any) -> None:
+    """A folder's mtime is trusted 50 ms after it on a local disk (timestamps from this
+    machine's clock, one tick coarse), 1 s on anything else (NFS, FUSE) or when unknown."""
+    from nbtrack.storage import _fs
+
+    info = tmp_path / "mountinfo"
+    info.write_text(
+        "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n"
+        "40 22 0:40 / /mnt/team\\040share rw shared:9 - nfs4 srv:/x rw,vers=4.2\n"
+        "41 22 0:41 / /mnt/teamfuse rw shared:10 - fuse.sshfs host:/y rw\n"
+        "garbage line\n"
+    )
+    assert _fs.mount_type("/home/me/store", str(info)) == "ext4"
+    assert _fs.mount_type("/mnt/team share/store", str(info)) == "nfs4"
+    assert _fs.mount_type("/mnt/teamfuse/store", str(info)) == "fuse.sshfs"
+    assert _fs.mount_type("/mnt/team", str(info)) == "ext4"  # a sibling, not inside
+    assert _fs.mount_type("/x", str(tmp_path / "absent")) is None
+    assert "nfs4" not in _fs.LOCAL_CLOCK_FS and "ext4" in _fs.LOCAL_CLOCK_FS
+    here = _fs.LocalFileSystem(str(tmp_path / "not" / "yet"))
+    expected = (
+        _fs.LOCAL_STAMP_MARGIN_S
+        if _fs.mount_type(str(tmp_path)) in _fs.LOCAL_CLOCK_FS
+        else _fs.OTHER_STAMP_MARGIN_S
+    )
+    assert here.stamp_margin_s == expected
