@@ -99,13 +99,21 @@ class ReadModel(FileLoading):
         """One row per id in ``run_ids`` (in that order): ``params.<k>``, ``metrics.<k>``,
         ``tags.<k>`` for every key that at least one of these runs has."""
         with self.lock:
-            n_keys = sum(len(v) for v in self.keys.values())
-            n_runs = self.con.execute("SELECT count(*) FROM _runs_cur").fetchall()[0][0]
             # The first call pivots only the runs asked for (a cold search returns a few
-            # runs of thousands); from the second on, every run's row is cached.
-            cacheable = n_keys * n_runs <= WIDE_CACHE_CELLS
-            if cacheable and (self._wide_cache is not None or self._wide_asked):
-                cache = self._wide_cache_now(n_runs)
+            # runs of thousands); from the second on, every run's row is cached while the
+            # cache holds at most WIDE_CACHE_CELLS cells (judged by its own shape once built,
+            # so a search after a flush does not count every key of the store).
+            cache = self._wide_cache
+            cacheable = False
+            if cache is not None:
+                cacheable = (cache.num_columns - 1) * cache.num_rows <= WIDE_CACHE_CELLS
+                if not cacheable:
+                    self._wide_cache = None
+            elif self._wide_asked:
+                n_keys = sum(len(v) for v in self.keys.values())
+                cacheable = n_keys * self._n_runs() <= WIDE_CACHE_CELLS
+            if cacheable:
+                cache = self._wide_cache_now()
                 rows = pc.index_in(run_ids, value_set=cache.column(0).combine_chunks())
                 picked = cache.take(rows)
                 n = len(picked)
@@ -114,10 +122,13 @@ class ReadModel(FileLoading):
             self._wide_asked = True
             return wide_shape.pivot(self.con, run_ids, run_ids).drop_columns(["run_id"])
 
-    def _wide_cache_now(self, n_runs: int) -> pa.Table:
+    def _n_runs(self) -> int:
+        return int(self.con.execute("SELECT count(*) FROM _runs_cur").fetchall()[0][0])
+
+    def _wide_cache_now(self) -> pa.Table:
         """The wide shape of every run: built once, then only changed runs are re-pivoted."""
         cache = self._wide_cache
-        if cache is not None and len(self._wide_stale) * 4 > max(n_runs, 64):
+        if cache is not None and len(self._wide_stale) * 4 > max(cache.num_rows, 64):
             cache = None  # most rows changed: a full pivot is cheaper
         if cache is None:
             every = self.con.sql("SELECT run_id FROM _runs_cur ORDER BY run_id")

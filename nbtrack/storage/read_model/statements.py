@@ -162,6 +162,8 @@ INSERT INTO _metric_summary
 """
 
 
+# (duration_s from epoch milliseconds: ``date_diff`` on TIMESTAMPTZ works through the
+# calendar and took two thirds of a search over 20,000 runs; stored times are whole ms.)
 _RUNS_VIEW = """
   SELECT r.run_id, r.experiment, r.name,
     CASE WHEN r.status = 'RUNNING' AND d.owner IS NOT NULL THEN 'KILLED' ELSE r.status END
@@ -169,9 +171,9 @@ _RUNS_VIEW = """
     r.start_time,
     CASE WHEN r.status = 'RUNNING' AND d.owner IS NOT NULL THEN l.t ELSE r.end_time END
       AS end_time,
-    date_diff('millisecond', r.start_time,
-      CASE WHEN r.status = 'RUNNING' AND d.owner IS NOT NULL THEN l.t
-           ELSE coalesce(r.end_time, now()) END) / 1000.0 AS duration_s,
+    (epoch_ms(CASE WHEN r.status = 'RUNNING' AND d.owner IS NOT NULL THEN l.t
+                   ELSE coalesce(r.end_time, now()) END) - epoch_ms(r.start_time)) / 1000.0
+      AS duration_s,
     r.parent_run_id, r.description
   FROM _runs_cur r
   LEFT JOIN _dead_writers d ON r.owner = d.owner

@@ -153,11 +153,12 @@ def _search_locked(
 
     order = order_sql(order_keys, column_of)
     # The filter reads one column per key it names, from a small wide relation built for
-    # this search only (the keys a filter names are few, however long it is).
-    present = reading.keys
+    # this search only (the keys a filter names are few, however long it is). A key no run
+    # has is a column of NULLs there: the same result as leaving it out, without asking
+    # the read model for every key of the store first.
     wide: dict[str, list[str]] = {"params": [], "metrics": [], "tags": []}
     for kind, key in sorted(referenced_keys(node)):
-        if key in set(present.get(kind, ())):
+        if kind in wide:  # (attributes are columns of ``runs``)
             wide[kind].append(key)
     wide_sql, wide_params = _filter_columns(wide)
     where = where_sql(experiment, node, params, wide)
@@ -181,6 +182,15 @@ def _filter_columns(wide: dict[str, list[str]]) -> tuple[str, list[Any]]:
     selects, params = [], []
     for kind, keys in wide.items():
         if not keys:
+            continue
+        if len(keys) == 1:
+            # One row per run and key already (each relation's current state is unique on
+            # (run_id, key)): no pivot needed, and the aggregation was half the search.
+            selects.append(
+                f"SELECT run_id, value AS {quote_ident(kind + '.' + keys[0])} "
+                f"FROM {RELATIONS[kind]} WHERE key = ?"
+            )
+            params.append(keys[0])
             continue
         aggs = ", ".join(
             f"any_value(value) FILTER (WHERE key = ?) AS {quote_ident(kind + '.' + k)}"
