@@ -25,13 +25,22 @@ WIDE_KINDS = (
 )
 
 
-def pivot(con: duckdb.DuckDBPyConnection, run_ids: pa.Array | pa.ChunkedArray, only: Any) -> pa.Table:
-    """Scatter the long (run, key, value) rows of ``run_ids`` into one column per key."""
+def pivot(
+    con: duckdb.DuckDBPyConnection,
+    run_ids: pa.Array | pa.ChunkedArray,
+    only: Any,
+    relations: dict[str, str] | None = None,
+) -> pa.Table:
+    """Scatter the long (run, key, value) rows of ``run_ids`` into one column per key.
+
+    ``relations``: a kind's long relation to read instead of ``WIDE_KINDS``' (the read
+    model's ``_latest_copied`` for runs that no metrics file read in place holds)."""
     run_ids = run_ids.combine_chunks() if isinstance(run_ids, pa.ChunkedArray) else run_ids
     n = len(run_ids)
     columns: list[pa.Array] = [run_ids]
     names = ["run_id"]
     for kind, relation, value_type in WIDE_KINDS:
+        relation = (relations or {}).get(kind, relation)
         sql = f"SELECT run_id, key, value FROM {relation}"
         params = None
         if only is not None:
@@ -45,9 +54,7 @@ def pivot(con: duckdb.DuckDBPyConnection, run_ids: pa.Array | pa.ChunkedArray, o
         long = con.sql(sql, params=params).to_arrow_table()
         if long.num_rows == 0:
             continue
-        pos = pc.index_in(long.column("run_id"), value_set=run_ids).to_numpy(
-            zero_copy_only=False
-        )
+        pos = pc.index_in(long.column("run_id"), value_set=run_ids).to_numpy(zero_copy_only=False)
         # Columns in key order: sort the distinct keys, not the rows.
         encoded = long.column("key").combine_chunks().dictionary_encode()
         order = pc.sort_indices(encoded.dictionary).to_numpy(zero_copy_only=False)

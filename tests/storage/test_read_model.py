@@ -221,6 +221,20 @@ def test_a_flush_recomputes_only_the_runs_it_touched(
     before = dict(model.last_install)
     store.refresh()
     assert model.last_install == before
+    # A flush of metrics only, of a run that stays current: the params, tags, artifacts
+    # and last-record tables are left as they are, and every answer equals a fresh model.
+    r2 = nt.start_run(name="long")
+    r2.log_params({"a": 1})
+    r2.set_tag("t", "x")
+    store.refresh()
+    r2.log_metric("loss", 0.25, step=3)
+    store.refresh()
+    assert model.last_install["affected_runs"] == 1
+    assert model.last_install["skipped_tables"] >= 3
+    assert _state(model) == _state(_fresh(store))
+    r2.end()
+    store.refresh()
+    assert _state(model) == _state(_fresh(store))
 
 
 def test_a_compaction_is_picked_up_and_changes_no_result(store) -> None:

@@ -18,13 +18,13 @@ from nbtrack.storage.read_model.statements import (
     _CURRENT,
     _DUCK_TYPES,
     _EXPERIMENTS_CUR,
+    _LATEST_COPIED_VIEW,
     _LATEST_VIEW,
     _LOAD_UNIQUE_METRICS,
     _SUMMARIZE_METRICS,
     _SUMMARY_VIEW,
     _VIEWS,
     _empty_select,
-    _metrics_source,
     lazy_summary_view,
 )
 
@@ -48,6 +48,23 @@ def batches(paths: list[str]) -> list[list[str]]:
     return [paths[i : i + FILES_PER_STATEMENT] for i in range(0, len(paths), FILES_PER_STATEMENT)]
 
 
+def _ids(cursor: duckdb.DuckDBPyConnection) -> list[str]:
+    """The distinct first-column values of a statement's result (run ids)."""
+    return list({row[0] for row in cursor.fetchall()})
+
+
+# What each current-state table is computed from (besides the affected runs being current):
+# a table none of whose inputs gained or lost a file is left as it is.
+_INPUTS: dict[str, set[str]] = {
+    "_last_record": {"runs", "params", "tags", "artifacts", "metrics"},
+    "_params_cur": {"params"},
+    "_tags_cur": {"tags"},
+    "_multi_file_runs": {"metrics"},
+    "_latest_multi": {"metrics"},
+    "_artifacts_cur": {"artifacts"},
+}
+
+
 class FileLoading:
     """The loading half of ``ReadModel``: raw tables per file, current state per run."""
 
@@ -58,6 +75,7 @@ class FileLoading:
     _wide_stale: set[str]
     _affected_ids: list[str]
     _visible_metrics: list[str]
+    _metrics_view_stale: bool
     _lazy: dict[str, str]  # big metrics files read in place -> their arrival position
     owners: list[str]
     last_install: dict[str, int]
@@ -86,17 +104,22 @@ class FileLoading:
                 f"CREATE TABLE {name} AS {select.format(scope='TRUE', live=_ALL_LIVE)}"
             )
         self.con.execute(_LATEST_VIEW)
+        self.con.execute(_LATEST_COPIED_VIEW)
         self.con.execute(_EXPERIMENTS_CUR)
         self.con.execute(_VIEWS)
         self._loaded: dict[str, set[str]] = {t: set() for t in (*_CACHED, "metrics")}
 
     def _load(self, snap: Snapshot) -> None:
         con = self.con
-        con.execute("DELETE FROM _affected")
         stats = {"new_files": 0, "gone_files": 0, "affected_runs": 0}
         # The first load (or one after a reset) affects every run: current state is computed
         # over everything, with no run list to build and join against.
         first = not any(self._loaded.values())
+        # Later loads: the runs whose rows came or went (their ids returned by the INSERTs
+        # themselves, not found again by scanning the tables), and the tables that changed.
+        affected: set[str] = set()
+        changed: set[str] = set()
+        returning = "" if first else " RETURNING run_id"
         experiments_changed = False
         for table in (*_CACHED, "metrics"):
             visible = snap.paths(self.fs, table)
@@ -114,6 +137,8 @@ class FileLoading:
                 stats["relabelled_files"] = stats.get("relabelled_files", 0) + len(swapped_new)
             stats["new_files"] += len(new)
             stats["gone_files"] += len(gone)
+            if new or gone:
+                changed.add(table)
             # Tables whose rows belong to a run (the registry's do not) mark it affected.
             has_run = table not in ("experiments", *schema.REGISTRY_TABLES)
             if table == "experiments":
@@ -126,10 +151,14 @@ class FileLoading:
                         self._lazy.pop(p, None)
                 for t in targets:
                     if has_run:
-                        con.execute(
-                            f"INSERT INTO _affected SELECT DISTINCT run_id FROM {t} "
-                            "WHERE _file IN (SELECT unnest(?::VARCHAR[]))",
-                            [gone],
+                        affected.update(
+                            _ids(
+                                con.execute(
+                                    f"SELECT DISTINCT run_id FROM {t} "
+                                    "WHERE _file IN (SELECT unnest(?::VARCHAR[]))",
+                                    [gone],
+                                )
+                            )
                         )
                     con.execute(
                         f"DELETE FROM {t} WHERE _file IN (SELECT unnest(?::VARCHAR[]))", [gone]
@@ -149,39 +178,44 @@ class FileLoading:
                         (_SUMMARIZE_METRICS, [p for p in new if p not in flagged]),
                     ):
                         for some in batches(paths):
-                            con.execute(sql, [some, some, [pos[p] for p in some]])
+                            affected.update(
+                                _ids(
+                                    con.execute(
+                                        sql + returning, [some, some, [pos[p] for p in some]]
+                                    )
+                                )
+                            )
                     if lazy:
-                        con.execute(
-                            "INSERT INTO _file_runs SELECT DISTINCT run_id, filename "
-                            "FROM read_parquet(?::VARCHAR[], filename = true)",
-                            [lazy],
+                        affected.update(
+                            _ids(
+                                con.execute(
+                                    "INSERT INTO _file_runs SELECT DISTINCT run_id, filename "
+                                    f"FROM read_parquet(?::VARCHAR[], filename = true){returning}",
+                                    [lazy],
+                                )
+                            )
                         )
                         self._lazy.update((p, pos[p]) for p in lazy)
-                        if not first:
-                            con.execute(
-                                "INSERT INTO _affected SELECT DISTINCT run_id FROM _file_runs "
-                                "WHERE _file IN (SELECT unnest(?::VARCHAR[]))",
-                                [lazy],
-                            )
                 else:
                     cols = ", ".join(f.name for f in schema.SCHEMAS[table])
                     for some in batches(new):
-                        con.execute(
+                        cur = con.execute(
                             f"INSERT INTO _{table}_raw SELECT {cols}, filename FROM "
-                            "read_parquet(?::VARCHAR[], filename = true, union_by_name = true)",
+                            "read_parquet(?::VARCHAR[], filename = true, union_by_name = true)"
+                            + (returning if has_run else ""),
                             [some],
                         )
-                if has_run and not first:
-                    con.execute(
-                        f"INSERT INTO _affected SELECT DISTINCT run_id FROM {target} "
-                        "WHERE _file IN (SELECT unnest(?::VARCHAR[]))",
-                        [new],
-                    )
+                        if has_run:
+                            affected.update(_ids(cur))
             if table == "metrics":
-                con.execute(f"CREATE OR REPLACE VIEW _metrics_raw AS {_metrics_source(visible)}")
-                con.execute(lazy_summary_view(self._lazy))
+                # ``_metrics_raw`` (binding it opens every visible metrics file) is made when
+                # a query first reads metric points (``ReadModel.execute``), not per load.
                 self._visible_metrics = visible
+                self._metrics_view_stale = True
+                if gone or any(p in self._lazy for p in new):
+                    con.execute(lazy_summary_view(self._lazy))
             self._loaded[table] = vis_set
+        affected.discard(None)  # type: ignore[arg-type]
         if first:
             for name, select in _CURRENT:
                 con.execute(f"DELETE FROM {name}")
@@ -192,32 +226,72 @@ class FileLoading:
             n = con.execute("SELECT count(*) FROM _runs_cur").fetchall()[0][0]
             stats["affected_runs"] = n
         else:
-            self._affected_ids = [
-                r[0] for r in con.execute("SELECT DISTINCT run_id FROM _affected").fetchall()
-            ]
+            self._affected_ids = sorted(affected)
             n = len(self._affected_ids)
             stats["affected_runs"] = n
         if n and not first:
-            for name, select in _CURRENT:
-                con.execute(f"DELETE FROM {name} WHERE {_AFFECTED_SCOPE}")
-                sql = select.format(scope=_AFFECTED_SCOPE, live=_AFFECTED_LIVE)
-                con.execute(f"INSERT INTO {name} {sql}")
-                if name == "_runs_cur":
-                    con.execute("DELETE FROM _affected_live")
-                    con.execute(
-                        f"INSERT INTO _affected_live SELECT run_id FROM _runs_cur "
-                        f"WHERE {_AFFECTED_SCOPE}"
-                    )
+            self._recompute_affected(changed, stats)
         if experiments_changed:
             con.execute(_EXPERIMENTS_CUR)
-        self.owners = [
-            r[0]
-            for r in con.execute(
-                "SELECT DISTINCT owner FROM _runs_cur WHERE status = 'RUNNING' "
-                "AND owner IS NOT NULL"
-            ).fetchall()
-        ]
+        if first or "runs" in changed or "deletions" in changed:
+            self.owners = [
+                r[0]
+                for r in con.execute(
+                    "SELECT DISTINCT owner FROM _runs_cur WHERE status = 'RUNNING' "
+                    "AND owner IS NOT NULL"
+                ).fetchall()
+            ]
         self.last_install = stats
+
+    def _recompute_affected(self, changed: set[str], stats: dict[str, int]) -> None:
+        """Current state of the affected runs, skipping what cannot have changed.
+
+        A table none of whose inputs (``_INPUTS``) gained or lost a file keeps its rows when
+        every affected run stayed as current (or not) as it was. ``_last_record`` only holds
+        RUNNING runs and ``_latest_multi`` only runs whose latest points span several files:
+        when no affected run is one, their rows of the affected runs are just deleted.
+        """
+        con = self.con
+        con.execute("DELETE FROM _affected")
+        con.execute("INSERT INTO _affected SELECT unnest(?::VARCHAR[])", [self._affected_ids])
+        live_before = set(
+            _ids(con.execute(f"SELECT run_id FROM _runs_cur WHERE {_AFFECTED_SCOPE}"))
+        )
+        live_changed = running = multi = True
+        skipped = 0
+        for name, select in _CURRENT:
+            sql = select.format(scope=_AFFECTED_SCOPE, live=_AFFECTED_LIVE)
+            if name == "_runs_cur":
+                if live_before:
+                    con.execute(f"DELETE FROM {name} WHERE {_AFFECTED_SCOPE}")
+                con.execute(f"INSERT INTO {name} {sql}")
+                rows = con.execute(
+                    f"SELECT run_id, status = 'RUNNING' FROM _runs_cur WHERE {_AFFECTED_SCOPE}"
+                ).fetchall()
+                con.execute("DELETE FROM _affected_live")
+                con.execute(
+                    "INSERT INTO _affected_live SELECT unnest(?::VARCHAR[])", [[r[0] for r in rows]]
+                )
+                live_changed = {r[0] for r in rows} != live_before
+                running = any(r[1] for r in rows)
+                continue
+            if (name == "_last_record" and not running) or (name == "_latest_multi" and not multi):
+                if live_before:
+                    con.execute(f"DELETE FROM {name} WHERE {_AFFECTED_SCOPE}")
+                skipped += 1
+                continue
+            if not live_changed and not (changed & _INPUTS[name]):
+                skipped += 1
+                continue
+            if live_before or name == "_multi_file_runs":
+                # (the other tables hold rows of current runs only: none of runs that were
+                # not current, as every affected run of a new run's first flush)
+                con.execute(f"DELETE FROM {name} WHERE {_AFFECTED_SCOPE}")
+            if name == "_multi_file_runs":
+                multi = bool(con.execute(f"INSERT INTO {name} {sql} RETURNING run_id").fetchall())
+            else:
+                con.execute(f"INSERT INTO {name} {sql}")
+        stats["skipped_tables"] = skipped
 
     def _unique_files(self, paths: list[str]) -> dict[str, int]:
         """The metrics files among ``paths`` whose footer says one row per (run_id, key),
@@ -307,6 +381,8 @@ class FileLoading:
         for name, _ in _CURRENT:
             self.con.execute(f"DELETE FROM {name}")
         self._loaded = {t: set() for t in (*_CACHED, "metrics")}
+        self._visible_metrics = []
+        self._metrics_view_stale = True
         self._key = ("reset",)
         self._wide_cache = None
         self._wide_stale = set()

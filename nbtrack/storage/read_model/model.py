@@ -3,6 +3,7 @@ shape of runs (cached per snapshot) and the ``nt.sql`` connection (see the packa
 
 from __future__ import annotations
 
+import re
 import threading
 from typing import Any
 
@@ -19,6 +20,10 @@ from nbtrack.storage.reader import connect
 
 #: Memory DuckDB may use for one connection before it spills to its private temp folder.
 MEMORY_LIMIT = "256MB"
+
+# A query that reads metric points: it names ``metrics`` (not ``latest_metrics`` or a
+# ``"metrics.<key>"`` column), ``metric_points`` or ``_metrics_raw``.
+_READS_POINTS = re.compile(r'(?<![\w".])metrics(?![\w".])|metric_points|_metrics_raw')
 
 #: Cells (runs × keys) up to which the wide shape of every run is cached per snapshot.
 WIDE_CACHE_CELLS = 4_000_000
@@ -50,6 +55,7 @@ class ReadModel(FileLoading):
         self._wide_asked = False
         self._affected_ids: list[str] = []
         self._visible_metrics: list[str] = []
+        self._metrics_view_stale = False
         self._sql_con: duckdb.DuckDBPyConnection | None = None
         self._sql_key: tuple[Any, ...] | None = None
         self.last_install: dict[str, int] = {}  # what the last install did (tests, benchmarks)
@@ -146,7 +152,12 @@ class ReadModel(FileLoading):
                 .column(0)
                 .combine_chunks()
             )
-            fresh = wide_shape.pivot(self.con, live, live)
+            in_place = self.con.execute(
+                "SELECT count(*) FROM _file_runs WHERE run_id IN (SELECT unnest(?::VARCHAR[]))",
+                [stale],
+            ).fetchall()[0][0]
+            relations = None if in_place else {"metrics": "_latest_copied"}
+            fresh = wide_shape.pivot(self.con, live, live, relations)
             cache = pa.concat_tables([rest, fresh], promote_options="default")
             if cache.column_names != rest.column_names:
                 # A new key: keep the columns in the order a full pivot gives them.
@@ -223,6 +234,12 @@ class ReadModel(FileLoading):
 
     def execute(self, sql: str, params: list[Any] | None = None) -> pa.Table:
         with self.lock:
+            if self._metrics_view_stale and _READS_POINTS.search(sql):
+                self.con.execute(
+                    "CREATE OR REPLACE VIEW _metrics_raw AS "
+                    + _metrics_source(self._visible_metrics)
+                )
+                self._metrics_view_stale = False
             return self.con.sql(sql, params=params or None).to_arrow_table()
 
     def close(self) -> None:
