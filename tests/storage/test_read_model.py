@@ -295,6 +295,28 @@ def test_the_wide_shape_handles_thousands_of_keys(store) -> None:
     assert len([c for c in df.columns if c.startswith("metrics.")]) == 3000
 
 
+def test_the_wide_cache_built_in_slices_equals_one_pivot(store, monkeypatch) -> None:
+    """The cache of every run's wide row is pivoted a few runs at a time (memory): runs with
+    different keys, slices of two runs, give the same table as one pivot."""
+    from nbtrack.storage.read_model import model as model_module
+
+    for i in range(7):
+        with nt.start_run(params={f"p{i % 3}": i}, tags={f"t{i % 2}": "x"}) as r:
+            r.log_metrics({f"m{j}": float(i * j) for j in range(i % 4 + 1)}, step=i)
+    store.refresh()
+    ids = store.views().execute("SELECT run_id FROM runs ORDER BY run_id DESC").column(0)
+    ids = ids.combine_chunks()
+    whole = _fresh(store)
+    whole.wide(ids)
+    expected = whole.wide(ids)  # the second call builds the cache, in one pivot
+    monkeypatch.setattr(model_module, "PIVOT_SLICE_CELLS", 2 * 9)  # 2 runs of 9 keys
+    sliced = _fresh(store)
+    sliced.wide(ids)
+    assert sliced.wide(ids).equals(expected)
+    assert sliced._wide_cache is not None and sliced._wide_cache.num_rows == 7
+    assert expected.column_names[:2] == ["params.p0", "params.p1"]
+
+
 def test_search_columns_only_for_keys_the_matching_runs_have(store) -> None:
     with nt.start_run(params={"a": 1}) as r1:
         r1.log_metric("x", 1.0)

@@ -28,6 +28,9 @@ _READS_POINTS = re.compile(r'(?<![\w".])metrics(?![\w".])|metric_points|_metrics
 #: Cells (runs × keys) up to which the wide shape of every run is cached per snapshot.
 WIDE_CACHE_CELLS = 4_000_000
 
+#: Cells (runs × keys) pivoted at a time when the wide cache is built.
+PIVOT_SLICE_CELLS = 250_000
+
 
 class ReadModel(FileLoading):
     """One DuckDB connection, restricted to reading the store, with the views over it."""
@@ -138,7 +141,20 @@ class ReadModel(FileLoading):
             cache = None  # most rows changed: a full pivot is cheaper
         if cache is None:
             every = self.con.sql("SELECT run_id FROM _runs_cur ORDER BY run_id")
-            cache = wide_shape.pivot(self.con, every.to_arrow_table().column(0), None)
+            ids = every.to_arrow_table().column(0).combine_chunks()
+            # In slices of about PIVOT_SLICE_CELLS cells: one pivot of 1,000 runs x 1,109
+            # keys held 1.1M long rows at once (+120 MB peak); the cache itself is 10 MB.
+            n_keys = max(1, sum(len(v) for v in self.keys.values()))
+            step = max(1, PIVOT_SLICE_CELLS // n_keys)
+            if len(ids) <= step:
+                cache = wide_shape.pivot(self.con, ids, None)
+            else:
+                parts = [
+                    wide_shape.pivot(self.con, ids[i : i + step], ids[i : i + step])
+                    for i in range(0, len(ids), step)
+                ]
+                joined = pa.concat_tables(parts, promote_options="default")
+                cache = _in_key_order(joined).combine_chunks()
         elif self._wide_stale:
             stale = sorted(self._wide_stale)
             rest = cache.filter(pc.invert(pc.is_in(cache.column(0), pa.array(stale, pa.string()))))
@@ -160,13 +176,7 @@ class ReadModel(FileLoading):
             fresh = wide_shape.pivot(self.con, live, live, relations)
             cache = pa.concat_tables([rest, fresh], promote_options="default")
             if cache.column_names != rest.column_names:
-                # A new key: keep the columns in the order a full pivot gives them.
-                kinds = {kind: i for i, (kind, _, _) in enumerate(wide_shape.WIDE_KINDS)}
-                names = sorted(
-                    cache.column_names[1:],
-                    key=lambda c: (kinds[c.split(".", 1)[0]], c.split(".", 1)[1]),
-                )
-                cache = cache.select(["run_id", *names])
+                cache = _in_key_order(cache)  # a new key: where a full pivot puts it
         self._wide_cache = cache
         self._wide_stale = set()
         return cache
@@ -254,6 +264,15 @@ class ReadModel(FileLoading):
         if self._tmpdir is not None:
             shutil.rmtree(self._tmpdir, ignore_errors=True)
             self._tmpdir = None
+
+
+def _in_key_order(table: pa.Table) -> pa.Table:
+    """``run_id``, then the columns in the order a full pivot gives them (kind, then key)."""
+    kinds = {kind: i for i, (kind, _, _) in enumerate(wide_shape.WIDE_KINDS)}
+    names = sorted(
+        table.column_names[1:], key=lambda c: (kinds[c.split(".", 1)[0]], c.split(".", 1)[1])
+    )
+    return table.select(["run_id", *names])
 
 
 DuckViews = ReadModel  # the name the store and older code use
