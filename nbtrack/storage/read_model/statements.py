@@ -113,26 +113,21 @@ _CURRENT: tuple[tuple[str, str], ...] = (
     ),
 )
 
-# The latest point of each current run and key (see ``_multi_file_runs``).
-_LATEST_VIEW = """
-CREATE OR REPLACE VIEW _latest_cur AS
-  SELECT run_id, key, step, timestamp, value FROM _summary
+_LATEST_TEMPLATE = """
+CREATE OR REPLACE VIEW {name} AS
+  SELECT run_id, key, step, timestamp, value FROM {summary}
   WHERE run_id IN (SELECT run_id FROM _runs_cur)
     AND run_id NOT IN (SELECT run_id FROM _multi_file_runs)
   UNION ALL
   SELECT run_id, key, step, timestamp, value FROM _latest_multi
 """
 
+# The latest point of each current run and key (see ``_multi_file_runs``).
+_LATEST_VIEW = _LATEST_TEMPLATE.format(name="_latest_cur", summary="_summary")
+
 # The same for runs no file of ``_lazy_summary`` holds (``_file_runs``): the copied summary
 # rows only, so re-pivoting a few changed runs does not scan the big files read in place.
-_LATEST_COPIED_VIEW = """
-CREATE OR REPLACE VIEW _latest_copied AS
-  SELECT run_id, key, step, timestamp, value FROM _metric_summary
-  WHERE run_id IN (SELECT run_id FROM _runs_cur)
-    AND run_id NOT IN (SELECT run_id FROM _multi_file_runs)
-  UNION ALL
-  SELECT run_id, key, step, timestamp, value FROM _latest_multi
-"""
+_LATEST_COPIED_VIEW = _LATEST_TEMPLATE.format(name="_latest_copied", summary="_metric_summary")
 
 _EXPERIMENTS_CUR = """
 CREATE OR REPLACE TABLE _experiments_cur AS
