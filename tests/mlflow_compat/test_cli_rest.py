@@ -12,7 +12,9 @@ from nbtrack.cli import main
 from tests.mlflow_compat._mlflow_server import running_mlflow_server
 
 real = pytest.importorskip("mlflow")
+import pandas as pd  # noqa: E402
 from mlflow import MlflowClient as RealClient  # noqa: E402
+from mlflow.entities import DatasetInput, InputTag  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -69,12 +71,25 @@ def test_import_from_running_mlflow_server(tmp_path, store):
     ) as url:
         rc = RealClient(tracking_uri=url)
         rc.log_artifact(ids[0], str(tmp_path / "f.txt"), "docs")
+        frame = pd.DataFrame({"a": [1, 2, 3]})
+        rc.log_inputs(ids[2], [DatasetInput(
+            real.data.from_pandas(frame, source="s3://b/d.csv", name="d")._to_mlflow_entity(),
+            [InputTag("mlflow.data.context", "eval")])])
+        want_inputs = rc.get_run(ids[2]).inputs.dataset_inputs
         rc.delete_run(ids[1])
         stats = nt_import(url)
         assert stats.runs == 3 and stats.artifacts == 1
         assert nt.read_artifact(ids[0], "docs/f.txt") == b"payload"
         assert list(nt.get_metric_history(ids[2], "loss")["value"]) == [1.0 / 3]
         assert nt.get_run(ids[0]).name == "r0"
+        # the run's inputs come over REST with every field
+        import nbtrack.mlflow as ntmlflow
+
+        [got] = ntmlflow.get_run(ids[2]).inputs.dataset_inputs
+        [want] = want_inputs
+        for field in ("name", "digest", "source_type", "source", "schema", "profile"):
+            assert getattr(got.dataset, field) == getattr(want.dataset, field), field
+        assert [(t.key, t.value) for t in got.tags] == [("mlflow.data.context", "eval")]
         with pytest.raises(nt.RunNotFoundError):
             nt.get_run(ids[1])
         assert nt_import(url).skipped == 3

@@ -261,6 +261,10 @@ def test_run_inputs_round_trip(tmp_path, kind) -> None:
     export_mlflow(dest)
     dest_uri = (tmp_path / "out").as_uri() if kind == "file" else dest
     assert _inputs_of(RealClient(dest_uri), run.info.run_id) == want
+    # MLflow logging the same datasets into the exported store finds them (same ids)
+    again = RealClient(dest_uri).get_run(run.info.run_id).inputs.dataset_inputs
+    RealClient(dest_uri).log_inputs(run.info.run_id, datasets=again)
+    assert _inputs_of(RealClient(dest_uri), run.info.run_id) == want
 
 
 def test_an_interrupted_import_resumes_without_doubling_points(tmp_path, monkeypatch) -> None:
