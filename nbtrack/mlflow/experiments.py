@@ -13,6 +13,14 @@ from nbtrack.tracking import experiments as exps
 from nbtrack.tracking import settings
 
 
+def _no_tracing(trace_location: Any) -> None:
+    if trace_location is not None:
+        raise NotImplementedError(
+            "trace_location is not supported by nbtrack.mlflow: nbtrack tracks runs (params, "
+            "metrics, tags, artifacts) only, not traces"
+        )
+
+
 def _get(experiment_id: Any) -> exps.Experiment:
     try:
         return exps.get_by_id(_runs.store(), str(experiment_id))
@@ -24,7 +32,9 @@ def _get(experiment_id: Any) -> exps.Experiment:
 
 @translated
 def set_experiment(
-    experiment_name: str | None = None, experiment_id: str | None = None
+    experiment_name: str | None = None,
+    experiment_id: str | None = None,
+    trace_location: Any = None,
 ) -> entities.Experiment:
     """Make the experiment current (creating it by name if needed); returns it.
 
@@ -42,6 +52,7 @@ def set_experiment(
         >>> mlflow.set_experiment("wine").name  # doctest: +SKIP
         'wine'
     """
+    _no_tracing(trace_location)
     if (experiment_name is None) == (experiment_id is None):
         raise MlflowException.invalid_parameter_value(
             "Must specify exactly one of: `experiment_id` or `experiment_name`."
@@ -63,9 +74,13 @@ def set_experiment(
 
 @translated
 def create_experiment(
-    name: str, artifact_location: str | None = None, tags: Mapping[str, Any] | None = None
+    name: str,
+    artifact_location: str | None = None,
+    tags: Mapping[str, Any] | None = None,
+    trace_location: Any = None,
 ) -> str:
     """Register a new experiment; returns its id."""
+    _no_tracing(trace_location)
     return exps.create(
         _runs.store(), name, artifact_location=artifact_location, tags=tags
     ).experiment_id
@@ -111,9 +126,12 @@ def search_experiments(
     search.check_max_results(max_results)
     stages = entities.LifecycleStage.view_type_to_stages(view_type)
     out = [
-        e for e in exps.list_all(_runs.store())
-        if e.lifecycle_stage in stages and search.matches(
-            clauses, e.name, e.experiment_id, e.creation_time, e.last_update_time, e.tags)
+        e
+        for e in exps.list_all(_runs.store())
+        if e.lifecycle_stage in stages
+        and search.matches(
+            clauses, e.name, e.experiment_id, e.creation_time, e.last_update_time, e.tags
+        )
     ]
     out.sort(key=lambda e: search.sortable("experiment_id", e.experiment_id))
     for attr, descending in reversed(keys):  # stable sorts, last key first

@@ -303,6 +303,15 @@ def test_tracking_uri(tmp_path):
             id="registry-stages",
         ),
         pytest.param(lambda: MlflowClient().rename_experiment("0", "x"), id="rename"),
+        pytest.param(lambda: mlflow.log_input(model=object()), id="log_input-model"),
+        pytest.param(
+            lambda: mlflow.log_input(
+                mlflow.data.from_pandas(pd.DataFrame({"a": [1]})), tags={"owner": "me"}
+            ),
+            id="log_input-tags",
+        ),
+        pytest.param(lambda: mlflow.set_experiment("e", trace_location=object()), id="trace"),
+        pytest.param(lambda: mlflow.models.predict("x"), id="models.predict"),
     ],
 )
 def test_unsupported_raise_not_implemented_naming_alternative(call):
@@ -345,3 +354,45 @@ def test_leaving_an_outer_with_block_while_a_nested_run_is_active():
         mlflow.end_run()
     assert mlflow.get_run(inner.info.run_id).info.status == "FINISHED"
     assert mlflow.active_run() is None
+
+
+# The functions issue 13 names, with MLflow's argument names and defaults (a name MLflow has
+# that nbtrack.mlflow lacks, or another default, fails here). MLflow is the reference.
+FLUENT = """
+    start_run end_run active_run last_active_run get_run log_param log_params log_metric
+    log_metrics set_tag set_tags delete_tag log_artifact log_artifacts log_text log_dict
+    log_figure log_image log_table log_input load_table set_experiment create_experiment
+    get_experiment get_experiment_by_name search_experiments delete_experiment search_runs
+    set_tracking_uri get_tracking_uri get_artifact_uri delete_run get_parent_run
+    set_experiment_tag set_experiment_tags
+""".split()
+CLIENT = """
+    create_run log_metric log_param log_batch get_metric_history search_runs set_terminated
+    list_artifacts download_artifacts get_run set_tag delete_tag log_artifact log_artifacts
+    log_text log_dict log_figure log_image log_table log_inputs create_experiment
+    get_experiment get_experiment_by_name search_experiments delete_experiment
+    restore_experiment delete_run restore_run update_run set_experiment_tag
+""".split()
+
+
+def _params(func) -> dict:
+    import inspect
+
+    return {
+        k: "<required>" if p.default is inspect.Parameter.empty else p.default
+        for k, p in inspect.signature(func).parameters.items()
+        if k != "self"
+    }
+
+
+@pytest.mark.parametrize(
+    ("owner", "name"), [("mlflow", n) for n in FLUENT] + [("MlflowClient", n) for n in CLIENT]
+)
+def test_argument_names_and_defaults_are_mlflows(owner, name):
+    real = pytest.importorskip("mlflow")
+    theirs = getattr(real if owner == "mlflow" else real.MlflowClient, name)
+    ours = getattr(mlflow if owner == "mlflow" else MlflowClient, name)
+    want, got = _params(theirs), _params(ours)
+    missing = [k for k in want if k not in got]
+    assert not missing, f"{owner}.{name} lacks MLflow's arguments {missing}"
+    assert {k: got[k] for k in want} == want
