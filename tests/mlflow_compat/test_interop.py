@@ -304,3 +304,41 @@ def test_an_interrupted_import_resumes_without_doubling_points(tmp_path, monkeyp
         hist = nt.get_metric_history(rid, "loss")
         assert len(hist) == 51, rid
     st.flush()
+
+
+def test_system_tags_map_both_ways_and_a_progress_bar_is_drawn(tmp_path, store) -> None:
+    """MLflow's git tags become nbtrack's reserved git tags, run name / parent / note become
+    run attributes, a user_id other than the mlflow.user tag is kept; export maps them back;
+    the import draws its progress bar to the given stream, ending at n/n."""
+    import io
+
+    c = RealClient(f"sqlite:///{tmp_path}/s.db")
+    parent = c.create_run("0", run_name="p", tags={"mlflow.user": "ana"})
+    git = {
+        "mlflow.source.git.commit": "abc123",
+        "mlflow.source.git.branch": "main",
+        "mlflow.source.git.repoURL": "https://example.org/r.git",
+        "mlflow.note.content": "why",
+        "mlflow.parentRunId": parent.info.run_id,
+        "mlflow.user": "ana",
+        "mlflow.source.name": "train.py",
+    }
+    child = c.create_run("0", run_name="c", tags=git)
+    ids = [parent.info.run_id, child.info.run_id]
+    before = {rid: dict(c.get_run(rid).data.tags) for rid in ids}
+    bar = io.StringIO()
+    import_mlflow(f"sqlite:///{tmp_path}/s.db", progress=bar)
+    drawn = bar.getvalue()
+    assert "importing runs [" in drawn and drawn.rstrip().split("\r")[-1].count("2/2") == 1
+    run = nt.get_run(child.info.run_id)
+    assert (run.name, run.parent_run_id, run.description) == ("c", parent.info.run_id, "why")
+    assert run.tags["nbtrack.git.commit"] == "abc123"
+    assert run.tags["nbtrack.git.branch"] == "main"
+    assert run.tags["nbtrack.git.remote"] == "https://example.org/r.git"
+    assert run.tags["mlflow.source.name"] == "train.py"
+    assert not any(k.startswith("mlflow.source.git") or k == "mlflow.runName" for k in run.tags)
+    export_mlflow(str(tmp_path / "back"))
+    back = RealClient((tmp_path / "back").as_uri())
+    for rid in ids:
+        assert dict(back.get_run(rid).data.tags) == before[rid], rid
+        assert back.get_run(rid).info.user_id == c.get_run(rid).info.user_id
