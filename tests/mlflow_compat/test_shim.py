@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -396,3 +397,53 @@ def test_argument_names_and_defaults_are_mlflows(owner, name):
     missing = [k for k in want if k not in got]
     assert not missing, f"{owner}.{name} lacks MLflow's arguments {missing}"
     assert {k: got[k] for k in want} == want
+
+
+def test_artifact_files_have_mlflows_bytes(tmp_path, monkeypatch):
+    """log_dict (YAML for .yml/.yaml, JSON otherwise), log_text, log_table (dict and
+    DataFrame), log_image (numpy and PIL) and log_figure write the same file bytes as real
+    MLflow, and the table reads back as a DataFrame."""
+    real = pytest.importorskip("mlflow")
+    pytest.importorskip("matplotlib")
+    import matplotlib
+    from PIL import Image
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    calls = [
+        ("log_dict", ({"a": [1, 2], "b": {"c": "ü"}}, "cfg.yaml")),
+        ("log_dict", ({"a": [1, 2], "b": {"c": "ü"}}, "cfg.yml")),
+        ("log_dict", ({"a": [1, 2], "b": {"c": "ü"}}, "cfg.json")),
+        ("log_text", ("hé\nllo", "notes/t.txt")),
+        ("log_table", ({"x": [1, 2], "y": ["a", "b"]}, "t_dict.json")),
+        ("log_table", (pd.DataFrame({"x": [1.5, 2.0], "y": ["a", None]}), "t_frame.json")),
+        ("log_image", (np.arange(48, dtype=np.uint8).reshape(4, 4, 3), "img/np.png")),
+        ("log_image", (Image.new("RGB", (3, 2), (10, 20, 30)), "img/pil.png")),
+        ("log_figure", (fig, "fig.png")),
+    ]
+    real.set_tracking_uri((tmp_path / "mlruns").as_uri())
+    try:
+        with real.start_run() as theirs:
+            for name, args in calls:
+                getattr(real, name)(*args)
+        their_client = real.MlflowClient()
+        want = {
+            path: Path(their_client.download_artifacts(theirs.info.run_id, path)).read_bytes()
+            for _n, (_obj, path) in calls
+        }
+        their_table = real.load_table("t_frame.json", run_ids=[theirs.info.run_id])
+    finally:
+        real.set_tracking_uri("")
+    with mlflow.start_run() as ours:
+        for name, args in calls:
+            getattr(mlflow, name)(*args)
+    plt.close(fig)
+    for _name, (_obj, path) in calls:
+        assert nt.read_artifact(ours.info.run_id, path) == want[path], path
+    table = mlflow.load_table("t_frame.json", run_ids=[ours.info.run_id])
+    assert list(table["x"]) == [1.5, 2.0] and table["y"][0] == "a"
+    pd.testing.assert_frame_equal(table, their_table)
