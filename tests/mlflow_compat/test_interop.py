@@ -246,8 +246,10 @@ def test_run_inputs_round_trip(tmp_path, kind) -> None:
     real.set_tracking_uri(src)
     frame = pd.DataFrame({"a": [1, 2, 3], "b": [0.5, 0.25, 0.125]})
     with real.start_run() as run:
-        real.log_input(real.data.from_pandas(frame, source="s3://b/train.csv", name="train"),
-                       context="training")
+        real.log_input(
+            real.data.from_pandas(frame, source="s3://b/train.csv", name="train"),
+            context="training",
+        )
         real.log_input(real.data.from_pandas(frame.head(1), name="eval"), context="eval")
     want = _inputs_of(RealClient(src), run.info.run_id)
     assert len(want) == 2
@@ -278,9 +280,11 @@ def test_an_interrupted_import_resumes_without_doubling_points(tmp_path, monkeyp
     ids = []
     for i in range(3):
         r = c.create_run(exp, run_name=f"r{i}")
-        c.log_batch(r.info.run_id, metrics=[
-            Metric("loss", 1.0 / (s + 1), 1_700_000_000_000 + s, s) for s in range(50)
-        ] + [Metric("loss", 0.5, 1_700_000_000_000, 3)])  # a duplicate-step point
+        c.log_batch(
+            r.info.run_id,
+            metrics=[Metric("loss", 1.0 / (s + 1), 1_700_000_000_000 + s, s) for s in range(50)]
+            + [Metric("loss", 0.5, 1_700_000_000_000, 3)],
+        )  # a duplicate-step point
         c.set_terminated(r.info.run_id, "FINISHED")
         ids.append(r.info.run_id)
     st = nt.set_store(str(tmp_path / "nb"))
