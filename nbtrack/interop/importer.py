@@ -42,6 +42,7 @@ class ImportStats:
     registered_models: int = 0
     model_versions: int = 0
     versions_skipped: int = 0  # a version whose run or model files were not found
+    input_tags_dropped: int = 0  # input tags other than mlflow.data.context (not kept)
 
 
 class Progress:
@@ -244,6 +245,7 @@ def _import_run(
         stats.artifacts += 1
     for ds in run.inputs:
         records.write_input(st, experiment, run.run_id, records.DatasetInput(**ds))
+    stats.input_tags_dropped += run.dropped_input_tags
     if run.lifecycle_stage == "deleted":
         records.write_deleted(st, experiment, run.run_id, True)
     # Everything of the run is on disk before its lifecycle record is written, in a flush of

@@ -79,14 +79,14 @@ def test_import_from_running_mlflow_server(tmp_path, store):
                     real.data.from_pandas(
                         frame, source="s3://b/d.csv", name="d"
                     )._to_mlflow_entity(),
-                    [InputTag("mlflow.data.context", "eval")],
+                    [InputTag("mlflow.data.context", "eval"), InputTag("owner", "ana")],
                 )
             ],
         )
         want_inputs = rc.get_run(ids[2]).inputs.dataset_inputs
         rc.delete_run(ids[1])
         stats = nt_import(url)
-        assert stats.runs == 3 and stats.artifacts == 1
+        assert stats.runs == 3 and stats.artifacts == 1 and stats.input_tags_dropped == 1
         assert nt.read_artifact(ids[0], "docs/f.txt") == b"payload"
         assert list(nt.get_metric_history(ids[2], "loss")["value"]) == [1.0 / 3]
         assert nt.get_run(ids[0]).name == "r0"
