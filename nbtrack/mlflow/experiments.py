@@ -41,12 +41,14 @@ def set_experiment(
     Args:
         experiment_name: The experiment's name (give this or ``experiment_id``).
         experiment_id: The experiment's id.
+        trace_location: MLflow's trace destination; nbtrack keeps no traces (must be None).
 
     Returns:
         MLflow's ``Experiment`` entity.
 
     Raises:
         MlflowException: neither or both arguments, an unknown id, or a deleted experiment.
+        NotImplementedError: a ``trace_location`` is given.
 
     Example:
         >>> mlflow.set_experiment("wine").name  # doctest: +SKIP
