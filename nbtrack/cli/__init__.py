@@ -328,6 +328,11 @@ def cmd_import(args: argparse.Namespace, out: Output) -> int:
             f"imported {stats.runs} runs ({stats.points} metric points, {stats.artifacts} "
             f"artifacts) and {stats.experiments} experiments; {stats.skipped} runs already here"
         )
+        if stats.input_tags_dropped:
+            print(
+                f"{stats.input_tags_dropped} dataset input tags other than "
+                "mlflow.data.context were not kept (nbtrack keeps a dataset's context only)"
+            )
         if stats.model_versions or stats.registered_models or stats.versions_skipped:
             print(
                 f"imported {stats.registered_models} registered models and "

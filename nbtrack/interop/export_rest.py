@@ -4,7 +4,8 @@ MLflow's REST API gives every run it creates an id of its own, so an exported ru
 id on the server; its nbtrack id goes into the run's tag ``nbtrack.run_id``, and parent links
 are rewritten to the new ids. The tag ``nbtrack.exported`` is set once a run is complete, so
 a second export skips the runs the server already has, and a run an interrupted export left
-half written is deleted on the server and written again. Artifacts are uploaded through the
+half written is deleted on the server and written again. The run's inputs (datasets) go
+through ``runs/log-inputs``. Artifacts are uploaded through the
 server's artifact proxy (``mlflow server --serve-artifacts``, MLflow's default).
 
 The registry of the exported runs follows: registered models (created if the server lacks
@@ -169,6 +170,8 @@ def _write_run(
         )
         params, tag_list = params[BATCH_PARAMS:], tag_list[BATCH_TAGS:]
         metrics = metrics[BATCH_METRICS:]
+    if r.inputs:
+        server.call("POST", "runs/log-inputs", {"run_id": rid, "datasets": _datasets(r.inputs)})
     if run.artifacts:
         root = made.get("artifact_uri", "")
         if not root.startswith("mlflow-artifacts:"):
@@ -191,6 +194,17 @@ def _write_run(
     if r.deleted:
         server.call("POST", "runs/delete", {"run_id": rid})
     return str(rid)
+
+
+def _datasets(inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A run's inputs as the ``datasets`` of MLflow's ``runs/log-inputs`` request."""
+    out = []
+    for ds in inputs:
+        dataset = {k: ds.get(k) or "" for k in ("name", "digest", "source_type", "source")}
+        dataset.update({k: ds[k] for k in ("schema", "profile") if ds.get(k) is not None})
+        tags = [{"key": "mlflow.data.context", "value": ds["context"]}] if ds.get("context") else []
+        out.append({"dataset": dataset, "tags": tags})
+    return out
 
 
 def _upload(server: RestSource, artifact_root: str, path: str, data: bytes) -> None:

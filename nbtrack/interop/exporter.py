@@ -196,16 +196,17 @@ def _to_files(
             _write(d / "artifacts" / path, st.read_blob(sha))
         for ds in r.inputs:
             # MLflow's file store: the dataset once per experiment, one input per run.
-            ds_id = _dataset_uuid(run.experiment_id, ds)
+            ds_id = _file_dataset_id(ds)
             ds_meta = {k: ds.get(k) for k in ("name", "digest", "source_type", "source",
                                                 "schema", "profile")}
             _write(folder[run.experiment_id] / "datasets" / ds_id / "meta.yaml",
                    yaml.safe_dump(ds_meta, allow_unicode=True))
+            # destination_id repeats the dataset id: MLflow's file store writes it so
             in_meta = {
                 "destination_id": ds_id, "destination_type": "RUN", "source_id": ds_id,
                 "source_type": "DATASET", "tags": _input_tags(ds),
             }
-            _write(d / "inputs" / _input_uuid(r.run_id, ds_id) / "meta.yaml",
+            _write(d / "inputs" / _file_input_id(r.run_id, ds_id) / "meta.yaml",
                    yaml.safe_dump(in_meta, allow_unicode=True))
     artifacts_of = {
         run.rec.run_id: folder[run.experiment_id] / run.rec.run_id / "artifacts" for run in runs
@@ -361,6 +362,25 @@ def _dataset_uuid(experiment_id: str, ds: dict[str, Any]) -> str:
 
     key = "\0".join([experiment_id, ds["name"], ds["digest"]])
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+
+
+def _file_dataset_id(ds: dict[str, Any]) -> str:
+    """The folder name MLflow's file store gives a dataset: md5 of its name and digest (so
+    MLflow logging the same dataset into the exported store finds it)."""
+    import hashlib
+
+    md5 = hashlib.md5(ds["name"].encode("utf-8"), usedforsecurity=False)
+    md5.update(ds["digest"].encode("utf-8"))
+    return md5.hexdigest()
+
+
+def _file_input_id(run_id: str, dataset_id: str) -> str:
+    """MLflow's file store id of a run's input: md5 of the dataset id and the run id."""
+    import hashlib
+
+    md5 = hashlib.md5(dataset_id.encode("utf-8"), usedforsecurity=False)
+    md5.update(run_id.encode("utf-8"))
+    return md5.hexdigest()
 
 
 def _input_uuid(run_id: str, dataset_id: str) -> str:

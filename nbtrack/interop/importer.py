@@ -1,10 +1,11 @@
 """Import MLflow experiments and runs into an nbtrack store (idempotent, resumable).
 
-A run is written whole (params, tags, metrics, artifacts, then its lifecycle record) and
-flushed before the next one starts, so an interrupted import resumes where it stopped: runs
-already present (by id, deleted ones included) are skipped, and of a run it had begun only
-the points not yet on disk are written (params, tags and artifacts are keyed, so writing
-them again changes nothing).
+A run is written in two flushes: first its params, tags, metrics, artifacts, inputs and
+deleted state, then its lifecycle record alone, before the next run starts. So an import
+killed at any point (SIGKILL included: each segment appears whole, by rename) resumes
+exactly: runs with a lifecycle record (deleted ones included) are whole and skipped; of a
+run it had begun only the points not yet on disk are written (params, tags, inputs and
+artifacts are keyed, so writing them again changes nothing).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class ImportStats:
     registered_models: int = 0
     model_versions: int = 0
     versions_skipped: int = 0  # a version whose run or model files were not found
+    input_tags_dropped: int = 0  # input tags other than mlflow.data.context (not kept)
 
 
 class Progress:
@@ -243,14 +245,17 @@ def _import_run(
         stats.artifacts += 1
     for ds in run.inputs:
         records.write_input(st, experiment, run.run_id, records.DatasetInput(**ds))
-    # The lifecycle record last: until it is written the run is invisible, so a crash
-    # before it leaves nothing a reader sees (a resumed import writes the run again).
+    stats.input_tags_dropped += run.dropped_input_tags
+    if run.lifecycle_stage == "deleted":
+        records.write_deleted(st, experiment, run.run_id, True)
+    # Everything of the run is on disk before its lifecycle record is written, in a flush of
+    # its own (one flush writes its tables in no promised order): until that record exists
+    # the run is invisible and a resumed import finishes it; once it exists, the run is whole.
+    st.flush()
     records.write_run_state(
         st,
         records.RunState(run.run_id, experiment, name, run.status, run.start_time,
                          run.end_time, parent, note),
     )
-    if run.lifecycle_stage == "deleted":
-        records.write_deleted(st, experiment, run.run_id, True)
     st.flush()
     stats.runs += 1

@@ -148,7 +148,9 @@ class RestSource(Source):
         )
         for ds_in in r.get("inputs", {}).get("dataset_inputs", []):
             d = ds_in.get("dataset", {})
-            ctx = {t["key"]: t["value"] for t in ds_in.get("tags", [])}.get("mlflow.data.context")
+            in_tags = {t["key"]: t["value"] for t in ds_in.get("tags", [])}
+            ctx = in_tags.pop("mlflow.data.context", None)
+            run.dropped_input_tags += len(in_tags)
             run.inputs.append(
                 {
                     "name": d.get("name"),

@@ -48,6 +48,8 @@ class SourceRun:
     artifact_uri: str = ""
     # datasets the run used: name, digest, source_type, source, schema, profile, context
     inputs: list[dict[str, Any]] = field(default_factory=list)
+    # input tags other than mlflow.data.context: nbtrack keeps a dataset's context only
+    dropped_input_tags: int = 0
 
 
 class Source:
@@ -150,6 +152,12 @@ class SqliteSource(Source):
             rows = []  # an MLflow version from before run inputs
         keys = ("name", "digest", "source_type", "source", "schema", "profile", "context")
         run.inputs = [dict(zip(keys, r, strict=True)) for r in rows]
+        if rows:
+            (run.dropped_input_tags,) = self.con.execute(
+                "SELECT count(*) FROM inputs i JOIN input_tags t ON t.input_uuid = i.input_uuid "
+                "WHERE i.destination_type = 'RUN' AND i.destination_id = ? "
+                "AND t.name != 'mlflow.data.context'", (run_id,)
+            ).fetchone()
         return run
 
 
@@ -217,16 +225,17 @@ class FileSource(Source):
                         run.metrics.append((key, float(parts[1]), int(parts[0]), step))
         if not (local_path(run.artifact_uri) or Path("/nonexistent")).is_dir():
             run.artifact_uri = str(d / "artifacts")  # a store that was moved: use its own folder
-        run.inputs = self._inputs(experiment_id, d)
+        run.inputs, run.dropped_input_tags = self._inputs(experiment_id, d)
         return run
 
-    def _inputs(self, experiment_id: str, run_dir: Path) -> list[dict[str, Any]]:
+    def _inputs(self, experiment_id: str, run_dir: Path) -> tuple[list[dict[str, Any]], int]:
         """The run's datasets: ``<run>/inputs/<id>/meta.yaml`` names a dataset kept once per
         experiment in ``<experiment>/datasets/<id>/meta.yaml`` (MLflow's file store)."""
-        out = []
+        out: list[dict[str, Any]] = []
+        dropped = 0
         folder = run_dir / "inputs"
         if not folder.is_dir():
-            return out
+            return out, dropped
         for meta_path in sorted(folder.glob("*/meta.yaml")):
             link = yaml_load(meta_path)
             if link.get("source_type") != "DATASET":
@@ -235,13 +244,14 @@ class FileSource(Source):
             if not ds_path.is_file():
                 continue
             ds = yaml_load(ds_path)
+            dropped += sum(k != "mlflow.data.context" for k in (link.get("tags") or {}))
             out.append({
                 "name": ds.get("name"), "digest": ds.get("digest"),
                 "source_type": ds.get("source_type"), "source": ds.get("source"),
                 "schema": ds.get("schema"), "profile": ds.get("profile"),
                 "context": (link.get("tags") or {}).get("mlflow.data.context"),
             })
-        return out
+        return out, dropped
 
 
 def _int(v: Any) -> int | None:

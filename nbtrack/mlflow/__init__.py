@@ -14,7 +14,7 @@ import sys
 from typing import Any
 
 from nbtrack.mlflow import artifacts, data, entities, exceptions
-from nbtrack.mlflow._unsupported import FLAVORS, UnsupportedModule, unsupported
+from nbtrack.mlflow._unsupported import FLAVORS, ModelsModule, UnsupportedModule, unsupported
 from nbtrack.mlflow.client import MlflowClient
 from nbtrack.mlflow.entities import RunStatus, ViewType
 from nbtrack.mlflow.exceptions import MlflowException
@@ -81,6 +81,8 @@ for _flavor in FLAVORS:
     _mod: Any
     if _flavor in SUPPORTED_FLAVORS:
         _mod = FlavorModule(f"{__name__}.{_flavor}", SUPPORTED_FLAVORS[_flavor])
+    elif _flavor == "models":
+        _mod = ModelsModule(f"{__name__}.models")
     else:
         _mod = UnsupportedModule(f"{__name__}.{_flavor}")
     sys.modules[f"{__name__}.{_flavor}"] = _mod

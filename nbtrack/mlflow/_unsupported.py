@@ -40,6 +40,18 @@ class UnsupportedModule(types.ModuleType):
         return unsupported(f"{self.__name__.replace('nbtrack.mlflow', 'mlflow')}.{attr}")
 
 
+class ModelsModule(UnsupportedModule):
+    """``mlflow.models``: ``infer_signature`` (nbtrack's, which ``mlflow.<flavor>.log_model``
+    takes as ``signature=``); every other name raises NotImplementedError."""
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr == "infer_signature":
+            from nbtrack.models import infer_signature
+
+            return infer_signature
+        return super().__getattr__(attr)
+
+
 FLAVORS = (
     "sklearn",
     "pytorch",

@@ -287,11 +287,14 @@ class MlflowClient(RegistryClient):
     def search_experiments(
         self,
         view_type: int = entities.ViewType.ACTIVE_ONLY,
-        max_results: int | None = None,
+        max_results: int | None = 1000,
         filter_string: str | None = None,
         order_by: Sequence[str] | None = None,
         page_token: str | None = None,
     ) -> entities.PagedList:
+        from nbtrack.mlflow.experiment_search import check_max_results
+
+        check_max_results(max_results)
         found = self._in_store(_exps.search_experiments, view_type, None, filter_string, order_by)
         offset = int(page_token) if page_token else 0
         end = len(found) if max_results is None else offset + max_results

@@ -7,9 +7,18 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from nbtrack.mlflow import _runs, entities
+from nbtrack.mlflow import experiment_search as search
 from nbtrack.mlflow.exceptions import RESOURCE_DOES_NOT_EXIST, MlflowException, translated
 from nbtrack.tracking import experiments as exps
 from nbtrack.tracking import settings
+
+
+def _no_tracing(trace_location: Any) -> None:
+    if trace_location is not None:
+        raise NotImplementedError(
+            "trace_location is not supported by nbtrack.mlflow: nbtrack tracks runs (params, "
+            "metrics, tags, artifacts) only, not traces"
+        )
 
 
 def _get(experiment_id: Any) -> exps.Experiment:
@@ -23,24 +32,29 @@ def _get(experiment_id: Any) -> exps.Experiment:
 
 @translated
 def set_experiment(
-    experiment_name: str | None = None, experiment_id: str | None = None
+    experiment_name: str | None = None,
+    experiment_id: str | None = None,
+    trace_location: Any = None,
 ) -> entities.Experiment:
     """Make the experiment current (creating it by name if needed); returns it.
 
     Args:
         experiment_name: The experiment's name (give this or ``experiment_id``).
         experiment_id: The experiment's id.
+        trace_location: MLflow's trace destination; nbtrack keeps no traces (must be None).
 
     Returns:
         MLflow's ``Experiment`` entity.
 
     Raises:
         MlflowException: neither or both arguments, an unknown id, or a deleted experiment.
+        NotImplementedError: a ``trace_location`` is given.
 
     Example:
         >>> mlflow.set_experiment("wine").name  # doctest: +SKIP
         'wine'
     """
+    _no_tracing(trace_location)
     if (experiment_name is None) == (experiment_id is None):
         raise MlflowException.invalid_parameter_value(
             "Must specify exactly one of: `experiment_id` or `experiment_name`."
@@ -62,9 +76,13 @@ def set_experiment(
 
 @translated
 def create_experiment(
-    name: str, artifact_location: str | None = None, tags: Mapping[str, Any] | None = None
+    name: str,
+    artifact_location: str | None = None,
+    tags: Mapping[str, Any] | None = None,
+    trace_location: Any = None,
 ) -> str:
     """Register a new experiment; returns its id."""
+    _no_tracing(trace_location)
     return exps.create(
         _runs.store(), name, artifact_location=artifact_location, tags=tags
     ).experiment_id
@@ -81,93 +99,48 @@ def get_experiment_by_name(name: str) -> entities.Experiment | None:
     return _runs.experiment_entity(exp) if exp is not None else None
 
 
-@translated
 def search_experiments(
     view_type: int = entities.ViewType.ACTIVE_ONLY,
     max_results: int | None = None,
     filter_string: str | None = None,
     order_by: Sequence[str] | None = None,
 ) -> list[entities.Experiment]:
-    """Experiments by lifecycle stage, in MLflow's order.
+    """Experiments by lifecycle stage, filtered and ordered as MLflow does.
 
-    ``filter_string`` supports ``name = 'x'``, ``name LIKE 'x%'`` and ``tags.<k> = 'v'``
-    joined by AND; other filters raise NotImplementedError. ``order_by`` items are
-    ``name``, ``experiment_id``, ``creation_time`` or ``last_update_time`` (optionally
-    prefixed ``attribute.``), each ``ASC`` (the default) or ``DESC``; without it the most
-    recently updated come first, as in MLflow. Ties go by ``experiment_id``.
+    Args:
+        view_type: ``ViewType.ACTIVE_ONLY`` (default), ``DELETED_ONLY`` or ``ALL``.
+        max_results: At most this many (None: all; else 1 to 50,000, as MLflow).
+        filter_string: MLflow's experiment filter (``experiment_search``): ``name``,
+            ``experiment_id``, ``creation_time``, ``last_update_time`` and ``tags.<key>``
+            comparisons joined by AND.
+        order_by: ``name``, ``experiment_id``, ``creation_time`` or ``last_update_time``
+            (optionally ``attribute.``-prefixed), each ``ASC`` (default) or ``DESC``;
+            without it the most recently updated come first. Ties go by ``experiment_id``.
+
+    Returns:
+        MLflow ``Experiment`` entities.
 
     Raises:
-        MlflowException: an ``order_by`` item names another column or direction.
+        MlflowException: a malformed filter, ``order_by`` item or ``max_results``.
     """
-    keys = _experiment_order(order_by)
+    clauses = search.parse_filter(filter_string)
+    keys = search.parse_order_by(order_by)
+    search.check_max_results(max_results)
     stages = entities.LifecycleStage.view_type_to_stages(view_type)
-    out = [e for e in exps.list_all(_runs.store()) if e.lifecycle_stage in stages]
-    if filter_string:
-        out = [e for e in out if _matches(e, filter_string)]
-    out.sort(key=lambda e: e.experiment_id)
+    out = [
+        e
+        for e in exps.list_all(_runs.store())
+        if e.lifecycle_stage in stages
+        and search.matches(
+            clauses, e.name, e.experiment_id, e.creation_time, e.last_update_time, e.tags
+        )
+    ]
+    out.sort(key=lambda e: search.sortable("experiment_id", e.experiment_id))
     for attr, descending in reversed(keys):  # stable sorts, last key first
-        out.sort(key=lambda e, a=attr: _sortable(getattr(e, a)), reverse=descending)
+        out.sort(key=lambda e, a=attr: search.sortable(a, getattr(e, a)), reverse=descending)
     if max_results is not None:
         out = out[:max_results]
     return [_runs.experiment_entity(e) for e in out]
-
-
-_EXPERIMENT_ORDER_KEYS = ("name", "experiment_id", "creation_time", "last_update_time")
-
-
-def _experiment_order(order_by: Sequence[str] | None) -> list[tuple[str, bool]]:
-    """``order_by`` of ``search_experiments`` as (attribute, descending) pairs."""
-    import re
-
-    if not order_by:
-        return [("last_update_time", True)]
-    keys = []
-    for item in order_by:
-        m = re.fullmatch(
-            r"\s*(?:attributes?\.)?`?(\w+)`?(?:\s+(ASC|DESC))?\s*", str(item), re.IGNORECASE
-        )
-        if m is None or m.group(1) not in _EXPERIMENT_ORDER_KEYS:
-            raise MlflowException(
-                f"Invalid order_by clause {item!r} for search_experiments: use one of "
-                f"{', '.join(_EXPERIMENT_ORDER_KEYS)}, optionally followed by ASC or DESC",
-                error_code="INVALID_PARAMETER_VALUE",
-            )
-        keys.append((m.group(1), (m.group(2) or "ASC").upper() == "DESC"))
-    return keys
-
-
-def _sortable(value: Any) -> tuple[int, Any]:
-    """Missing times sort first ascending (as NULLs do in MLflow's SQL stores)."""
-    return (0, 0) if value is None else (1, value)
-
-
-def _matches(exp: exps.Experiment, text: str) -> bool:
-    import fnmatch
-    import re
-
-    for clause in re.split(r"\s+AND\s+", text.strip(), flags=re.IGNORECASE):
-        m = re.fullmatch(
-            r"\s*(?:attributes?\.)?(name|tags?\.`?([^`=!<> ]+)`?)\s*(=|!=|LIKE|ILIKE)\s*'(.*)'\s*",
-            clause,
-            re.IGNORECASE,
-        )
-        if not m:
-            raise NotImplementedError(
-                f"search_experiments filter {clause!r} is not supported by nbtrack.mlflow; "
-                "use name = '...', name LIKE '...' or tags.<key> = '...'"
-            )
-        value = exp.name if m.group(2) is None else exp.tags.get(m.group(2))
-        op, lit = m.group(3).upper(), m.group(4)
-        if value is None:
-            return False
-        if op in ("LIKE", "ILIKE"):
-            pat = fnmatch.translate(lit.replace("%", "*").replace("_", "?"))
-            ok = re.fullmatch(pat, value, re.IGNORECASE if op == "ILIKE" else 0) is not None
-        else:
-            ok = (value == lit) == (op == "=")
-        if not ok:
-            return False
-    return True
 
 
 @translated

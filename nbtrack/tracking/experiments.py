@@ -188,9 +188,17 @@ def ensure(store: ParquetStore, name: str) -> Experiment:
     return create(store, name)
 
 
-def update(store: ParquetStore, exp: Experiment, **changes: Any) -> Experiment:
-    """Write a new record of ``exp`` with ``changes`` (registering it if implicit)."""
-    new = replace(exp, registered=True, last_update_time=time.time_ns() // 1_000_000, **changes)
+def update(
+    store: ParquetStore, exp: Experiment, *, touch: bool = True, **changes: Any
+) -> Experiment:
+    """Write a new record of ``exp`` with ``changes`` (registering it if implicit).
+
+    ``touch`` sets ``last_update_time`` to now; tag changes leave it (as in MLflow, where
+    it moves with the experiment's name and lifecycle only), unless it was never set.
+    """
+    now = time.time_ns() // 1_000_000
+    stamp = now if touch or exp.last_update_time is None else exp.last_update_time
+    new = replace(exp, registered=True, last_update_time=stamp, **changes)
     if new.creation_time is None:
         new = replace(new, creation_time=new.last_update_time)
     _write(store, new)
@@ -199,13 +207,13 @@ def update(store: ParquetStore, exp: Experiment, **changes: Any) -> Experiment:
 
 def set_tag(store: ParquetStore, exp: Experiment, key: str, value: Any) -> Experiment:
     checked = validation.checked_texts({key: value}, "tag", "set_experiment_tag")
-    return update(store, exp, tags={**exp.tags, **checked})
+    return update(store, exp, touch=False, tags={**exp.tags, **checked})
 
 
 def delete_tag(store: ParquetStore, exp: Experiment, key: str) -> Experiment:
     if key not in exp.tags:
         raise ExperimentNotFoundError(f"experiment {exp.name!r} has no tag {key!r}")
-    return update(store, exp, tags={k: v for k, v in exp.tags.items() if k != key})
+    return update(store, exp, touch=False, tags={k: v for k, v in exp.tags.items() if k != key})
 
 
 def _new_id() -> str:

@@ -12,7 +12,9 @@ from nbtrack.cli import main
 from tests.mlflow_compat._mlflow_server import running_mlflow_server
 
 real = pytest.importorskip("mlflow")
+import pandas as pd  # noqa: E402
 from mlflow import MlflowClient as RealClient  # noqa: E402
+from mlflow.entities import DatasetInput, InputTag  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -69,12 +71,33 @@ def test_import_from_running_mlflow_server(tmp_path, store):
     ) as url:
         rc = RealClient(tracking_uri=url)
         rc.log_artifact(ids[0], str(tmp_path / "f.txt"), "docs")
+        frame = pd.DataFrame({"a": [1, 2, 3]})
+        rc.log_inputs(
+            ids[2],
+            [
+                DatasetInput(
+                    real.data.from_pandas(
+                        frame, source="s3://b/d.csv", name="d"
+                    )._to_mlflow_entity(),
+                    [InputTag("mlflow.data.context", "eval"), InputTag("owner", "ana")],
+                )
+            ],
+        )
+        want_inputs = rc.get_run(ids[2]).inputs.dataset_inputs
         rc.delete_run(ids[1])
         stats = nt_import(url)
-        assert stats.runs == 3 and stats.artifacts == 1
+        assert stats.runs == 3 and stats.artifacts == 1 and stats.input_tags_dropped == 1
         assert nt.read_artifact(ids[0], "docs/f.txt") == b"payload"
         assert list(nt.get_metric_history(ids[2], "loss")["value"]) == [1.0 / 3]
         assert nt.get_run(ids[0]).name == "r0"
+        # the run's inputs come over REST with every field
+        import nbtrack.mlflow as ntmlflow
+
+        [got] = ntmlflow.get_run(ids[2]).inputs.dataset_inputs
+        [want] = want_inputs
+        for field in ("name", "digest", "source_type", "source", "schema", "profile"):
+            assert getattr(got.dataset, field) == getattr(want.dataset, field), field
+        assert [(t.key, t.value) for t in got.tags] == [("mlflow.data.context", "eval")]
         with pytest.raises(nt.RunNotFoundError):
             nt.get_run(ids[1])
         assert nt_import(url).skipped == 3
@@ -94,3 +117,62 @@ def nt_import(url):
     from nbtrack.interop import import_mlflow
 
     return import_mlflow(url)
+
+
+@pytest.mark.slow
+def test_mlflow_ui_serves_an_exported_database(tmp_path, store):
+    """``mlflow server`` (what ``mlflow ui`` runs) opened on a database nbtrack exported shows
+    the runs: its page loads, and the API its pages call (``/ajax-api``) returns the same
+    runs, params, metrics, histories and artifacts as MLflow's client reading the file."""
+    import urllib.request
+
+    nt.set_experiment("ui")
+    ids = []
+    for i in range(3):
+        with nt.start_run(name=f"u{i}", params={"i": i}) as run:
+            for step in range(5):
+                nt.log_metric("loss", 1.0 / (step + 1 + i), step=step)
+            nt.log_text(f"note {i}", "notes/n.txt")
+        ids.append(run.id)
+    from nbtrack.interop import export_mlflow
+
+    assert export_mlflow(f"sqlite:///{tmp_path}/ui.db") == 3
+    local = RealClient(tracking_uri=f"sqlite:///{tmp_path}/ui.db")
+    exp = local.get_experiment_by_name("ui")
+    want = sorted(
+        (r.info.run_id, r.info.run_name, r.data.params["i"], r.data.metrics["loss"])
+        for r in local.search_runs([exp.experiment_id])
+    )
+    assert sorted(w[0] for w in want) == sorted(ids)
+    with running_mlflow_server(
+        f"sqlite:///{tmp_path}/ui.db",
+        ["--default-artifact-root", (tmp_path / "art").as_uri()],
+        cwd=tmp_path,
+        timeout=180,
+    ) as url:
+        page = urllib.request.urlopen(f"{url}/", timeout=30).read().decode()
+        assert "<html" in page.lower()
+        body = json.dumps({"experiment_ids": [exp.experiment_id], "max_results": 100}).encode()
+        req = urllib.request.Request(
+            f"{url}/ajax-api/2.0/mlflow/runs/search",
+            data=body,
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        runs = json.loads(urllib.request.urlopen(req, timeout=30).read())["runs"]
+        got = sorted(
+            (
+                r["info"]["run_id"],
+                r["info"]["run_name"],
+                {p["key"]: p["value"] for p in r["data"]["params"]}["i"],
+                {m["key"]: m["value"] for m in r["data"]["metrics"]}["loss"],
+            )
+            for r in runs
+        )
+        assert got == want
+        remote = RealClient(tracking_uri=url)
+        for rid in ids:
+            assert [(m.step, m.value) for m in remote.get_metric_history(rid, "loss")] == [
+                (m.step, m.value) for m in local.get_metric_history(rid, "loss")
+            ]
+            assert [f.path for f in remote.list_artifacts(rid, "notes")] == ["notes/n.txt"]

@@ -246,20 +246,27 @@ def test_run_inputs_round_trip(tmp_path, kind) -> None:
     real.set_tracking_uri(src)
     frame = pd.DataFrame({"a": [1, 2, 3], "b": [0.5, 0.25, 0.125]})
     with real.start_run() as run:
-        real.log_input(real.data.from_pandas(frame, source="s3://b/train.csv", name="train"),
-                       context="training")
+        real.log_input(
+            real.data.from_pandas(frame, source="s3://b/train.csv", name="train"),
+            context="training",
+            tags={"owner": "ana"},  # an input tag nbtrack does not keep: counted, not silent
+        )
         real.log_input(real.data.from_pandas(frame.head(1), name="eval"), context="eval")
     want = _inputs_of(RealClient(src), run.info.run_id)
     assert len(want) == 2
 
     nt.set_store(str(tmp_path / "nb"))
-    import_mlflow(src)
+    assert import_mlflow(src).input_tags_dropped == 1
     got = ntmlflow.MlflowClient().get_run(run.info.run_id).inputs.dataset_inputs
     assert sorted(d.dataset.name for d in got) == ["eval", "train"]
 
     dest = str(tmp_path / "out") if kind == "file" else f"sqlite:///{tmp_path}/out.db"
     export_mlflow(dest)
     dest_uri = (tmp_path / "out").as_uri() if kind == "file" else dest
+    assert _inputs_of(RealClient(dest_uri), run.info.run_id) == want
+    # MLflow logging the same datasets into the exported store finds them (same ids)
+    again = RealClient(dest_uri).get_run(run.info.run_id).inputs.dataset_inputs
+    RealClient(dest_uri).log_inputs(run.info.run_id, datasets=again)
     assert _inputs_of(RealClient(dest_uri), run.info.run_id) == want
 
 
@@ -274,9 +281,11 @@ def test_an_interrupted_import_resumes_without_doubling_points(tmp_path, monkeyp
     ids = []
     for i in range(3):
         r = c.create_run(exp, run_name=f"r{i}")
-        c.log_batch(r.info.run_id, metrics=[
-            Metric("loss", 1.0 / (s + 1), 1_700_000_000_000 + s, s) for s in range(50)
-        ] + [Metric("loss", 0.5, 1_700_000_000_000, 3)])  # a duplicate-step point
+        c.log_batch(
+            r.info.run_id,
+            metrics=[Metric("loss", 1.0 / (s + 1), 1_700_000_000_000 + s, s) for s in range(50)]
+            + [Metric("loss", 0.5, 1_700_000_000_000, 3)],
+        )  # a duplicate-step point
         c.set_terminated(r.info.run_id, "FINISHED")
         ids.append(r.info.run_id)
     st = nt.set_store(str(tmp_path / "nb"))
@@ -300,3 +309,41 @@ def test_an_interrupted_import_resumes_without_doubling_points(tmp_path, monkeyp
         hist = nt.get_metric_history(rid, "loss")
         assert len(hist) == 51, rid
     st.flush()
+
+
+def test_system_tags_map_both_ways_and_a_progress_bar_is_drawn(tmp_path, store) -> None:
+    """MLflow's git tags become nbtrack's reserved git tags, run name / parent / note become
+    run attributes, a user_id other than the mlflow.user tag is kept; export maps them back;
+    the import draws its progress bar to the given stream, ending at n/n."""
+    import io
+
+    c = RealClient(f"sqlite:///{tmp_path}/s.db")
+    parent = c.create_run("0", run_name="p", tags={"mlflow.user": "ana"})
+    git = {
+        "mlflow.source.git.commit": "abc123",
+        "mlflow.source.git.branch": "main",
+        "mlflow.source.git.repoURL": "https://example.org/r.git",
+        "mlflow.note.content": "why",
+        "mlflow.parentRunId": parent.info.run_id,
+        "mlflow.user": "ana",
+        "mlflow.source.name": "train.py",
+    }
+    child = c.create_run("0", run_name="c", tags=git)
+    ids = [parent.info.run_id, child.info.run_id]
+    before = {rid: dict(c.get_run(rid).data.tags) for rid in ids}
+    bar = io.StringIO()
+    import_mlflow(f"sqlite:///{tmp_path}/s.db", progress=bar)
+    drawn = bar.getvalue()
+    assert "importing runs [" in drawn and drawn.rstrip().split("\r")[-1].count("2/2") == 1
+    run = nt.get_run(child.info.run_id)
+    assert (run.name, run.parent_run_id, run.description) == ("c", parent.info.run_id, "why")
+    assert run.tags["nbtrack.git.commit"] == "abc123"
+    assert run.tags["nbtrack.git.branch"] == "main"
+    assert run.tags["nbtrack.git.remote"] == "https://example.org/r.git"
+    assert run.tags["mlflow.source.name"] == "train.py"
+    assert not any(k.startswith("mlflow.source.git") or k == "mlflow.runName" for k in run.tags)
+    export_mlflow(str(tmp_path / "back"))
+    back = RealClient((tmp_path / "back").as_uri())
+    for rid in ids:
+        assert dict(back.get_run(rid).data.tags) == before[rid], rid
+        assert back.get_run(rid).info.user_id == c.get_run(rid).info.user_id

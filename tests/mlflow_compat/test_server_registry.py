@@ -13,9 +13,11 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import nbtrack as nt
+import nbtrack.mlflow as ntmlflow
 from nbtrack import models
 from nbtrack.interop import export_mlflow, import_mlflow, registry_rest
 from nbtrack.interop.rest_source import RestSource
@@ -241,6 +243,11 @@ def test_export_to_a_live_server_and_mlflow_loads_the_champion(server, store):
             nt.log_param("i", i)
             nt.log_metrics({"loss": 0.5 / i})
             nt.log_metrics({"loss": 0.25 / i})
+            ntmlflow.log_input(
+                ntmlflow.data.from_pandas(pd.DataFrame({"a": [i, 2]}), source="s3://b/t.csv",
+                                          name="train"),
+                context="training",
+            )
             info = nt.log_model(m, "model")
         nt.register_model(info.model_uri, "nb-lr", description=f"v{i}", tags={"i": str(i)})
         fitted.append(m)
@@ -262,6 +269,13 @@ def test_export_to_a_live_server_and_mlflow_loads_the_champion(server, store):
         {"i": "2"},
         "growth",
     )
+    # the run's inputs arrive as MLflow's dataset_inputs, field by field
+    want = ntmlflow.get_run(ids[1]).inputs.dataset_inputs
+    got = second.inputs.dataset_inputs
+    assert len(got) == len(want) == 1
+    for field in ("name", "digest", "source_type", "source", "schema", "profile"):
+        assert getattr(got[0].dataset, field) == getattr(want[0].dataset, field), field
+    assert [(t.key, t.value) for t in got[0].tags] == [("mlflow.data.context", "training")]
     history = client.get_metric_history(new_id[ids[1]], "loss")
     assert [(p.step, p.value) for p in history] == [(0, 0.25), (1, 0.125)]
 

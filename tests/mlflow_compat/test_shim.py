@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -303,6 +304,15 @@ def test_tracking_uri(tmp_path):
             id="registry-stages",
         ),
         pytest.param(lambda: MlflowClient().rename_experiment("0", "x"), id="rename"),
+        pytest.param(lambda: mlflow.log_input(model=object()), id="log_input-model"),
+        pytest.param(
+            lambda: mlflow.log_input(
+                mlflow.data.from_pandas(pd.DataFrame({"a": [1]})), tags={"owner": "me"}
+            ),
+            id="log_input-tags",
+        ),
+        pytest.param(lambda: mlflow.set_experiment("e", trace_location=object()), id="trace"),
+        pytest.param(lambda: mlflow.models.predict("x"), id="models.predict"),
     ],
 )
 def test_unsupported_raise_not_implemented_naming_alternative(call):
@@ -345,3 +355,95 @@ def test_leaving_an_outer_with_block_while_a_nested_run_is_active():
         mlflow.end_run()
     assert mlflow.get_run(inner.info.run_id).info.status == "FINISHED"
     assert mlflow.active_run() is None
+
+
+# The functions issue 13 names, with MLflow's argument names and defaults (a name MLflow has
+# that nbtrack.mlflow lacks, or another default, fails here). MLflow is the reference.
+FLUENT = """
+    start_run end_run active_run last_active_run get_run log_param log_params log_metric
+    log_metrics set_tag set_tags delete_tag log_artifact log_artifacts log_text log_dict
+    log_figure log_image log_table log_input load_table set_experiment create_experiment
+    get_experiment get_experiment_by_name search_experiments delete_experiment search_runs
+    set_tracking_uri get_tracking_uri get_artifact_uri delete_run get_parent_run
+    set_experiment_tag set_experiment_tags
+""".split()
+CLIENT = """
+    create_run log_metric log_param log_batch get_metric_history search_runs set_terminated
+    list_artifacts download_artifacts get_run set_tag delete_tag log_artifact log_artifacts
+    log_text log_dict log_figure log_image log_table log_inputs create_experiment
+    get_experiment get_experiment_by_name search_experiments delete_experiment
+    restore_experiment delete_run restore_run update_run set_experiment_tag
+""".split()
+
+
+def _params(func) -> dict:
+    import inspect
+
+    return {
+        k: "<required>" if p.default is inspect.Parameter.empty else p.default
+        for k, p in inspect.signature(func).parameters.items()
+        if k != "self"
+    }
+
+
+@pytest.mark.parametrize(
+    ("owner", "name"), [("mlflow", n) for n in FLUENT] + [("MlflowClient", n) for n in CLIENT]
+)
+def test_argument_names_and_defaults_are_mlflows(owner, name):
+    real = pytest.importorskip("mlflow")
+    theirs = getattr(real if owner == "mlflow" else real.MlflowClient, name)
+    ours = getattr(mlflow if owner == "mlflow" else MlflowClient, name)
+    want, got = _params(theirs), _params(ours)
+    missing = [k for k in want if k not in got]
+    assert not missing, f"{owner}.{name} lacks MLflow's arguments {missing}"
+    assert {k: got[k] for k in want} == want
+
+
+def test_artifact_files_have_mlflows_bytes(tmp_path, monkeypatch):
+    """log_dict (YAML for .yml/.yaml, JSON otherwise), log_text, log_table (dict and
+    DataFrame), log_image (numpy and PIL) and log_figure write the same file bytes as real
+    MLflow, and the table reads back as a DataFrame."""
+    real = pytest.importorskip("mlflow")
+    pytest.importorskip("matplotlib")
+    import matplotlib
+    from PIL import Image
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    calls = [
+        ("log_dict", ({"a": [1, 2], "b": {"c": "ü"}}, "cfg.yaml")),
+        ("log_dict", ({"a": [1, 2], "b": {"c": "ü"}}, "cfg.yml")),
+        ("log_dict", ({"a": [1, 2], "b": {"c": "ü"}}, "cfg.json")),
+        ("log_text", ("hé\nllo", "notes/t.txt")),
+        ("log_table", ({"x": [1, 2], "y": ["a", "b"]}, "t_dict.json")),
+        ("log_table", (pd.DataFrame({"x": [1.5, 2.0], "y": ["a", None]}), "t_frame.json")),
+        ("log_image", (np.arange(48, dtype=np.uint8).reshape(4, 4, 3), "img/np.png")),
+        ("log_image", (Image.new("RGB", (3, 2), (10, 20, 30)), "img/pil.png")),
+        ("log_figure", (fig, "fig.png")),
+    ]
+    real.set_tracking_uri((tmp_path / "mlruns").as_uri())
+    try:
+        with real.start_run() as theirs:
+            for name, args in calls:
+                getattr(real, name)(*args)
+        their_client = real.MlflowClient()
+        want = {
+            path: Path(their_client.download_artifacts(theirs.info.run_id, path)).read_bytes()
+            for _n, (_obj, path) in calls
+        }
+        their_table = real.load_table("t_frame.json", run_ids=[theirs.info.run_id])
+    finally:
+        real.set_tracking_uri("")
+    with mlflow.start_run() as ours:
+        for name, args in calls:
+            getattr(mlflow, name)(*args)
+    plt.close(fig)
+    for _name, (_obj, path) in calls:
+        assert nt.read_artifact(ours.info.run_id, path) == want[path], path
+    table = mlflow.load_table("t_frame.json", run_ids=[ours.info.run_id])
+    assert list(table["x"]) == [1.5, 2.0] and table["y"][0] == "a"
+    pd.testing.assert_frame_equal(table, their_table)

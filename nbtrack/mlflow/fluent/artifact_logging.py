@@ -116,7 +116,7 @@ def log_image(
     key: str | None = None,
     step: int | None = None,
     timestamp: int | None = None,
-    synchronous: bool | None = None,
+    synchronous: bool | None = False,
 ) -> None:
     """An image file (``artifact_file``), or a step-indexed image series (``key``/``step``)."""
     artifact_file = artifacts.image_file(artifact_file, key, step, timestamp)

@@ -176,14 +176,34 @@ def delete_tag(key: str) -> None:
 
 @translated
 def log_input(
-    dataset: Any,
+    dataset: Any = None,
     context: str | None = None,
     tags: Mapping[str, str] | None = None,
     model: Any = None,
 ) -> None:
-    """Record a dataset the active run used (see ``nbtrack.mlflow.data``)."""
-    from nbtrack.mlflow import data as _data
+    """Record a dataset the active run used (see ``nbtrack.mlflow.data``).
 
+    Raises:
+        MlflowException: no dataset given.
+        NotImplementedError: a model input (``model=``), or input tags other than
+            ``mlflow.data.context``: nbtrack keeps a dataset's context only.
+    """
+    from nbtrack.mlflow import data as _data
+    from nbtrack.mlflow.exceptions import MlflowException
+
+    if model is not None:
+        raise NotImplementedError(
+            "mlflow.log_input(model=...) is not supported by nbtrack.mlflow; a model logged "
+            "with mlflow.<flavor>.log_model is already linked to its run"
+        )
+    if dataset is None:
+        raise MlflowException.invalid_parameter_value("log_input needs a dataset")
+    other = sorted(k for k in (tags or {}) if k != "mlflow.data.context")
+    if other:
+        raise NotImplementedError(
+            f"input tags {other} are not supported by nbtrack.mlflow (a dataset keeps its "
+            "context only); set them on the run with mlflow.set_tags"
+        )
     st = _runs.store()
     w = _runs.RunWriter(st, resolve_run_id())
     if context is None and tags:
