@@ -8,8 +8,9 @@ is active. A training records:
   epoch), the optimizer's class and its config (``optimizer_learning_rate`` ...), the loss;
 - metrics: every value of Keras' ``logs`` at each epoch end (``loss``, ``accuracy``,
   ``val_loss`` ...), step = the epoch (``initial_epoch`` respected); with
-  ``log_every_n_batches=N`` also ``batch/<name>`` every N batches, step = the global
-  batch index;
+  ``log_every_n_batches=N`` (autolog: every batch) also ``batch/<name>`` every N batches,
+  step = the global batch index ``epoch * steps_per_epoch + batch`` (so a resumed
+  ``fit(initial_epoch=k)`` continues the steps instead of writing over them);
 - with autolog: the training data's fingerprint (NumPy/pandas ``x``) and the model
   (``model/model.keras``).
 """
@@ -27,6 +28,8 @@ from nbtrack.tracking import fluent
 from nbtrack.tracking.run import Run
 
 NAME = "keras"
+#: autolog logs the batch metrics of every batch (``batch/<name>``)
+AUTOLOG_BATCH_EVERY = 1
 
 
 def _numbers(logs: Mapping[str, Any] | None, prefix: str = "") -> dict[str, float]:
@@ -107,7 +110,13 @@ class NbtrackCallback(keras.callbacks.Callback):  # type: ignore[misc]
             with guard(NAME):
                 values = _numbers(logs, "batch/")
                 if values:
-                    self.run.log_metrics(values, step=self._batches - 1)
+                    self.run.log_metrics(values, step=self._global_batch(batch))
+
+    def _global_batch(self, batch: int) -> int:
+        steps = (self.params or {}).get("steps")
+        if isinstance(steps, int) and steps > 0:
+            return self._epoch * steps + int(batch)
+        return self._batches - 1  # unknown epoch length (a generator): count batches
 
 
 def enable(name: str = NAME) -> None:
@@ -152,7 +161,7 @@ def _logged_fit(
             _runs.log_params(run, fit_params)
             callbacks = list(kwargs.get("callbacks") or [])
             if not any(isinstance(c, NbtrackCallback) for c in callbacks):
-                callbacks.append(NbtrackCallback(run))
+                callbacks.append(NbtrackCallback(run, log_every_n_batches=AUTOLOG_BATCH_EVERY))
             call_kwargs = {**kwargs, "callbacks": callbacks}
             if cfg.log_datasets and _is_array_like(bound.get("x")):
                 with guard(NAME):

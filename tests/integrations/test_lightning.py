@@ -151,3 +151,37 @@ def test_pytorch_lightning_package_gets_its_own_logger_class(store):
     run = only_run()
     assert run.tags["nbtrack.autolog"] == "pytorch_lightning"
     assert len(history(run.run_id, "loss")) == 4
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("strategy", ["ddp", "ddp_spawn"])
+def test_a_two_process_job_is_one_run_holding_rank_0_s_values(store, store_path, tmp_path, strategy):
+    """Real Lightning DDP on CPU (gloo): rank 1 logs nothing, rank 0's ``self.log`` values
+    land in the one run autolog started — also when ``ddp_spawn`` pickles the logger into
+    spawned workers (they attach to the parent's run)."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).with_name("_lightning_ddp.py")
+    out = tmp_path / "seen"
+    env = {**os.environ, "NBTRACK_STORE": str(store_path), "PYTHONWARNINGS": "ignore"}
+    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "SLURM_PROCID", "SLURM_NTASKS"):
+        env.pop(name, None)
+    proc = subprocess.run(
+        [sys.executable, str(script), strategy, str(out)], cwd=tmp_path, env=env,
+        capture_output=True, text=True, timeout=240, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ranks = {r: json.loads(Path(f"{out}.{r}.json").read_text()) for r in (0, 1)}
+    assert [(ranks[r]["rank"], ranks[r]["world_size"]) for r in (0, 1)] == [(0, 2), (1, 2)]
+    run = only_run()  # two ranks trained: one run, not two
+    assert run.status == "FINISHED"
+    assert run.tags["nbtrack.autolog"] == "lightning"
+    assert run.params["lr"] == "0.05"
+    logged = history(run.run_id, "train_loss")
+    seen = ranks[0]["seen"]  # 32 rows / batch 8 / 2 ranks = 2 steps on each rank
+    assert [s for s, _ in logged] == [s for s, _ in seen] == [0, 1]
+    assert [v for _, v in logged] == pytest.approx([v for _, v in seen], rel=1e-6)
