@@ -91,11 +91,16 @@ def test_slurm_job_id_is_the_default_group_of_autolog_runs(store, monkeypatch):
     assert only_run().tags["nbtrack.group"] == "slurm_job_id-991"
 
 
-def test_spawn_pool_workers_log_into_one_parent_run(store):
+@pytest.mark.parametrize("pool_module", ["multiprocessing", "torch.multiprocessing"])
+def test_spawn_pool_workers_log_into_one_parent_run(store, pool_module):
     from integrations._autolog_workers import log_into_parent
 
-    with nt.start_run(name="parent") as run:
+    if pool_module == "multiprocessing":
         ctx = mp.get_context("spawn")
+    else:
+        torch_mp = pytest.importorskip("torch.multiprocessing", reason="torch is not installed")
+        ctx = torch_mp.get_context("spawn")
+    with nt.start_run(name="parent") as run:
         with ctx.Pool(2) as pool:
             pids = pool.starmap(log_into_parent, [(run.run_id, w, 20) for w in range(4)])
         assert nt.get_run(run.run_id).status == "RUNNING"  # workers never end it

@@ -209,3 +209,27 @@ def test_system_metrics_in_the_run_table_and_the_curves(store, monkeypatch):
     [trace] = [t for t in plot.figure.data if t.xaxis == "x2"]  # the second key's panel
     assert list(trace.x) == history.step.tolist()
     assert list(trace.y) == pytest.approx(history.value.tolist())
+
+
+def test_the_default_interval_is_ten_seconds_and_the_variable_changes_it(store, monkeypatch):
+    def sampler_interval() -> float:
+        [thread] = sampler_threads()
+        return thread._target.__self__.interval  # the sampler whose loop the thread runs
+
+    monkeypatch.delenv("NBTRACK_SYSTEM_METRICS_INTERVAL", raising=False)
+    with nt.start_run(log_system_metrics=True):
+        assert sampler_interval() == 10.0
+    monkeypatch.setenv("NBTRACK_SYSTEM_METRICS_INTERVAL", "2.5")
+    with nt.start_run(log_system_metrics=True):
+        assert sampler_interval() == 2.5
+
+
+def test_the_environment_variable_without_psutil_warns_and_the_run_goes_on(store, monkeypatch):
+    monkeypatch.setenv("NBTRACK_SYSTEM_METRICS", "1")
+    monkeypatch.setitem(sys.modules, "psutil", None)
+    with pytest.warns(nt.NbtrackWarning, match=r"NBTRACK_SYSTEM_METRICS=1 is ignored.*nbtrack\[system\]"):
+        run = nt.start_run()
+    assert sampler_threads() == []
+    nt.log_metric("loss", 1.0)
+    nt.end_run()
+    assert nt.get_run(run.run_id).metrics == {"loss": 1.0}
