@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -137,6 +139,11 @@ def test_lightgbm_train_logs_every_iteration_params_importance_and_model(store, 
     assert {"feature_importance.csv", "feature_importance.html", "model/model.txt"} <= arts
     table = nt.read_artifact(run.run_id, "feature_importance.csv").decode().splitlines()
     assert table[0] == "feature,split,gain"
+    chart = nt.read_artifact(run.run_id, "feature_importance.html").decode()
+    assert '"type":"bar"' in chart and '"orientation":"h"' in chart  # a plotly bar chart
+    gain = booster.feature_importance("gain")
+    by_gain = [n for _, n in sorted(zip(gain, ["a", "b", "c", "d"], strict=True))]
+    assert f'"y":{json.dumps(by_gain, separators=(",", ":"))}' in chart  # bars in gain order
     assert table[1].split(",")[1] == repr(float(booster.feature_importance("split")[0]))
     loaded = lgb.Booster(model_str=nt.read_artifact(run.run_id, "model/model.txt").decode())
     np.testing.assert_allclose(loaded.predict(Xv), booster.predict(Xv))
