@@ -1,7 +1,8 @@
 """Keras 3 (any backend): ``NbtrackCallback`` and autolog of ``Model.fit``.
 
-``model.fit(..., callbacks=[NbtrackCallback()])`` logs into the active run (or ``run=``);
-``nbtrack.autolog("keras")`` adds that callback to every ``fit`` and starts a run when none
+``model.fit(..., callbacks=[NbtrackCallback()])`` logs into the ``run=`` given, the active
+run, or — when neither exists as training starts — a run the callback starts and ends with
+training; ``nbtrack.autolog("keras")`` adds that callback to every ``fit`` and starts a run when none
 is active. A training records:
 
 - params: ``fit``'s ``epochs``, ``batch_size``, ``validation_split``, ``steps`` (per
@@ -46,7 +47,9 @@ class NbtrackCallback(keras.callbacks.Callback):  # type: ignore[misc]
     """Log a Keras training into an nbtrack run.
 
     Args:
-        run: the run to log into; default the active run when training starts.
+        run: the run to log into; default the active run when training starts, else a run
+            this callback starts then and ends when training ends (you created the
+            callback explicitly, as you would call ``start_run``).
         log_every_n_batches: also log batch metrics every N batches (0: epochs only).
         log_params: log the fit and optimizer params when training starts.
     """
@@ -60,15 +63,17 @@ class NbtrackCallback(keras.callbacks.Callback):  # type: ignore[misc]
         self.log_fit_params = log_params
         self._batches = 0
         self._epoch = 0
+        self._owns_run = False
 
     @property
     def run(self) -> Run:
-        if self._run is None:
-            self._run = fluent.active_run()
-            if self._run is None:
-                from nbtrack.errors import NoActiveRunError
-
-                raise NoActiveRunError("NbtrackCallback")
+        """The run this callback logs into (resolved when training starts)."""
+        if self._run is None or (self._owns_run and self._run.is_finished):
+            active = fluent.active_run()
+            if active is not None:
+                self._run, self._owns_run = active, False
+            else:
+                self._run, self._owns_run = fluent.start_run(), True
         return self._run
 
     def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
@@ -76,6 +81,15 @@ class NbtrackCallback(keras.callbacks.Callback):  # type: ignore[misc]
             run = self.run
             if self.log_fit_params:
                 _runs.log_params(run, self._params())
+
+    def on_train_end(self, logs: Mapping[str, Any] | None = None) -> None:
+        with guard(NAME):
+            run = self._run
+            if self._owns_run and run is not None and not run.is_finished:
+                if fluent.active_run() is run:
+                    fluent.end_run("FINISHED")
+                else:
+                    run.end("FINISHED")
 
     def _params(self) -> dict[str, Any]:
         params: dict[str, Any] = {

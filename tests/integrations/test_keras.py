@@ -170,3 +170,16 @@ def test_autolog_inside_the_user_s_runs(store, data, where):
         for run_id in children.run_id:
             assert len(history(run_id, "loss")) == 2
         assert "loss" not in nt.get_run(parent.run_id).metrics
+
+
+def test_the_callback_without_a_run_starts_one_and_ends_it(store, data):
+    from nbtrack.integrations.keras import NbtrackCallback
+
+    X, y = data
+    hist = make_model().fit(X, y, epochs=2, verbose=0, callbacks=[NbtrackCallback()])
+    assert nt.active_run() is None
+    run = only_run()
+    assert run.status == "FINISHED"
+    np.testing.assert_allclose(
+        [v for _, v in history(run.run_id, "loss")], hist.history["loss"], rtol=1e-6
+    )
