@@ -129,3 +129,36 @@ def test_track_cell_with_autolog(store, ip, tmp_path):
     logged, expected = history(run.run_id, "loss"), reported_losses(ip.user_ns["t"])
     assert [s for s, _ in logged] == [s for s, _ in expected]
     assert [v for _, v in logged] == pytest.approx([v for _, v in expected])
+
+
+@pytest.mark.slow
+def test_a_two_process_torchrun_job_is_one_run_holding_rank_0_s_logs(store, store_path, tmp_path):
+    """``torchrun --nproc-per-node 2`` on CPU (gloo): both ranks train with autolog on; only
+    the main process (``is_world_process_zero``) logs, so the job is one run."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).with_name("_transformers_ddp.py")
+    out = tmp_path / "seen"
+    env = {**os.environ, "NBTRACK_STORE": str(store_path), "PYTHONWARNINGS": "ignore",
+           "OMP_NUM_THREADS": "1"}
+    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "SLURM_PROCID", "SLURM_NTASKS"):
+        env.pop(name, None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+         str(script), str(out)],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ranks = {r: json.loads(Path(f"{out}.{r}.json").read_text()) for r in (0, 1)}
+    assert [(ranks[r]["rank"], ranks[r]["world_size"]) for r in (0, 1)] == [(0, 2), (1, 2)]
+    run = only_run()
+    assert run.tags["nbtrack.autolog"] == "transformers"
+    assert (run.tags["nbtrack.rank"], run.tags["nbtrack.world_size"]) == ("0", "2")
+    expected = [(h["step"], h["loss"]) for h in ranks[0]["history"] if "loss" in h]
+    logged = history(run.run_id, "loss")
+    assert [s for s, _ in logged] == [s for s, _ in expected] == [1, 2, 3]
+    assert [v for _, v in logged] == pytest.approx([v for _, v in expected])
