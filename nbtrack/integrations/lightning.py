@@ -133,7 +133,9 @@ def _build(pkg: str) -> type:
 
         @property
         def version(self) -> str:
-            return self._run.run_id if self._run is not None else ""
+            if self._run is not None:
+                return self._run.run_id
+            return self._attach[0] if self._attach is not None else ""
 
         @property
         def experiment(self) -> Run:
