@@ -83,6 +83,46 @@ def test_xgboost_sklearn_api_with_early_stopping_logs_the_best_iteration(store, 
     assert run.params["early_stopping_rounds"] == "3"
 
 
+def test_xgboost_native_train_with_early_stopping_logs_the_best_iteration(store, data):
+    X, y, Xv, yv = data
+    nt.autolog("xgboost", log_models=False)
+    reported: dict = {}
+    booster = xgb.train(
+        {"objective": "binary:logistic", "eta": 0.8, "max_depth": 3, "eval_metric": "logloss"},
+        xgb.DMatrix(X, label=y), num_boost_round=200, evals=[(xgb.DMatrix(Xv, label=yv), "valid")],
+        early_stopping_rounds=3, evals_result=reported, verbose_eval=False,
+    )
+    run = only_run()
+    assert booster.best_iteration < 199  # it stopped early
+    assert run.metrics["best_iteration"] == booster.best_iteration
+    assert run.metrics["best_score"] == pytest.approx(booster.best_score)
+    assert run.params["early_stopping_rounds"] == "3"
+    got = history(run.run_id, "valid-logloss")
+    assert [s for s, _ in got] == list(range(len(reported["valid"]["logloss"])))
+    np.testing.assert_allclose([v for _, v in got], reported["valid"]["logloss"])
+
+
+def test_lightgbm_native_train_with_early_stopping_logs_the_best_iteration(store, data):
+    X, y, Xv, yv = data
+    nt.autolog("lightgbm", log_models=False)
+    train_set = lgb.Dataset(X, label=y)
+    reported: dict = {}
+    booster = lgb.train(
+        {"objective": "binary", "learning_rate": 0.8, "num_leaves": 8, "verbose": -1},
+        train_set, num_boost_round=200,
+        valid_sets=[lgb.Dataset(Xv, label=yv, reference=train_set)], valid_names=["valid"],
+        callbacks=[lgb.early_stopping(3, verbose=False), lgb.record_evaluation(reported)],
+    )
+    run = only_run()
+    assert 0 < booster.best_iteration < 200
+    assert run.metrics["best_iteration"] == booster.best_iteration
+    assert run.metrics["best_valid-binary_logloss"] == pytest.approx(
+        booster.best_score["valid"]["binary_logloss"]
+    )
+    got = history(run.run_id, "valid-binary_logloss")
+    np.testing.assert_allclose([v for _, v in got], reported["valid"]["binary_logloss"])
+
+
 def test_xgboost_same_model_with_autolog_on_and_off(store, data):
     X, y, Xv, yv = data
 
