@@ -6,9 +6,12 @@ Two measurements:
    read with ``time.thread_time`` in the sampling thread; the cost at an interval of
    ``I`` seconds is that time divided by ``I``;
 2. a real sampler thread at a short interval for ``--seconds`` seconds: its own thread's
-   CPU time (psutil's per-thread counters), divided by the wall time, scaled to 10 s.
+   CPU time (psutil's per-thread counters), divided by the wall time, scaled to 10 s;
+3. a real sampler thread at the default interval (10 s) for ``--default-seconds``
+   seconds: its thread's CPU time divided by the wall time, no scaling.
 
-Run: ``python benchmarks/system_metrics.py [--samples 300] [--seconds 30 --interval 0.5]``.
+Run: ``python benchmarks/system_metrics.py [--samples 300] [--seconds 30 --interval 0.5]
+[--default-seconds 120]``.
 """
 
 from __future__ import annotations
@@ -45,10 +48,22 @@ def per_sample_cpu(samples: int) -> list[float]:
     return costs
 
 
-def thread_cpu(seconds: float, interval: float) -> tuple[float, int]:
+def thread_cpu(seconds: float, interval: float) -> tuple[float, int, float]:
+    """(the thread's CPU seconds by the kernel's counters — 10 ms ticks —, samples, the CPU
+    seconds of its samples read with ``time.thread_time`` inside the thread — ns)."""
     proc = psutil.Process(os.getpid())
     with nt.start_run(name="bench-thread") as run:
-        sampler = SystemMetricsSampler(run, interval=interval).start()
+        sampler = SystemMetricsSampler(run, interval=interval)
+        inner = sampler._log_sample
+        measured = [0.0]
+
+        def timed() -> None:
+            t0 = time.thread_time()
+            inner()
+            measured[0] += time.thread_time() - t0
+
+        sampler._log_sample = timed  # type: ignore[method-assign]
+        sampler.start()
         native = sampler._thread.native_id  # type: ignore[union-attr]
         time.sleep(seconds)
 
@@ -60,7 +75,7 @@ def thread_cpu(seconds: float, interval: float) -> tuple[float, int]:
 
         used = cpu()
         sampler.stop()
-    return used, sampler.samples
+    return used, sampler.samples, measured[0]
 
 
 def process_cpu(seconds: float, interval: float | None) -> float:
@@ -81,14 +96,16 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=300)
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--interval", type=float, default=0.5)
+    ap.add_argument("--default-seconds", type=float, default=120.0)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as store:
         nt.set_store(store)
         load_before = os.getloadavg()
         costs = per_sample_cpu(args.samples)
-        used, n = thread_cpu(args.seconds, args.interval)
+        used, n, _ = thread_cpu(args.seconds, args.interval)
         idle = process_cpu(args.seconds, None)
         busy = process_cpu(args.seconds, args.interval)
+        default_ticks, default_n, default_used = thread_cpu(args.default_seconds, 10.0)
         load_after = os.getloadavg()
     med = statistics.median(costs)
     p95 = sorted(costs)[int(0.95 * (len(costs) - 1))]
@@ -106,6 +123,13 @@ def main() -> None:
         f"whole process, idle run for {args.seconds:g} s: {idle * 1e3:.0f} ms CPU without the "
         f"sampler, {busy * 1e3:.0f} ms with it at {args.interval:g} s (flushes included) = "
         f"{extra * 1e3:.2f} ms per sample -> {extra / 10 * 100:.4f}% of one core at 10 s"
+    )
+    print(
+        f"sampler thread at the default 10 s for {args.default_seconds:g} s (measured, not "
+        f"scaled): {default_used * 1e3:.2f} ms CPU in its {default_n} samples (thread_time) = "
+        f"{default_used / args.default_seconds * 100:.4f}% of one core; the kernel's "
+        f"per-thread counter (10 ms ticks, wake-ups included): {default_ticks * 1e3:.0f} ms = "
+        f"{default_ticks / args.default_seconds * 100:.4f}% of one core"
     )
 
 

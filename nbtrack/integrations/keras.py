@@ -1,15 +1,17 @@
 """Keras 3 (any backend): ``NbtrackCallback`` and autolog of ``Model.fit``.
 
-``model.fit(..., callbacks=[NbtrackCallback()])`` logs into the active run (or ``run=``);
-``nbtrack.autolog("keras")`` adds that callback to every ``fit`` and starts a run when none
+``model.fit(..., callbacks=[NbtrackCallback()])`` logs into the ``run=`` given, the active
+run, or — when neither exists as training starts — a run the callback starts and ends with
+training; ``nbtrack.autolog("keras")`` adds that callback to every ``fit`` and starts a run when none
 is active. A training records:
 
 - params: ``fit``'s ``epochs``, ``batch_size``, ``validation_split``, ``steps`` (per
   epoch), the optimizer's class and its config (``optimizer_learning_rate`` ...), the loss;
 - metrics: every value of Keras' ``logs`` at each epoch end (``loss``, ``accuracy``,
   ``val_loss`` ...), step = the epoch (``initial_epoch`` respected); with
-  ``log_every_n_batches=N`` also ``batch/<name>`` every N batches, step = the global
-  batch index;
+  ``log_every_n_batches=N`` (autolog: every batch) also ``batch/<name>`` every N batches,
+  step = the global batch index ``epoch * steps_per_epoch + batch`` (so a resumed
+  ``fit(initial_epoch=k)`` continues the steps instead of writing over them);
 - with autolog: the training data's fingerprint (NumPy/pandas ``x``) and the model
   (``model/model.keras``).
 """
@@ -27,6 +29,8 @@ from nbtrack.tracking import fluent
 from nbtrack.tracking.run import Run
 
 NAME = "keras"
+#: autolog logs the batch metrics of every batch (``batch/<name>``)
+AUTOLOG_BATCH_EVERY = 1
 
 
 def _numbers(logs: Mapping[str, Any] | None, prefix: str = "") -> dict[str, float]:
@@ -43,7 +47,9 @@ class NbtrackCallback(keras.callbacks.Callback):  # type: ignore[misc]
     """Log a Keras training into an nbtrack run.
 
     Args:
-        run: the run to log into; default the active run when training starts.
+        run: the run to log into; default the active run when training starts, else a run
+            this callback starts then and ends when training ends (you created the
+            callback explicitly, as you would call ``start_run``).
         log_every_n_batches: also log batch metrics every N batches (0: epochs only).
         log_params: log the fit and optimizer params when training starts.
     """
@@ -57,15 +63,17 @@ class NbtrackCallback(keras.callbacks.Callback):  # type: ignore[misc]
         self.log_fit_params = log_params
         self._batches = 0
         self._epoch = 0
+        self._owns_run = False
 
     @property
     def run(self) -> Run:
-        if self._run is None:
-            self._run = fluent.active_run()
-            if self._run is None:
-                from nbtrack.errors import NoActiveRunError
-
-                raise NoActiveRunError("NbtrackCallback")
+        """The run this callback logs into (resolved when training starts)."""
+        if self._run is None or (self._owns_run and self._run.is_finished):
+            active = fluent.active_run()
+            if active is not None:
+                self._run, self._owns_run = active, False
+            else:
+                self._run, self._owns_run = fluent.start_run(), True
         return self._run
 
     def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
@@ -73,6 +81,15 @@ class NbtrackCallback(keras.callbacks.Callback):  # type: ignore[misc]
             run = self.run
             if self.log_fit_params:
                 _runs.log_params(run, self._params())
+
+    def on_train_end(self, logs: Mapping[str, Any] | None = None) -> None:
+        with guard(NAME):
+            run = self._run
+            if self._owns_run and run is not None and not run.is_finished:
+                if fluent.active_run() is run:
+                    fluent.end_run("FINISHED")
+                else:
+                    run.end("FINISHED")
 
     def _params(self) -> dict[str, Any]:
         params: dict[str, Any] = {
@@ -107,7 +124,13 @@ class NbtrackCallback(keras.callbacks.Callback):  # type: ignore[misc]
             with guard(NAME):
                 values = _numbers(logs, "batch/")
                 if values:
-                    self.run.log_metrics(values, step=self._batches - 1)
+                    self.run.log_metrics(values, step=self._global_batch(batch))
+
+    def _global_batch(self, batch: int) -> int:
+        steps = (self.params or {}).get("steps")
+        if isinstance(steps, int) and steps > 0:
+            return self._epoch * steps + int(batch)
+        return self._batches - 1  # unknown epoch length (a generator): count batches
 
 
 def enable(name: str = NAME) -> None:
@@ -152,7 +175,7 @@ def _logged_fit(
             _runs.log_params(run, fit_params)
             callbacks = list(kwargs.get("callbacks") or [])
             if not any(isinstance(c, NbtrackCallback) for c in callbacks):
-                callbacks.append(NbtrackCallback(run))
+                callbacks.append(NbtrackCallback(run, log_every_n_batches=AUTOLOG_BATCH_EVERY))
             call_kwargs = {**kwargs, "callbacks": callbacks}
             if cfg.log_datasets and _is_array_like(bound.get("x")):
                 with guard(NAME):

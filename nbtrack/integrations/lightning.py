@@ -34,7 +34,7 @@ from typing import Any
 
 from nbtrack.integrations import _models, _patching, _runs
 from nbtrack.integrations._guard import guard
-from nbtrack.tracking import fluent
+from nbtrack.tracking import fluent, settings
 from nbtrack.tracking.run import Run
 
 _PACKAGES = {"lightning": "lightning.pytorch", "pytorch_lightning": "pytorch_lightning"}
@@ -58,6 +58,13 @@ def _log_file(run: Run, path: str, folder: str) -> None:
         copy = os.path.join(tmp, name)
         shutil.copyfile(path, copy)
         run.log_artifact(copy, folder)
+
+
+def _attach(run_id: str, store_uri: str) -> Run:
+    """The run ``run_id`` of the process that pickled the logger, writable here."""
+    if settings.get_store().uri != store_uri:
+        settings.set_store(store_uri)
+    return fluent.attach_run(run_id)
 
 
 def logger_class(package: str = "lightning") -> type:
@@ -107,6 +114,18 @@ def _build(pkg: str) -> type:
             self._run_name = run_name
             self.log_checkpoints = log_checkpoints
             self._logged_checkpoints: set[str] = set()
+            # set when this logger was pickled into a spawned worker (ddp_spawn)
+            self._attach: tuple[str, str] | None = None
+
+        def __getstate__(self) -> dict[str, Any]:
+            """Pickle without the live run (ddp_spawn sends the trainer to new processes):
+            the worker attaches to the same run by id (``nt.attach_run``) instead."""
+            state = self.__dict__.copy()
+            run = state["_run"]
+            if run is not None and not run.is_finished:
+                state["_attach"] = (run.run_id, run.store.uri)
+            state["_run"], state["_owns_run"] = None, False
+            return state
 
         @property
         def name(self) -> str:
@@ -114,14 +133,18 @@ def _build(pkg: str) -> type:
 
         @property
         def version(self) -> str:
-            return self._run.run_id if self._run is not None else ""
+            if self._run is not None:
+                return self._run.run_id
+            return self._attach[0] if self._attach is not None else ""
 
         @property
         def experiment(self) -> Run:
             """The nbtrack run (started on first use when none is active)."""
             if self._run is None:
                 active = fluent.active_run()
-                if active is not None:
+                if self._attach is not None:
+                    self._run = _attach(*self._attach)
+                elif active is not None:
                     self._run = active
                 else:
                     self._run = fluent.start_run(
@@ -160,7 +183,9 @@ def _build(pkg: str) -> type:
         def finalize(self, status: str) -> None:
             with guard(integration):
                 run = self._run
-                if self._owns_run and run is not None and not run.is_finished:
+                if self._attach is not None and run is not None:
+                    run.end()  # a worker's handle: makes its points durable, run stays open
+                elif self._owns_run and run is not None and not run.is_finished:
                     ok = status in ("success", "finished")
                     if fluent.active_run() is run:
                         fluent.end_run("FINISHED" if ok else "FAILED")

@@ -4,8 +4,10 @@
 given, or a run the callback starts at ``on_train_begin`` and ends at ``on_train_end``
 (explicitly created, like an explicit ``start_run``). ``nbtrack.autolog("transformers")``
 adds the callback to every ``Trainer.train`` and starts a run when none is active.
-transformers' ``report_to`` only knows its built-in integrations, so pass
-``report_to="none"`` (or your other trackers) and let the callback do the logging.
+
+``TrainingArguments(report_to="nbtrack")`` works too once this module is imported (or
+autolog is on for transformers): transformers looks ``report_to`` names up in its
+``INTEGRATION_TO_CALLBACK`` table, and importing this module adds ``"nbtrack"`` to it.
 
 A training records:
 
@@ -67,7 +69,9 @@ class NbtrackCallback(transformers.TrainerCallback):  # type: ignore[misc]
                 self._run, self._owns_run = fluent.start_run(), True
         return self._run
 
-    def on_train_begin(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> None:
+    def on_train_begin(
+        self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any
+    ) -> None:
         if not state.is_world_process_zero:
             return
         with guard(NAME):
@@ -103,8 +107,26 @@ class NbtrackCallback(transformers.TrainerCallback):  # type: ignore[misc]
                 self._owns_run = False
 
 
+def register_report_to() -> bool:
+    """Make ``report_to="nbtrack"`` name :class:`NbtrackCallback`; True when it does.
+
+    transformers resolves ``report_to`` through the ``INTEGRATION_TO_CALLBACK`` table of
+    ``transformers.integrations.integration_utils`` (no registration API); a version
+    without that table keeps the callback-only route.
+    """
+    with guard(NAME):
+        from transformers.integrations import integration_utils
+
+        table = getattr(integration_utils, "INTEGRATION_TO_CALLBACK", None)
+        if isinstance(table, dict):
+            table.setdefault("nbtrack", NbtrackCallback)
+            return table["nbtrack"] is NbtrackCallback
+    return False
+
+
 def enable(name: str = NAME) -> None:
     """Patch ``transformers.Trainer.train`` to add an ``NbtrackCallback``."""
+    register_report_to()
     _patching.patch(name, transformers.Trainer, "train", _make_train)
 
 
@@ -141,3 +163,6 @@ def _make_train(original: Callable[..., Any]) -> Callable[..., Any]:
             return result
 
     return train
+
+
+register_report_to()

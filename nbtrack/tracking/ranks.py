@@ -1,8 +1,8 @@
 """Which process of a distributed job this is (rank, world size, local rank).
 
 Read from ``torch.distributed`` when it is already imported and initialized (never imported
-here), else ``RANK``/``WORLD_SIZE``/``LOCAL_RANK``, else SLURM's variables, else a single
-process. ``nbtrack.integrations.distributed`` builds the logging rules on it; ``start_run``
+here), else ``RANK``/``WORLD_SIZE``/``LOCAL_RANK``, else SLURM's variables, else Lightning's
+``rank_zero_only.rank`` (when Lightning is imported), else a single process. ``nbtrack.integrations.distributed`` builds the logging rules on it; ``start_run``
 tags a run that samples system metrics with its rank (``rank_tags``).
 """
 
@@ -53,7 +53,28 @@ def rank_info() -> RankInfo:
     rank, world = _int_env("SLURM_PROCID"), _int_env("SLURM_NTASKS")
     if rank is not None:
         return RankInfo(rank, world or 1, _int_env("SLURM_LOCALID") or 0, "slurm")
+    lightning = _lightning_rank()
+    if lightning is not None:
+        return lightning
     return RankInfo()
+
+
+def _lightning_rank() -> RankInfo | None:
+    """Lightning's own idea of the global rank (``rank_zero_only.rank``), when Lightning is
+    imported and says this is not a single process.
+
+    Lightning's launchers start rank ``k > 0`` with ``LOCAL_RANK``/``NODE_RANK`` but no
+    ``RANK``, and its strategies set ``rank_zero_only.rank`` to the global rank before the
+    process group exists; so this finds the rank of such a process before ``fit``.
+    """
+    module = sys.modules.get("lightning_utilities.core.rank_zero")
+    rank = getattr(getattr(module, "rank_zero_only", None), "rank", None)
+    if not isinstance(rank, int) or isinstance(rank, bool):
+        return None
+    world = _int_env("WORLD_SIZE") or 1
+    if rank == 0 and world == 1:
+        return None
+    return RankInfo(rank, max(world, rank + 1), _int_env("LOCAL_RANK") or 0, "lightning")
 
 
 def rank_tags(info: RankInfo | None = None) -> dict[str, str]:

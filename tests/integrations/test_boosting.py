@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -81,6 +83,46 @@ def test_xgboost_sklearn_api_with_early_stopping_logs_the_best_iteration(store, 
     assert run.params["early_stopping_rounds"] == "3"
 
 
+def test_xgboost_native_train_with_early_stopping_logs_the_best_iteration(store, data):
+    X, y, Xv, yv = data
+    nt.autolog("xgboost", log_models=False)
+    reported: dict = {}
+    booster = xgb.train(
+        {"objective": "binary:logistic", "eta": 0.8, "max_depth": 3, "eval_metric": "logloss"},
+        xgb.DMatrix(X, label=y), num_boost_round=200, evals=[(xgb.DMatrix(Xv, label=yv), "valid")],
+        early_stopping_rounds=3, evals_result=reported, verbose_eval=False,
+    )
+    run = only_run()
+    assert booster.best_iteration < 199  # it stopped early
+    assert run.metrics["best_iteration"] == booster.best_iteration
+    assert run.metrics["best_score"] == pytest.approx(booster.best_score)
+    assert run.params["early_stopping_rounds"] == "3"
+    got = history(run.run_id, "valid-logloss")
+    assert [s for s, _ in got] == list(range(len(reported["valid"]["logloss"])))
+    np.testing.assert_allclose([v for _, v in got], reported["valid"]["logloss"])
+
+
+def test_lightgbm_native_train_with_early_stopping_logs_the_best_iteration(store, data):
+    X, y, Xv, yv = data
+    nt.autolog("lightgbm", log_models=False)
+    train_set = lgb.Dataset(X, label=y)
+    reported: dict = {}
+    booster = lgb.train(
+        {"objective": "binary", "learning_rate": 0.8, "num_leaves": 8, "verbose": -1},
+        train_set, num_boost_round=200,
+        valid_sets=[lgb.Dataset(Xv, label=yv, reference=train_set)], valid_names=["valid"],
+        callbacks=[lgb.early_stopping(3, verbose=False), lgb.record_evaluation(reported)],
+    )
+    run = only_run()
+    assert 0 < booster.best_iteration < 200
+    assert run.metrics["best_iteration"] == booster.best_iteration
+    assert run.metrics["best_valid-binary_logloss"] == pytest.approx(
+        booster.best_score["valid"]["binary_logloss"]
+    )
+    got = history(run.run_id, "valid-binary_logloss")
+    np.testing.assert_allclose([v for _, v in got], reported["valid"]["binary_logloss"])
+
+
 def test_xgboost_same_model_with_autolog_on_and_off(store, data):
     X, y, Xv, yv = data
 
@@ -137,6 +179,11 @@ def test_lightgbm_train_logs_every_iteration_params_importance_and_model(store, 
     assert {"feature_importance.csv", "feature_importance.html", "model/model.txt"} <= arts
     table = nt.read_artifact(run.run_id, "feature_importance.csv").decode().splitlines()
     assert table[0] == "feature,split,gain"
+    chart = nt.read_artifact(run.run_id, "feature_importance.html").decode()
+    assert '"type":"bar"' in chart and '"orientation":"h"' in chart  # a plotly bar chart
+    gain = booster.feature_importance("gain")
+    by_gain = [n for _, n in sorted(zip(gain, ["a", "b", "c", "d"], strict=True))]
+    assert f'"y":{json.dumps(by_gain, separators=(",", ":"))}' in chart  # bars in gain order
     assert table[1].split(",")[1] == repr(float(booster.feature_importance("split")[0]))
     loaded = lgb.Booster(model_str=nt.read_artifact(run.run_id, "model/model.txt").decode())
     np.testing.assert_allclose(loaded.predict(Xv), booster.predict(Xv))
@@ -215,3 +262,71 @@ def test_a_grid_search_over_lightgbm_is_logged_by_sklearn_only(store, data):
     df = nt.search_runs()
     assert set(df["tags.nbtrack.autolog"]) == {"sklearn"}
     assert len(df) == 3  # the search and its two candidates; the fold fits log nothing
+
+
+@pytest.mark.parametrize("framework", ["xgboost", "lightgbm"])
+@pytest.mark.parametrize("where", ["track-cell", "explicit-run", "nested-sweep"])
+def test_autolog_inside_the_user_s_runs(store, data, ip, framework, where):
+    """%%track and ``with nt.start_run()``: the training logs into the user's run (which
+    autolog neither starts nor ends); a sweep of nested runs gets one training per child."""
+    X, y, Xv, yv = data
+    nt.autolog(framework, log_models=False)
+    if framework == "xgboost":
+        def fit(depth):
+            m = xgb.XGBClassifier(n_estimators=4, max_depth=depth)
+            return m.fit(X, y, eval_set=[(Xv, yv)], verbose=False)
+        key = "validation_0-logloss"
+        reported = lambda m: m.evals_result()["validation_0"]["logloss"]  # noqa: E731
+    else:
+        def fit(depth):
+            return lgb.LGBMClassifier(n_estimators=4, max_depth=depth, verbose=-1).fit(
+                X, y, **lgb_eval(Xv, yv)
+            )
+        key = "valid_0-binary_logloss"
+        reported = lambda m: m.evals_result_["valid_0"]["binary_logloss"]  # noqa: E731
+    if where == "track-cell":
+        ip.user_ns["fit"] = fit
+        ip.run_cell("%%track -n cell\nm = fit(2)\n").raise_error()
+        run = only_run()
+        assert run.name == "cell" and run.status == "FINISHED"
+        assert "nbtrack.autolog" not in run.tags
+        np.testing.assert_allclose([v for _, v in history(run.run_id, key)], reported(ip.user_ns["m"]))
+    elif where == "explicit-run":
+        with nt.start_run(name="mine") as run:
+            m = fit(2)
+            assert nt.active_run() is run  # still open: autolog did not end it
+        assert only_run().run_id == run.run_id
+        np.testing.assert_allclose([v for _, v in history(run.run_id, key)], reported(m))
+        assert run.params["max_depth"] == "2"
+    else:
+        models = {}
+        with nt.start_run(name="sweep") as parent:
+            for depth in (1, 3):
+                with nt.start_run(name=f"depth={depth}", nested=True) as child:
+                    models[child.run_id] = fit(depth)
+        df = nt.search_runs()
+        children = df[df.parent_run_id == parent.run_id]
+        assert len(df) == 3 and len(children) == 2
+        for run_id, m in models.items():
+            assert [s for s, _ in history(run_id, key)] == [0, 1, 2, 3]
+            np.testing.assert_allclose([v for _, v in history(run_id, key)], reported(m))
+        assert sorted(children["params.max_depth"]) == ["1", "3"]
+        assert key not in nt.get_run(parent.run_id).metrics
+
+
+@pytest.mark.autolog_failure
+def test_lightgbm_failing_iteration_callback_does_not_fail_training(store, data, monkeypatch):
+    X, y, Xv, yv = data
+    from nbtrack.integrations import _boosting
+
+    monkeypatch.setattr(_boosting, "eval_key", lambda *a: 1 / 0)
+    nt.autolog("lightgbm")
+    off = lgb.LGBMClassifier(n_estimators=5, verbose=-1, random_state=0)
+    with pytest.warns(NbtrackWarning, match="lightgbm integration failed"):
+        model = lgb.LGBMClassifier(n_estimators=5, verbose=-1, random_state=0).fit(
+            X, y, **lgb_eval(Xv, yv)
+        )
+    nt.autolog("lightgbm", disable=True)
+    off.fit(X, y, **lgb_eval(Xv, yv))
+    np.testing.assert_array_equal(model.predict_proba(Xv), off.predict_proba(Xv))
+    assert only_run().status == "FINISHED"

@@ -37,6 +37,20 @@ def test_rank_info_from_the_environment(monkeypatch, env, expected):
     assert rank_info() == expected
 
 
+def test_rank_info_from_lightning_before_the_process_group_exists(monkeypatch):
+    """Lightning starts rank k > 0 with LOCAL_RANK/WORLD_SIZE but no RANK and sets
+    ``rank_zero_only.rank``: that rank is found; a plain Lightning import is one process."""
+    rank_zero = pytest.importorskip("lightning_utilities.core.rank_zero")
+    monkeypatch.setattr(rank_zero.rank_zero_only, "rank", 0, raising=False)
+    assert rank_info() == RankInfo(0, 1, 0, "single")
+    monkeypatch.setattr(rank_zero.rank_zero_only, "rank", 1)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    assert rank_info() == RankInfo(1, 2, 1, "lightning")
+    monkeypatch.setenv("SLURM_PROCID", "3")  # SLURM's variables come first
+    assert rank_info().source == "slurm"
+
+
 def test_only_rank_0_logs_with_autolog(store, monkeypatch):
     from sklearn.linear_model import LinearRegression
 
@@ -77,11 +91,16 @@ def test_slurm_job_id_is_the_default_group_of_autolog_runs(store, monkeypatch):
     assert only_run().tags["nbtrack.group"] == "slurm_job_id-991"
 
 
-def test_spawn_pool_workers_log_into_one_parent_run(store):
+@pytest.mark.parametrize("pool_module", ["multiprocessing", "torch.multiprocessing"])
+def test_spawn_pool_workers_log_into_one_parent_run(store, pool_module):
     from integrations._autolog_workers import log_into_parent
 
-    with nt.start_run(name="parent") as run:
+    if pool_module == "multiprocessing":
         ctx = mp.get_context("spawn")
+    else:
+        torch_mp = pytest.importorskip("torch.multiprocessing", reason="torch is not installed")
+        ctx = torch_mp.get_context("spawn")
+    with nt.start_run(name="parent") as run:
         with ctx.Pool(2) as pool:
             pids = pool.starmap(log_into_parent, [(run.run_id, w, 20) for w in range(4)])
         assert nt.get_run(run.run_id).status == "RUNNING"  # workers never end it

@@ -151,3 +151,99 @@ def test_pytorch_lightning_package_gets_its_own_logger_class(store):
     run = only_run()
     assert run.tags["nbtrack.autolog"] == "pytorch_lightning"
     assert len(history(run.run_id, "loss")) == 4
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("strategy", ["ddp", "ddp_spawn"])
+def test_a_two_process_job_is_one_run_holding_rank_0_s_values(store, store_path, tmp_path, strategy):
+    """Real Lightning DDP on CPU (gloo): rank 1 logs nothing, rank 0's ``self.log`` values
+    land in the one run autolog started — also when ``ddp_spawn`` pickles the logger into
+    spawned workers (they attach to the parent's run)."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).with_name("_lightning_ddp.py")
+    out = tmp_path / "seen"
+    env = {**os.environ, "NBTRACK_STORE": str(store_path), "PYTHONWARNINGS": "ignore"}
+    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "SLURM_PROCID", "SLURM_NTASKS"):
+        env.pop(name, None)
+    proc = subprocess.run(
+        [sys.executable, str(script), strategy, str(out)], cwd=tmp_path, env=env,
+        capture_output=True, text=True, timeout=240, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ranks = {r: json.loads(Path(f"{out}.{r}.json").read_text()) for r in (0, 1)}
+    assert [(ranks[r]["rank"], ranks[r]["world_size"]) for r in (0, 1)] == [(0, 2), (1, 2)]
+    run = only_run()  # two ranks trained: one run, not two
+    assert run.status == "FINISHED"
+    assert run.tags["nbtrack.autolog"] == "lightning"
+    assert run.params["lr"] == "0.05"
+    logged = history(run.run_id, "train_loss")
+    seen = ranks[0]["seen"]  # 32 rows / batch 8 / 2 ranks = 2 steps on each rank
+    assert [s for s, _ in logged] == [s for s, _ in seen] == [0, 1]
+    assert [v for _, v in logged] == pytest.approx([v for _, v in seen], rel=1e-6)
+
+
+@pytest.mark.parametrize("where", ["track-cell", "explicit-run"])
+def test_autolog_logs_into_the_user_s_run(store, ip, where):
+    nt.autolog("lightning", log_models=False)
+    L.seed_everything(0)
+    module = TinyModule(lr=0.02)
+    if where == "track-cell":
+        ip.user_ns.update(module=module, trainer=trainer, loader=loader)
+        ip.run_cell("%%track -n cell\ntrainer(logger=False).fit(module, loader())\n").raise_error()
+        run = only_run()
+        assert run.name == "cell"
+    else:
+        with nt.start_run(name="mine") as run:
+            trainer(logger=False).fit(module, loader())
+            assert nt.active_run() is run
+        assert only_run().run_id == run.run_id
+    got = nt.get_run(run.run_id)
+    assert got.status == "FINISHED" and "nbtrack.autolog" not in got.tags
+    assert got.params["lr"] == "0.02"
+    logged = history(run.run_id, "train_loss")
+    assert [s for s, _ in logged] == [s for s, _ in module.seen]
+    assert [v for _, v in logged] == pytest.approx([v for _, v in module.seen], rel=1e-6)
+
+
+@pytest.mark.autolog_failure
+def test_pytorch_lightning_failing_logger_does_not_fail_training_nor_change_it(store, monkeypatch):
+    pl = pytest.importorskip("pytorch_lightning")
+    from nbtrack.integrations import lightning as nb_lightning
+
+    class PLModule(pl.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.layer = torch.nn.Linear(3, 1)
+
+        def training_step(self, batch, batch_idx):
+            x, y = batch
+            loss = torch.nn.functional.mse_loss(self.layer(x), y)
+            self.log("loss", loss)
+            return loss
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    def train():
+        pl.seed_everything(0)
+        m = PLModule()
+        pl.Trainer(
+            max_epochs=1, log_every_n_steps=1, enable_progress_bar=False,
+            enable_model_summary=False, enable_checkpointing=False, logger=False,
+            accelerator="cpu", devices=1,
+        ).fit(m, loader())
+        return [p.detach().clone() for p in m.parameters()]
+
+    off = train()
+    monkeypatch.setattr(nb_lightning, "_numbers", lambda m: 1 / 0)
+    nt.autolog("pytorch_lightning", log_models=False)
+    with pytest.warns(NbtrackWarning, match="pytorch_lightning integration failed"):
+        on = train()
+    for a, b in zip(off, on, strict=True):
+        assert torch.equal(a, b)
+    assert only_run().status == "FINISHED"

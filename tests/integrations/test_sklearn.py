@@ -261,3 +261,77 @@ def test_autolog_before_the_framework_is_imported_patches_it_on_import(tmp_path)
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().endswith("sklearn")
+
+
+def test_the_dataset_is_the_mlflow_facade_s_run_input_with_the_same_digest(store, clf_data):
+    """Autolog writes the record ``nbtrack.mlflow.log_input`` writes: the MLflow facade reads
+    it as the run's dataset input, with the digest its own ``from_numpy`` computes."""
+    import nbtrack.mlflow as mlflow
+
+    X, y = clf_data
+    nt.autolog("sklearn", log_models=False)
+    LogisticRegression().fit(X, y)
+    run = only_run()
+    [inp] = mlflow.get_run(run.run_id).inputs.dataset_inputs
+    assert inp.dataset.digest == mlflow.data.from_numpy(X, targets=y).digest
+    assert {t.key: t.value for t in inp.tags}["mlflow.data.context"] == "training"
+    assert inp.dataset.profile == run_inputs(run.run_id)[0].profile
+
+
+def _stacking():
+    from sklearn.ensemble import StackingClassifier
+    from sklearn.tree import DecisionTreeClassifier
+
+    tree = DecisionTreeClassifier(max_depth=2, random_state=0)
+    return StackingClassifier([("lr", LogisticRegression()), ("tree", tree)], cv=3)
+
+
+def _one_vs_rest():
+    from sklearn.multiclass import OneVsRestClassifier
+
+    return OneVsRestClassifier(LogisticRegression(C=0.3))
+
+
+def _bagging():
+    from sklearn.ensemble import BaggingClassifier
+
+    return BaggingClassifier(LogisticRegression(), n_estimators=3, random_state=0)
+
+
+def _calibrated():
+    from sklearn.calibration import CalibratedClassifierCV
+
+    return CalibratedClassifierCV(LogisticRegression(), cv=3)
+
+
+@pytest.mark.parametrize(
+    "make", [_stacking, _one_vs_rest, _bagging, _calibrated],
+    ids=["stacking", "one-vs-rest", "bagging", "calibrated"],
+)
+def test_a_meta_estimator_is_one_run_with_its_inner_params(store, clf_data, make):
+    X, y = clf_data
+    nt.autolog("sklearn", log_models=False)
+    model = make().fit(X, y)
+    run = only_run()  # the inner fits made no runs of their own
+    expected = {k: str(v) for k, v in model.get_params(deep=True).items() if "__" in k}
+    assert expected and {k: run.params[k] for k in expected} == expected
+    assert run.metrics["training_score"] == pytest.approx(model.score(X, y))
+    assert run.tags["estimator_name"] == type(model).__name__
+
+
+def test_a_search_inside_the_user_s_run_nests_its_candidates_under_it(store, clf_data, ip):
+    """In ``%%track`` the search logs into the cell's run and its candidates are children of
+    that run; the cell's run stays the user's (not ended by autolog)."""
+    ip.user_ns.update(X=clf_data[0], y=clf_data[1], GridSearchCV=GridSearchCV,
+                      LogisticRegression=LogisticRegression)
+    ip.run_cell(
+        "%%track --autolog -n sweep\n"
+        "s = GridSearchCV(LogisticRegression(), {'C': [0.1, 1.0, 10.0]}, cv=3).fit(X, y)\n"
+    ).raise_error()
+    df = nt.search_runs()
+    parent = only_run()
+    assert parent.name == "sweep" and parent.status == "FINISHED"
+    assert "nbtrack.autolog" not in parent.tags  # the cell's run, not one autolog started
+    children = df[df.parent_run_id == parent.run_id]
+    assert sorted(children["params.C"]) == ["0.1", "1.0", "10.0"]
+    assert parent.metrics["best_cv_score"] == pytest.approx(ip.user_ns["s"].best_score_)

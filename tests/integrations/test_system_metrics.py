@@ -176,3 +176,60 @@ def test_each_rank_s_system_metrics_run_is_tagged_with_its_rank(store, monkeypat
     with nt.start_run(log_system_metrics=True) as single:
         pass
     assert "nbtrack.rank" not in nt.get_run(single.id).tags
+
+
+def test_without_nvml_installed_there_are_no_gpu_keys_and_no_error(store, monkeypatch):
+    """``import pynvml`` failing (no nvidia-ml-py) is the normal CPU-only case."""
+    monkeypatch.setitem(sys.modules, "pynvml", None)
+    monkeypatch.setenv("NBTRACK_SYSTEM_METRICS_INTERVAL", "0.05")
+    with nt.start_run(log_system_metrics=True) as run:
+        wait_for_steps(run, "system/cpu_percent", 2)
+    got = nt.get_run(run.run_id)
+    assert got.status == "FINISHED"
+    assert set(got.metrics) >= BASE_KEYS
+    assert not any(k.startswith("system/gpu") for k in got.metrics)
+
+
+def test_system_metrics_in_the_run_table_and_the_curves(store, monkeypatch):
+    """The inline views show system metrics like any other metric."""
+    pytest.importorskip("ipywidgets")
+    monkeypatch.setenv("NBTRACK_SYSTEM_METRICS_INTERVAL", "0.05")
+    with nt.start_run(name="sampled", log_system_metrics=True) as run:
+        wait_for_steps(run, "system/memory_percent", 3)
+    table = nt.show_runs(columns=["name", "metrics.system/memory_percent"])
+    assert table.columns == ["name", "metrics.system/memory_percent"]
+    assert table.frame.set_index("run_id").loc[run.run_id, "metrics.system/memory_percent"] == (
+        pytest.approx(nt.get_run(run.run_id).metrics["system/memory_percent"])
+    )
+    plot = nt.plot_metrics([run.run_id], ["system/cpu_percent", "system/memory_used_mb"])
+    assert plot.keys == ["system/cpu_percent", "system/memory_used_mb"]
+    history = nt.get_metric_history(run.run_id, "system/memory_used_mb").sort_values("step")
+    titles = [a.text for a in plot.figure.layout.annotations]
+    assert titles == ["<b>system/cpu_percent</b>", "<b>system/memory_used_mb</b>"]
+    [trace] = [t for t in plot.figure.data if t.xaxis == "x2"]  # the second key's panel
+    assert list(trace.x) == history.step.tolist()
+    assert list(trace.y) == pytest.approx(history.value.tolist())
+
+
+def test_the_default_interval_is_ten_seconds_and_the_variable_changes_it(store, monkeypatch):
+    def sampler_interval() -> float:
+        [thread] = sampler_threads()
+        return thread._target.__self__.interval  # the sampler whose loop the thread runs
+
+    monkeypatch.delenv("NBTRACK_SYSTEM_METRICS_INTERVAL", raising=False)
+    with nt.start_run(log_system_metrics=True):
+        assert sampler_interval() == 10.0
+    monkeypatch.setenv("NBTRACK_SYSTEM_METRICS_INTERVAL", "2.5")
+    with nt.start_run(log_system_metrics=True):
+        assert sampler_interval() == 2.5
+
+
+def test_the_environment_variable_without_psutil_warns_and_the_run_goes_on(store, monkeypatch):
+    monkeypatch.setenv("NBTRACK_SYSTEM_METRICS", "1")
+    monkeypatch.setitem(sys.modules, "psutil", None)
+    with pytest.warns(nt.NbtrackWarning, match=r"NBTRACK_SYSTEM_METRICS=1 is ignored.*nbtrack\[system\]"):
+        run = nt.start_run()
+    assert sampler_threads() == []
+    nt.log_metric("loss", 1.0)
+    nt.end_run()
+    assert nt.get_run(run.run_id).metrics == {"loss": 1.0}

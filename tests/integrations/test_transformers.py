@@ -31,7 +31,7 @@ class TinyData(torch.utils.data.Dataset):
         }
 
 
-def make_trainer(tmp_path, callbacks=None):
+def make_trainer(tmp_path, callbacks=None, report_to="none"):
     transformers.set_seed(0)
     config = transformers.BertConfig(
         vocab_size=32, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
@@ -40,7 +40,7 @@ def make_trainer(tmp_path, callbacks=None):
     model = transformers.BertForSequenceClassification(config)
     args = transformers.TrainingArguments(
         output_dir=str(tmp_path / "out"), max_steps=4, logging_steps=1,
-        per_device_train_batch_size=4, learning_rate=1e-3, report_to="none",
+        per_device_train_batch_size=4, learning_rate=1e-3, report_to=report_to,
         save_strategy="no", use_cpu=True, disable_tqdm=True, seed=0,
     )
     return transformers.Trainer(
@@ -96,3 +96,69 @@ def test_a_failing_callback_does_not_fail_training(store, tmp_path, monkeypatch)
         trainer.train()
     assert trainer.state.global_step == 4
     assert only_run().status == "FINISHED"
+
+
+@pytest.mark.parametrize("explicit", [False, True], ids=["own-run", "explicit-run"])
+def test_report_to_nbtrack(store, tmp_path, explicit):
+    import nbtrack.integrations.transformers  # noqa: F401  (adds "nbtrack" to report_to)
+
+    if explicit:
+        with nt.start_run(name="mine") as run:
+            trainer = make_trainer(tmp_path, report_to="nbtrack")
+            trainer.train()
+        assert only_run().run_id == run.run_id
+    else:
+        trainer = make_trainer(tmp_path, report_to="nbtrack")
+        trainer.train()
+        assert nt.active_run() is None  # the callback ended the run it started
+    run = only_run()
+    assert run.status == "FINISHED"
+    assert run.params["report_to"] == "['nbtrack']"
+    logged, expected = history(run.run_id, "loss"), reported_losses(trainer)
+    assert [s for s, _ in logged] == [s for s, _ in expected] == [1, 2, 3, 4]
+    assert [v for _, v in logged] == pytest.approx([v for _, v in expected])
+
+
+def test_track_cell_with_autolog(store, ip, tmp_path):
+    ip.user_ns.update(make_trainer=make_trainer, tmp_path=tmp_path)
+    ip.run_cell(
+        "%%track --autolog -n hf-cell\nt = make_trainer(tmp_path)\nt.train()\n"
+    ).raise_error()
+    run = only_run()
+    assert run.name == "hf-cell"
+    logged, expected = history(run.run_id, "loss"), reported_losses(ip.user_ns["t"])
+    assert [s for s, _ in logged] == [s for s, _ in expected]
+    assert [v for _, v in logged] == pytest.approx([v for _, v in expected])
+
+
+@pytest.mark.slow
+def test_a_two_process_torchrun_job_is_one_run_holding_rank_0_s_logs(store, store_path, tmp_path):
+    """``torchrun --nproc-per-node 2`` on CPU (gloo): both ranks train with autolog on; only
+    the main process (``is_world_process_zero``) logs, so the job is one run."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).with_name("_transformers_ddp.py")
+    out = tmp_path / "seen"
+    env = {**os.environ, "NBTRACK_STORE": str(store_path), "PYTHONWARNINGS": "ignore",
+           "OMP_NUM_THREADS": "1"}
+    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "SLURM_PROCID", "SLURM_NTASKS"):
+        env.pop(name, None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+         str(script), str(out)],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ranks = {r: json.loads(Path(f"{out}.{r}.json").read_text()) for r in (0, 1)}
+    assert [(ranks[r]["rank"], ranks[r]["world_size"]) for r in (0, 1)] == [(0, 2), (1, 2)]
+    run = only_run()
+    assert run.tags["nbtrack.autolog"] == "transformers"
+    assert (run.tags["nbtrack.rank"], run.tags["nbtrack.world_size"]) == ("0", "2")
+    expected = [(h["step"], h["loss"]) for h in ranks[0]["history"] if "loss" in h]
+    logged = history(run.run_id, "loss")
+    assert [s for s, _ in logged] == [s for s, _ in expected] == [1, 2, 3]
+    assert [v for _, v in logged] == pytest.approx([v for _, v in expected])
