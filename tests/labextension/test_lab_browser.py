@@ -23,6 +23,7 @@ import pytest
 
 from tests._browser import ARTIFACTS, HEADLESS_ARGS, wait_for_kernel
 from tests._jupyterlab import CHROMIUM, require_chromium, running_lab
+from tests._palette import run_from_palette
 from tests.conftest import python_env
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
@@ -252,14 +253,16 @@ def test_long_lists_are_virtualized_and_the_palette_inserts_code(tmp_path: Path)
             # "Insert code to load this run" from the palette, into a new notebook.
             page.locator(".jp-LauncherCard", has_text="Python 3").first.click()
             expect(page.locator(".jp-NotebookPanel")).to_have_count(1, timeout=60_000)
+            # Its kernel starting runs lab commands, which close an open palette: let it settle.
+            wait_for_kernel(page, url, token, timeout=90)
+            expect(
+                page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")
+            ).to_have_count(1, timeout=60_000)
             target = page.locator(".nbtl-run-row", has_text="many-0007")
             run_id = target.get_attribute("data-run-id")
             target.locator(".nbtl-name").click()  # opens the run panel; the run is current
             expect(page.locator(".nbtl-run-panel .nbtl-run-name")).to_have_text("many-0007")
-            page.locator(".lm-MenuBar-itemLabel", has_text="View").click()
-            page.locator(".lm-Menu-itemLabel", has_text="Command Palette").first.click()
-            page.locator(".lm-CommandPalette-input").fill("Insert Code to Load")
-            page.keyboard.press("Enter")
+            run_from_palette(page, "Insert Code to Load This nbtrack Run")
             cell = page.locator(".jp-NotebookPanel .jp-Cell .jp-InputArea-editor", has_text=run_id)
             expect(cell).to_have_count(1, timeout=30_000)
             expect(cell).to_contain_text(f'nt.get_run("{run_id}")')
@@ -276,10 +279,7 @@ def test_long_lists_are_virtualized_and_the_palette_inserts_code(tmp_path: Path)
             assert victim_id not in _python(
                 "import nbtrack as nt; print(list(nt.search_runs(experiment='*')['run_id']))", store
             )
-            page.locator(".lm-MenuBar-itemLabel", has_text="View").click()
-            page.locator(".lm-Menu-itemLabel", has_text="Command Palette").first.click()
-            page.locator(".lm-CommandPalette-input").fill("Restore Deleted nbtrack Run")
-            page.keyboard.press("Enter")
+            run_from_palette(page, "Restore Deleted nbtrack Run")
             expect(count).to_have_text("1200 runs", timeout=30_000)
 
             # A collapsed sidebar stops polling; shown again, it polls at once.

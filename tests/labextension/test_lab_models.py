@@ -18,8 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from tests._browser import ARTIFACTS, HEADLESS_ARGS
+from tests._browser import ARTIFACTS, HEADLESS_ARGS, wait_for_kernel
 from tests._jupyterlab import CHROMIUM, require_chromium, running_lab
+from tests._palette import run_from_palette
 from tests.labextension.test_lab_browser import _api, _python
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
@@ -178,10 +179,10 @@ def test_models_section_model_panel_insert_code_and_run_link(
             page.screenshot(path=str(ARTIFACTS / "lab-model-insert-code.png"))
 
             # From the palette, for the model last clicked in the sidebar: its champion.
-            page.locator(".lm-MenuBar-itemLabel", has_text="View").click()
-            page.locator(".lm-Menu-itemLabel", has_text="Command Palette").first.click()
-            page.locator(".lm-CommandPalette-input").fill("Insert Code: Load This nbtrack Model")
-            page.keyboard.press("Enter")
+            # The cell's run leaves the kernel busy a moment; its status changes run lab
+            # commands, which close an open palette: let it settle first.
+            wait_for_kernel(page, url, token, timeout=90)
+            run_from_palette(page, "Insert Code: Load This nbtrack Model")
             expect(cells.filter(has_text='nt.load_model("models:/churn@champion")')).to_have_count(
                 2, timeout=30_000
             )
