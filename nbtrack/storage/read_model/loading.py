@@ -19,8 +19,10 @@ from nbtrack.storage.read_model.statements import (
     _DUCK_TYPES,
     _EXPERIMENTS_CUR,
     _LATEST_COPIED_VIEW,
+    _LATEST_EXCLUDED_VIEW,
     _LATEST_VIEW,
     _LOAD_UNIQUE_METRICS,
+    _NOT_CURRENT,
     _SUMMARIZE_METRICS,
     _SUMMARY_VIEW,
     _VIEWS,
@@ -77,6 +79,7 @@ class FileLoading:
     _visible_metrics: list[str]
     _metrics_view_stale: bool
     _lazy: dict[str, str]  # big metrics files read in place -> their arrival position
+    _not_current: set[str]  # the rows of ``_not_current``: runs with rows, not current
     owners: list[str]
     last_install: dict[str, int]
 
@@ -98,11 +101,14 @@ class FileLoading:
         self.con.execute(_SUMMARY_VIEW)
         self.con.execute("CREATE TABLE _affected (run_id VARCHAR)")
         self.con.execute("CREATE TABLE _affected_live (run_id VARCHAR)")
+        self.con.execute("CREATE TABLE _not_current (run_id VARCHAR)")
+        self._not_current = set()
         self.con.execute(f"CREATE OR REPLACE VIEW _metrics_raw AS {_empty_select('metrics')}")
         for name, select in _CURRENT:
             self.con.execute(
                 f"CREATE TABLE {name} AS {select.format(scope='TRUE', live=_ALL_LIVE)}"
             )
+        self.con.execute(_LATEST_EXCLUDED_VIEW)
         self.con.execute(_LATEST_VIEW)
         self.con.execute(_LATEST_COPIED_VIEW)
         self.con.execute(_EXPERIMENTS_CUR)
@@ -220,6 +226,9 @@ class FileLoading:
             for name, select in _CURRENT:
                 con.execute(f"DELETE FROM {name}")
                 con.execute(f"INSERT INTO {name} {select.format(scope='TRUE', live=_ALL_LIVE)}")
+            con.execute("DELETE FROM _not_current")
+            con.execute(_NOT_CURRENT)
+            self._not_current = set(_ids(con.execute("SELECT run_id FROM _not_current")))
             self._affected_ids = []
             self._wide_cache = None  # (built over an empty store, if at all)
             self._wide_stale = set()
@@ -252,28 +261,34 @@ class FileLoading:
         when no affected run is one, their rows of the affected runs are just deleted.
         """
         con = self.con
-        con.execute("DELETE FROM _affected")
-        con.execute("INSERT INTO _affected SELECT unnest(?::VARCHAR[])", [self._affected_ids])
-        live_before = set(
-            _ids(con.execute(f"SELECT run_id FROM _runs_cur WHERE {_AFFECTED_SCOPE}"))
+        con.execute(
+            "CREATE OR REPLACE TABLE _affected AS SELECT unnest(?::VARCHAR[]) AS run_id",
+            [self._affected_ids],
         )
+        live_before: set[str] = set()
         live_changed = running = multi = True
         skipped = 0
         for name, select in _CURRENT:
             sql = select.format(scope=_AFFECTED_SCOPE, live=_AFFECTED_LIVE)
             if name == "_runs_cur":
-                if live_before:
-                    con.execute(f"DELETE FROM {name} WHERE {_AFFECTED_SCOPE}")
-                con.execute(f"INSERT INTO {name} {sql}")
-                rows = con.execute(
-                    f"SELECT run_id, status = 'RUNNING' FROM _runs_cur WHERE {_AFFECTED_SCOPE}"
-                ).fetchall()
-                con.execute("DELETE FROM _affected_live")
-                con.execute(
-                    "INSERT INTO _affected_live SELECT unnest(?::VARCHAR[])", [[r[0] for r in rows]]
+                # The affected runs that were current, then those that are (and RUNNING).
+                live_before = set(
+                    _ids(
+                        con.execute(f"DELETE FROM {name} WHERE {_AFFECTED_SCOPE} RETURNING run_id")
+                    )
                 )
-                live_changed = {r[0] for r in rows} != live_before
+                rows = con.execute(
+                    f"INSERT INTO {name} {sql} RETURNING run_id, status = 'RUNNING'"
+                ).fetchall()
+                live_now = {r[0] for r in rows}
+                con.execute(
+                    "CREATE OR REPLACE TABLE _affected_live AS "
+                    "SELECT unnest(?::VARCHAR[]) AS run_id",
+                    [sorted(live_now)],
+                )
+                live_changed = live_now != live_before
                 running = any(r[1] for r in rows)
+                self._track_not_current(live_now)
                 continue
             if (name == "_last_record" and not running) or (name == "_latest_multi" and not multi):
                 if live_before:
@@ -292,6 +307,21 @@ class FileLoading:
             else:
                 con.execute(f"INSERT INTO {name} {sql}")
         stats["skipped_tables"] = skipped
+
+    def _track_not_current(self, live_now: set[str]) -> None:
+        """Keep ``_not_current`` (affected runs that are not current) in step, touching the
+        table only when its rows change (a new or ended run changes nothing there)."""
+        affected = set(self._affected_ids)
+        leaving = sorted(self._not_current & live_now)
+        joining = sorted(affected - live_now - self._not_current)
+        if leaving:
+            self.con.execute(
+                "DELETE FROM _not_current WHERE run_id IN (SELECT unnest(?::VARCHAR[]))",
+                [leaving],
+            )
+        if joining:
+            self.con.execute("INSERT INTO _not_current SELECT unnest(?::VARCHAR[])", [joining])
+        self._not_current = (self._not_current - live_now) | set(joining)
 
     def _unique_files(self, paths: list[str]) -> dict[str, int]:
         """The metrics files among ``paths`` whose footer says one row per (run_id, key),
@@ -376,6 +406,8 @@ class FileLoading:
             self.con.execute(f"DELETE FROM _{table}_raw")
         self.con.execute("DELETE FROM _metric_summary")
         self.con.execute("DELETE FROM _file_runs")
+        self.con.execute("DELETE FROM _not_current")
+        self._not_current = set()
         self._lazy = {}
         self.con.execute(lazy_summary_view(self._lazy))
         for name, _ in _CURRENT:

@@ -158,20 +158,15 @@ class ReadModel(FileLoading):
         elif self._wide_stale:
             stale = sorted(self._wide_stale)
             rest = cache.filter(pc.invert(pc.is_in(cache.column(0), pa.array(stale, pa.string()))))
-            live = (
-                self.con.sql(
-                    "SELECT run_id FROM _runs_cur WHERE run_id IN (SELECT unnest(?::VARCHAR[])) "
-                    "ORDER BY run_id",
-                    params=[stale],
-                )
-                .to_arrow_table()
-                .column(0)
-                .combine_chunks()
-            )
-            in_place = self.con.execute(
-                "SELECT count(*) FROM _file_runs WHERE run_id IN (SELECT unnest(?::VARCHAR[]))",
-                [stale],
-            ).fetchall()[0][0]
+            # The stale runs that are current, and whether a file read in place holds one.
+            found = self.con.sql(
+                "SELECT run_id, run_id IN (SELECT run_id FROM _file_runs WHERE run_id IN "
+                "(SELECT unnest($ids::VARCHAR[]))) AS in_place FROM _runs_cur "
+                "WHERE run_id IN (SELECT unnest($ids::VARCHAR[])) ORDER BY run_id",
+                params={"ids": stale},
+            ).to_arrow_table()
+            live = found.column(0).combine_chunks()
+            in_place = pc.any(found.column(1)).as_py()
             relations = None if in_place else {"metrics": "_latest_copied"}
             fresh = wide_shape.pivot(self.con, live, live, relations)
             cache = pa.concat_tables([rest, fresh], promote_options="default")
