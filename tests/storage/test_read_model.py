@@ -508,3 +508,34 @@ def test_stamp_margin_follows_the_file_system_type(tmp_path: Any) -> None:
         else _fs.OTHER_STAMP_MARGIN_S
     )
     assert here.stamp_margin_s == expected
+
+
+def test_a_running_run_reads_killed_only_while_its_writer_is_dead(store) -> None:
+    """``runs`` drops its joins with the dead writers while there are none, and takes them
+    back when one is found (and a deleted stale row of the latest points stays hidden)."""
+    import time
+
+    run = nt.start_run(name="live")
+    run.log_metric("m", 1.0)
+    gone = nt.start_run(name="gone", nested=True)
+    gone.log_metric("m", 2.0)
+    gone.end()
+    nt.delete_run(gone.id)
+    model = store.refresh()
+    [owner] = model.running_owners()
+
+    def row() -> dict[str, Any]:
+        return model.execute(
+            "SELECT status, end_time, duration_s FROM runs WHERE run_id = ?", [run.id]
+        ).to_pylist()[0]
+
+    assert row()["status"] == "RUNNING" and row()["end_time"] is None
+    model.set_dead_writers({owner: time.time()})
+    killed = row()
+    assert killed["status"] == "KILLED" and killed["end_time"] is not None
+    assert killed["duration_s"] >= 0
+    model.set_dead_writers({})
+    assert row()["status"] == "RUNNING" and row()["end_time"] is None
+    latest = model.execute("SELECT run_id FROM latest_metrics").column(0).to_pylist()
+    assert latest == [run.id]  # the deleted run's latest point is not a current one
+    run.end()

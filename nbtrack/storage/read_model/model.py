@@ -15,7 +15,7 @@ from nbtrack.storage import schema, wide_shape
 from nbtrack.storage._fs import FileSystem
 from nbtrack.storage.catalog import Snapshot
 from nbtrack.storage.read_model.loading import FileLoading
-from nbtrack.storage.read_model.statements import _CACHED, _metrics_source
+from nbtrack.storage.read_model.statements import _CACHED, _metrics_source, runs_view
 from nbtrack.storage.reader import connect
 
 #: Memory DuckDB may use for one connection before it spills to its private temp folder.
@@ -53,6 +53,10 @@ class ReadModel(FileLoading):
         self.owners: list[str] = []
         self._keys: dict[str, list[str]] | None = None
         self._wide_cache: pa.Table | None = None
+        # Where each run's row is in the wide cache (changed runs' rows are appended, their
+        # old rows left unreferenced: ``_wide_unused`` of them, until the next full build).
+        self._wide_rows: dict[str, int] = {}
+        self._wide_unused = 0
         # Runs changed since the wide cache was built: their rows are re-pivoted on demand.
         self._wide_stale: set[str] = set()
         self._wide_asked = False
@@ -123,8 +127,12 @@ class ReadModel(FileLoading):
                 cacheable = n_keys * self._n_runs() <= WIDE_CACHE_CELLS
             if cacheable:
                 cache = self._wide_cache_now()
-                rows = pc.index_in(run_ids, value_set=cache.column(0).combine_chunks())
-                picked = cache.take(rows)
+                where = self._wide_rows
+                rows = [where.get(i, -1) for i in run_ids.to_pylist()]
+                if -1 in rows:  # (a run the cache never saw: not one of this snapshot's)
+                    self._wide_cache = None
+                    return wide_shape.pivot(self.con, run_ids, run_ids).drop_columns(["run_id"])
+                picked = cache.take(pa.array(rows, pa.int64()))
                 n = len(picked)
                 keep = [i for i, col in enumerate(picked.columns) if i and col.null_count < n]
                 return picked.select(keep)
@@ -137,7 +145,9 @@ class ReadModel(FileLoading):
     def _wide_cache_now(self) -> pa.Table:
         """The wide shape of every run: built once, then only changed runs are re-pivoted."""
         cache = self._wide_cache
-        if cache is not None and len(self._wide_stale) * 4 > max(cache.num_rows, 64):
+        if cache is not None and (len(self._wide_stale) + self._wide_unused) * 2 > max(
+            cache.num_rows, 64
+        ):
             cache = None  # most rows changed: a full pivot is cheaper
         if cache is None:
             every = self.con.sql("SELECT run_id FROM _runs_cur ORDER BY run_id")
@@ -155,9 +165,10 @@ class ReadModel(FileLoading):
                 ]
                 joined = pa.concat_tables(parts, promote_options="default")
                 cache = _in_key_order(joined).combine_chunks()
+            self._wide_rows = {run_id: i for i, run_id in enumerate(ids.to_pylist())}
+            self._wide_unused = 0
         elif self._wide_stale:
             stale = sorted(self._wide_stale)
-            rest = cache.filter(pc.invert(pc.is_in(cache.column(0), pa.array(stale, pa.string()))))
             # The stale runs that are current, and whether a file read in place holds one.
             found = self.con.sql(
                 "SELECT run_id, run_id IN (SELECT run_id FROM _file_runs WHERE run_id IN "
@@ -169,9 +180,19 @@ class ReadModel(FileLoading):
             in_place = pc.any(found.column(1)).as_py()
             relations = None if in_place else {"metrics": "_latest_copied"}
             fresh = wide_shape.pivot(self.con, live, live, relations)
-            cache = pa.concat_tables([rest, fresh], promote_options="default")
-            if cache.column_names != rest.column_names:
+            # Their new rows go at the end; rows of runs no longer current stay unreferenced.
+            where = self._wide_rows
+            for run_id in stale:
+                if where.pop(run_id, None) is not None:
+                    self._wide_unused += 1
+            start = cache.num_rows
+            where.update((run_id, start + i) for i, run_id in enumerate(live.to_pylist()))
+            before = cache.column_names
+            cache = pa.concat_tables([cache, fresh], promote_options="default")
+            if cache.column_names != before:
                 cache = _in_key_order(cache)  # a new key: where a full pivot puts it
+            if cache.column(0).num_chunks > 16:
+                cache = cache.combine_chunks()
         self._wide_cache = cache
         self._wide_stale = set()
         return cache
@@ -235,6 +256,8 @@ class ReadModel(FileLoading):
                     "INSERT INTO _dead_writers VALUES (?, to_timestamp(?))",
                     [[k, v] for k, v in dead.items()],
                 )
+            if bool(dead) != bool(self._dead):
+                self.con.execute(runs_view(bool(dead)))
             self._dead = frozen
 
     def execute(self, sql: str, params: list[Any] | None = None) -> pa.Table:

@@ -202,6 +202,19 @@ _RUNS_VIEW = """
   LEFT JOIN _dead_writers d ON r.owner = d.owner
   LEFT JOIN _last_record l ON r.run_id = l.run_id"""
 
+# ``runs`` while no writer is dead (the usual case): nothing to join, the same rows.
+_RUNS_VIEW_NONE_DEAD = """
+  SELECT r.run_id, r.experiment, r.name, r.status, r.start_time, r.end_time,
+    (epoch_ms(coalesce(r.end_time, now())) - epoch_ms(r.start_time)) / 1000.0 AS duration_s,
+    r.parent_run_id, r.description
+  FROM _runs_cur r"""
+
+
+def runs_view(any_dead: bool) -> str:
+    """``CREATE`` the ``runs`` view: joined with the dead writers and the runs' last records
+    when a writer is dead, plainly over ``_runs_cur`` when none is."""
+    return f"CREATE OR REPLACE VIEW runs AS {_RUNS_VIEW if any_dead else _RUNS_VIEW_NONE_DEAD}"
+
 # Models and the registry (small tables: plain views, no incremental current state).
 # ``models_all`` keeps the models of deleted runs: a registered version still loads them.
 _MODEL_VIEWS = """
@@ -247,7 +260,7 @@ CREATE OR REPLACE VIEW registry_tags AS
 """
 
 _VIEWS = f"""
-CREATE OR REPLACE VIEW runs AS {_RUNS_VIEW};
+CREATE OR REPLACE VIEW runs AS {_RUNS_VIEW_NONE_DEAD};
 CREATE OR REPLACE VIEW params AS SELECT run_id, key, value FROM _params_cur;
 CREATE OR REPLACE VIEW tags AS SELECT run_id, key, value FROM _tags_cur;
 CREATE OR REPLACE VIEW latest_metrics AS
