@@ -107,3 +107,24 @@ def running_lab(
                 proc.wait(timeout=15)
             except (ProcessLookupError, subprocess.TimeoutExpired):
                 os.killpg(proc.pid, signal.SIGKILL)
+
+
+def run_python(code: str, store: Path, timeout: float = 120, **env: str) -> str:
+    """Run ``code`` in a separate Python process writing to ``store``; its stdout."""
+    from tests.conftest import python_env
+
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**python_env(store), **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def lab_api(url: str, token: str, path: str) -> dict:
+    """GET ``/nbtrack/api/<path>`` of a running lab, as JSON."""
+    with urllib.request.urlopen(f"{url}/nbtrack/api/{path}?token={token}", timeout=10) as r:
+        return json.load(r)

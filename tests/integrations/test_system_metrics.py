@@ -13,19 +13,11 @@ import nbtrack as nt
 from integrations._autolog_helpers import only_run
 from nbtrack.errors import ConfigError
 from nbtrack.tracking.system_metrics import SystemMetricsSampler
+from tests._system_keys import SYSTEM_KEYS
 
 pytest.importorskip("psutil")
 
-BASE_KEYS = {
-    "system/cpu_percent",
-    "system/memory_used_mb",
-    "system/memory_percent",
-    "system/process_rss_mb",
-    "system/disk_read_mb_s",
-    "system/disk_write_mb_s",
-    "system/network_sent_mb_s",
-    "system/network_recv_mb_s",
-}
+BASE_KEYS = set(SYSTEM_KEYS)
 
 
 def sampler_threads() -> list[threading.Thread]:

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 import textwrap
 import time
 import urllib.request
@@ -22,9 +20,8 @@ from pathlib import Path
 import pytest
 
 from tests._browser import ARTIFACTS, HEADLESS_ARGS, wait_for_kernel
-from tests._jupyterlab import CHROMIUM, require_chromium, running_lab
+from tests._jupyterlab import CHROMIUM, lab_api, require_chromium, run_python, running_lab
 from tests._palette import run_from_palette
-from tests.conftest import python_env
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -55,28 +52,11 @@ LATE = textwrap.dedent(
 )
 
 
-def _python(code: str, store: Path) -> str:
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        env=python_env(store),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert out.returncode == 0, out.stderr
-    return out.stdout
-
-
-def _api(url: str, token: str, path: str) -> dict:
-    with urllib.request.urlopen(f"{url}/nbtrack/api/{path}?token={token}", timeout=10) as r:
-        return json.load(r)
-
-
 @pytest.fixture
 def lab(tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
     require_chromium()
     store = tmp_path / "store"
-    _python(SWEEP, store)  # written before the server starts, by another process
+    run_python(SWEEP, store)  # written before the server starts, by another process
     root = tmp_path / "root"
     root.mkdir()
     with running_lab(root, tmp_path, store) as (url, token):
@@ -92,7 +72,7 @@ def test_runs_sidebar_run_panel_and_compare(lab: tuple[str, str, Path]) -> None:
     def mark(what: str) -> None:
         print(f"[lab test] {time.monotonic() - started:5.1f} s  {what}")
 
-    assert len(_api(url, token, "runs")["runs"]) == 3, "the server extension is enabled"
+    assert len(lab_api(url, token, "runs")["runs"]) == 3, "the server extension is enabled"
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=HEADLESS_ARGS)
@@ -110,7 +90,7 @@ def test_runs_sidebar_run_panel_and_compare(lab: tuple[str, str, Path]) -> None:
             page.screenshot(path=str(ARTIFACTS / "lab-sidebar.png"))
 
             # A run written now by another process appears without a reload.
-            late_id = _python(LATE, store).strip()
+            late_id = run_python(LATE, store).strip()
             written = time.monotonic()
             late = page.locator(f'.nbtl-run-row[data-run-id="{late_id}"]')
             expect(late).to_be_visible(timeout=30_000)
@@ -152,7 +132,7 @@ def test_runs_sidebar_run_panel_and_compare(lab: tuple[str, str, Path]) -> None:
             panel.locator(".nbtl-tag-value").fill("best")
             panel.locator(".nbtl-tag-add").click()
             expect(panel.locator('[data-tag="verdict"]')).to_be_visible(timeout=30_000)
-            read_back = _python(
+            read_back = run_python(
                 f"import nbtrack as nt; print(nt.get_run({run_id!r}).tags.get('verdict'))", store
             ).strip()
             assert read_back == "best"
@@ -176,7 +156,7 @@ def test_runs_sidebar_run_panel_and_compare(lab: tuple[str, str, Path]) -> None:
             # each trace has a drawn line, in the run's colour
             d = chart.locator("path.nbtl-trace").first.get_attribute("d") or ""
             assert d.count("L") > 50
-            colours = {r["run_id"]: r["color"] for r in _api(url, token, "runs")["runs"]}
+            colours = {r["run_id"]: r["color"] for r in lab_api(url, token, "runs")["runs"]}
             for trace in chart.locator("path.nbtl-trace").all():
                 assert trace.get_attribute("stroke") == colours[trace.get_attribute("data-run-id")]
             mark("compare panel: 2 curves per metric, parallel coordinates, params diff")
@@ -222,7 +202,7 @@ def test_long_lists_are_virtualized_and_the_palette_inserts_code(tmp_path: Path)
 
     require_chromium()
     store = tmp_path / "store"
-    _python(MANY, store)
+    run_python(MANY, store)
     root = tmp_path / "root"
     root.mkdir()
     with running_lab(root, tmp_path, store) as (url, token), sync_playwright() as pw:
@@ -276,7 +256,7 @@ def test_long_lists_are_virtualized_and_the_palette_inserts_code(tmp_path: Path)
             page.locator(".jp-Dialog-button.jp-mod-warn").click()
             expect(count).to_have_text("1199 runs", timeout=30_000)
             expect(page.locator(f'.nbtl-run-row[data-run-id="{victim_id}"]')).to_have_count(0)
-            assert victim_id not in _python(
+            assert victim_id not in run_python(
                 "import nbtrack as nt; print(list(nt.search_runs(experiment='*')['run_id']))", store
             )
             run_from_palette(page, "Restore Deleted nbtrack Run")
@@ -369,8 +349,8 @@ def test_the_store_setting_picks_one_of_the_servers_stores(tmp_path: Path) -> No
 
     require_chromium()
     default, second = tmp_path / "store", tmp_path / "second"
-    _python(SWEEP, default)
-    _python("import nbtrack as nt\nwith nt.start_run(name='from-the-second-store'): pass", second)
+    run_python(SWEEP, default)
+    run_python("import nbtrack as nt\nwith nt.start_run(name='from-the-second-store'): pass", second)
     settings = tmp_path / "lab-settings" / "nbtrack"
     settings.mkdir(parents=True)
     (settings / "plugin.jupyterlab-settings").write_text(json.dumps({"store": str(second)}))
@@ -378,7 +358,7 @@ def test_the_store_setting_picks_one_of_the_servers_stores(tmp_path: Path) -> No
     root.mkdir()
     args = (f"--NbtrackApp.stores={second}",)  # repeat the option for more stores
     with running_lab(root, tmp_path, default, args) as (url, token), sync_playwright() as pw:
-        assert len(_api(url, token, "runs")["runs"]) == 3  # no header: the default store
+        assert len(lab_api(url, token, "runs")["runs"]) == 3  # no header: the default store
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=HEADLESS_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 900})

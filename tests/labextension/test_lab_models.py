@@ -19,9 +19,8 @@ from pathlib import Path
 import pytest
 
 from tests._browser import ARTIFACTS, HEADLESS_ARGS, wait_for_kernel
-from tests._jupyterlab import CHROMIUM, require_chromium, running_lab
+from tests._jupyterlab import CHROMIUM, lab_api, require_chromium, run_python, running_lab
 from tests._palette import run_from_palette
-from tests.labextension.test_lab_browser import _api, _python
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -64,7 +63,7 @@ def lab(tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
     pytest.importorskip("sklearn")
     pytest.importorskip("skops")
     store = tmp_path / "store"
-    _python(REGISTRY, store)  # written before the server starts, by another process
+    run_python(REGISTRY, store)  # written before the server starts, by another process
     root = tmp_path / "root"
     root.mkdir()
     with running_lab(root, tmp_path, store) as (url, token):
@@ -89,7 +88,7 @@ def test_models_section_model_panel_insert_code_and_run_link(
     from playwright.sync_api import expect, sync_playwright
 
     url, token, store = lab
-    listed = _api(url, token, "models")["models"]
+    listed = lab_api(url, token, "models")["models"]
     assert [m["name"] for m in listed] == ["churn", "fraud"], "the registry endpoint answers"
     ARTIFACTS.mkdir(exist_ok=True)
     errors: list[str] = []
@@ -195,7 +194,7 @@ def test_models_section_model_panel_insert_code_and_run_link(
             expect(run_panel).to_contain_text("model/nbtrack_model.json")  # its artifacts
 
             # A model registered now by another process appears without a reload.
-            _python(LATE, store)
+            run_python(LATE, store)
             written = time.monotonic()
             late = section.locator('.nbtl-model-row[data-model-name="late-model"]')
             expect(late).to_be_visible(timeout=30_000)

@@ -15,34 +15,20 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 import textwrap
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests._browser import ARTIFACTS, HEADLESS_ARGS, PageWatch
-from tests._jupyterlab import CHROMIUM, require_chromium, running_lab
-from tests.conftest import python_env
+from tests._jupyterlab import CHROMIUM, lab_api, require_chromium, run_python, running_lab
+from tests._system_keys import SYSTEM_KEYS
 
 pytest.importorskip("psutil")
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
-#: What the sampler logs on every machine (GPU keys appear only with an NVIDIA driver).
-SYSTEM_KEYS = (
-    "system/cpu_percent",
-    "system/memory_used_mb",
-    "system/memory_percent",
-    "system/process_rss_mb",
-    "system/disk_read_mb_s",
-    "system/disk_write_mb_s",
-    "system/network_sent_mb_s",
-    "system/network_recv_mb_s",
-)
 SAMPLES = 3
 
 # Sampling every 0.2 s; each run waits until the sampler has logged SAMPLES points (the
@@ -69,26 +55,11 @@ WRITE = textwrap.dedent(
 )
 
 
-def _python(code: str, store: Path) -> str:
-    env = python_env(store)
-    env["NBTRACK_SYSTEM_METRICS_INTERVAL"] = "0.2"
-    out = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=180
-    )
-    assert out.returncode == 0, out.stderr
-    return out.stdout
-
-
-def _api(url: str, token: str, path: str) -> dict:
-    with urllib.request.urlopen(f"{url}/nbtrack/api/{path}?token={token}", timeout=10) as r:
-        return json.load(r)
-
-
 @pytest.fixture
 def lab(tmp_path: Path) -> Iterator[tuple[str, str, dict[str, str]]]:
     require_chromium()
     store = tmp_path / "store"
-    ids = json.loads(_python(WRITE, store))
+    ids = json.loads(run_python(WRITE, store, timeout=180, NBTRACK_SYSTEM_METRICS_INTERVAL="0.2"))
     root = tmp_path / "root"
     root.mkdir()
     with running_lab(root, tmp_path, store) as (url, token):
@@ -101,7 +72,7 @@ def test_system_metrics_show_in_the_run_panel_the_filter_and_compare(
     from playwright.sync_api import expect, sync_playwright
 
     url, token, ids = lab
-    sampled = _api(url, token, f"runs/{ids['sampled']}")
+    sampled = lab_api(url, token, f"runs/{ids['sampled']}")
     assert set(SYSTEM_KEYS) <= set(sampled["metrics"]), sorted(sampled["metrics"])
     ARTIFACTS.mkdir(exist_ok=True)
     watch = PageWatch()
