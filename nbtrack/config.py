@@ -137,10 +137,48 @@ def gc_grace() -> float:
     return _float("NBTRACK_GC_GRACE", 60.0, minimum=0.0)
 
 
+# Set in this process (``mlflow.enable_system_metrics_logging``...); None: the variables.
+_system_metrics: bool | None = None
+_system_metrics_interval: float | None = None
+
+
 def system_metrics() -> bool:
-    """True when ``$NBTRACK_SYSTEM_METRICS`` asks every run to sample system metrics."""
+    """True when every run should sample system metrics: as set in this process
+    (``set_system_metrics``), else as ``$NBTRACK_SYSTEM_METRICS`` says."""
+    if _system_metrics is not None:
+        return _system_metrics
     return os.environ.get("NBTRACK_SYSTEM_METRICS", "0").strip().lower() in ("1", "true", "yes")
 
 
+def set_system_metrics(enabled: bool | None) -> None:
+    """Sample system metrics in every run from now on (True), in none unless asked per run
+    (False), or as ``$NBTRACK_SYSTEM_METRICS`` says (None)."""
+    global _system_metrics
+    _system_metrics = enabled
+
+
 def system_metrics_interval() -> float:
+    if _system_metrics_interval is not None:
+        return _system_metrics_interval
     return _float("NBTRACK_SYSTEM_METRICS_INTERVAL", 10.0)
+
+
+def set_system_metrics_interval(seconds: float | None) -> None:
+    """Seconds between system metrics samples for runs started from now on; None: as
+    ``$NBTRACK_SYSTEM_METRICS_INTERVAL`` says (default 10).
+
+    Raises:
+        ConfigError: ``seconds`` is not a finite number greater than 0.
+    """
+    global _system_metrics_interval
+    if seconds is not None:
+        ok = isinstance(seconds, int | float) and not isinstance(seconds, bool)
+        if not ok or not math.isfinite(seconds) or seconds <= 0:
+            from nbtrack.errors import ConfigError
+
+            raise ConfigError(
+                f"the system metrics interval must be a number of seconds greater than 0, "
+                f"got {seconds!r}"
+            )
+        seconds = float(seconds)
+    _system_metrics_interval = seconds

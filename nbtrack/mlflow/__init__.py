@@ -3,7 +3,9 @@
 Runs go to the nbtrack store (``set_tracking_uri`` takes a path, ``file:`` URI or fsspec
 URL). Differences from MLflow are few and deliberate (see docs/mlflow.md): the registry and
 ``mlflow.sklearn/xgboost/lightgbm/pyfunc.log_model/load_model`` map onto ``nbtrack.models``;
-other flavors, tracing and autologging raise ``NotImplementedError`` naming the nbtrack way, and
+``mlflow.autolog`` and ``mlflow.<flavor>.autolog`` onto ``nbtrack.autolog``, MLflow's system
+metrics switches onto nbtrack's sampler; other flavors and tracing raise
+``NotImplementedError`` naming the nbtrack way, and
 MLflow servers/databases are read with ``nbtrack import``. Like MLflow (and unlike
 ``nbtrack.log_metric``), a logging call with no active run starts one.
 """
@@ -15,6 +17,15 @@ from typing import Any
 
 from nbtrack.mlflow import artifacts, data, entities, exceptions
 from nbtrack.mlflow._unsupported import FLAVORS, ModelsModule, UnsupportedModule, unsupported
+from nbtrack.mlflow.autologging import (
+    FLAVOR_FRAMEWORKS,
+    autolog,
+    disable_system_metrics_logging,
+    enable_system_metrics_logging,
+    flavor_autolog,
+    set_system_metrics_samples_before_logging,
+    set_system_metrics_sampling_interval,
+)
 from nbtrack.mlflow.client import MlflowClient
 from nbtrack.mlflow.entities import RunStatus, ViewType
 from nbtrack.mlflow.exceptions import MlflowException
@@ -67,14 +78,16 @@ __version__ = "3.0.0+nbtrack"
 
 __all__ = [
     "ActiveRun", "MlflowClient", "MlflowException", "RunStatus", "ViewType", "active_run",
-    "artifacts", "create_experiment", "data", "delete_experiment", "delete_run", "delete_tag",
+    "artifacts", "autolog", "create_experiment", "data", "delete_experiment", "delete_run",
+    "delete_tag", "disable_system_metrics_logging", "enable_system_metrics_logging",
     "end_run", "entities", "exceptions", "get_artifact_uri", "get_experiment",
     "get_experiment_by_name", "get_parent_run", "get_run", "get_tracking_uri",
     "is_tracking_uri_set", "last_active_run", "load_table", "log_artifact", "log_artifacts",
     "log_dict", "log_figure", "log_image", "log_input", "log_metric", "log_metrics",
     "log_param", "log_params", "log_table", "log_text", "register_model", "restore_experiment", "restore_run", "search_experiments",
-    "search_runs", "set_experiment", "set_experiment_tag", "set_experiment_tags", "set_tag",
-    "set_tags", "set_tracking_uri", "start_run",
+    "search_runs", "set_experiment", "set_experiment_tag", "set_experiment_tags",
+    "set_system_metrics_samples_before_logging", "set_system_metrics_sampling_interval",
+    "set_tag", "set_tags", "set_tracking_uri", "start_run",
 ]
 
 for _flavor in FLAVORS:
@@ -85,10 +98,11 @@ for _flavor in FLAVORS:
         _mod = ModelsModule(f"{__name__}.models")
     else:
         _mod = UnsupportedModule(f"{__name__}.{_flavor}")
+    if _flavor in FLAVOR_FRAMEWORKS:
+        _mod.autolog = flavor_autolog(_flavor)
     sys.modules[f"{__name__}.{_flavor}"] = _mod
     globals()[_flavor] = _mod
 
-autolog = unsupported("mlflow.autolog")
 log_model = unsupported("mlflow.log_model")
 
 

@@ -220,7 +220,8 @@ def register_model(
 class FlavorModule(types.ModuleType):
     """``mlflow.sklearn`` and friends: ``log_model``/``load_model`` on nbtrack's flavors.
 
-    Other functions of the flavor (``autolog`` ...) raise NotImplementedError.
+    ``autolog`` is set on the module by ``nbtrack.mlflow`` (``autologging.flavor_autolog``);
+    other functions of the flavor raise NotImplementedError.
     """
 
     def __init__(self, name: str, flavor: str) -> None:

@@ -93,7 +93,6 @@ CLIENT = [
 EXPECTED_DIFFERENCES = {
     "mlflow.search_experiments#0": "nbtrack import",  # tracking URI sqlite:///:memory:
     "MlflowClient.search_experiments#0": "nbtrack import",
-    "mlflow.last_active_run#0": "NotImplementedError: mlflow.autolog",
     "mlflow.log_image#2": "NotImplementedError: mlflow.Image",  # fails in MLflow too
     "MlflowClient.log_image#2": "NotImplementedError: mlflow.Image",
     "MlflowClient.log_table#2": "NotImplementedError: mlflow.Image",
@@ -107,6 +106,12 @@ RANDOM_OUTPUT = {
     "MlflowClient.delete_tag#0",  # SQLite returns tags 1, 2 as ints
     "MlflowClient.create_run#0",  # prints a tags dict: same items, MLflow's insertion order
 }
+# Examples that autolog an unseeded model (a random split, a random forest): compared on
+# status, params, metric names and tags. Metric values differ between any two such runs; the
+# model and datasets are recorded nbtrack's way (docs/mlflow.md, autolog row: the model as
+# run artifacts through nbtrack.models, datasets named by content), not as MLflow 3's
+# LoggedModel, estimator.html and "dataset" inputs.
+AUTOLOGGED = {"mlflow.last_active_run#0"}
 # Examples that point the tracking URI elsewhere themselves: only both must run.
 OWN_STORE = {"mlflow.set_tracking_uri#0", "mlflow.get_tracking_uri#0"}
 
@@ -156,7 +161,7 @@ def _mask(text: str) -> str:
     return text
 
 
-def _summary(store) -> list[tuple]:
+def _summary(store, autologged: bool = False) -> list[tuple]:
     ids = bulk.search_run_ids(store, experiments=None, view=bulk.ALL)
     out = []
     for r in bulk.read_runs(store, ids):
@@ -166,6 +171,8 @@ def _summary(store) -> list[tuple]:
         )
         metrics = {k: "nan" if math.isnan(v[0]) else round(v[0], 9) for k, v in r.metrics.items()}
         inputs = sorted((i["name"], i["context"]) for i in r.inputs)
+        if autologged:
+            metrics, arts, inputs = dict.fromkeys(metrics, "<value>"), [], []
         out.append(
             (
                 r.experiment,
@@ -209,4 +216,6 @@ def test_mlflow_docstring_example_runs_the_same(code: str, tmp_path: Path, reque
         return
     from_real = settings.get_store(str(tmp_path / "from-real"))
     import_mlflow(f"sqlite:///{db}", store=from_real)
-    assert _summary(settings.get_store(str(tmp_path / "nb" / "store"))) == _summary(from_real)
+    masked = case in AUTOLOGGED
+    ours = _summary(settings.get_store(str(tmp_path / "nb" / "store")), masked)
+    assert ours == _summary(from_real, masked)

@@ -295,8 +295,10 @@ def test_tracking_uri(tmp_path):
     "call",
     [
         pytest.param(lambda: mlflow.tensorflow.log_model(None, "m"), id="tensorflow.log_model"),
-        pytest.param(lambda: mlflow.sklearn.autolog(), id="sklearn.autolog"),
-        pytest.param(lambda: mlflow.autolog(), id="autolog"),
+        pytest.param(lambda: mlflow.spark.autolog(), id="spark.autolog"),
+        pytest.param(lambda: mlflow.autolog(exclusive=True), id="autolog-exclusive"),
+        pytest.param(lambda: mlflow.sklearn.autolog(extra_tags={"a": "b"}), id="extra_tags"),
+        pytest.param(lambda: mlflow.set_system_metrics_samples_before_logging(5), id="samples"),
         pytest.param(lambda: mlflow.transformers.load_model("x"), id="transformers.load_model"),
         pytest.param(lambda: mlflow.genai.evaluate(), id="genai"),
         pytest.param(
@@ -365,7 +367,9 @@ FLUENT = """
     log_figure log_image log_table log_input load_table set_experiment create_experiment
     get_experiment get_experiment_by_name search_experiments delete_experiment search_runs
     set_tracking_uri get_tracking_uri get_artifact_uri delete_run get_parent_run
-    set_experiment_tag set_experiment_tags
+    set_experiment_tag set_experiment_tags autolog enable_system_metrics_logging
+    disable_system_metrics_logging set_system_metrics_sampling_interval
+    set_system_metrics_samples_before_logging
 """.split()
 CLIENT = """
     create_run log_metric log_param log_batch get_metric_history search_runs set_terminated

@@ -15,12 +15,10 @@ from typing import Any
 from nbtrack.mlflow import _runs, _systags, entities
 from nbtrack.mlflow.exceptions import MlflowException, translated
 from nbtrack.tracking import fluent as nt_fluent
-from nbtrack.tracking import records, settings
-from nbtrack.tracking.fluent.stack import stack as nt_stack
+from nbtrack.tracking import records, settings, system_metrics
+from nbtrack.tracking.fluent import stack as nt_stack
 from nbtrack.tracking.run import Run as NtRun
 from nbtrack.tracking.run import start_owned_run
-
-_last_run_id: list[str] = []
 
 
 class ActiveRun:
@@ -98,7 +96,9 @@ def start_run(
         parent_run_id: The parent run's id (must be the active run when one is active).
         tags: Tags to set at once (MLflow's system tags set the name/description/parent).
         description: Free text shown with the run.
-        log_system_metrics: Not supported: True raises ``NotImplementedError``.
+        log_system_metrics: Sample CPU, memory, disk, network and GPU use into
+            ``system/...`` metrics while the run is active; None follows
+            ``enable_system_metrics_logging`` / ``NBTRACK_SYSTEM_METRICS``.
 
     Example:
         >>> with mlflow.start_run(run_name="elasticnet") as run:  # doctest: +SKIP
@@ -108,11 +108,7 @@ def start_run(
         MlflowException: a run is active and ``nested`` is False; the experiment or run to
             resume does not exist; ``parent_run_id`` is not the active run while nested.
     """
-    if log_system_metrics:
-        raise NotImplementedError(
-            "log_system_metrics is not supported by nbtrack.mlflow; log system/... metrics "
-            "with nbtrack's system metrics sampler instead"
-        )
+    sample_system = nt_fluent.wants_system_metrics(log_system_metrics)
     st = _runs.store()
     active = nt_fluent.active_run()
     if active is not None and not nested:
@@ -160,8 +156,9 @@ def start_run(
         )
         # nbtrack's fluent start_run cannot take an explicit parent: put the run on the
         # same per-thread stack it uses, so nbtrack.active_run() sees it.
-        nt_stack().append(run)
-    _last_run_id[:] = [run.run_id]
+        nt_stack.push(run)
+    if sample_system:
+        system_metrics.attach_sampler(run)
     return ActiveRun(run)
 
 
@@ -181,7 +178,7 @@ def end_run(status: str = "FINISHED") -> None:
     """
     run = nt_fluent.active_run()
     if run is not None:
-        _last_run_id[:] = [run.run_id]
+        nt_stack.note_active(run.run_id)
     nt_fluent.end_run(status)
 
 
@@ -204,9 +201,8 @@ def last_active_run() -> entities.Run | None:
     run = nt_fluent.active_run()
     if run is not None:
         return _runs.get_run(run._store, run.run_id)
-    if not _last_run_id:
-        return None
-    return _runs.get_run(_runs.store(), _last_run_id[0])
+    last = nt_stack.last_active_id()
+    return None if last is None else _runs.get_run(_runs.store(), last)
 
 
 @translated

@@ -13,7 +13,13 @@ Modules
 
 from __future__ import annotations
 
-from nbtrack.tracking.fluent.lifecycle import GROUP_TAG, attach_run, end_run, start_run
+from nbtrack.tracking.fluent.lifecycle import (
+    GROUP_TAG,
+    attach_run,
+    end_run,
+    start_run,
+    wants_system_metrics,
+)
 from nbtrack.tracking.fluent.shims import (
     delete_tag,
     log_artifact,
@@ -48,4 +54,5 @@ __all__ = [
     "set_tag",
     "set_tags",
     "start_run",
+    "wants_system_metrics",
 ]

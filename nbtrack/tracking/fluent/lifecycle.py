@@ -17,7 +17,7 @@ from nbtrack.errors import (
     RunFinishedError,
 )
 from nbtrack.tracking import _clock, query, ranks, settings, system_metrics, validation
-from nbtrack.tracking.fluent.stack import active_run, stack
+from nbtrack.tracking.fluent.stack import active_run, push, stack
 from nbtrack.tracking.query.runs import last_record_ns, max_steps
 from nbtrack.tracking.run import Run, attach_worker, open_owned, owned_run, start_owned_run
 
@@ -78,16 +78,10 @@ def start_run(
     """
     if group is not None:
         tags = {**(tags or {}), GROUP_TAG: validation.text(str(group), "group")}
-    sample_system = config.system_metrics() if log_system_metrics is None else log_system_metrics
-    if sample_system:
-        if log_system_metrics:
-            system_metrics.require_psutil()  # a clear error before the run exists
-        else:
-            sample_system = _psutil_or_warn()
-        config.system_metrics_interval()  # a bad NBTRACK_SYSTEM_METRICS_INTERVAL fails here
-        if sample_system and run_id is None:
-            # Each rank of a distributed job samples its own hardware: say which rank.
-            tags = {**ranks.rank_tags(), **(tags or {})}
+    sample_system = wants_system_metrics(log_system_metrics)
+    if sample_system and run_id is None:
+        # Each rank of a distributed job samples its own hardware: say which rank.
+        tags = {**ranks.rank_tags(), **(tags or {})}
     st = stack()
     if st and not nested:
         raise ActiveRunError(
@@ -101,7 +95,7 @@ def start_run(
                 "after it has started, not with name= or description="
             )
         run = _resume(settings.get_store(), run_id, experiment=experiment, params=params, tags=tags)
-        st.append(run)
+        push(run)
         if sample_system:
             system_metrics.attach_sampler(run)
         return run
@@ -116,10 +110,28 @@ def start_run(
         params=params,
         tags=tags,
     )
-    st.append(run)
+    push(run)
     if sample_system:
         system_metrics.attach_sampler(run)
     return run
+
+
+def wants_system_metrics(log_system_metrics: bool | None) -> bool:
+    """Whether a run starting now samples system metrics: as ``log_system_metrics`` says, or
+    when None as this process's setting / ``NBTRACK_SYSTEM_METRICS`` does.
+
+    Raises:
+        ConfigError: asked explicitly and psutil is missing (only a warning when asked by
+            the setting), or the interval setting is not a positive number.
+    """
+    sample = config.system_metrics() if log_system_metrics is None else log_system_metrics
+    if sample:
+        if log_system_metrics:
+            system_metrics.require_psutil()  # a clear error before the run exists
+        else:
+            sample = _psutil_or_warn()
+        config.system_metrics_interval()  # a bad NBTRACK_SYSTEM_METRICS_INTERVAL fails here
+    return bool(sample)
 
 
 def _psutil_or_warn() -> bool:

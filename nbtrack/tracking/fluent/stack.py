@@ -15,7 +15,7 @@ from nbtrack.tracking.run import Run
 if TYPE_CHECKING:
     pass
 
-__all__ = ["ACTIVE", "active_run", "require", "stack"]
+__all__ = ["ACTIVE", "active_run", "last_active_id", "note_active", "push", "require", "stack"]
 
 
 class _ActiveRuns(threading.local):
@@ -33,6 +33,27 @@ def stack() -> list[Run]:
     if any(r._finished for r in st):
         st[:] = [r for r in st if not r._finished]
     return st
+
+
+# The run most recently made active or ended through the stack, in any thread of this
+# process (MLflow's ``last_active_run``; autolog's implicit runs included).
+_last_active: list[str] = []
+
+
+def push(run: Run) -> None:
+    """Make ``run`` this thread's active run (the innermost one)."""
+    stack().append(run)
+    _last_active[:] = [run.run_id]
+
+
+def note_active(run_id: str) -> None:
+    """Remember ``run_id`` as the last active run (a run being ended)."""
+    _last_active[:] = [run_id]
+
+
+def last_active_id() -> str | None:
+    """The id of the run most recently started or ended here, or None."""
+    return _last_active[0] if _last_active else None
 
 
 def active_run() -> Run | None:
