@@ -11,6 +11,10 @@ How it stays cheap as a store grows and writers flush every second:
   vanished rows form ``_affected``; each current-state table (newest record wins, deleted
   runs removed) deletes and recomputes just those runs. A flush from one writer therefore
   costs in proportion to what it wrote, not to the store.
+- **Latest points need no join with every current run.** Runs whose summary rows are not
+  a current run's (deleted, or no run record yet) are listed in a small ``_not_current``
+  table, kept in step from the affected runs; ``latest_metrics`` anti-joins it. A search
+  over 20,000 runs no longer hashes 20,000 ids to read one key's latest values.
 - **The wide shape is built on demand, with NumPy, not SQL.** ``wide(run_ids)`` pivots the
   long ``(run_id, key, value)`` rows of params, latest metrics and tags into one column per
   key by scattering into arrays. (A SQL pivot with one filtered aggregate per key grew with
