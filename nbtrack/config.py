@@ -36,8 +36,7 @@ def _float(name: str, default: float, *, minimum: float | None = None) -> float:
         value = float(raw)
     except ValueError:
         value = float("nan")
-    too_small = value <= 0.0 if minimum is None else value < minimum
-    if not math.isfinite(value) or too_small:
+    if not _usable(value, minimum):
         from nbtrack.errors import ConfigError
 
         bound = "greater than 0" if minimum is None else f"at least {minimum:g}"
@@ -46,6 +45,11 @@ def _float(name: str, default: float, *, minimum: float | None = None) -> float:
             f"(default {default:g}), or unset it"
         )
     return value
+
+
+def _usable(value: float, minimum: float | None) -> bool:
+    """Finite, and greater than 0 (no ``minimum``) or at least ``minimum``."""
+    return math.isfinite(value) and (value > 0.0 if minimum is None else value >= minimum)
 
 
 def check() -> None:
@@ -172,8 +176,8 @@ def set_system_metrics_interval(seconds: float | None) -> None:
     """
     global _system_metrics_interval
     if seconds is not None:
-        ok = isinstance(seconds, int | float) and not isinstance(seconds, bool)
-        if not ok or not math.isfinite(seconds) or seconds <= 0:
+        number = isinstance(seconds, int | float) and not isinstance(seconds, bool)
+        if not number or not _usable(seconds, None):
             from nbtrack.errors import ConfigError
 
             raise ConfigError(
